@@ -1,0 +1,228 @@
+"""Layout as data: where each label, input and formula sits on the sheets.
+
+A layout document (``templates/<form>.layout.json``) lists sheets; a sheet lists *rows*,
+placed like an HTML table: every cell goes to the next free column of its row, and
+``rowspan``/``colspan`` reserve the cells below and to the right.  Three kinds of row item:
+
+* ``{"cells": [...], "height": 20}``: one row;
+* ``{"label": CELL, "rows": [...]}``: a *group*; the label takes the first free column and
+  spans every row the group produces (the section labels down column A of the official form);
+* ``{"repeat": N, "cells": [...]}``: N rows of a repeating area; ``*`` in a field pointer is the
+  row index, and a cell with ``"rowspan": "all"`` is written once, spanning the N rows.
+
+A cell is one of ``{"text": "..."}`` (fixed label), ``{"title": "/pointer"}`` (the schema title of
+a field), ``{"field": "/pointer"}`` (an input cell), ``{"formula": "=SUM({/items/*/amount})"}``
+(pointers in braces become cell references), ``{"check": "rule-id"}`` (a live formula for an
+``x-sum`` rule) or ``{}`` (an empty bordered cell).  Any cell may carry ``colspan``, ``rowspan``,
+``style`` and ``height``.  A schema with no layout gets :func:`auto_layout`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .schema import Leaf, leaves, resolve, text
+
+
+class LayoutError(ValueError):
+    """The layout cannot be placed or does not match the schema."""
+
+
+@dataclass
+class Placed:
+    """One cell (or merged block) of a sheet after placement; rows and columns are 0-based."""
+
+    row: int
+    col: int
+    rowspan: int
+    colspan: int
+    kind: str  # text | input | formula | check | blank
+    style: str
+    text: str | None = None
+    field: str | None = None  # concrete pointer for inputs
+    pattern: str | None = None  # pointer with ``*`` for inputs in repeats
+    formula: str | None = None  # formula template, braces unresolved
+    rule: str | None = None
+
+
+@dataclass
+class SheetLayout:
+    name: str
+    widths: list[float]
+    heights: dict[int, float] = field(default_factory=dict)
+    cells: list[Placed] = field(default_factory=list)
+    landscape: bool = False
+    nrows: int = 0
+
+
+def load_layout(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LayoutError(f"{path}: cannot read layout: {exc}") from exc
+
+
+def _count_rows(item: dict[str, Any]) -> int:
+    if "repeat" in item:
+        return int(item["repeat"])
+    if "rows" in item:
+        return sum(_count_rows(sub) for sub in item["rows"])
+    return 1
+
+
+class _Placer:
+    def __init__(self, sheet: SheetLayout) -> None:
+        self.sheet = sheet
+        self.taken: set[tuple[int, int]] = set()
+        self.ncols = len(sheet.widths)
+
+    def free_col(self, row: int, start: int = 0) -> int:
+        col = start
+        while (row, col) in self.taken:
+            col += 1
+        return col
+
+    def put(self, row: int, col: int, spec: dict[str, Any], rowspan: int, index: int | None) -> Placed:
+        colspan = int(spec.get("colspan", 1))
+        if col + colspan > self.ncols:
+            raise LayoutError(
+                f"sheet {self.sheet.name!r} row {row + 1}: cell {spec} overflows the {self.ncols} columns")
+        for r in range(row, row + rowspan):
+            for c in range(col, col + colspan):
+                if (r, c) in self.taken:
+                    raise LayoutError(f"sheet {self.sheet.name!r}: cell {spec} overlaps another at row {r + 1}")
+                self.taken.add((r, c))
+        placed = _make_cell(spec, row, col, rowspan, colspan, index)
+        self.sheet.cells.append(placed)
+        return placed
+
+    def row(self, r: int, cells: list[dict[str, Any]], index: int | None, repeat: int) -> None:
+        col = 0
+        for spec in cells:
+            span = spec.get("rowspan", 1)
+            if span == "all":
+                if index:  # written once, on the first row of the repeat
+                    continue
+                span = repeat
+            col = self.free_col(r, col)
+            self.put(r, col, spec, int(span), index)
+            col += int(spec.get("colspan", 1))
+
+    def items(self, items: list[dict[str, Any]], r: int) -> int:
+        for item in items:
+            if "rows" in item:
+                n = _count_rows(item)
+                if "label" in item:
+                    self.put(r, self.free_col(r), item["label"], n, None)
+                self.items(item["rows"], r)
+                r += n
+            elif "repeat" in item:
+                n = int(item["repeat"])
+                for i in range(n):
+                    self.row(r + i, item["cells"], i, n)
+                    if "height" in item:
+                        self.sheet.heights[r + i] = float(item["height"])
+                r += n
+            else:
+                self.row(r, item["cells"], None, 1)
+                if "height" in item:
+                    self.sheet.heights[r] = float(item["height"])
+                r += 1
+        return r
+
+
+def _make_cell(spec: dict[str, Any], row: int, col: int, rowspan: int, colspan: int,
+               index: int | None) -> Placed:
+    style = spec.get("style")
+    if "field" in spec:
+        pattern = spec["field"]
+        pointer = pattern.replace("*", str(index)) if index is not None else pattern
+        if "*" in pointer:
+            raise LayoutError(f"field {pattern!r} has '*' outside a repeat")
+        return Placed(row, col, rowspan, colspan, "input", style or "input", field=pointer, pattern=pattern)
+    if "formula" in spec:
+        return Placed(row, col, rowspan, colspan, "formula", style or "formula", formula=spec["formula"])
+    if "check" in spec:
+        return Placed(row, col, rowspan, colspan, "check", style or "check", rule=spec["check"])
+    if "text" in spec or "title" in spec:
+        return Placed(row, col, rowspan, colspan, "text", style or "label",
+                      text=spec.get("text"), pattern=spec.get("title"))
+    return Placed(row, col, rowspan, colspan, "blank", style or "blank")
+
+
+def place(layout: dict[str, Any]) -> list[SheetLayout]:
+    """Place every sheet of a layout document."""
+    sheets = []
+    for spec in layout.get("sheets", []):
+        sheet = SheetLayout(name=spec["name"], widths=[float(w) for w in spec["columns"]],
+                            landscape=spec.get("orientation") == "landscape")
+        sheet.nrows = _Placer(sheet).items(spec["rows"], 0)
+        sheets.append(sheet)
+    if not sheets:
+        raise LayoutError("a layout needs at least one sheet")
+    return sheets
+
+
+def _sheet_title(title: str) -> str:
+    bad = '[]:*?/\\'
+    name = "".join("_" if ch in bad else ch for ch in title).strip("'") or "表单"
+    return name[:31]
+
+
+def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
+    """A plain one-sheet layout for a schema that comes without one.
+
+    Column A carries the top-level section labels, column B the field labels and the rest the
+    inputs; an array of objects becomes a table with one column per item field and
+    ``maxItems`` rows (``capacity`` when unbounded); every ``x-sum`` rule gets a check cell.
+    """
+    all_leaves = list(leaves(schema))
+    arrays: dict[str, list[Leaf]] = {}
+    for leaf in all_leaves:
+        if leaf.array:
+            arrays.setdefault(leaf.array, []).append(leaf)
+    width = max([3, *(len(v) + 1 for v in arrays.values())])
+    rows: list[dict[str, Any]] = [
+        {"cells": [{"text": schema.get("title", "表单"), "colspan": width, "style": "title"}], "height": 32}]
+    root = resolve(schema, schema)
+
+    def leaf_row(leaf: Leaf, label_cols: int) -> dict[str, Any]:
+        long = leaf.schema.get("maxLength", 0) > 100
+        row: dict[str, Any] = {"cells": [{"title": leaf.pattern, "colspan": label_cols},
+                                         {"field": leaf.pattern, "colspan": width - 2}]}
+        if long:
+            row["height"] = 60
+        return row
+
+    done: set[str] = set()
+    for key, sub in root.get("properties", {}).items():
+        sub = resolve(sub, schema)
+        prefix = "/" + key
+        mine = [lf for lf in all_leaves if lf.pattern == prefix or lf.pattern.startswith(prefix + "/")]
+        title = sub.get("title", key)
+        if sub.get("type") == "array" and mine:
+            items = arrays[prefix]
+            cap = int(sub.get("maxItems") or capacity)
+            header = [{"title": lf.pattern} for lf in items]
+            body = [{"field": lf.pattern} for lf in items]
+            header[-1]["colspan"] = body[-1]["colspan"] = width - len(items)
+            rows.append({"label": {"text": title, "style": "section"},
+                         "rows": [{"cells": header}, {"repeat": cap, "cells": body}]})
+        elif sub.get("type") == "object" and mine:
+            rows.append({"label": {"text": title, "style": "section"},
+                         "rows": [leaf_row(lf, 1) for lf in mine]})
+        else:
+            rows.extend(leaf_row(lf, 2) for lf in mine)
+        done.update(lf.pattern for lf in mine)
+    rules = root.get("x-sum", [])
+    if rules:
+        rows.append({"label": {"text": "校验", "style": "section"},
+                     "rows": [{"cells": [{"text": text(r.get("title", r["id"]), "zh")},
+                                         {"check": r["id"], "colspan": width - 2}]}
+                              for r in rules]})
+    widths = [10.0, 18.0] + [18.0] * (width - 2)
+    return {"sheets": [{"name": _sheet_title(schema.get("title", "表单")), "columns": widths, "rows": rows}]}

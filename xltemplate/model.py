@@ -1,0 +1,241 @@
+"""The form model: the one structure generation and import share.
+
+Built from a schema and a placed layout, it knows for every field its pointer, its schema,
+its Chinese label, its sheet and cell, and the workbook-level defined name that carries it;
+for every repeating area its capacity; and how to turn ``{/pointer}`` references in formulas
+into cell references.  The writer and the reader both take positions from here only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .layout import LayoutError, Placed, SheetLayout, place
+from .schema import Leaf, canonical_hash, field_kind, leaves, node_at, split_pointer
+
+META_SHEET = "_xltemplate"
+NAME_PREFIX = "xt_"
+_NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def col_letter(col: int) -> str:
+    """0-based column index -> Excel letters."""
+    out = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def a1(row: int, col: int, absolute: bool = False) -> str:
+    d = "$" if absolute else ""
+    return f"{d}{col_letter(col)}{d}{row + 1}"
+
+
+def quote_sheet(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input cell: where a leaf of one (array) instance lives."""
+
+    pointer: str  # concrete JSON pointer, e.g. /budget_items/0/amount
+    pattern: str  # with ``*``: /budget_items/*/amount
+    schema: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    kind: str = "string"
+    label: str = ""
+    required: bool = False
+    sheet: str = ""
+    row: int = 0
+    col: int = 0
+    rowspan: int = 1
+    colspan: int = 1
+    name: str = ""
+    array: str | None = None
+    index: int | None = None
+
+    @property
+    def cell(self) -> str:
+        return a1(self.row, self.col)
+
+    @property
+    def ref(self) -> str:
+        """The whole (merged) range, ``C5`` or ``C5:D5``."""
+        if self.rowspan == 1 and self.colspan == 1:
+            return self.cell
+        return f"{self.cell}:{a1(self.row + self.rowspan - 1, self.col + self.colspan - 1)}"
+
+
+@dataclass
+class ArrayArea:
+    """A repeating area: ``capacity`` rows (slots) of the same item fields."""
+
+    pointer: str
+    capacity: int
+    slots: list[list[Field]]
+    name: str
+    sheet: str
+
+
+@dataclass
+class FormModel:
+    id: str
+    version: str
+    title: str
+    schema: dict[str, Any]
+    layout: dict[str, Any]
+    hash: str
+    sheets: list[SheetLayout]
+    fields: list[Field]
+    arrays: dict[str, ArrayArea]
+    rules: list[dict[str, Any]]
+    auto_layout: bool = False
+    by_pointer: dict[str, Field] = field(default_factory=dict)
+    by_pattern: dict[str, list[Field]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f in self.fields:
+            self.by_pointer[f.pointer] = f
+            self.by_pattern.setdefault(f.pattern, []).append(f)
+
+    # -- references ------------------------------------------------------------------
+    def ref(self, pointer: str, from_sheet: str | None = None) -> str:
+        """Absolute reference for ``{pointer}`` in a formula: a cell, or the range of a ``*`` column."""
+        fields = self.by_pattern.get(pointer) if "*" in pointer else [self.by_pointer.get(pointer)]
+        if not fields or fields[0] is None:
+            raise LayoutError(f"formula refers to {pointer!r}, which has no input cell")
+        first, last = fields[0], fields[-1]
+        ref = a1(first.row, first.col, True)
+        if last is not first:
+            ref += ":" + a1(last.row, last.col, True)
+        if from_sheet != first.sheet:
+            ref = f"{quote_sheet(first.sheet)}!{ref}"
+        return ref
+
+    def formula(self, template: str, sheet: str) -> str:
+        return re.sub(r"\{(/[^}]*)\}", lambda m: self.ref(m.group(1), sheet), template)
+
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        for rule in self.rules:
+            if rule.get("id") == rule_id:
+                return rule
+        raise LayoutError(f"check cell names rule {rule_id!r}, which the schema's x-sum does not declare")
+
+    def check_formula(self, rule_id: str, sheet: str, lang: str = "zh") -> str:
+        """Live formula for an ``x-sum`` rule: blank until something is typed, then ✔ or ✘."""
+        from .schema import text
+
+        rule = self.rule(rule_id)
+        total = self.ref(rule["total"], sheet)
+        parts = ",".join(self.ref(p, sheet) for p in rule["parts"])
+        ok = text(rule.get("ok", "✔"), lang).replace('"', '""')
+        bad = text(rule.get("fail", "✘"), lang).replace('"', '""')
+        return (f'=IF(COUNT({total},{parts})=0,"",'
+                f'IF(ABS(N({total})-SUM({parts}))<0.005,"{ok}","{bad}"))')
+
+    # -- lookups ---------------------------------------------------------------------
+    def field_for(self, pointer: str) -> Field | None:
+        """The field at ``pointer``, or the first field inside it (for errors on objects/arrays)."""
+        if pointer in self.by_pointer:
+            return self.by_pointer[pointer]
+        prefix = pointer.rstrip("/") + "/"
+        for f in self.fields:
+            if f.pointer.startswith(prefix) or not pointer:
+                return f
+        return None
+
+    def input_cells(self) -> dict[str, set[tuple[int, int]]]:
+        """Every cell (merged ranges expanded) that is an input, per sheet."""
+        out: dict[str, set[tuple[int, int]]] = {}
+        for f in self.fields:
+            cells = out.setdefault(f.sheet, set())
+            for r in range(f.row, f.row + f.rowspan):
+                for c in range(f.col, f.col + f.colspan):
+                    cells.add((r, c))
+        return out
+
+
+def defined_name(pointer: str) -> str:
+    tokens = split_pointer(pointer)
+    name = NAME_PREFIX + "_".join(tokens)
+    if not _NAME_OK.match(name) or len(name) > 250:
+        name = NAME_PREFIX + "f_" + canonical_hash(pointer)
+    return name
+
+
+def _label(leaf: Leaf, index: int | None) -> str:
+    titles = list(leaf.titles)
+    if index is not None and leaf.array_depth:
+        titles[leaf.array_depth - 1] += f" 第{index + 1}行"
+    return " · ".join(titles) if titles else leaf.pattern
+
+
+def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = False) -> FormModel:
+    """Place ``layout`` and bind each input cell to its schema leaf; refuse any mismatch."""
+    form = schema.get("x-form", {})
+    form_id = str(form.get("id") or "form")
+    version = str(form.get("version") or "1")
+    sheets = place(layout)
+    names = [s.name for s in sheets]
+    if META_SHEET in names or len(set(names)) != len(names):
+        raise LayoutError(f"sheet names must be unique and not {META_SHEET!r}")
+    by_pattern = {leaf.pattern: leaf for leaf in leaves(schema)}
+    fields: list[Field] = []
+    seen: dict[str, Placed] = {}
+    for sheet in sheets:
+        for cell in sheet.cells:
+            if cell.kind == "text" and cell.pattern and cell.text is None:
+                try:
+                    cell.text = str(node_at(schema, cell.pattern).get("title", cell.pattern))
+                except (KeyError, TypeError) as exc:
+                    raise LayoutError(f"label cell refers to {cell.pattern!r}, which the schema lacks") from exc
+            if cell.kind != "input":
+                continue
+            assert cell.field and cell.pattern
+            leaf = by_pattern.get(cell.pattern)
+            if leaf is None:
+                raise LayoutError(f"sheet {sheet.name!r}: input {cell.pattern!r} is not a field of the schema")
+            if cell.field in seen:
+                raise LayoutError(f"field {cell.field!r} has two input cells")
+            seen[cell.field] = cell
+            index = int(split_pointer(cell.field)[split_pointer(cell.pattern).index("*")]) \
+                if "*" in cell.pattern else None
+            fields.append(Field(
+                pointer=cell.field, pattern=cell.pattern, schema=leaf.schema, kind=field_kind(leaf.schema),
+                label=_label(leaf, index), required=leaf.required, sheet=sheet.name, row=cell.row,
+                col=cell.col, rowspan=cell.rowspan, colspan=cell.colspan, name=defined_name(cell.field),
+                array=leaf.array, index=index))
+    missing = [p for p in by_pattern if not any(f.pattern == p for f in fields)]
+    if missing:
+        raise LayoutError("the layout has no input cell for: " + ", ".join(missing))
+    arrays: dict[str, ArrayArea] = {}
+    for f in fields:
+        if f.array is None or f.index is None:
+            continue
+        area = arrays.setdefault(f.array, ArrayArea(f.array, 0, [], defined_name(f.array), f.sheet))
+        while len(area.slots) <= f.index:
+            area.slots.append([])
+        area.slots[f.index].append(f)
+    for area in arrays.values():
+        area.capacity = len(area.slots)
+        patterns = {f.pattern for f in area.slots[0]}
+        if any({f.pattern for f in slot} != patterns for slot in area.slots):
+            raise LayoutError(f"repeating area {area.pointer!r}: every row needs the same fields")
+    all_names = [f.name for f in fields] + [a.name for a in arrays.values()]
+    if len(set(n.lower() for n in all_names)) != len(all_names):
+        raise LayoutError("two fields map to the same defined name; rename a property")
+    model = FormModel(
+        id=form_id, version=version, title=str(schema.get("title", form_id)), schema=schema,
+        layout=layout, hash=canonical_hash(schema, layout), sheets=sheets, fields=fields, arrays=arrays,
+        rules=list(schema.get("x-sum", [])), auto_layout=auto)
+    for sheet in sheets:  # resolve every formula now, so a bad reference fails at load, not at write
+        for cell in sheet.cells:
+            if cell.kind == "formula":
+                model.formula(cell.formula or "", sheet.name)
+            elif cell.kind == "check":
+                model.check_formula(cell.rule or "", sheet.name)
+    return model

@@ -1,0 +1,389 @@
+"""Form model (+ optional instance) -> xlsx bytes, with xlsxwriter.
+
+What the clerk gets: the sheets of the layout with merged labels, borders and a Chinese font,
+A4 portrait fit to width; every sheet protected so that only input cells can be edited; a
+dropdown for every enum (lists on the hidden metadata sheet) and a Chinese input prompt and
+error alert on every input; live ``x-sum`` checks; a workbook-level defined name per input
+cell and per repeating area; the metadata sheet ``_xltemplate`` (very hidden) with form id,
+version, model hash and submission id; the workbook structure locked.  The output is
+deterministic: fixed document dates and zip timestamps, so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import xlsxwriter
+
+from . import __version__
+from .model import META_SHEET, Field, FormModel, a1, quote_sheet
+from .schema import text
+from .values import MISSING, expand, get, leaves_of
+
+FONT = "宋体"
+INPUT_FILL = "#FFF8DC"
+DATE_FORMAT = 'yyyy"年"m"月"d"日"'
+FIXED_TIME = dt.datetime(2020, 1, 1)
+MAX_CELL_TEXT = 32767
+MAX_ROW_HEIGHT = 409
+
+_BASE = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1,
+         "align": "center"}
+STYLES: dict[str, dict[str, Any]] = {
+    "title": {"font_size": 16, "bold": True, "border": 0},
+    "cover_title": {"font_size": 22, "bold": True, "border": 0},
+    "cover_sub": {"font_size": 14, "border": 0},
+    "cover_year": {"font_size": 14, "border": 0},
+    "cover_label": {"font_size": 12, "border": 0, "align": "right"},
+    "cover_input": {"font_size": 12, "border": 0, "bottom": 1, "align": "left"},
+    "label": {},
+    "section": {"bold": True},
+    "input": {"align": "left"},
+    "input_long": {"align": "left", "valign": "top"},
+    "formula": {},
+    "check": {"font_size": 9},
+    "blank": {},
+    "plain": {"border": 0},
+    "plain_label": {"border": 0, "align": "left"},
+    "plain_formula": {"border": 0, "align": "left"},
+    "sign_input": {"border": 0, "bottom": 1, "align": "left"},
+}
+
+
+class FillError(ValueError):
+    """The instance does not fit the template; ``problems`` lists each, in Chinese."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class _Formats:
+    book: xlsxwriter.Workbook
+
+    def __post_init__(self) -> None:
+        self.cache: dict[tuple, Any] = {}
+
+    def get(self, style: str, *, unlocked: bool = False, num_format: str | None = None) -> Any:
+        key = (style, unlocked, num_format)
+        if key not in self.cache:
+            props = {**_BASE, **STYLES.get(style, {})}
+            if unlocked:
+                props["locked"] = False
+                if props.get("border", 1) or style.startswith("input"):
+                    props["bg_color"] = INPUT_FILL
+            if num_format:
+                props["num_format"] = num_format
+            self.cache[key] = self.book.add_format(props)
+        return self.cache[key]
+
+
+def _num_format(f: Field) -> str | None:
+    custom = f.schema.get("x-num-format")
+    if custom:
+        return str(custom)
+    return {"string": "@", "month-range": "@", "date": DATE_FORMAT, "integer": "0"}.get(f.kind)
+
+
+def display_width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def check_fit(model: FormModel, data: Any) -> list[str]:
+    """Every reason ``data`` cannot be written into the template as it is (empty list: it fits)."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return ["数据必须是一个 JSON 对象"]
+    for pointer, area in model.arrays.items():
+        rows = get(data, pointer, None)
+        if rows is None:
+            continue
+        label = model.fields[0].label if not area.slots else area.slots[0][0].label.split(" 第")[0]
+        if not isinstance(rows, list):
+            problems.append(f"{pointer}（{label}）应为列表")
+        elif len(rows) > area.capacity:
+            problems.append(f"{pointer}（{label}）有 {len(rows)} 行，模板只能容纳 {area.capacity} 行，"
+                            f"请拆分为多份或调整模板容量")
+    for pointer, value in leaves_of(data):
+        f = model.by_pointer.get(pointer)
+        if f is None:
+            if value in ({}, []):
+                continue
+            if not any(pointer.startswith(a + "/") and pointer.split("/")[len(a.split("/"))].isdigit()
+                       and int(pointer.split("/")[len(a.split("/"))]) >= model.arrays[a].capacity
+                       for a in model.arrays):
+                problems.append(f"{pointer}：表单中没有这个字段的单元格")
+            continue
+        problem = _cell_problem(f, value)
+        if problem:
+            problems.append(f"{pointer}（{f.label}）：{problem}")
+    return problems
+
+
+def _cell_problem(f: Field, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return "这里只能填一个值，不能是对象或列表"
+    if f.kind in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"应为数字，得到 {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "数字必须是有限值"
+        if abs(value) >= 1e15:
+            return "数字超出 Excel 能精确保存的范围（15 位有效数字）"
+    elif f.kind == "boolean":
+        if not isinstance(value, bool):
+            return f"应为 true/false，得到 {value!r}"
+    elif f.kind == "date":
+        if _parse_date(value) is None:
+            return f"日期应写成 YYYY-MM-DD，得到 {value!r}"
+    elif f.kind == "enum":
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return f"无法写入下拉单元格：{value!r}"
+    elif not isinstance(value, str):
+        return f"应为文本，得到 {value!r}"
+    if isinstance(value, str) and len(value) > MAX_CELL_TEXT:
+        return f"文本有 {len(value)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}"
+    return None
+
+
+def _cached(model: FormModel, template: str, data: Any) -> Any:
+    """The value a formula shows before any recalculation (LibreOffice does not recalculate)."""
+    m = re.fullmatch(r'=SUM\(\{(/[^}]*)\}\)', template)
+    if m:
+        total = sum(v for _, v in expand(data or {}, m.group(1))
+                    if isinstance(v, int | float) and not isinstance(v, bool))
+        return round(total, 10)
+    m = re.fullmatch(r'=\{(/[^}]*)\}(&"")?', template)
+    if m:
+        value = get(data or {}, m.group(1), "")
+        return "" if value is MISSING or value is None else value
+    return 0
+
+
+def _check_value(model: FormModel, rule_id: str, data: Any, lang: str) -> str:
+    rule = model.rule(rule_id)
+    values = [v for p in (rule["total"], *rule["parts"]) for _, v in expand(data or {}, p)
+              if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not values:
+        return ""
+    total = get(data, rule["total"], 0)
+    total = total if isinstance(total, int | float) else 0
+    parts = sum(v for p in rule["parts"] for _, v in expand(data, p)
+                if isinstance(v, int | float) and not isinstance(v, bool))
+    return text(rule.get("ok" if abs(total - parts) < 0.005 else "fail", ""), lang)
+
+
+def _validation(f: Field, list_ref: str | None, lang: str) -> dict[str, Any]:
+    s = f.schema
+    prompt = text(s.get("description", ""), lang)
+    opts: dict[str, Any] = {"input_title": str(s.get("title", ""))[:32], "error_type": "stop",
+                            "error_title": "输入有误" if lang == "zh" else "Invalid entry"}
+    zh = lang == "zh"
+    if f.kind == "enum":
+        choices = "、".join(str(v) for v in s["enum"])
+        opts.update(validate="list", source=list_ref,
+                    error_message=(f"请从下拉列表中选择：{choices}" if zh else f"Choose from the list: {choices}"))
+    elif f.kind == "boolean":
+        opts.update(validate="list", source=["是", "否"], error_message="请选择 是 或 否" if zh else "Choose 是 or 否")
+    elif f.kind in ("number", "integer"):
+        lo, hi = s.get("minimum", -1e14), s.get("maximum", 1e14)
+        step = s.get("multipleOf")
+        if f.kind == "number" and step:
+            digits = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+            cell = a1(f.row, f.col)
+            opts.update(validate="custom",
+                        value=f"=AND(ISNUMBER({cell}),{cell}>={lo},{cell}<={hi},ROUND({cell},{digits})={cell})",
+                        error_message=(f"请输入 {lo:g} 到 {hi:g} 之间的数字，最多 {digits} 位小数" if zh else
+                                       f"Enter a number from {lo:g} to {hi:g} with at most {digits} decimals"))
+        else:
+            opts.update(validate="integer" if f.kind == "integer" else "decimal", criteria="between",
+                        minimum=lo, maximum=hi,
+                        error_message=(f"请输入 {lo:g} 到 {hi:g} 之间的{'整数' if f.kind == 'integer' else '数字'}"
+                                       if zh else f"Enter a number from {lo:g} to {hi:g}"))
+    elif f.kind == "date":
+        opts.update(validate="date", criteria="between", minimum=dt.date(1990, 1, 1),
+                    maximum=dt.date(2100, 12, 31), error_type="warning",
+                    error_message=("这里应填日期，如 2020-10-16 或 2020年10月16日。仍要保留请点“是”。" if zh else
+                                   "A date is expected here, e.g. 2020-10-16."))
+    else:
+        lo, hi = s.get("minLength", 0), s.get("maxLength", MAX_CELL_TEXT)
+        criteria = {"criteria": "between", "minimum": lo, "maximum": hi} if lo else \
+            {"criteria": "<=", "value": hi}
+        opts.update(validate="length", **criteria,
+                    error_message=(f"长度应为 {lo}–{hi} 个字" if lo and zh else f"最多 {hi} 个字" if zh else
+                                   f"At most {hi} characters"))
+        if lo == hi and lo:
+            opts["error_message"] = f"应为 {lo} 位" if zh else f"Exactly {lo} characters"
+        custom = s.get("x-messages", {}).get("pattern")
+        if custom:
+            opts["error_message"] = text(custom, lang)
+    if prompt:
+        opts["input_message"] = prompt[:255]
+    opts["error_message"] = opts["error_message"][:255]
+    return opts
+
+
+def _row_height(model: FormModel, f: Field, value: str, base: float, widths: list[float]) -> float:
+    chars = sum(widths[f.col:f.col + f.colspan]) * 1.1
+    lines = sum(max(1, math.ceil(display_width(p) / max(chars, 1))) for p in value.split("\n"))
+    return min(MAX_ROW_HEIGHT, max(base, lines * 13.5 + 6) / f.rowspan)
+
+
+def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
+                   password: str | None = None, lang: str = "zh") -> bytes:
+    """The template (or, with ``data``, a prefilled copy) as xlsx bytes; raise FillError if it can't hold ``data``."""
+    if data is not None:
+        problems = check_fit(model, data)
+        if problems:
+            raise FillError(problems)
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False,
+                                     "strings_to_formulas": False, "strings_to_urls": False})
+    book.set_properties({"title": model.title, "subject": f"{model.id} {model.version}", "author": "",
+                         "company": "", "comments": f"xltemplate {model.id} {model.version}",
+                         "created": FIXED_TIME})
+    meta_info = {"form_id": model.id, "form_version": model.version, "schema_hash": model.hash,
+                 "submission_id": submission_id, "generator": f"xltemplate {__version__}"}
+    for key, value in meta_info.items():
+        book.set_custom_property(f"xltemplate.{key}", value)
+    book.set_custom_property("xltemplate.format", 1)
+    fmt = _Formats(book)
+    sheets = {s.name: book.add_worksheet(s.name) for s in model.sheets}
+    meta = book.add_worksheet(META_SHEET)
+
+    # metadata and dropdown lists
+    meta.write_string(0, 0, "xltemplate")
+    meta.write_string(0, 1, "1")
+    for i, (key, value) in enumerate(meta_info.items(), start=1):
+        meta.write_string(i, 0, key)
+        meta.write_string(i, 1, value)
+    list_refs: dict[str, str] = {}
+    col = 3
+    for f in model.fields:
+        if f.kind == "enum" and f.pattern not in list_refs:
+            meta.write_string(0, col, f.pattern)
+            for i, choice in enumerate(f.schema["enum"], start=1):
+                meta.write(i, col, choice)
+            list_refs[f.pattern] = (f"={quote_sheet(META_SHEET)}!{a1(1, col, True)}:"
+                                    f"{a1(len(f.schema['enum']), col, True)}")
+            col += 1
+    meta.very_hidden()
+    meta.protect(password or "")
+
+    for layout in model.sheets:
+        ws = sheets[layout.name]
+        for c, width in enumerate(layout.widths):
+            ws.set_column(c, c, width)
+        heights = dict(layout.heights)
+        for cell in layout.cells:
+            if cell.kind == "input":
+                f = model.by_pointer[cell.field or ""]
+                cf = fmt.get(cell.style, unlocked=True, num_format=_num_format(f))
+                value = get(data, f.pointer, None) if data is not None else None
+                if value is None and "x-placeholder" in f.schema:
+                    value = f.schema["x-placeholder"]
+                _write_value(ws, f, value, cf)
+                if isinstance(value, str) and ("\n" in value or display_width(value) > 20):
+                    base = heights.get(f.row, 15.0)
+                    heights[f.row] = max(base, _row_height(model, f, value, base, layout.widths))
+                list_ref = list_refs.get(f.pattern)
+                ws.data_validation(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1,
+                                   _validation(f, list_ref, lang))
+                continue
+            cf = fmt.get(cell.style)
+            last_r, last_c = cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1
+            if cell.kind == "text":
+                content: Any = cell.text or ""
+            elif cell.kind == "formula":
+                content = (model.formula(cell.formula or "", layout.name), _cached(model, cell.formula or "", data))
+            elif cell.kind == "check":
+                content = (model.check_formula(cell.rule or "", layout.name, lang),
+                           _check_value(model, cell.rule or "", data, lang))
+            else:
+                content = ""
+            if isinstance(content, tuple):
+                if (last_r, last_c) != (cell.row, cell.col):
+                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
+                ws.write_formula(cell.row, cell.col, content[0], cf, content[1])
+            elif (last_r, last_c) != (cell.row, cell.col):
+                ws.merge_range(cell.row, cell.col, last_r, last_c, content, cf)
+            else:
+                ws.write_string(cell.row, cell.col, content, cf)
+        for r, h in heights.items():
+            ws.set_row(r, h)
+        ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
+                                    "select_unlocked_cells": True})
+        ws.set_paper(9)
+        ws.set_landscape() if layout.landscape else ws.set_portrait()
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        ws.center_horizontally()
+        ws.print_area(0, 0, layout.nrows - 1, len(layout.widths) - 1)
+        ws.set_footer("&C第 &P 页 共 &N 页")
+        ws.hide_gridlines(2)
+
+    for f in model.fields:
+        book.define_name(f.name, f"={quote_sheet(f.sheet)}!{a1(f.row, f.col, True)}")
+    for area in model.arrays.values():
+        cells = [f for slot in area.slots for f in slot]
+        r1, c1 = min(f.row for f in cells), min(f.col for f in cells)
+        r2 = max(f.row + f.rowspan - 1 for f in cells)
+        c2 = max(f.col + f.colspan - 1 for f in cells)
+        book.define_name(area.name, f"={quote_sheet(area.sheet)}!{a1(r1, c1, True)}:{a1(r2, c2, True)}")
+    sheets[model.sheets[0].name].activate()
+    book.close()
+    return _finish(buf.getvalue(), password)
+
+
+def _write_value(ws: Any, f: Field, value: Any, cf: Any) -> None:
+    if f.rowspan > 1 or f.colspan > 1:
+        ws.merge_range(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1, "", cf)
+    if value is None:
+        ws.write_blank(f.row, f.col, None, cf)
+    elif f.kind == "date" and isinstance(value, str):
+        date = _parse_date(value)
+        ws.write_datetime(f.row, f.col, dt.datetime.combine(date, dt.time()), cf) if date else \
+            ws.write_string(f.row, f.col, value, cf)
+    elif f.kind == "boolean" and isinstance(value, bool):
+        ws.write_string(f.row, f.col, "是" if value else "否", cf)
+    elif isinstance(value, bool):
+        ws.write_string(f.row, f.col, str(value).lower(), cf)
+    elif isinstance(value, int | float):
+        ws.write_number(f.row, f.col, value, cf)
+    else:
+        ws.write_string(f.row, f.col, str(value), cf)
+
+
+def _finish(xlsx: bytes, password: str | None) -> bytes:
+    """Lock the workbook structure (xlsxwriter has no API for it) and fix every zip timestamp."""
+    src = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/workbook.xml":
+                data = data.replace(b"<bookViews>", b'<workbookProtection lockStructure="1"/><bookViews>', 1)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, data)
+    return out.getvalue()
