@@ -96,6 +96,7 @@ class FormModel:
     auto_layout: bool = False
     by_pointer: dict[str, Field] = field(default_factory=dict)
     by_pattern: dict[str, list[Field]] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-form work done once
 
     def __post_init__(self) -> None:
         for f in self.fields:

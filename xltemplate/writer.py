@@ -299,7 +299,7 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
                 f = model.by_pointer[cell.field or ""]
                 cf = fmt.get(cell.style, unlocked=True, num_format=_num_format(f))
                 value = get(data, f.pointer, None) if data is not None else None
-                if value is None and "x-placeholder" in f.schema:
+                if data is None and "x-placeholder" in f.schema:  # prompts on the blank form only
                     value = f.schema["x-placeholder"]
                 _write_value(ws, f, value, cf)
                 if isinstance(value, str) and ("\n" in value or display_width(value) > 20):

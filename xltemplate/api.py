@@ -1,0 +1,65 @@
+"""The Python API the CLI is a shell over."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .forms import bundled, load_form
+from .importer import ImportResult, import_workbook
+from .model import FormModel
+from .writer import FillError, write_workbook
+
+__all__ = ["FillError", "ImportResult", "field_map", "fill", "forms", "generate", "import_workbook",
+           "load_form"]
+
+
+def _model(form: str | Path | FormModel) -> FormModel:
+    return form if isinstance(form, FormModel) else load_form(form)
+
+
+def generate(form: str | Path | FormModel, out: str | Path | None = None, *, submission_id: str = "",
+             password: str | None = None) -> bytes:
+    """The blank template; written to ``out`` when given."""
+    data = write_workbook(_model(form), None, submission_id=submission_id, password=password)
+    if out is not None:
+        Path(out).write_bytes(data)
+    return data
+
+
+def fill(form: str | Path | FormModel, instance: Any, out: str | Path | None = None, *,
+         submission_id: str = "", password: str | None = None) -> bytes:
+    """The template prefilled with ``instance`` (a dict, or a path to a JSON file)."""
+    if isinstance(instance, str | Path):
+        instance = json.loads(Path(instance).read_text(encoding="utf-8"))
+    data = write_workbook(_model(form), instance, submission_id=submission_id, password=password)
+    if out is not None:
+        Path(out).write_bytes(data)
+    return data
+
+
+def field_map(form: str | Path | FormModel) -> list[dict[str, Any]]:
+    """One entry per input cell: pointer, label, sheet, cell, range, defined name, type."""
+    model = _model(form)
+    out = []
+    for f in model.fields:
+        out.append({"pointer": f.pointer, "pattern": f.pattern, "label": f.label, "sheet": f.sheet,
+                    "cell": f.cell, "range": f.ref, "name": f.name, "type": f.kind,
+                    "required": f.required, "array": f.array, "row": f.index})
+    for area in model.arrays.values():
+        cells = [f for slot in area.slots for f in slot]
+        out.append({"pointer": area.pointer, "pattern": area.pointer, "label": cells[0].label.split(" 第")[0],
+                    "sheet": area.sheet, "cell": cells[0].cell, "range": f"{cells[0].cell}:{cells[-1].cell}",
+                    "name": area.name, "type": "array", "required": False, "array": None,
+                    "row": None, "capacity": area.capacity})
+    return out
+
+
+def forms() -> list[dict[str, str]]:
+    """The bundled forms: id, version, title, schema path."""
+    out = []
+    for fid, path in bundled().items():
+        model = load_form(path)
+        out.append({"id": fid, "version": model.version, "title": model.title, "schema": str(path)})
+    return out

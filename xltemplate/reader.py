@@ -1,0 +1,163 @@
+"""Workbook -> raw cell values, by the form model.
+
+Reads with python-calamine (fast, and it reads the cells themselves rather than trusting the
+sheet's dimension record) and parses ``xl/workbook.xml`` with defusedxml for what calamine does
+not expose: sheet states and workbook-level defined names.  Nothing here trusts the client:
+values are taken as stored, formulas' cached results are never used for fields.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from defusedxml import ElementTree
+from python_calamine import CalamineWorkbook
+
+from .model import META_SHEET, Field
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+_CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+
+
+class ReadError(Exception):
+    """The file cannot be read as a workbook; ``code`` names the reason for messages."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+def parse_cell(ref: str) -> tuple[int, int] | None:
+    m = _CELL.match(ref.strip())
+    if not m:
+        return None
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
+
+
+def parse_ref(text: str) -> tuple[str, int, int] | None:
+    """``'Sheet'!$C$5`` / ``Sheet!$C$5:$D$6`` -> (sheet, row, col) of the top-left cell."""
+    text = text.strip().lstrip("=")
+    if "!" not in text or "#REF" in text.upper():
+        return None
+    sheet, _, cells = text.rpartition("!")
+    if sheet.startswith("'") and sheet.endswith("'"):
+        sheet = sheet[1:-1].replace("''", "'")
+    pos = parse_cell(cells.split(":")[0])
+    return (sheet, *pos) if pos else None
+
+
+@dataclass
+class RawBook:
+    """A returned workbook as raw material: sheet states, defined names, metadata, cell grids."""
+
+    path: Path
+    states: dict[str, str]
+    names: dict[str, tuple[str, int, int]]
+    meta: dict[str, str]
+    book: Any = field(repr=False)
+    grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
+
+    def grid(self, sheet: str) -> list[list[Any]]:
+        if sheet not in self.grids:
+            try:
+                self.grids[sheet] = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            except Exception as exc:  # calamine raises its own error types
+                raise ReadError("sheet", f"{sheet}: {exc}") from exc
+        return self.grids[sheet]
+
+    def value(self, sheet: str, row: int, col: int) -> Any:
+        grid = self.grid(sheet)
+        if row < len(grid) and col < len(grid[row]):
+            value = grid[row][col]
+            return None if value == "" else value
+        return None
+
+    def locate(self, f: Field) -> tuple[str, int, int]:
+        """Where the field's value is: by its defined name when that survives, else by the model."""
+        named = self.names.get(f.name)
+        if named and named[0] in self.states:
+            return named
+        return f.sheet, f.row, f.col
+
+    def read(self, f: Field) -> Any:
+        return self.value(*self.locate(f))
+
+
+def _workbook_xml(zf: zipfile.ZipFile) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
+    try:
+        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    except KeyError as exc:
+        raise ReadError("not_xlsx", "xl/workbook.xml missing") from exc
+    states = {s.get("name", ""): s.get("state", "visible") for s in root.iterfind("m:sheets/m:sheet", _NS)}
+    names: dict[str, tuple[str, int, int]] = {}
+    for dn in root.iterfind("m:definedNames/m:definedName", _NS):
+        if dn.get("localSheetId") is not None or not dn.text:
+            continue
+        ref = parse_ref(dn.text)
+        if ref:
+            names[dn.get("name", "")] = ref
+    return states, names
+
+
+def _custom_props(zf: zipfile.ZipFile) -> dict[str, str]:
+    try:
+        root = ElementTree.fromstring(zf.read("docProps/custom.xml"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+    out = {}
+    for prop in root:
+        name = prop.get("name", "")
+        if name.startswith("xltemplate.") and len(prop):
+            raw = (prop[0].text or "").strip()
+            if re.fullmatch(r"-?\d+\.0+", raw):  # LibreOffice turns integer properties into floats
+                raw = raw.split(".")[0]
+            out[name.removeprefix("xltemplate.")] = raw
+    return out
+
+
+def _meta_sheet(book: Any, states: dict[str, str]) -> dict[str, str]:
+    if META_SHEET not in states:
+        return {}
+    rows = book.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
+    out = {}
+    for row in rows[1:16]:
+        if len(row) >= 2 and isinstance(row[0], str) and row[0]:
+            value = row[1]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[row[0]] = "" if value is None else str(value)
+    return out
+
+
+def open_book(path: str | Path) -> RawBook:
+    """Open a workbook for reading; raise :class:`ReadError` when it is not a readable xlsx."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            if bad:
+                raise ReadError("corrupt", bad)
+            states, names = _workbook_xml(zf)
+            custom = _custom_props(zf)
+    except zipfile.BadZipFile as exc:
+        raise ReadError("not_xlsx", str(exc)) from exc
+    except ElementTree.ParseError as exc:
+        raise ReadError("corrupt", str(exc)) from exc
+    except OSError as exc:
+        raise ReadError("io", str(exc)) from exc
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        meta = _meta_sheet(book, states) or custom
+    except ReadError:
+        raise
+    except Exception as exc:  # calamine's own error types
+        raise ReadError("corrupt", str(exc)) from exc
+    return RawBook(path=path, states=states, names=names, meta=meta, book=book)

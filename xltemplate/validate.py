@@ -1,0 +1,242 @@
+"""Validation: jsonschema draft 2020-12 plus the rule keywords of ours, errors in clerk's words.
+
+Our keywords are small functions in the jsonschema style (``validator, value, instance, schema``):
+
+* ``x-sum``: a list of rules ``{"id", "total": POINTER, "parts": [POINTER...], "message"}``;
+  pointers are relative to the object carrying the keyword, ``*`` spans an array.  Absent parts
+  count as 0; the rule is skipped while the total is absent or any value is not a number
+  (those get their own errors).  The error sits at the total.
+* ``x-ordered-range``: on a string ``start<sep>end``, the start must not be after the end.
+* ``x-placeholder``: the template's prompt text, left unchanged, is an error.
+* ``multipleOf`` is replaced by a decimal check (``7.1`` is a multiple of ``0.01``; in binary
+  floating point it is not).
+
+Messages: ``x-messages`` on a field (``{"pattern": {"zh": ..., "en": ...}}``) override ours.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+
+from .model import FormModel
+from .schema import join_pointer, node_at, resolve, split_pointer, text
+from .values import MISSING, expand, get
+
+
+@dataclass
+class Issue:
+    """One problem, at a cell when there is one."""
+
+    sheet: str | None
+    cell: str | None
+    pointer: str | None
+    label: str | None
+    value: Any
+    message: str
+    code: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def x_sum(validator: Any, rules: list[dict[str, Any]], instance: Any, schema: dict[str, Any],
+          lang: str = "zh") -> Iterator:
+    if not isinstance(instance, dict):
+        return
+    for rule in rules:
+        total = get(instance, rule["total"], MISSING)
+        if not _num(total):
+            continue
+        parts = [v for p in rule["parts"] for _, v in expand(instance, p)]
+        if not all(_num(v) for v in parts):
+            continue
+        found = sum((Decimal(repr(v)) for v in parts), Decimal(0))
+        if abs(Decimal(repr(total)) - found) >= Decimal("0.005"):
+            template = text(rule.get("message", "{total} ≠ {sum}"), lang)
+            msg = template.replace("{sum}", _fmt(found)).replace("{total}", _fmt(total))
+            yield ValidationError(msg, path=deque(split_pointer(rule["total"])), instance=total,
+                                  validator_value=rule)
+
+
+def x_ordered_range(validator: Any, sep: str, instance: Any, schema: dict[str, Any],
+                    lang: str = "zh") -> Iterator:
+    if isinstance(instance, str) and instance.count(sep) == 1:
+        start, end = (part.strip() for part in instance.split(sep))
+        if start and end and start > end:
+            yield ValidationError("开始时间晚于结束时间" if lang == "zh" else
+                                  "The start is after the end")
+
+
+def _squash(value: str) -> str:
+    return "".join(value.split()).replace("…", "⋯").replace("...", "⋯")
+
+
+def x_placeholder(validator: Any, prompt: str, instance: Any, schema: dict[str, Any],
+                  lang: str = "zh") -> Iterator:
+    if isinstance(instance, str) and _squash(instance) == _squash(prompt):
+        yield ValidationError("仍是模板中的提示文字，请改为实际内容" if lang == "zh" else
+                              "Still the template's prompt text; replace it with the real content")
+
+
+def multiple_of(validator: Any, step: Any, instance: Any, schema: dict[str, Any]) -> Iterator:
+    if not _num(instance):
+        return
+    try:
+        ok = Decimal(repr(instance)) % Decimal(repr(step)) == 0
+    except InvalidOperation:
+        ok = False
+    if not ok:
+        yield ValidationError(f"{instance!r} is not a multiple of {step}")
+
+
+OWN = {"x-sum": x_sum, "x-ordered-range": x_ordered_range, "x-placeholder": x_placeholder}
+VALIDATORS = {
+    lang: validators.extend(Draft202012Validator, {**{k: partial(f, lang=lang) for k, f in OWN.items()},
+                                                   "multipleOf": multiple_of})
+    for lang in ("zh", "en")
+}
+
+_TYPES = {"zh": {"number": "数字", "integer": "整数", "string": "文字", "boolean": "是/否", "object": "一组内容",
+                 "array": "列表"},
+          "en": {"number": "a number", "integer": "a whole number", "string": "text", "boolean": "yes/no",
+                 "object": "a group", "array": "a list"}}
+
+
+def _decimals(step: Any) -> int:
+    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def describe(error: ValidationError, leaf: dict[str, Any], lang: str) -> str:
+    """The message a clerk reads for one jsonschema error."""
+    kw, limit, value = error.validator, error.validator_value, error.instance
+    custom = leaf.get("x-messages", {}).get(kw) if isinstance(leaf, dict) else None
+    if custom:
+        return text(custom, lang)
+    if kw in OWN:
+        return error.message
+    zh = lang == "zh"
+    if kw == "required":
+        return "必填，不能为空" if zh else "Required; this cell must not be empty"
+    if kw == "type":
+        want = limit[0] if isinstance(limit, list) else limit
+        name = _TYPES[lang if lang in _TYPES else "zh"].get(want, want)
+        return f"应填写{name}，现在是“{value}”" if zh else f"Expected {name}, found “{value}”"
+    if kw == "minimum":
+        return f"不能小于 {_fmt(limit)}" if zh else f"Must not be less than {_fmt(limit)}"
+    if kw == "maximum":
+        return f"不能大于 {_fmt(limit)}" if zh else f"Must not be more than {_fmt(limit)}"
+    if kw == "exclusiveMinimum":
+        return f"必须大于 {_fmt(limit)}" if zh else f"Must be more than {_fmt(limit)}"
+    if kw == "exclusiveMaximum":
+        return f"必须小于 {_fmt(limit)}" if zh else f"Must be less than {_fmt(limit)}"
+    if kw == "multipleOf":
+        n = _decimals(limit)
+        return f"最多保留 {n} 位小数" if zh else f"At most {n} decimal places"
+    if kw == "minLength":
+        return f"至少 {limit} 个字" if zh else f"At least {limit} characters"
+    if kw == "maxLength":
+        n = len(value) if isinstance(value, str) else "?"
+        return f"不能超过 {limit} 个字（现有 {n} 个字）" if zh else f"At most {limit} characters (has {n})"
+    if kw == "pattern":
+        return "格式不正确" if zh else "Wrong format"
+    if kw in ("enum", "const"):
+        choices = "、".join(map(str, limit if kw == "enum" else [limit]))
+        return (f"只能填写：{choices}（请从下拉列表选择）" if zh else f"Must be one of: {choices} (use the dropdown)")
+    if kw == "format":
+        if limit == "date":
+            return ("不是有效日期，请写成 2020-10-16 或 2020年10月16日" if zh else
+                    "Not a valid date; write e.g. 2020-10-16")
+        return f"格式应为 {limit}" if zh else f"Expected format {limit}"
+    if kw == "minItems":
+        return f"至少填写 {limit} 行" if zh else f"Fill in at least {limit} row(s)"
+    if kw == "maxItems":
+        return f"最多填写 {limit} 行" if zh else f"At most {limit} row(s)"
+    if kw in ("additionalProperties", "unevaluatedProperties"):
+        return "表单中没有这一项" if zh else "Not a field of this form"
+    return error.message
+
+
+def validate(model: FormModel, instance: Any, lang: str = "zh",
+             locate: Any = None) -> list[Issue]:
+    """Every problem in ``instance``, as :class:`Issue` objects in sheet/cell order.
+
+    ``locate(pointer) -> (Field | None, data pointer)`` maps a data pointer to the field that holds
+    it (the importer passes one that knows which template row each array item came from).
+    """
+    v = model.cache.get(("validator", lang))
+    if v is None:
+        cls = VALIDATORS.get(lang, VALIDATORS["zh"])
+        v = model.cache[("validator", lang)] = cls(model.schema, format_checker=FormatChecker(formats=("date",)))
+    issues: list[Issue] = []
+    for error in v.iter_errors(scaffold(model.schema, instance)):
+        tokens = list(error.absolute_path)
+        pointers = [join_pointer(tokens)]
+        if error.validator == "required" and isinstance(error.instance, dict):
+            pointers = [join_pointer([*tokens, p]) for p in error.validator_value
+                        if p not in error.instance and f"{p!r} is a required" in error.message]
+        for pointer in pointers:
+            field = locate(pointer) if locate else model.field_for(pointer)
+            leaf = field.schema if field is not None and field.pointer.count("/") == pointer.count("/") \
+                else _node(model, pointer)
+            label = field.label if field is not None and field.pointer.count("/") == pointer.count("/") \
+                else str(_node(model, pointer).get("title", pointer))
+            value = None if error.validator == "required" else error.instance
+            if isinstance(value, dict | list):
+                value = None
+            issues.append(Issue(
+                sheet=field.sheet if field else None, cell=field.cell if field else None, pointer=pointer,
+                label=label, value=value, message=describe(error, leaf, lang), code=str(error.validator)))
+    return issues
+
+
+def scaffold(schema: dict[str, Any], instance: Any) -> Any:
+    """A copy of ``instance`` with every absent *required* object or array put in as empty.
+
+    So a blank section is reported field by field ("项目单位 必填") rather than once for the
+    section, and an empty repeating area as "至少填写 1 行" at its first row.
+    """
+
+    def walk(node: dict[str, Any], value: Any) -> Any:
+        node = resolve(node, schema)
+        if not isinstance(value, dict) or "properties" not in node:
+            return value
+        out = dict(value)
+        required = set(node.get("required", ()))
+        for key, sub in node["properties"].items():
+            sub = resolve(sub, schema)
+            if key in out:
+                out[key] = walk(sub, out[key])
+            elif key in required and sub.get("type") == "object":
+                out[key] = walk(sub, {})
+            elif key in required and sub.get("type") == "array":
+                out[key] = []
+        return out
+
+    return walk(schema, instance)
+
+
+def _node(model: FormModel, pointer: str) -> dict[str, Any]:
+    try:
+        return node_at(model.schema, pointer)
+    except (KeyError, TypeError, IndexError):
+        return {}
