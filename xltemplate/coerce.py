@@ -55,7 +55,10 @@ def number(value: Any) -> Any:
         if _GROUPED.match(text):
             text = text.replace(",", "")
         if _NUMBER.match(text):
-            return number(float(text)) if any(c in text for c in ".eE") else int(text)
+            parsed = float(text) if any(c in text for c in ".eE") else int(text)
+            if isinstance(parsed, int) or math.isfinite(parsed):
+                return number(parsed)
+        return _clean(value)  # not a number: kept (trimmed) for the validator to report
     return value
 
 

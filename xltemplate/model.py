@@ -240,3 +240,32 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
             elif cell.kind == "check":
                 model.check_formula(cell.rule or "", sheet.name)
     return model
+
+
+def describe(model: FormModel) -> str:
+    """A text picture of the placed layout, one line per cell: reviewed as a snapshot in tests,
+    so a change to the official form's look shows up in a diff."""
+    lines = [f"form {model.id} version {model.version}"]
+    for sheet in model.sheets:
+        widths = " ".join(f"{w:g}" for w in sheet.widths)
+        lines.append(f"\n== {sheet.name} | columns {widths} | {'landscape' if sheet.landscape else 'portrait'}")
+        for cell in sorted(sheet.cells, key=lambda c: (c.row, c.col)):
+            ref = a1(cell.row, cell.col)
+            if cell.rowspan > 1 or cell.colspan > 1:
+                ref += ":" + a1(cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1)
+            height = sheet.heights.get(cell.row)
+            h = f" h={height:g}" if height and cell.col == min(c.col for c in sheet.cells if c.row == cell.row) \
+                else ""
+            if cell.kind == "input":
+                f = model.by_pointer[cell.field or ""]
+                body = f"input   {f.pointer} <{f.kind}> {f.name}"
+            elif cell.kind == "text":
+                body = "text    " + repr(cell.text)
+            elif cell.kind == "formula":
+                body = "formula " + model.formula(cell.formula or "", sheet.name)
+            elif cell.kind == "check":
+                body = f"check   {cell.rule}"
+            else:
+                body = "blank"
+            lines.append(f"{ref:<8} {body} [{cell.style}]{h}")
+    return "\n".join(lines) + "\n"

@@ -125,7 +125,7 @@ def node_at(schema: dict[str, Any], pattern: str) -> dict[str, Any]:
     """The resolved sub-schema at a pattern pointer (``*`` steps into ``items``)."""
     node = resolve(schema, schema)
     for token in split_pointer(pattern):
-        if token == "*" or token.isdigit() and node.get("type") == "array":
+        if token == "*" or (token.isdigit() and node.get("type") == "array"):
             node = resolve(node["items"], schema)
         else:
             node = resolve(node["properties"][token], schema)

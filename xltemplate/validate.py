@@ -121,7 +121,7 @@ _TYPES = {"zh": {"number": "数字", "integer": "整数", "string": "文字", "b
                  "object": "a group", "array": "a list"}}
 
 
-def _decimals(step: Any) -> int:
+def decimals(step: Any) -> int:
     exponent = Decimal(repr(step)).normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
@@ -150,7 +150,7 @@ def describe(error: ValidationError, leaf: dict[str, Any], lang: str) -> str:
     if kw == "exclusiveMaximum":
         return f"必须小于 {_fmt(limit)}" if zh else f"Must be less than {_fmt(limit)}"
     if kw == "multipleOf":
-        n = _decimals(limit)
+        n = decimals(limit)
         return f"最多保留 {n} 位小数" if zh else f"At most {n} decimal places"
     if kw == "minLength":
         return f"至少 {limit} 个字" if zh else f"At least {limit} characters"

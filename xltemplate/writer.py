@@ -25,6 +25,7 @@ import xlsxwriter
 from . import __version__
 from .model import META_SHEET, Field, FormModel, a1, quote_sheet
 from .schema import text
+from .validate import decimals
 from .values import MISSING, expand, get, leaves_of
 
 FONT = "宋体"
@@ -208,7 +209,7 @@ def _validation(f: Field, list_ref: str | None, lang: str) -> dict[str, Any]:
         lo, hi = s.get("minimum", -1e14), s.get("maximum", 1e14)
         step = s.get("multipleOf")
         if f.kind == "number" and step:
-            digits = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+            digits = decimals(step)
             cell = a1(f.row, f.col)
             opts.update(validate="custom",
                         value=f"=AND(ISNUMBER({cell}),{cell}>={lo},{cell}<={hi},ROUND({cell},{digits})={cell})",

@@ -1,0 +1,69 @@
+"""Shared fixtures: the bundled forms, the seed instances, and workbooks built by code."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from xltemplate.forms import load_form
+from xltemplate.model import FormModel
+from xltemplate.writer import write_workbook
+
+DATA = Path(__file__).parent / "data"
+
+
+def load_json(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def wuhai() -> FormModel:
+    return load_form("wuhai-perf-target")
+
+
+@pytest.fixture(scope="session")
+def expense() -> FormModel:
+    return load_form("expense-claim")
+
+
+@pytest.fixture
+def seed0() -> dict[str, Any]:
+    return load_json("seed_000.json")
+
+
+@pytest.fixture
+def seed1() -> dict[str, Any]:
+    return load_json("seed_001.json")
+
+
+@pytest.fixture
+def make_filled(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``model`` filled with ``data`` to a file in tmp_path."""
+
+    def make(model: FormModel, data: Any, name: str = "filled.xlsx", **kw: Any) -> Path:
+        path = tmp_path / name
+        path.write_bytes(write_workbook(model, copy.deepcopy(data), **kw))
+        return path
+
+    return make
+
+
+def poke(path: Path, model: FormModel, values: dict[str, Any], out: Path | None = None) -> Path:
+    """Type values straight into cells with openpyxl, as a clerk pasting over validation would.
+
+    ``values`` maps a field pointer to the raw cell value; the workbook is saved by openpyxl
+    (inline strings, formulas without cached values), which the importer must read as well.
+    """
+    wb = openpyxl.load_workbook(path)
+    for pointer, value in values.items():
+        f = model.by_pointer[pointer]
+        wb[f.sheet].cell(row=f.row + 1, column=f.col + 1).value = value
+    out = out or path
+    wb.save(out)
+    return out

@@ -1,0 +1,59 @@
+"""The command line: a thin shell with plain messages and meaningful exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from conftest import DATA
+
+from xltemplate.cli import main
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_forms_schema_fields() -> None:
+    out = run("forms").output
+    assert "wuhai-perf-target" in out and "乌海市财政支出预算绩效目标申报表" in out and "expense-claim" in out
+    schema = json.loads(run("schema", "wuhai-perf-target").output)
+    assert schema["x-form"]["id"] == "wuhai-perf-target"
+    fields = json.loads(run("fields", "wuhai-perf-target", "--json").output)
+    year = next(f for f in fields if f["pointer"] == "/cover/year")
+    assert (year["sheet"], year["cell"], year["name"], year["type"]) == ("封面", "C4", "xt_cover_year", "integer")
+    assert any(f["type"] == "array" and f["capacity"] == 8 for f in fields)
+
+
+def test_generate_fill_import(tmp_path) -> None:
+    blank, filled, out = tmp_path / "t.xlsx", tmp_path / "f.xlsx", tmp_path / "r.jsonl"
+    assert run("generate", "wuhai-perf-target", "-o", str(blank)).exit_code == 0
+    assert run("fill", "wuhai-perf-target", str(DATA / "seed_000.json"), "-o", str(filled)).exit_code == 0
+    res = run("import", str(filled), "--json", str(out))
+    assert res.exit_code == 0
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert line["status"] == "valid" and line["form"] == "wuhai-perf-target"
+    assert line["data"] == json.loads((DATA / "seed_000.json").read_text(encoding="utf-8"))
+    res = run("import", str(filled), str(blank), "--json", str(out))
+    assert res.exit_code == 1
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["status"] for x in lines] == ["valid", "invalid"]
+    err = lines[1]["errors"][0]
+    assert set(err) >= {"sheet", "cell", "pointer", "label", "value", "message"}
+    assert "必填" in res.output and "封面!C4" in res.output
+
+
+def test_bad_input_gets_a_sentence_not_a_traceback(tmp_path) -> None:
+    res = CliRunner().invoke(main, ["generate", "no-such-form", "-o", str(tmp_path / "x.xlsx")])
+    assert res.exit_code == 1 and "找不到表单" in res.output and "Traceback" not in res.output
+    big = json.loads((DATA / "seed_000.json").read_text(encoding="utf-8"))
+    big["budget_items"] = big["budget_items"] * 9
+    data = tmp_path / "big.json"
+    data.write_text(json.dumps(big, ensure_ascii=False), encoding="utf-8")
+    res = CliRunner().invoke(main, ["fill", "wuhai-perf-target", str(data), "-o", str(tmp_path / "y.xlsx")])
+    assert res.exit_code == 1 and "8 行" in res.output and "big.json" in res.output
+    assert not (tmp_path / "y.xlsx").exists()
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"not a workbook")
+    res = CliRunner().invoke(main, ["--lang", "en", "import", str(garbage)])
+    assert res.exit_code == 1 and "garbage.xlsx" in res.output and "Cannot read" in res.output

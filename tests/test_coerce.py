@@ -1,0 +1,76 @@
+"""Data-driven coercion cases (tests/cases/coerce.json), JSON-Schema-Test-Suite style.
+
+Each case: ``kind`` picks a minimal field schema (or the case's own ``schema``), ``raw`` is the cell
+value (``{"$date": ...}`` / ``{"$datetime": ...}`` for Excel dates), ``expected`` the JSON value
+(``{"absent": true}`` for an empty cell).  A case with ``xfail`` documents a known bug.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xltemplate.coerce import coerce
+from xltemplate.model import Field
+from xltemplate.values import MISSING
+
+CASES = json.loads((Path(__file__).parent / "cases" / "coerce.json").read_text(encoding="utf-8"))
+
+MONTH_RANGE_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])~[0-9]{4}-(0[1-9]|1[0-2])$"
+
+#: kind in the cases -> (Field.kind, schema)
+KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "string": ("string", {"type": "string"}),
+    "string-pattern": ("string", {"type": "string", "pattern": "^[0-9]{7}$"}),
+    "number": ("number", {"type": "number"}),
+    "integer": ("integer", {"type": "integer"}),
+    "date": ("date", {"type": "string", "format": "date"}),
+    "month-range": ("month-range", {"type": "string", "format": "month-range", "pattern": MONTH_RANGE_PATTERN}),
+    "enum": ("enum", {"type": "string", "enum": ["新增", "延续"]}),
+    "boolean": ("boolean", {"type": "boolean"}),
+}
+
+
+def raw_value(raw: Any) -> Any:
+    if isinstance(raw, dict) and "$date" in raw:
+        return dt.date.fromisoformat(raw["$date"])
+    if isinstance(raw, dict) and "$datetime" in raw:
+        return dt.datetime.fromisoformat(raw["$datetime"])
+    return raw
+
+
+def field(case: dict[str, Any]) -> Field:
+    kind, schema = KINDS[case["kind"]]
+    return Field(pointer="/x", pattern="/x", schema=case.get("schema", schema), kind=kind)
+
+
+def params() -> list[Any]:
+    out = []
+    for case in CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=case["xfail"])] if "xfail" in case else []
+        out.append(pytest.param(case, id=case["description"], marks=marks))
+    return out
+
+
+def test_cases_are_well_formed() -> None:
+    descriptions = [c["description"] for c in CASES]
+    assert len(descriptions) == len(set(descriptions)), "descriptions are test ids and must be unique"
+    for case in CASES:
+        assert case["kind"] in KINDS, case
+        assert {"description", "kind", "raw", "expected"} <= case.keys(), case
+
+
+@pytest.mark.parametrize("case", params())
+def test_coerce(case: dict[str, Any]) -> None:
+    got = coerce(raw_value(case["raw"]), field(case))
+    expected = case["expected"]
+    if expected == {"absent": True}:
+        assert got is MISSING
+        return
+    assert got is not MISSING
+    assert got == expected
+    assert type(got) is type(expected), f"{got!r} is {type(got).__name__}, expected {type(expected).__name__}"

@@ -1,0 +1,88 @@
+"""Layout placement (HTML-table rules), the automatic layout, and the reviewed snapshot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from xltemplate.layout import LayoutError, auto_layout, place
+from xltemplate.model import build_model, describe
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "wuhai-perf-target.layout.txt"
+
+
+def _grid(layout: dict) -> dict[str, tuple[int, int, int, int]]:
+    sheet = place(layout)[0]
+    return {(c.text or c.field or c.kind): (c.row, c.col, c.rowspan, c.colspan) for c in sheet.cells}
+
+
+def test_cells_flow_like_an_html_table() -> None:
+    layout = {"sheets": [{"name": "s", "columns": [1, 1, 1, 1], "rows": [
+        {"label": {"text": "section"}, "rows": [
+            {"cells": [{"text": "a", "rowspan": 2}, {"text": "b", "colspan": 2}]},
+            {"cells": [{"text": "c"}, {"text": "d"}]},
+        ]},
+        {"cells": [{"text": "e", "colspan": 4}]},
+    ]}]}
+    assert _grid(layout) == {"section": (0, 0, 2, 1), "a": (0, 1, 2, 1), "b": (0, 2, 1, 2),
+                             "c": (1, 2, 1, 1), "d": (1, 3, 1, 1), "e": (2, 0, 1, 4)}
+
+
+def test_repeat_expands_rows_and_spans_all_once() -> None:
+    layout = {"sheets": [{"name": "s", "columns": [1, 1, 1], "rows": [
+        {"repeat": 3, "cells": [{"text": "二级", "rowspan": "all"}, {"field": "/x/*/a"}, {"field": "/x/*/b"}]},
+    ]}]}
+    sheet = place(layout)[0]
+    assert [(c.text or c.field, c.row, c.col, c.rowspan) for c in sheet.cells] == [
+        ("二级", 0, 0, 3), ("/x/0/a", 0, 1, 1), ("/x/0/b", 0, 2, 1),
+        ("/x/1/a", 1, 1, 1), ("/x/1/b", 1, 2, 1), ("/x/2/a", 2, 1, 1), ("/x/2/b", 2, 2, 1)]
+
+
+def test_overflow_and_overlap_are_layout_errors() -> None:
+    with pytest.raises(LayoutError, match="overflows"):
+        place({"sheets": [{"name": "s", "columns": [1, 1], "rows": [{"cells": [{"text": "x", "colspan": 3}]}]}]})
+
+
+SCHEMA = {"type": "object", "title": "小表", "x-form": {"id": "small"}, "required": ["name"],
+          "properties": {"name": {"type": "string", "title": "姓名"},
+                         "rows": {"type": "array", "title": "明细", "maxItems": 4,
+                                  "items": {"type": "object", "properties": {
+                                      "what": {"type": "string", "title": "内容"},
+                                      "cost": {"type": "number", "title": "金额"}}}}}}
+
+
+def test_auto_layout_gives_every_field_a_cell() -> None:
+    model = build_model(SCHEMA, auto_layout(SCHEMA), auto=True)
+    assert {f.pattern for f in model.fields} == {"/name", "/rows/*/what", "/rows/*/cost"}
+    assert model.arrays["/rows"].capacity == 4
+
+
+def test_layout_that_disagrees_with_the_schema_is_refused() -> None:
+    missing = {"sheets": [{"name": "s", "columns": [1, 1], "rows": [{"cells": [{"field": "/name"}]}]}]}
+    with pytest.raises(LayoutError, match="no input cell for: /rows"):
+        build_model(SCHEMA, missing)
+    unknown = {"sheets": [{"name": "s", "columns": [1, 1], "rows": [{"cells": [{"field": "/nope"}]}]}]}
+    with pytest.raises(LayoutError, match="not a field"):
+        build_model(SCHEMA, unknown)
+
+
+def test_fields_have_one_cell_each_and_capacities_fit_both_seeds(wuhai, seed0, seed1) -> None:
+    pointers = [f.pointer for f in wuhai.fields]
+    assert len(pointers) == len(set(pointers))
+    cells = [(f.sheet, f.row, f.col) for f in wuhai.fields]
+    assert len(cells) == len(set(cells))
+    for seed in (seed0, seed1):
+        for pointer, area in wuhai.arrays.items():
+            from xltemplate.values import get
+            assert len(get(seed, pointer, [])) <= area.capacity
+
+
+def test_layout_snapshot(wuhai) -> None:
+    """The official form's look, as text. After a deliberate change: XLTEMPLATE_UPDATE_SNAPSHOTS=1."""
+    text = describe(wuhai)
+    if os.environ.get("XLTEMPLATE_UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert text == SNAPSHOT.read_text(encoding="utf-8")

@@ -1,0 +1,79 @@
+"""A real client: LibreOffice opens, fills and re-saves our workbooks; the importer reads them the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import libreoffice as lo
+import openpyxl
+import pytest
+from conftest import load_json
+
+from xltemplate.api import generate
+from xltemplate.importer import import_workbook
+from xltemplate.model import FormModel
+from xltemplate.values import leaves_of
+
+
+@pytest.fixture(autouse=True)
+def _need_libreoffice() -> None:
+    lo.require()
+
+
+def by_names(model: FormModel, data: dict[str, Any]) -> dict[str, Any]:
+    """Defined name -> value, as a clerk would type them (dates as dates)."""
+    out = {}
+    for pointer, value in leaves_of(data):
+        f = model.by_pointer[pointer]
+        if f.kind == "date":
+            value = dt.date.fromisoformat(value)
+        elif f.kind == "boolean":
+            value = "是" if value else "否"
+        out[f.name] = value
+    return out
+
+
+@pytest.mark.parametrize("seed", ["seed_000.json", "seed_001.json"])
+def test_resaved_by_libreoffice_imports_to_the_same_data(wuhai, make_filled, tmp_path, seed) -> None:
+    data = load_json(seed)
+    src = make_filled(wuhai, data)
+    before = import_workbook(src)
+    resaved = lo.convert(src, tmp_path / "lo", "xlsx", recalc=False)  # LibreOffice's default: no recalc
+    after = import_workbook(resaved)
+    assert after.data == data
+    assert (after.status, [e.cell for e in after.errors]) == (before.status, [e.cell for e in before.errors])
+    wb = openpyxl.load_workbook(resaved)
+    assert wb["_xltemplate"].sheet_state in ("hidden", "veryHidden")
+    assert all(wb[s.name].protection.sheet for s in wuhai.sheets)
+    assert wb["绩效目标申报表"].data_validations.dataValidation, "LibreOffice dropped the validations"
+
+
+def test_template_filled_in_libreoffice_by_defined_names(wuhai, tmp_path, seed0) -> None:
+    blank = tmp_path / "blank.xlsx"
+    generate(wuhai, blank)
+    filled = tmp_path / "filled.xlsx"
+    values = by_names(wuhai, seed0)
+    values[wuhai.by_pointer["/goals/long_term"].name] = None  # the clerk clears the prompt text
+    lo.fill_by_names(blank, filled, values)
+    result = import_workbook(filled)
+    assert result.status == "valid", result.errors
+    assert result.data == seed0
+
+
+def test_round_trip_through_ods(wuhai, make_filled, tmp_path, seed1) -> None:
+    src = make_filled(wuhai, seed1)
+    ods = lo.convert(src, tmp_path / "ods", "ods")
+    back = lo.convert(ods, tmp_path / "back", "xlsx")
+    assert import_workbook(back).data == seed1
+
+
+def test_second_form_filled_in_libreoffice(expense, tmp_path) -> None:
+    data = load_json("expense_claim.json")
+    blank = tmp_path / "claim.xlsx"
+    generate(expense, blank)
+    filled = tmp_path / "claim-filled.xlsx"
+    lo.fill_by_names(blank, filled, by_names(expense, data))
+    result = import_workbook(filled)
+    assert result.status == "valid", result.errors
+    assert result.data == data
