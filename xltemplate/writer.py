@@ -244,9 +244,9 @@ def _validation(f: Field, list_ref: str | None, lang: str) -> dict[str, Any]:
 
 
 def _row_height(model: FormModel, f: Field, value: str, base: float, widths: list[float]) -> float:
-    chars = sum(widths[f.col:f.col + f.colspan]) * 1.1
+    chars = sum(widths[f.col:f.col + f.colspan]) * 1.2
     lines = sum(max(1, math.ceil(display_width(p) / max(chars, 1))) for p in value.split("\n"))
-    return min(MAX_ROW_HEIGHT, max(base, lines * 13.5 + 6) / f.rowspan)
+    return min(MAX_ROW_HEIGHT, max(base, lines * 12.5 + 4) / f.rowspan)
 
 
 def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
