@@ -220,3 +220,33 @@ def test_not_a_workbook_is_unreadable_with_a_message(tmp_path, content) -> None:
     result = import_workbook(path)
     assert result.status == "unreadable"
     assert "xlsx" in result.errors[0].message
+
+
+def test_copy_with_protection_removed_is_checked_all_the_same(wuhai, make_filled, seed0) -> None:
+    path = make_filled(wuhai, seed0)
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        ws.protection.sheet = False
+    wb.security.lockStructure = False
+    f = wuhai.by_pointer["/project/attribute"]
+    wb[f.sheet][f.cell] = "随便"
+    wb.save(path)
+    result = import_workbook(path)
+    assert [(e.cell, e.code) for e in result.errors] == [(f.cell, "enum")]
+    assert result.data["project"]["attribute"] == "随便"  # what was found is kept, never dropped
+
+
+def test_metadata_falls_back_to_document_properties(wuhai, make_filled, seed0) -> None:
+    """A client that drops the hidden sheet still leaves the custom properties (integers as floats)."""
+    path = make_filled(wuhai, seed0)
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "docProps/custom.xml":
+            return re.sub(rb"<vt:i4>(\d+)</vt:i4>", rb"<vt:r8>\1.0</vt:r8>", data)
+        if name == "xl/workbook.xml":
+            return re.sub(rb'<sheet name="_xltemplate"[^>]*/>', b"", data)
+        return data
+
+    _rewrite(path, edit)
+    result = import_workbook(path)
+    assert (result.form, result.version, result.status) == ("wuhai-perf-target", wuhai.version, "valid")
