@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from conftest import DATA
 
 from xltemplate.cli import main
+from xltemplate.forms import load_form
 
 
 def run(*args: str) -> object:
@@ -21,7 +22,8 @@ def test_forms_schema_fields() -> None:
     assert schema["x-form"]["id"] == "wuhai-perf-target"
     fields = json.loads(run("fields", "wuhai-perf-target", "--json").output)
     year = next(f for f in fields if f["pointer"] == "/cover/year")
-    assert (year["sheet"], year["cell"], year["name"], year["type"]) == ("封面", "C4", "xt_cover_year", "integer")
+    f = load_form("wuhai-perf-target").by_pointer["/cover/year"]
+    assert (year["sheet"], year["cell"], year["name"], year["type"]) == (f.sheet, f.cell, "xt_cover_year", "integer")
     assert any(f["type"] == "array" and f["capacity"] == 8 for f in fields)
 
 
@@ -40,7 +42,8 @@ def test_generate_fill_import(tmp_path) -> None:
     assert [x["status"] for x in lines] == ["valid", "invalid"]
     err = lines[1]["errors"][0]
     assert set(err) >= {"sheet", "cell", "pointer", "label", "value", "message"}
-    assert "必填" in res.output and "封面!C4" in res.output
+    year = load_form("wuhai-perf-target").by_pointer["/cover/year"]
+    assert "必填" in res.output and f"{year.sheet}!{year.cell}" in res.output
 
 
 def test_bad_input_gets_a_sentence_not_a_traceback(tmp_path) -> None:

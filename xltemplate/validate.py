@@ -51,10 +51,10 @@ def _num(value: Any) -> bool:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".")
+    """A number as a clerk writes it: no float noise, no trailing zeros, no rounding."""
+    if isinstance(value, float | Decimal) and not isinstance(value, bool):
+        text = format(Decimal(repr(value)) if isinstance(value, float) else value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return str(value)
 
 
@@ -150,8 +150,10 @@ def describe(error: ValidationError, leaf: dict[str, Any], lang: str) -> str:
     if kw == "exclusiveMaximum":
         return f"必须小于 {_fmt(limit)}" if zh else f"Must be less than {_fmt(limit)}"
     if kw == "multipleOf":
-        n = decimals(limit)
-        return f"最多保留 {n} 位小数" if zh else f"At most {n} decimal places"
+        if Decimal(repr(limit)).normalize().as_tuple().digits == (1,) and limit < 1:  # 0.1, 0.01, ...
+            n = decimals(limit)
+            return f"最多保留 {n} 位小数" if zh else f"At most {n} decimal places"
+        return f"应为 {_fmt(limit)} 的整数倍" if zh else f"Must be a multiple of {_fmt(limit)}"
     if kw == "minLength":
         return f"至少 {limit} 个字" if zh else f"At least {limit} characters"
     if kw == "maxLength":
