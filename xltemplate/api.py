@@ -49,7 +49,7 @@ def field_map(form: str | Path | FormModel) -> list[dict[str, Any]]:
                     "required": f.required, "array": f.array, "row": f.index})
     for area in model.arrays.values():
         cells = [f for slot in area.slots for f in slot]
-        out.append({"pointer": area.pointer, "pattern": area.pointer, "label": cells[0].label.split(" 第")[0],
+        out.append({"pointer": area.pointer, "pattern": area.pointer, "label": area.label,
                     "sheet": area.sheet, "cell": cells[0].cell, "range": f"{cells[0].cell}:{cells[-1].cell}",
                     "name": area.name, "type": "array", "required": False, "array": None,
                     "row": None, "capacity": area.capacity})

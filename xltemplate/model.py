@@ -79,6 +79,7 @@ class ArrayArea:
     slots: list[list[Field]]
     name: str
     sheet: str
+    label: str = ""
 
 
 @dataclass
@@ -217,7 +218,11 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
     for f in fields:
         if f.array is None or f.index is None:
             continue
-        area = arrays.setdefault(f.array, ArrayArea(f.array, 0, [], defined_name(f.array), f.sheet))
+        if f.array not in arrays:
+            leaf = by_pattern[f.pattern]
+            arrays[f.array] = ArrayArea(f.array, 0, [], defined_name(f.array), f.sheet,
+                                        " · ".join(leaf.titles[:leaf.array_depth]) or f.array)
+        area = arrays[f.array]
         while len(area.slots) <= f.index:
             area.slots.append([])
         area.slots[f.index].append(f)

@@ -198,16 +198,15 @@ def validate(model: FormModel, instance: Any, lang: str = "zh",
                         if p not in error.instance and f"{p!r} is a required" in error.message]
         for pointer in pointers:
             field = locate(pointer) if locate else model.field_for(pointer)
-            leaf = field.schema if field is not None and field.pointer.count("/") == pointer.count("/") \
-                else _node(model, pointer)
-            label = field.label if field is not None and field.pointer.count("/") == pointer.count("/") \
-                else str(_node(model, pointer).get("title", pointer))
-            value = None if error.validator == "required" else error.instance
-            if isinstance(value, dict | list):
-                value = None
+            exact = field is not None and field.pointer.count("/") == pointer.count("/")
+            # an error on a section or an array lands on its first cell, labelled by the section
+            node = field.schema if exact else _node(model, pointer)
+            value = None if error.validator == "required" or isinstance(error.instance, dict | list) \
+                else error.instance
             issues.append(Issue(
                 sheet=field.sheet if field else None, cell=field.cell if field else None, pointer=pointer,
-                label=label, value=value, message=describe(error, leaf, lang), code=str(error.validator)))
+                label=field.label if exact else str(node.get("title", pointer)), value=value,
+                message=describe(error, node, lang), code=str(error.validator)))
     return issues
 
 

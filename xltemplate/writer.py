@@ -109,32 +109,28 @@ def _parse_date(value: Any) -> dt.date | None:
 
 def check_fit(model: FormModel, data: Any) -> list[str]:
     """Every reason ``data`` cannot be written into the template as it is (empty list: it fits)."""
-    problems: list[str] = []
     if not isinstance(data, dict):
         return ["数据必须是一个 JSON 对象"]
+    problems: list[str] = []
+    overflow: list[str] = []  # pointers of rows beyond a capacity: reported once, per area
     for pointer, area in model.arrays.items():
         rows = get(data, pointer, None)
         if rows is None:
             continue
-        label = model.fields[0].label if not area.slots else area.slots[0][0].label.split(" 第")[0]
         if not isinstance(rows, list):
-            problems.append(f"{pointer}（{label}）应为列表")
+            problems.append(f"{pointer}（{area.label}）应为列表")
         elif len(rows) > area.capacity:
-            problems.append(f"{pointer}（{label}）有 {len(rows)} 行，模板只能容纳 {area.capacity} 行，"
+            problems.append(f"{pointer}（{area.label}）有 {len(rows)} 行，模板只能容纳 {area.capacity} 行，"
                             f"请拆分为多份或调整模板容量")
+            overflow += [f"{pointer}/{i}/" for i in range(area.capacity, len(rows))]
     for pointer, value in leaves_of(data):
         f = model.by_pointer.get(pointer)
-        if f is None:
-            if value in ({}, []):
-                continue
-            if not any(pointer.startswith(a + "/") and pointer.split("/")[len(a.split("/"))].isdigit()
-                       and int(pointer.split("/")[len(a.split("/"))]) >= model.arrays[a].capacity
-                       for a in model.arrays):
-                problems.append(f"{pointer}：表单中没有这个字段的单元格")
-            continue
-        problem = _cell_problem(f, value)
-        if problem:
-            problems.append(f"{pointer}（{f.label}）：{problem}")
+        if f is not None:
+            problem = _cell_problem(f, value)
+            if problem:
+                problems.append(f"{pointer}（{f.label}）：{problem}")
+        elif value not in ({}, []) and not any((pointer + "/").startswith(o) for o in overflow):
+            problems.append(f"{pointer}：表单中没有这个字段的单元格")
     return problems
 
 
