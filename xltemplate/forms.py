@@ -74,8 +74,14 @@ def load_form(form: str | Path, layout: str | Path | None = None) -> FormModel:
 
 def find_form(form_id: str) -> FormModel | None:
     """A bundled form by the id found in a workbook's metadata."""
-    for fid, path in bundled().items():
-        model = load_form(path)
-        if fid == form_id or model.id == form_id:
-            return model
-    return None
+    if form_id not in _BY_ID:
+        _BY_ID[form_id] = None
+        for fid, path in bundled().items():
+            model = load_form(path)
+            if fid == form_id or model.id == form_id:
+                _BY_ID[form_id] = model
+                break
+    return _BY_ID[form_id]
+
+
+_BY_ID: dict[str, FormModel | None] = {}

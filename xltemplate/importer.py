@@ -57,34 +57,51 @@ def _set(data: dict[str, Any], tokens: list[str], value: Any) -> None:
         node[tokens[-1]] = value
 
 
+@dataclass
+class _Plan:
+    """What extraction needs per form, worked out once: scalar fields with their paths, and the
+    repeating areas with each slot's fields and item keys."""
+
+    scalars: list[tuple[Field, list[str]]]
+    arrays: list[tuple[str, list[str], list[list[tuple[Field, str]]]]]
+
+
+def _plan(model: FormModel) -> _Plan:
+    if "extract-plan" not in model.cache:
+        in_arrays = {f.pointer for area in model.arrays.values() for slot in area.slots for f in slot}
+        scalars = [(f, split_pointer(f.pointer)) for f in model.fields if f.pointer not in in_arrays]
+        arrays = [(pointer, split_pointer(pointer),
+                   [[(f, split_pointer(f.pattern)[-1]) for f in slot] for slot in area.slots])
+                  for pointer, area in model.arrays.items()]
+        model.cache["extract-plan"] = _Plan(scalars, arrays)
+    return model.cache["extract-plan"]
+
+
 def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[str], Field | None]]:
     """The instance read from ``book`` and a function mapping its pointers back to fields.
 
     Blank rows of a repeating area are skipped, so the n-th item is not always the n-th template
     row: the returned ``locate`` knows which row each item came from.
     """
+    plan = _plan(model)
     data: dict[str, Any] = {}
-    in_arrays = {id(f) for area in model.arrays.values() for slot in area.slots for f in slot}
-    for f in model.fields:
-        if id(f) in in_arrays:
-            continue
+    for f, tokens in plan.scalars:
         value = coerce(book.read(f), f)
         if value is not MISSING:
-            _set(data, split_pointer(f.pointer), value)
+            _set(data, tokens, value)
     slot_of: dict[str, list[int]] = {}
-    for pointer, area in model.arrays.items():
+    for pointer, tokens, slots in plan.arrays:
         rows = []
-        for index, slot in enumerate(area.slots):
+        for index, slot in enumerate(slots):
             item: dict[str, Any] = {}
-            for f in slot:
+            for f, key in slot:
                 value = coerce(book.read(f), f)
                 if value is not MISSING:
-                    item[split_pointer(f.pattern)[-1]] = value
+                    item[key] = value
             if item:
                 rows.append(item)
                 slot_of.setdefault(pointer, []).append(index)
         if rows:
-            tokens = split_pointer(pointer)
             node = data
             for token in tokens[:-1]:
                 node = node.setdefault(token, {})

@@ -8,8 +8,12 @@ values are taken as stored, formulas' cached results are never used for fields.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 import zipfile
+import zlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ def parse_cell(ref: str) -> tuple[int, int] | None:
     return int(m.group(2)) - 1, col - 1
 
 
+@lru_cache(maxsize=4096)
 def parse_ref(text: str) -> tuple[str, int, int] | None:
     """``'Sheet'!$C$5`` / ``Sheet!$C$5:$D$6`` -> (sheet, row, col) of the top-left cell."""
     text = text.strip().lstrip("=")
@@ -93,9 +98,22 @@ class RawBook:
 
 def _workbook_xml(zf: zipfile.ZipFile) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
     try:
-        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        raw = zf.read("xl/workbook.xml")
     except KeyError as exc:
         raise ReadError("not_xlsx", "xl/workbook.xml missing") from exc
+    return _parse_workbook_xml(hashlib.blake2b(raw, digest_size=16).digest(), raw)
+
+
+_WORKBOOK_CACHE: dict[bytes, tuple[dict[str, str], dict[str, tuple[str, int, int]]]] = {}
+
+
+def _parse_workbook_xml(key: bytes, raw: bytes) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
+    """Sheet states and workbook-level names; cached by content, since returns of one template
+    mostly carry the same ``workbook.xml``."""
+    if key in _WORKBOOK_CACHE:
+        states, names = _WORKBOOK_CACHE[key]
+        return dict(states), dict(names)
+    root = ElementTree.fromstring(raw)
     states = {s.get("name", ""): s.get("state", "visible") for s in root.iterfind("m:sheets/m:sheet", _NS)}
     names: dict[str, tuple[str, int, int]] = {}
     for dn in root.iterfind("m:definedNames/m:definedName", _NS):
@@ -104,7 +122,10 @@ def _workbook_xml(zf: zipfile.ZipFile) -> tuple[dict[str, str], dict[str, tuple[
         ref = parse_ref(dn.text)
         if ref:
             names[dn.get("name", "")] = ref
-    return states, names
+    if len(_WORKBOOK_CACHE) > 256:
+        _WORKBOOK_CACHE.clear()
+    _WORKBOOK_CACHE[key] = (states, names)
+    return dict(states), dict(names)
 
 
 def _custom_props(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -137,24 +158,24 @@ def _meta_sheet(book: Any, states: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def open_book(path: str | Path) -> RawBook:
-    """Open a workbook for reading; raise :class:`ReadError` when it is not a readable xlsx."""
+def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
+    """Open a workbook (from ``path``, or from ``data`` already read); raise :class:`ReadError`
+    when it is not a readable xlsx."""
     path = Path(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            bad = zf.testzip()
-            if bad:
-                raise ReadError("corrupt", bad)
+        if data is None:
+            data = path.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             states, names = _workbook_xml(zf)
-            custom = _custom_props(zf)
+            custom = {} if META_SHEET in states else _custom_props(zf)
     except zipfile.BadZipFile as exc:
         raise ReadError("not_xlsx", str(exc)) from exc
     except ElementTree.ParseError as exc:
         raise ReadError("corrupt", str(exc)) from exc
-    except OSError as exc:
-        raise ReadError("io", str(exc)) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReadError("corrupt" if data is not None else "io", str(exc)) from exc
     try:
-        book = CalamineWorkbook.from_path(str(path))
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         meta = _meta_sheet(book, states) or custom
     except ReadError:
         raise
