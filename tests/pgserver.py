@@ -55,9 +55,7 @@ STOP_TIMEOUT = 30.0
 _PORT_ATTEMPTS = 3  # retry with a new port if another process grabbed ours
 
 _NEEDED = ("initdb", "pg_ctl", "postgres", "pg_isready", "createdb")
-_SERVER_OPTS = (
-    "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-)
+_SERVER_OPTS = "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 _HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
 
 
@@ -208,8 +206,18 @@ def _stop_and_remove(bindir: str, root: str, prefix: list[str]) -> None:
     if os.path.exists(pidfile):
         with contextlib.suppress(Exception):
             subprocess.run(
-                [*prefix, os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w",
-                 "-t", str(int(STOP_TIMEOUT)), "stop"],
+                [
+                    *prefix,
+                    os.path.join(bindir, "pg_ctl"),
+                    "-D",
+                    data,
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    str(int(STOP_TIMEOUT)),
+                    "stop",
+                ],
                 cwd=root if os.path.isdir(root) else "/",
                 env=_child_env(root),
                 stdin=subprocess.DEVNULL,
@@ -223,13 +231,14 @@ def _stop_and_remove(bindir: str, root: str, prefix: list[str]) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-_live: dict[str, tuple[str, list[str]]] = {}  # root -> (bindir, prefix)
+_live: dict[str, tuple[str, list[str], int]] = {}  # root -> (bindir, prefix, owner pid)
 
 
 @atexit.register
 def _cleanup_all() -> None:
-    for root, (bd, prefix) in list(_live.items()):
-        _stop_and_remove(bd, root, prefix)
+    for root, (bd, prefix, owner) in list(_live.items()):
+        if owner == os.getpid():  # not in a forked child that inherited _live
+            _stop_and_remove(bd, root, prefix)
         _live.pop(root, None)
 
 
@@ -285,9 +294,24 @@ def _start(bindir: str, root: str, prefix: list[str], env: dict[str, str], deadl
         remaining = deadline - time.monotonic()
         try:
             _run(
-                [*prefix, os.path.join(bindir, "pg_ctl"), "-D", data, "-l", str(log), "-o", opts,
-                 "-w", "-t", str(max(int(remaining), 1)), "start"],
-                cwd=root, env=env, timeout=remaining + 5, what="pg_ctl start",
+                [
+                    *prefix,
+                    os.path.join(bindir, "pg_ctl"),
+                    "-D",
+                    data,
+                    "-l",
+                    str(log),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    str(max(int(remaining), 1)),
+                    "start",
+                ],
+                cwd=root,
+                env=env,
+                timeout=remaining + 5,
+                what="pg_ctl start",
             )
             return port
         except PostgresError as exc:
@@ -304,8 +328,13 @@ def _stop_and_remove_server_only(bindir: str, root: str, prefix: list[str], env:
     data = os.path.join(root, "data")
     if os.path.exists(os.path.join(data, "postmaster.pid")):
         with contextlib.suppress(Exception):
-            _run([*prefix, os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
-                 cwd=root, env=env, timeout=STOP_TIMEOUT, what="pg_ctl stop")
+            _run(
+                [*prefix, os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
+                cwd=root,
+                env=env,
+                timeout=STOP_TIMEOUT,
+                what="pg_ctl stop",
+            )
 
 
 @contextlib.contextmanager
@@ -316,7 +345,8 @@ def server(timeout: float = START_TIMEOUT) -> Iterator[str]:
     prefix = _as_server_user()
     deadline = time.monotonic() + timeout
     root = tempfile.mkdtemp(prefix="xltpg-", dir=_tmp_base())
-    _live[root] = (bd, prefix)
+    owner = os.getpid()
+    _live[root] = (bd, prefix, owner)
     wd = _start_watchdog(bd, root, prefix)
     try:
         if prefix:
@@ -324,11 +354,21 @@ def server(timeout: float = START_TIMEOUT) -> Iterator[str]:
             os.chown(root, pw.pw_uid, pw.pw_gid)
         env = _child_env(root)
         data = os.path.join(root, "data")
-        initdb = [*prefix, os.path.join(bd, "initdb"), "-D", data, "-U", SUPERUSER, "-A", "trust",
-                  "-E", "UTF8", "--no-sync"]
+        initdb = [
+            *prefix,
+            os.path.join(bd, "initdb"),
+            "-D",
+            data,
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
         try:
-            _run([*initdb, "--locale=C.UTF-8"], cwd=root, env=env, timeout=deadline - time.monotonic(),
-                 what="initdb")
+            _run([*initdb, "--locale=C.UTF-8"], cwd=root, env=env, timeout=deadline - time.monotonic(), what="initdb")
         except PostgresError:  # no C.UTF-8 locale on this system
             shutil.rmtree(data, ignore_errors=True)
             _run([*initdb, "--locale=C"], cwd=root, env=env, timeout=deadline - time.monotonic(), what="initdb")
@@ -341,15 +381,21 @@ def server(timeout: float = START_TIMEOUT) -> Iterator[str]:
         log = Path(root, "server.log")
         try:
             _wait_ready(bd, port, env, root, deadline)
-            _run([os.path.join(bd, "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, DBNAME],
-                 cwd=root, env=env, timeout=deadline - time.monotonic(), what="createdb")
+            _run(
+                [os.path.join(bd, "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, DBNAME],
+                cwd=root,
+                env=env,
+                timeout=deadline - time.monotonic(),
+                what="createdb",
+            )
         except PostgresError as exc:
             raise PostgresError(f"{exc}\n--- server log ({log}) ---\n{_read(log)}") from None
         yield f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{port}/{DBNAME}"
     finally:
-        _stop_and_remove(bd, root, prefix)
+        if os.getpid() == owner:  # a forked child leaving the block must not stop our server
+            _stop_and_remove(bd, root, prefix)
+            _end_watchdog(wd)
         _live.pop(root, None)
-        _end_watchdog(wd)
 
 
 def _wait_ready(bd: str, port: int, env: dict[str, str], root: str, deadline: float) -> None:
@@ -359,8 +405,9 @@ def _wait_ready(bd: str, port: int, env: dict[str, str], root: str, deadline: fl
         if r.returncode == 0:
             return
         if time.monotonic() >= deadline:
-            raise PostgresError(f"server on 127.0.0.1:{port} not accepting connections (pg_isready exit "
-                                f"{r.returncode})")
+            raise PostgresError(
+                f"server on 127.0.0.1:{port} not accepting connections (pg_isready exit {r.returncode})"
+            )
         time.sleep(0.1)
 
 

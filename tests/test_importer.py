@@ -176,9 +176,16 @@ def test_openpyxl_written_copy_reads_the_same(wuhai, make_filled, seed1) -> None
 # --- refusals --------------------------------------------------------------------------
 
 def _meta_edit(path: Path, key: str, value: str) -> None:
+    """Change one metadata value in both places it is kept (document property and hidden sheet)."""
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "docProps/custom.xml":
+            return re.sub(rf'(name="xltemplate\.{key}"><vt:lpwstr>)[^<]*'.encode(), rb"\g<1>" + value.encode(), data)
+        return data
+
+    _rewrite(path, edit)
     wb = openpyxl.load_workbook(path)
-    ws = wb["_xltemplate"]
-    for row in ws.iter_rows(min_col=1, max_col=2):
+    for row in wb["_xltemplate"].iter_rows(min_col=1, max_col=2):
         if row[0].value == key:
             row[1].value = value
     wb.save(path)
@@ -187,7 +194,7 @@ def _meta_edit(path: Path, key: str, value: str) -> None:
 @pytest.mark.parametrize(("key", "value", "code", "words"), [
     ("form_id", "someone-else", "unknown_form", "someone-else"),
     ("form_version", "2020.1", "old_version", "2020.1"),
-    ("schema_hash", "0000", "modified", "模板"),
+    ("layout_hash", "0000", "modified", "模板"),
 ])
 def test_other_forms_and_versions_are_refused_by_name(wuhai, make_filled, seed0, key, value, code, words) -> None:
     path = make_filled(wuhai, seed0)
@@ -236,8 +243,14 @@ def test_copy_with_protection_removed_is_checked_all_the_same(wuhai, make_filled
     assert result.data["project"]["attribute"] == "随便"  # what was found is kept, never dropped
 
 
-def test_metadata_falls_back_to_document_properties(wuhai, make_filled, seed0) -> None:
-    """A client that drops the hidden sheet still leaves the custom properties (integers as floats)."""
+def test_metadata_from_either_place(wuhai, make_filled, seed0) -> None:
+    """A client that drops the hidden sheet leaves the custom properties (integers as floats), and
+    one that drops the properties leaves the hidden sheet: either identifies the workbook."""
+    path = make_filled(wuhai, seed0)
+    _rewrite(path, lambda name, data: data if name != "docProps/custom.xml" else
+             re.sub(rb"<property .*?</property>", b"", data, flags=re.S))
+    result = import_workbook(path)
+    assert (result.form, result.version, result.status) == ("wuhai-perf-target", wuhai.version, "valid")
     path = make_filled(wuhai, seed0)
 
     def edit(name: str, data: bytes) -> bytes:

@@ -40,10 +40,10 @@ def test_workbook_structure_is_locked_and_metadata_is_very_hidden(wuhai, blank) 
     assert blank.security is not None and blank.security.lockStructure
     meta = blank[META_SHEET]
     assert meta.sheet_state == "veryHidden"
-    values = {r[0].value: r[1].value for r in meta.iter_rows(min_row=2, max_row=6, max_col=2)}
+    values = {r[0].value: r[1].value for r in meta.iter_rows(min_row=2, max_row=9, max_col=2)}
     assert values["form_id"] == wuhai.id
     assert values["form_version"] == wuhai.version
-    assert values["schema_hash"] == wuhai.hash
+    assert values["layout_hash"] == wuhai.hash and values["schema_hash"] == wuhai.schema_hash
     assert blank.sheetnames[:2] == [s.name for s in wuhai.sheets]
 
 

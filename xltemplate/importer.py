@@ -59,21 +59,23 @@ def _set(data: dict[str, Any], tokens: list[str], value: Any) -> None:
 
 @dataclass
 class _Plan:
-    """What extraction needs per form, worked out once: scalar fields with their paths, and the
-    repeating areas with each slot's fields and item keys."""
+    """What extraction needs per form, worked out once: every field in reading order, the scalar
+    ones with their paths, and the repeating areas with each slot's (field index, item key)."""
 
-    scalars: list[tuple[Field, list[str]]]
-    arrays: list[tuple[str, list[str], list[list[tuple[Field, str]]]]]
+    fields: list[Field]
+    scalars: list[tuple[int, Field, list[str]]]
+    arrays: list[tuple[str, list[str], list[list[tuple[int, Field, str]]]]]
 
 
 def _plan(model: FormModel) -> _Plan:
     if "extract-plan" not in model.cache:
+        index = {f.pointer: i for i, f in enumerate(model.fields)}
         in_arrays = {f.pointer for area in model.arrays.values() for slot in area.slots for f in slot}
-        scalars = [(f, split_pointer(f.pointer)) for f in model.fields if f.pointer not in in_arrays]
+        scalars = [(index[f.pointer], f, split_pointer(f.pointer)) for f in model.fields if f.pointer not in in_arrays]
         arrays = [(pointer, split_pointer(pointer),
-                   [[(f, split_pointer(f.pattern)[-1]) for f in slot] for slot in area.slots])
+                   [[(index[f.pointer], f, split_pointer(f.pattern)[-1]) for f in slot] for slot in area.slots])
                   for pointer, area in model.arrays.items()]
-        model.cache["extract-plan"] = _Plan(scalars, arrays)
+        model.cache["extract-plan"] = _Plan(list(model.fields), scalars, arrays)
     return model.cache["extract-plan"]
 
 
@@ -84,23 +86,26 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
     row: the returned ``locate`` knows which row each item came from.
     """
     plan = _plan(model)
+    raw = book.read_all(plan.fields)
     data: dict[str, Any] = {}
-    for f, tokens in plan.scalars:
-        value = coerce(book.read(f), f)
-        if value is not MISSING:
-            _set(data, tokens, value)
+    for i, f, tokens in plan.scalars:
+        if raw[i] is not None:
+            value = coerce(raw[i], f)
+            if value is not MISSING:
+                _set(data, tokens, value)
     slot_of: dict[str, list[int]] = {}
     for pointer, tokens, slots in plan.arrays:
         rows = []
-        for index, slot in enumerate(slots):
+        for n, slot in enumerate(slots):
             item: dict[str, Any] = {}
-            for f, key in slot:
-                value = coerce(book.read(f), f)
-                if value is not MISSING:
-                    item[key] = value
+            for i, f, key in slot:
+                if raw[i] is not None:
+                    value = coerce(raw[i], f)
+                    if value is not MISSING:
+                        item[key] = value
             if item:
                 rows.append(item)
-                slot_of.setdefault(pointer, []).append(index)
+                slot_of.setdefault(pointer, []).append(n)
         if rows:
             node = data
             for token in tokens[:-1]:
@@ -134,7 +139,7 @@ def recognise(book: RawBook, form: FormModel | None, lang: str) -> FormModel | I
     if version != model.version:
         return _file_issue(message("old_version", lang, form=model.title, found=version or "?",
                                    expected=model.version), "old_version")
-    if meta.get("schema_hash") != model.hash:
+    if meta.get("layout_hash") != model.hash:
         return _file_issue(message("modified", lang, form=model.title, version=model.version), "modified")
     return model
 

@@ -89,7 +89,8 @@ class FormModel:
     title: str
     schema: dict[str, Any]
     layout: dict[str, Any]
-    hash: str
+    hash: str  # structure hash: sheets and the cell of every field
+    schema_hash: str
     sheets: list[SheetLayout]
     fields: list[Field]
     arrays: dict[str, ArrayArea]
@@ -234,10 +235,13 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
     all_names = [f.name for f in fields] + [a.name for a in arrays.values()]
     if len(set(n.lower() for n in all_names)) != len(all_names):
         raise LayoutError("two fields map to the same defined name; rename a property")
+    # The structure hash covers what decides where a value is read from: sheets and field cells.
+    # Prompts, messages and rules may be corrected without invalidating templates already sent out.
+    structure = [form_id, version, [s.name for s in sheets], [(f.pointer, f.sheet, f.row, f.col) for f in fields]]
     model = FormModel(
         id=form_id, version=version, title=str(schema.get("title", form_id)), schema=schema,
-        layout=layout, hash=canonical_hash(schema, layout), sheets=sheets, fields=fields, arrays=arrays,
-        rules=list(schema.get("x-sum", [])), auto_layout=auto)
+        layout=layout, hash=canonical_hash(structure), schema_hash=canonical_hash(schema), sheets=sheets,
+        fields=fields, arrays=arrays, rules=list(schema.get("x-sum", [])), auto_layout=auto)
     for sheet in sheets:  # resolve every formula now, so a bad reference fails at load, not at write
         for cell in sheet.cells:
             if cell.kind == "formula":

@@ -313,24 +313,44 @@ def scaffold(schema: dict[str, Any], instance: Any) -> Any:
     So a blank section is reported field by field ("项目单位 必填") rather than once for the
     section, and an empty repeating area as "至少填写 1 行" at its first row.
     """
+    return _fill_in(_skeleton(schema), instance)
 
-    def walk(node: dict[str, Any], value: Any) -> Any:
-        node = resolve(node, schema)
-        if not isinstance(value, dict) or "properties" not in node:
-            return value
-        out = dict(value)
-        required = set(node.get("required", ()))
-        for key, sub in node["properties"].items():
-            sub = resolve(sub, schema)
-            if key in out:
-                out[key] = walk(sub, out[key])
-            elif key in required and sub.get("type") == "object":
-                out[key] = walk(sub, {})
-            elif key in required and sub.get("type") == "array":
-                out[key] = []
-        return out
 
-    return walk(schema, instance)
+_SKELETONS: dict[int, Any] = {}
+
+
+def _skeleton(schema: dict[str, Any]) -> dict[str, Any]:
+    """For each object node: {key: (required kind or None, child skeleton)}, worked out once."""
+    key = id(schema)
+    if key not in _SKELETONS:
+
+        def build(node: dict[str, Any]) -> dict[str, Any]:
+            node = resolve(node, schema)
+            required = set(node.get("required", ()))
+            out = {}
+            for name, sub in node.get("properties", {}).items():
+                sub = resolve(sub, schema)
+                kind = sub.get("type") if name in required and sub.get("type") in ("object", "array") else None
+                out[name] = (kind, build(sub) if "properties" in sub else {})
+            return out
+
+        _SKELETONS[key] = (schema, build(schema))  # keep the schema alive so its id stays unique
+    return _SKELETONS[key][1]
+
+
+def _fill_in(skeleton: dict[str, Any], value: Any) -> Any:
+    if not isinstance(value, dict) or not skeleton:
+        return value
+    out = dict(value)
+    for name, (kind, child) in skeleton.items():
+        if name in out:
+            if child:
+                out[name] = _fill_in(child, out[name])
+        elif kind == "object":
+            out[name] = _fill_in(child, {})
+        elif kind == "array":
+            out[name] = []
+    return out
 
 
 def _node(model: FormModel, pointer: str) -> dict[str, Any]:

@@ -246,7 +246,7 @@ def _row_height(model: FormModel, f: Field, value: str, base: float, widths: lis
 
 
 def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
-                   password: str | None = None, lang: str = "zh") -> bytes:
+                   password: str | None = None, lang: str = "zh", meta: dict[str, Any] | None = None) -> bytes:
     """The template (or, with ``data``, a prefilled copy) as xlsx bytes; raise FillError if it can't hold ``data``."""
     if data is not None:
         problems = check_fit(model, data)
@@ -258,8 +258,9 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
     book.set_properties({"title": model.title, "subject": f"{model.id} {model.version}", "author": "",
                          "company": "", "comments": f"xltemplate {model.id} {model.version}",
                          "created": FIXED_TIME})
-    meta_info = {"form_id": model.id, "form_version": model.version, "schema_hash": model.hash,
-                 "submission_id": submission_id, "generator": f"xltemplate {__version__}"}
+    meta_info = {"form_id": model.id, "form_version": model.version, "layout_hash": model.hash,
+                 "schema_hash": model.schema_hash, "submission_id": submission_id,
+                 **{k: str(v) for k, v in (meta or {}).items()}, "generator": f"xltemplate {__version__}"}
     for key, value in meta_info.items():
         book.set_custom_property(f"xltemplate.{key}", value)
     book.set_custom_property("xltemplate.format", 1)
