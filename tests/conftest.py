@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pgserver
 import pytest
 
 from xltemplate.forms import load_form
@@ -20,6 +21,14 @@ DATA = Path(__file__).parent / "data"
 
 def load_json(name: str) -> Any:
     return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A real PostgreSQL server on loopback for the session (skipped, or failed in CI, without one)."""
+    pgserver.require()
+    with pgserver.server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
