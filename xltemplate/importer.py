@@ -144,25 +144,35 @@ def recognise(book: RawBook, form: FormModel | None, lang: str) -> FormModel | I
     return model
 
 
-def import_workbook(path: str | Path, form: str | Path | FormModel | None = None,
-                    lang: str = "zh") -> ImportResult:
-    """Read, coerce and validate one returned workbook.  Never raises for a bad file."""
+def import_workbook(path: str | Path, form: str | Path | FormModel | None = None, lang: str = "zh", *,
+                    data: bytes | None = None, with_meta: bool = False) -> Any:
+    """Read, coerce and validate one returned workbook (from ``path``, or ``data`` already read).
+
+    Never raises for a bad file: it becomes an ``unreadable`` result with a message.  With
+    ``with_meta`` the workbook's metadata comes back too, as ``(result, meta)``.
+    """
     result = ImportResult(file=str(path), status=UNREADABLE)
+    meta: dict[str, str] = {}
+
+    def done() -> Any:
+        return (result, meta) if with_meta else result
+
+    expected = load_form(form) if isinstance(form, str | Path) else form
     try:
-        expected = load_form(form) if isinstance(form, str | Path) else form
-        book = open_book(path)
-        result.form = book.meta.get("form_id") or None
-        result.version = book.meta.get("form_version") or None
-        result.submission_id = book.meta.get("submission_id") or None
+        book = open_book(path, data)
+        meta = book.meta
+        result.form = meta.get("form_id") or None
+        result.version = meta.get("form_version") or None
+        result.submission_id = meta.get("submission_id") or None
         model = recognise(book, expected, lang)
         if isinstance(model, Issue):
             result.errors.append(model)
-            return result
-        data, locate = extract(model, book)
+            return done()
+        values, locate = extract(model, book)
     except ReadError as exc:
         result.errors.append(_file_issue(message(exc.code, lang, detail=exc.detail), exc.code))
-        return result
-    result.data = data
-    result.errors = validate(model, data, lang, locate)
+        return done()
+    result.data = values
+    result.errors = validate(model, values, lang, locate)
     result.status = INVALID if result.errors else VALID
-    return result
+    return done()

@@ -38,6 +38,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This workbook's structure differs from form “{form}” version {version} (the template was "
               "altered). Please refill the template you were sent.",
     },
+    "bad_archive": {
+        "zh": "压缩包无法打开（{detail}），其中的文件一个也没有导入。请重新打包或直接提交 .xlsx 文件。",
+        "en": "The archive cannot be opened ({detail}); none of its files were imported. "
+              "Pack it again or send the .xlsx files themselves.",
+    },
     "unexpected": {
         "zh": "读取时发生意外错误（{detail}），请将此文件交给系统管理员。",
         "en": "Unexpected error while reading ({detail}); please pass this file to the administrator.",

@@ -144,7 +144,7 @@ def _parse_workbook_xml(key: bytes, raw: bytes) -> tuple[dict[str, str], dict[st
 
 
 _PROPERTY = re.compile(
-    rb'<(?:\w+:)?property\b[^>]*?\bname="xltemplate\.([A-Za-z_]+)"[^>]*>\s*<(?:\w+:)?\w+>([^<]*)</')
+    rb'<(?:\w+:)?property\b[^>]*?\bname="xltemplate\.([A-Za-z_]+)"[^>]*>\s*<(?:\w+:)?(\w+)>([^<]*)</')
 
 
 def _custom_props(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -155,9 +155,10 @@ def _custom_props(zf: zipfile.ZipFile) -> dict[str, str]:
     except KeyError:
         return {}
     out = {}
-    for name, value in _PROPERTY.findall(raw[:200_000]):
+    for name, kind, value in _PROPERTY.findall(raw[:200_000]):
         text = xml_unescape(value.decode("utf-8", "replace")).strip()
-        if re.fullmatch(r"-?\d+\.0+", text):  # LibreOffice turns integer properties into floats
+        if kind in (b"r8", b"r4", b"decimal") and re.fullmatch(r"-?\d+\.0+", text):
+            # LibreOffice turns integer properties into floats
             text = text.split(".")[0]
         out[name.decode()] = text
     return out

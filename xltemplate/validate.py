@@ -286,7 +286,6 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     ``locate(pointer) -> Field | None`` maps a data pointer to the field that holds it (the
     importer passes one that knows which template row each array item came from).
     """
-    issues: list[Issue] = []
     order = {s.name: i for i, s in enumerate(model.sheets)}
     keyed = []
     for failure in engine_for(model, lang, engine).failures(scaffold(model.schema, instance)):
@@ -301,10 +300,15 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
                       label=field.label if exact else str(node.get("title", pointer)), value=value,
                       message=describe(failure, node, lang), code=failure.keyword)
         position = (order.get(field.sheet, 99), field.row, field.col) if field else (99, 0, 0)
-        keyed.append((position, pointer, issue.code, issue))
+        custom = bool(node.get("x-messages", {}).get(failure.keyword)) if isinstance(node, dict) else False
+        keyed.append((position, pointer, issue.code, issue, custom))
+    # one cell, one message: where the schema author wrote a message for a failing keyword
+    # (e.g. the pattern of 预算功能科目), it stands for that cell's other single-field failures
+    # (minLength, ...); rule keywords, which concern several fields, are always kept
+    authored = {k[1] for k in keyed if k[4]}
+    keyed = [k for k in keyed if k[4] or k[1] not in authored or k[2] in OWN]
     keyed.sort(key=lambda k: k[:3])
-    issues = [k[3] for k in keyed]
-    return issues
+    return [k[3] for k in keyed]
 
 
 def scaffold(schema: dict[str, Any], instance: Any) -> Any:

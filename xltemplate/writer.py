@@ -34,6 +34,8 @@ DATE_FORMAT = 'yyyy"年"m"月"d"日"'
 FIXED_TIME = dt.datetime(2020, 1, 1)
 MAX_CELL_TEXT = 32767
 MAX_ROW_HEIGHT = 409
+ERROR_FILL, ERROR_FONT = "#FFC7CE", "#9C0006"
+ERROR_SHEET = "错误清单"
 
 _BASE = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1,
          "align": "center"}
@@ -73,14 +75,17 @@ class _Formats:
     def __post_init__(self) -> None:
         self.cache: dict[tuple, Any] = {}
 
-    def get(self, style: str, *, unlocked: bool = False, num_format: str | None = None) -> Any:
-        key = (style, unlocked, num_format)
+    def get(self, style: str, *, unlocked: bool = False, num_format: str | None = None,
+            error: bool = False) -> Any:
+        key = (style, unlocked, num_format, error)
         if key not in self.cache:
             props = {**_BASE, **STYLES.get(style, {})}
             if unlocked:
                 props["locked"] = False
                 if props.get("border", 1) or style.startswith("input"):
                     props["bg_color"] = INPUT_FILL
+            if error:
+                props.update(bg_color=ERROR_FILL, font_color=ERROR_FONT)
             if num_format:
                 props["num_format"] = num_format
             self.cache[key] = self.book.add_format(props)
@@ -246,12 +251,24 @@ def _row_height(model: FormModel, f: Field, value: str, base: float, widths: lis
 
 
 def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
-                   password: str | None = None, lang: str = "zh", meta: dict[str, Any] | None = None) -> bytes:
-    """The template (or, with ``data``, a prefilled copy) as xlsx bytes; raise FillError if it can't hold ``data``."""
+                   password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
+                   errors: list[Any] | None = None) -> bytes:
+    """The template (or, with ``data``, a prefilled copy) as xlsx bytes.
+
+    Raises :class:`FillError` when ``data`` does not fit.  With ``errors`` (issues of an import,
+    pointers into ``data``) it writes an *annotated return*: values as found, even of the wrong
+    type, each wrong cell highlighted and commented, and a first sheet 错误清单 listing them all.
+    """
     if data is not None:
         problems = check_fit(model, data)
+        if errors is not None:  # values as the clerk left them: wrong types are what we annotate
+            problems = [p for p in problems if "模板只能容纳" in p or "没有这个字段" in p]
         if problems:
             raise FillError(problems)
+    marked: dict[str, str] = {}
+    for e in errors or []:
+        if e.pointer:
+            marked[e.pointer] = f"{marked[e.pointer]}\n{e.message}" if e.pointer in marked else e.message
     buf = io.BytesIO()
     book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False,
                                      "strings_to_formulas": False, "strings_to_urls": False})
@@ -260,11 +277,12 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
                          "created": FIXED_TIME})
     meta_info = {"form_id": model.id, "form_version": model.version, "layout_hash": model.hash,
                  "schema_hash": model.schema_hash, "submission_id": submission_id,
-                 **{k: str(v) for k, v in (meta or {}).items()}, "generator": f"xltemplate {__version__}"}
+                 **{k: str(v) for k, v in (extra_meta or {}).items()}, "generator": f"xltemplate {__version__}"}
     for key, value in meta_info.items():
         book.set_custom_property(f"xltemplate.{key}", value)
     book.set_custom_property("xltemplate.format", 1)
     fmt = _Formats(book)
+    error_sheet = book.add_worksheet(ERROR_SHEET if lang == "zh" else "Errors") if errors is not None else None
     sheets = {s.name: book.add_worksheet(s.name) for s in model.sheets}
     meta = book.add_worksheet(META_SHEET)
 
@@ -295,11 +313,15 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
         for cell in layout.cells:
             if cell.kind == "input":
                 f = model.by_pointer[cell.field or ""]
-                cf = fmt.get(cell.style, unlocked=True, num_format=_num_format(f))
+                issue = marked.get(f.pointer)
+                cf = fmt.get(cell.style, unlocked=True, num_format=_num_format(f), error=issue is not None)
                 value = get(data, f.pointer, None) if data is not None else None
                 if data is None and "x-placeholder" in f.schema:  # prompts on the blank form only
                     value = f.schema["x-placeholder"]
                 _write_value(ws, f, value, cf)
+                if issue is not None:
+                    ws.write_comment(f.row, f.col, issue, {"author": "xltemplate", "x_scale": 2.5,
+                                                                  "y_scale": 1.5, "font_name": FONT})
                 if isinstance(value, str) and ("\n" in value or display_width(value) > 20):
                     base = heights.get(f.row, 15.0)
                     heights[f.row] = max(base, _row_height(model, f, value, base, layout.widths))
@@ -347,9 +369,43 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
         r2 = max(f.row + f.rowspan - 1 for f in cells)
         c2 = max(f.col + f.colspan - 1 for f in cells)
         book.define_name(area.name, f"={quote_sheet(area.sheet)}!{a1(r1, c1, True)}:{a1(r2, c2, True)}")
-    sheets[model.sheets[0].name].activate()
+    if error_sheet is not None:
+        _error_list(model, error_sheet, errors or [], fmt, lang, password)
+        error_sheet.activate()
+    else:
+        sheets[model.sheets[0].name].activate()
     book.close()
     return _finish(buf.getvalue(), password)
+
+
+def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lang: str,
+                password: str | None) -> None:
+    """The 错误清单 sheet of an annotated return: one row per error, linked to its cell."""
+    zh = lang == "zh"
+    heads = ["序号", "工作表", "单元格", "项目", "填写的内容", "问题"] if zh else \
+        ["No.", "Sheet", "Cell", "Field", "Found", "Problem"]
+    for c, (head, width) in enumerate(zip(heads, (6, 14, 9, 40, 24, 60), strict=True)):
+        ws.set_column(c, c, width)
+        ws.write_string(0, c, head, fmt.get("section"))
+    left = fmt.get("input_long")
+    link = fmt.get("input_long")
+    for r, e in enumerate(errors, start=1):
+        f = model.field_for(e.pointer) if e.pointer else None
+        ws.write_number(r, 0, r, fmt.get("label"))
+        ws.write_string(r, 1, f.sheet if f else "", left)
+        if f is not None:
+            ws.write_url(r, 2, f"internal:{quote_sheet(f.sheet)}!{f.cell}", link, string=f.cell)
+        else:
+            ws.write_string(r, 2, "", left)
+        ws.write_string(r, 3, e.label or "", left)
+        ws.write_string(r, 4, "" if e.value is None else str(e.value), left)
+        ws.write_string(r, 5, e.message, left)
+    ws.freeze_panes(1, 0)
+    ws.protect(password or "", {"select_locked_cells": True, "select_unlocked_cells": True, "format_columns": True,
+                                "format_rows": True})
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
 
 
 def _write_value(ws: Any, f: Field, value: Any, cf: Any) -> None:

@@ -1,0 +1,42 @@
+"""Annotated returns: an invalid workbook regenerated from the form model with its mistakes marked.
+
+Regenerating (rather than writing into the returned file) keeps what a client may have lost:
+protection, dropdowns, validation and metadata.  The copy keeps the submission id, so the
+corrected workbook, when it comes back, supersedes the one it corrects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .importer import ImportResult
+from .model import FormModel
+from .writer import write_workbook
+
+SUFFIX = {"zh": "_退回修改", "en": "_to-correct"}
+
+
+def annotate(model: FormModel, result: ImportResult, outdir: Path, meta: dict[str, str] | None = None,
+             lang: str = "zh") -> str:
+    """Write the annotated copy of ``result`` into ``outdir``; return its path."""
+    keep = {k: v for k, v in (meta or {}).items()
+            if k not in ("form_id", "form_version", "layout_hash", "schema_hash", "submission_id", "generator")}
+    data = write_workbook(model, result.data or {}, submission_id=result.submission_id or "",
+                          extra_meta=keep, errors=result.errors, lang=lang)
+    stem = Path(result.file.rsplit("!", 1)[-1]).stem or "return"
+    return str(_write_new(outdir, stem + SUFFIX.get(lang, SUFFIX["zh"]), data))
+
+
+def _write_new(outdir: Path, stem: str, data: bytes) -> Path:
+    """Write without overwriting: name.xlsx, name(2).xlsx, ... (safe across worker processes)."""
+    n = 1
+    while True:
+        path = outdir / (f"{stem}.xlsx" if n == 1 else f"{stem}({n}).xlsx")
+        try:
+            with open(path, "xb") as fh:
+                fh.write(data)
+            return path
+        except FileExistsError:
+            n += 1
+
+

@@ -1,0 +1,277 @@
+"""Batch import: many files, folders and zip archives, in parallel, into a store.
+
+Flow: :func:`collect` turns the command line's paths into sources (files, folder trees, zip
+members) -> worker processes run :func:`work` (read, coerce, validate, and write an annotated copy
+for an invalid return) -> the main process records each result in the database, one transaction
+per file, and keeps the counts.  Memory stays bounded: only a window of files is in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import multiprocessing as mp
+import os
+import re
+import threading
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .forms import find_form, load_form
+from .importer import ImportResult, import_workbook
+from .model import FormModel
+
+#: Files a folder walk passes over: lock files and OS litter, never returns.
+IGNORED = re.compile(r"^(\.~lock\..*#|~\$.*|\.DS_Store|Thumbs\.db|desktop\.ini|__MACOSX)$", re.I)
+SPREADSHEET = (".xlsx", ".xlsm")
+
+
+@dataclass
+class Source:
+    """One file to import: a path on disk, or a member of a zip archive (bytes read by the main process)."""
+
+    name: str  # shown to the user: path, or archive.zip!folder/file.xlsx
+    path: str
+    data: bytes | None = None
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """Zip member names from Chinese Windows are GBK without the UTF-8 flag; decode them right."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _zip_sources(path: Path, label: str, depth: int = 0) -> Iterator[Source]:
+    try:
+        with zipfile.ZipFile(path if depth == 0 else io.BytesIO(path.read_bytes())) as zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                name = _member_name(info)
+                base = name.rsplit("/", 1)[-1]
+                if IGNORED.match(base) or name.startswith("__MACOSX/"):
+                    continue
+                yield Source(f"{label}!{name}", str(path), zf.read(info))
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        yield Source(label, str(path), _BadArchive(str(exc)).marker())
+
+
+class _BadArchive:
+    """A zip that cannot be opened becomes one unreadable result, named after the archive."""
+
+    PREFIX = b"\x00xltemplate-bad-archive\x00"
+
+    def __init__(self, detail: str):
+        self.detail = detail
+
+    def marker(self) -> bytes:
+        return self.PREFIX + self.detail.encode("utf-8", "replace")
+
+
+def collect(inputs: Iterable[str | Path]) -> Iterator[Source]:
+    """Files as given, folders recursively (sorted), zip archives member by member."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not IGNORED.match(d))
+                for name in sorted(files):
+                    if not IGNORED.match(name):
+                        yield from _one(Path(root) / name)
+        else:
+            yield from _one(path)
+
+
+def _one(path: Path) -> Iterator[Source]:
+    if path.suffix.lower() == ".zip":
+        yield from _zip_sources(path, str(path))
+    else:
+        yield Source(str(path), str(path))
+
+
+_CORE_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
+
+
+def saved_time(data: bytes) -> dt.datetime | None:
+    """When the client last saved the workbook (docProps/core.xml), if it says."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            m = _CORE_MODIFIED.search(zf.read("docProps/core.xml")[:100_000])
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError):
+        return None
+    if not m:
+        return None
+    try:
+        return dt.datetime.fromisoformat(m.group(1).decode().strip().replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+@dataclass
+class Done:
+    """What a worker hands back for one source."""
+
+    source: Source
+    result: ImportResult
+    sha256: str
+    saved_at: dt.datetime | None
+    department: str | None = None
+    department_code: str | None = None
+    annotated: str | None = None
+
+
+@dataclass
+class _Job:
+    form: str | None
+    lang: str
+    annotate: str | None
+
+
+_JOB: _Job | None = None
+
+
+def _init(job: _Job) -> None:
+    global _JOB
+    _JOB = job
+
+
+def _department(result: ImportResult, model: FormModel | None, meta: dict[str, str]) -> tuple[str | None, str | None]:
+    name, code = meta.get("department") or None, meta.get("department_code") or None
+    if model is not None and result.data:
+        from .values import get
+
+        hint = model.schema.get("x-form", {}).get("department", {})
+        name = name or (get(result.data, hint["name"], None) if "name" in hint else None)
+        code = code or (get(result.data, hint["code"], None) if "code" in hint else None)
+    return (str(name) if name is not None else None, str(code) if code is not None else None)
+
+
+def work(source: Source, job: _Job | None = None) -> Done:
+    """Import one source (in a worker process); never raises for a bad file."""
+    from .messages import message
+    from .validate import Issue
+
+    job = job or _JOB or _Job(None, "zh", None)
+    data = source.data
+    try:
+        if data is None:
+            data = Path(source.path).read_bytes()
+    except OSError as exc:
+        result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
+            None, None, None, None, None, message("io", job.lang, detail=str(exc)), "io")])
+        return Done(source, result, hashlib.sha256(source.name.encode()).hexdigest(), None)
+    sha = hashlib.sha256(data).hexdigest()
+    if data.startswith(_BadArchive.PREFIX):
+        detail = data[len(_BadArchive.PREFIX):].decode("utf-8", "replace")
+        result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
+            None, None, None, None, None, message("bad_archive", job.lang, detail=detail), "bad_archive")])
+        return Done(source, result, sha, None)
+    expected = load_form(job.form) if job.form else None
+    result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True)
+    model = find_form(result.form) if result.form and result.status != "unreadable" else None
+    name, code = _department(result, model, meta)
+    done = Done(source, result, sha, saved_time(data), name, code)
+    if job.annotate and result.status == "invalid" and model is not None:
+        from .annotate import annotate
+
+        done.annotated = annotate(model, result, Path(job.annotate), meta, lang=job.lang)
+    return done
+
+
+@dataclass
+class Summary:
+    """Counts per department and in all."""
+
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: int = 0
+
+    KEYS = ("valid", "invalid", "unreadable", "duplicate", "superseded")
+
+    def add(self, department: str | None, key: str, n: int = 1) -> None:
+        row = self.rows.setdefault(department or "（未知部门）", dict.fromkeys(self.KEYS, 0))
+        row[key] += n
+
+    def total(self) -> dict[str, int]:
+        out = dict.fromkeys(self.KEYS, 0)
+        for row in self.rows.values():
+            for k in self.KEYS:
+                out[k] += row[k]
+        return out
+
+    @property
+    def ok(self) -> bool:
+        t = self.total()
+        return t["invalid"] == 0 and t["unreadable"] == 0
+
+
+def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = None, lang: str = "zh",
+        annotate: str | Path | None = None, jobs: int | None = None,
+        on_done: Callable[[Done, Any], None] | None = None, progress: Any = None) -> Summary:
+    """Import everything under ``inputs``; record into ``store`` (a :class:`~xltemplate.store.Store`).
+
+    ``on_done(done, outcome)`` is called in the main process for each file, in completion order.
+    ``progress`` is a tqdm-like object with ``update()`` and ``total``.
+    """
+    if form:
+        load_form(form)  # a wrong --form fails here, once, not per file
+    job = _Job(str(form) if form else None, lang, str(annotate) if annotate else None)
+    if annotate:
+        Path(annotate).mkdir(parents=True, exist_ok=True)
+    sources = list(collect(inputs)) if progress is not None else collect(inputs)
+    if progress is not None:
+        progress.total = len(sources)  # type: ignore[arg-type]
+        progress.refresh()
+    jobs = jobs or os.cpu_count() or 1
+    summary = Summary()
+
+    def handle(done: Done) -> None:
+        summary.files += 1
+        outcome = None
+        if store is not None:
+            from .forms import find_form as ff
+
+            model = ff(done.result.form) if done.result.form and done.result.data is not None else None
+            outcome = store.record(done.result, sha256=done.sha256, file_name=Path(done.source.name).name,
+                                   source=done.source.name, model=model, saved_at=done.saved_at,
+                                   department=done.department, department_code=done.department_code)
+            if outcome.status == "duplicate":
+                summary.add(done.department, "duplicate")
+            else:
+                summary.add(done.department, done.result.status)
+                if outcome.superseded or not outcome.current:
+                    summary.add(done.department, "superseded", len(outcome.superseded) or 1)
+        else:
+            summary.add(done.department, done.result.status)
+        if on_done:
+            on_done(done, outcome)
+        if progress is not None:
+            progress.update(1)
+
+    if jobs <= 1:
+        _init(job)
+        for source in sources:
+            handle(work(source, job))
+        return summary
+    window = threading.BoundedSemaphore(jobs * 16)  # files in flight: memory stays bounded
+
+    def feed() -> Iterator[Source]:
+        for source in sources:
+            window.acquire()
+            yield source
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(jobs, initializer=_init, initargs=(job,)) as pool:
+        for done in pool.imap_unordered(work, feed(), chunksize=4):
+            try:
+                handle(done)
+            finally:
+                window.release()
+    return summary
