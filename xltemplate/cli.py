@@ -146,45 +146,120 @@ def _describe(result: Any, lang: str) -> str:
     return "\n".join(lines)
 
 
+_LABELS = {"zh": {"valid": "通过", "invalid": "有错误", "unreadable": "无法读取", "duplicate": "重复",
+                  "superseded": "被替代", "department": "部门", "total": "合计"},
+           "en": {"valid": "valid", "invalid": "invalid", "unreadable": "unreadable", "duplicate": "duplicate",
+                  "superseded": "superseded", "department": "department", "total": "total"}}
+
+
+def _width(text: str) -> int:
+    from .writer import display_width
+
+    return display_width(text)
+
+
+def summary_table(summary: Any, lang: str) -> str:
+    """The per-department table printed at the end of a batch (CJK-aware column widths)."""
+    labels = _LABELS[lang]
+    keys = summary.KEYS
+    rows = [[labels["department"], *(labels[k] for k in keys)]]
+    for dept in sorted(summary.rows):
+        rows.append([dept, *(str(summary.rows[dept][k]) for k in keys)])
+    total = summary.total()
+    rows.append([labels["total"], *(str(total[k]) for k in keys)])
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        cells = [r[0] + " " * (widths[0] - _width(r[0]))] + [" " * (widths[i] - _width(c)) + c
+                                                           for i, c in enumerate(r[1:], start=1)]
+        lines.append("  ".join(cells))
+        if n == 0 or n == len(rows) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 @main.command(name="import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--form", default=None, help="只接受这个表单 / accept only this form (id or schema path).")
+@click.option("--db", "db", default=None, metavar="URL",
+              help="结果数据库（默认当前目录下的 SQLite 文件 xltemplate.db；PostgreSQL 用 postgresql+psycopg://...）"
+                   " / database URL (default: SQLite file xltemplate.db).")
+@click.option("--no-db", is_flag=True, help="不写数据库 / do not store results.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="每个文件一行 JSON 的结果文件（- 为标准输出）/ JSON lines output ('-' for stdout).")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="为每份有错误的报表生成批注副本，放到此目录 / write annotated copies of invalid returns here.")
+@click.option("-j", "--jobs", type=int, default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
+@click.option("--progress/--no-progress", default=None, help="进度条（默认：终端上显示）/ progress bar.")
 @click.option("-q", "--quiet", is_flag=True, help="只输出汇总 / print only the summary.")
-def import_(files: tuple[Path, ...], form: str | None, json_out: Path | None, quiet: bool) -> None:
-    """导入并检查填好的工作簿 / import and check returned workbooks.
+def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: bool, json_out: Path | None,
+            annotate_dir: Path | None, jobs: int | None, progress: bool | None, quiet: bool) -> None:
+    """导入并检查填好的工作簿（文件、文件夹、zip 压缩包）/ import and check returned workbooks.
 
-    Exit 0 when every file is valid, 1 when any is invalid or unreadable.
+    Files, folders (recursively) and .zip archives; in parallel; each file stored in its own
+    transaction.  Exit 0 when every file is valid (duplicates included), 1 otherwise.
     """
-    from .api import import_workbook, load_form
+    from tqdm import tqdm
+
+    from . import batch
 
     lang = _Ctx.lang
-    expected = None
     if form:
+        from .api import load_form
+
         try:
-            expected = load_form(form)
+            load_form(form)
         except _form_errors() as exc:
             _fail(exc)
-    counts = {"valid": 0, "invalid": 0, "unreadable": 0}
+    store = None
+    if not no_db:
+        from .store import Store, db_url
+
+        try:
+            store = Store(db)
+        except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
+            if _Ctx.debug:
+                traceback.print_exc()
+            raise click.ClickException(
+                f"无法打开数据库 {db_url(db)}：{exc}" if lang == "zh" else f"cannot open database {db_url(db)}: {exc}"
+            ) from exc
     sink = None
     if json_out is not None:
         sink = sys.stdout if str(json_out) == "-" else json_out.open("w", encoding="utf-8")
+    bar = tqdm(total=0, desc="导入" if lang == "zh" else "import", unit="个文件" if lang == "zh" else "file",
+               disable=(not sys.stderr.isatty()) if progress is None else not progress, file=sys.stderr,
+               dynamic_ncols=True)
+
+    def on_done(done: Any, outcome: Any) -> None:
+        result = done.result
+        if sink is not None:
+            line = result.as_dict()
+            line["sha256"] = done.sha256
+            line["department"] = done.department
+            if outcome is not None:
+                line["stored"] = "duplicate" if outcome.status == "duplicate" else \
+                    ("superseded" if not outcome.current else "current")
+            if done.annotated:
+                line["annotated"] = done.annotated
+            sink.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        if not quiet and result.status != "valid":
+            tqdm.write(_describe(result, lang), file=sys.stderr)
+
     try:
-        for path in files:
-            result = import_workbook(path, expected, lang)
-            counts[result.status] += 1
-            if sink is not None:
-                sink.write(json.dumps(result.as_dict(), ensure_ascii=False, default=str) + "\n")
-            if not quiet:
-                click.echo(_describe(result, lang), err=True)
+        summary = batch.run([str(p) for p in inputs], store=store, form=form, lang=lang,
+                            annotate=annotate_dir, jobs=jobs, on_done=on_done, progress=bar)
     finally:
+        bar.close()
         if sink is not None and sink is not sys.stdout:
             sink.close()
-    summary = ("合计 {n} 个文件：通过 {valid}，有错误 {invalid}，无法读取 {unreadable}" if lang == "zh" else
-               "{n} files: {valid} valid, {invalid} invalid, {unreadable} unreadable")
-    click.echo(summary.format(n=len(files), **counts), err=True)
-    sys.exit(0 if counts["valid"] == len(files) else 1)
+        if store is not None:
+            store.dispose()
+    click.echo(summary_table(summary, lang), err=True)
+    if store is not None:
+        from .store import db_url
+
+        click.echo(("结果已保存到 " if lang == "zh" else "results stored in ") + db_url(db), err=True)
+    sys.exit(0 if summary.ok else 1)
 
 
 if __name__ == "__main__":
