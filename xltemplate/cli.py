@@ -133,6 +133,41 @@ def fill(form: str, data: Path, output: Path, submission_id: str, password: str 
         _fail(exc)
 
 
+@main.command()
+@click.argument("form")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="部门名单 CSV：code、name（部门代码、部门名称），可选 contact 及任意字段列 / roster CSV.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="输出目录 / output folder.")
+@click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD")
+@click.option("--progress/--no-progress", default=None)
+def distribute(form: str, roster: Path, output: Path, password: str | None, progress: bool | None) -> None:
+    """按部门名单批量生成预填模板 / one prefilled template per roster row, with a manifest."""
+    from tqdm import tqdm
+
+    from .api import load_form
+    from .distribute import RosterError, read_roster
+    from .distribute import distribute as run
+
+    lang = _Ctx.lang
+    try:
+        model = load_form(form)
+        rows = read_roster(roster)
+    except (*_form_errors(), RosterError) as exc:
+        _fail(exc)
+    bar = tqdm(total=len(rows), desc="生成" if lang == "zh" else "write", unit="份" if lang == "zh" else "file",
+               disable=(not sys.stderr.isatty()) if progress is None else not progress, file=sys.stderr)
+    try:
+        issued = run(model, rows, output, password=password, source=str(roster), progress=bar.update)
+    except RosterError as exc:
+        bar.close()
+        head = "名单有问题，未生成任何文件：" if lang == "zh" else "roster problems, nothing written:"
+        raise click.ClickException(head + "\n  " + "\n  ".join(exc.problems)) from exc
+    bar.close()
+    click.echo((f"已生成 {len(issued)} 份模板到 {output}，清单：{output / 'manifest.csv'}" if lang == "zh" else
+                f"wrote {len(issued)} templates to {output}; manifest: {output / 'manifest.csv'}"), err=True)
+
+
 _STATUS = {"zh": {"valid": "通过", "invalid": "有错误", "unreadable": "无法读取"},
            "en": {"valid": "valid", "invalid": "invalid", "unreadable": "unreadable"}}
 
