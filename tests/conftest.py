@@ -76,3 +76,30 @@ def poke(path: Path, model: FormModel, values: dict[str, Any], out: Path | None 
     out = out or path
     wb.save(out)
     return out
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, and a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'results.db'}"
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = request.getfixturevalue("pg_url")
+    name = "t_" + uuid.uuid4().hex[:12]
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def write_return(path: Path, model: FormModel, data: Any, *, submission_id: str = "", department: str = "",
+                 code: str = "") -> Path:
+    """A returned workbook as a department would send it (prefilled by distribute, then filled)."""
+    extra = {"department": department, "department_code": code} if department else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(write_workbook(model, copy.deepcopy(data), submission_id=submission_id, extra_meta=extra))
+    return path
