@@ -97,24 +97,6 @@ def _one(path: Path) -> Iterator[Source]:
         yield Source(str(path), str(path))
 
 
-_CORE_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
-
-
-def saved_time(data: bytes) -> dt.datetime | None:
-    """When the client last saved the workbook (docProps/core.xml), if it says."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            m = _CORE_MODIFIED.search(zf.read("docProps/core.xml")[:100_000])
-    except (KeyError, zipfile.BadZipFile, OSError, EOFError):
-        return None
-    if not m:
-        return None
-    try:
-        return dt.datetime.fromisoformat(m.group(1).decode().strip().replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
-
-
 @dataclass
 class Done:
     """What a worker hands back for one source."""
@@ -178,7 +160,7 @@ def work(source: Source, job: _Job | None = None) -> Done:
     result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True)
     model = find_form(result.form) if result.form and result.status != "unreadable" else None
     name, code = _department(result, model, meta)
-    done = Done(source, result, sha, saved_time(data), name, code)
+    done = Done(source, result, sha, result.saved_at, name, code)
     if job.annotate and result.status == "invalid" and model is not None:
         from .annotate import annotate
 
@@ -269,7 +251,7 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ctx.Pool(jobs, initializer=_init, initargs=(job,)) as pool:
-        for done in pool.imap_unordered(work, feed(), chunksize=4):
+        for done in pool.imap_unordered(work, feed(), chunksize=8):
             try:
                 handle(done)
             finally:

@@ -6,6 +6,7 @@ never an exception, so one bad file never stops a batch.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,12 @@ class ImportResult:
     submission_id: str | None = None
     data: dict[str, Any] | None = None
     errors: list[Issue] = field(default_factory=list)
+    saved_at: dt.datetime | None = None  # when the client last saved it (document properties)
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "status": self.status, "form": self.form, "version": self.version,
-                "submission_id": self.submission_id, "data": self.data,
-                "errors": [e.as_dict() for e in self.errors]}
+                "submission_id": self.submission_id, "saved_at": self.saved_at.isoformat() if self.saved_at else None,
+                "data": self.data, "errors": [e.as_dict() for e in self.errors]}
 
 
 def _file_issue(msg: str, code: str) -> Issue:
@@ -161,6 +163,7 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
     try:
         book = open_book(path, data)
         meta = book.meta
+        result.saved_at = book.saved_at
         result.form = meta.get("form_id") or None
         result.version = meta.get("form_version") or None
         result.submission_id = meta.get("submission_id") or None

@@ -8,6 +8,7 @@ values are taken as stored, formulas' cached results are never used for fields.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import re
@@ -69,6 +70,7 @@ class RawBook:
     names: dict[str, tuple[str, int, int]]
     meta: dict[str, str]
     book: Any = field(repr=False)
+    saved_at: dt.datetime | None = None
     grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
 
     def grid(self, sheet: str) -> list[list[Any]]:
@@ -164,6 +166,21 @@ def _custom_props(zf: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
+_CORE_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
+
+
+def _saved_at(zf: zipfile.ZipFile) -> dt.datetime | None:
+    """When the client last saved the workbook (docProps/core.xml), if it says."""
+    try:
+        m = _CORE_MODIFIED.search(zf.read("docProps/core.xml")[:100_000])
+        if m:
+            stamp = dt.datetime.fromisoformat(m.group(1).decode().strip().replace("Z", "+00:00"))
+            return stamp.astimezone(dt.UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
+    except (KeyError, ValueError, UnicodeDecodeError):
+        pass
+    return None
+
+
 def _meta_sheet(book: Any, states: dict[str, str]) -> dict[str, str]:
     if META_SHEET not in states:
         return {}
@@ -188,6 +205,7 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             states, names = _workbook_xml(zf)
             meta = _custom_props(zf)
+            saved_at = _saved_at(zf)
     except zipfile.BadZipFile as exc:
         raise ReadError("not_xlsx", str(exc)) from exc
     except ElementTree.ParseError as exc:
@@ -202,4 +220,4 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
         raise
     except Exception as exc:  # calamine's own error types
         raise ReadError("corrupt", str(exc)) from exc
-    return RawBook(path=path, states=states, names=names, meta=meta, book=book)
+    return RawBook(path=path, states=states, names=names, meta=meta, book=book, saved_at=saved_at)

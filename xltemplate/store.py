@@ -138,6 +138,7 @@ class Store:
         )
         self.meta.create_all(self.engine)
         self._forms: dict[str, _FormTables] = {}
+        self._known: set[str] | None = None
 
     # -- per-form tables -----------------------------------------------------------------
     def tables_for(self, model: FormModel) -> _FormTables:
@@ -198,6 +199,13 @@ class Store:
         return self._forms[model.id]
 
     # -- writing -------------------------------------------------------------------------
+    def _known_hashes(self) -> set[str]:
+        """Hashes already stored, loaded once: most files of a rerun are known."""
+        if self._known is None:
+            with self.engine.connect() as conn:
+                self._known = set(conn.execute(sa.select(self.submissions.c.sha256)).scalars())
+        return self._known
+
     def has(self, sha256: str) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(self.submissions.c.id).where(self.submissions.c.sha256 == sha256)) \
@@ -224,8 +232,11 @@ class Store:
         st = self._statements()
         received_at = received_at or dt.datetime.now()
         tables = self.tables_for(model) if model is not None and result.data is not None else None
+        if sha256 in self._known_hashes():
+            return Outcome("duplicate")
         with self.engine.begin() as conn:
-            if conn.execute(st["exists"], {"sha": sha256}).first() is not None:
+            if conn.execute(st["exists"], {"sha": sha256}).first() is not None:  # another importer's
+                self._known.add(sha256)
                 return Outcome("duplicate")
             errors = [e.as_dict() for e in result.errors]
             new_id = conn.execute(st["insert"], {
@@ -244,6 +255,7 @@ class Store:
                 self._insert_data(conn, tables, new_id, result.data or {})
             if result.submission_id:
                 self._supersede(conn, result.submission_id, new_id, outcome)
+        self._known_hashes().add(sha256)
         return outcome
 
     def _insert_data(self, conn: Any, tables: _FormTables, sid: int, data: dict[str, Any]) -> None:

@@ -1,0 +1,249 @@
+"""Reports from the results database: real returns imported by batch.run, read back from real files."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from conftest import load_json, poke
+
+from xltemplate import batch
+from xltemplate.model import FormModel
+from xltemplate.report import ReportError, write_report
+from xltemplate.store import Store
+from xltemplate.writer import write_workbook
+
+INJECTION = '=HYPERLINK("http://x","y")'
+TOTAL = "项目资金来源(万元) · 项目资金总额"
+CONTACT = "项目单位基本情况 · 项目单位负责人及联系电话"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def report_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database per test: a SQLite file, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'results.db'}"
+        return
+    server = request.getfixturevalue("pg_url")
+    name = "report_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+        with contextlib.suppress(sa.exc.SQLAlchemyError), admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _return(path: Path, model: FormModel, data: Any, *, submission_id: str, department: str, code: str) -> Path:
+    """A returned workbook as a department sends it back (department in the metadata)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(write_workbook(model, copy.deepcopy(data), submission_id=submission_id,
+                                    extra_meta={"department": department, "department_code": code}))
+    return path
+
+
+def _indicator_rows(data: dict[str, Any]) -> list[tuple[str, str, str, int, str, str]]:
+    return [(period, category, sub, n, item["name"], item["value"])
+            for period, cats in data["indicators"].items() for category, subs in cats.items()
+            for sub, items in subs.items() for n, item in enumerate(items, start=1)]
+
+
+@pytest.fixture
+def imported(tmp_path: Path, report_db: str, wuhai: FormModel, seed0, seed1) -> Iterator[dict[str, Any]]:
+    """A small batch: A valid (with a formula-like text), B sent twice (the later corrected copy is current),
+    C invalid, D unreadable."""
+    inbox = tmp_path / "in"
+    a_data = copy.deepcopy(seed0)
+    a_data["unit"]["contact"] = INJECTION
+    a = _return(inbox / "a.xlsx", wuhai, a_data, submission_id="A-1", department="市信访局", code="101")
+    # B's first copy still has the template's prompts (invalid); the corrected copy is saved later
+    b_first = _return(inbox / "b-first.xlsx", wuhai, seed1, submission_id="B-1", department="市财政局", code="102")
+    b_fixed = poke(b_first, wuhai, {"/goals/long_term": "保障经费", "/goals/annual": "按时发放聘用人员经费",
+                                    "/funding/total": 30, "/funding/request": 30, "/budget_items/0/amount": 30},
+                   out=inbox / "b-fixed.xlsx")
+    c = _return(inbox / "c.xlsx", wuhai, seed0, submission_id="C-1", department="市教育局", code="103")
+    poke(c, wuhai, {"/cover/budget_code": "12ab", "/project/attribute": "新建"})
+    d = inbox / "d.xlsx"
+    d.write_bytes(b"not a workbook at all")
+    store = Store(report_db)
+    # the corrected copy first: the earlier-saved first copy, received later, must not replace it
+    summary = batch.run([a, b_fixed, b_first, c, d], store=store, jobs=1)
+    assert summary.total() == {"valid": 2, "invalid": 2, "unreadable": 1, "duplicate": 0, "superseded": 1}
+    b_data = copy.deepcopy(seed1)
+    b_data["goals"] = {"long_term": "保障经费", "annual": "按时发放聘用人员经费"}
+    b_data["funding"] |= {"total": 30, "request": 30}
+    b_data["budget_items"][0]["amount"] = 30
+    try:
+        yield {"store": store, "a": a_data, "b": b_data}
+    finally:
+        store.dispose()
+
+
+def _rows(ws: Any) -> list[dict[str, Any]]:
+    values = list(ws.iter_rows(values_only=True))
+    return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+
+
+def _check_sheet_basics(ws: Any, n_rows: int) -> None:
+    assert ws.freeze_panes == "A2"
+    last = openpyxl.utils.get_column_letter(ws.max_column)
+    assert ws.auto_filter.ref == f"A1:{last}{n_rows + 1}"
+    head = ws.cell(1, 1)
+    assert head.font.b and head.font.name == "宋体"
+    assert ws.max_row == n_rows + 1
+
+
+def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
+    store, a, b = imported["store"], imported["a"], imported["b"]
+    out = tmp_path / "out" / "report.xlsx"
+    indicators = _indicator_rows(a) + _indicator_rows(b)
+    counts = write_report(store, out)
+    assert counts == {"汇总": 2, "项目预算明细": 2, "项目绩效指标": len(indicators), "错误清单": 3}
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["汇总", "项目预算明细", "项目绩效指标", "错误清单"]
+    for name, n in counts.items():
+        _check_sheet_basics(wb[name], n)
+
+    ws = wb["汇总"]
+    heads = [c.value for c in ws[1]]
+    assert heads[:5] == ["部门", "部门代码", "报送编号", "文件", "接收时间"]
+    assert heads[5:] == [f.label for f in wuhai.fields if f.array is None]
+    rows = _rows(ws)
+    assert [(r["部门"], r["部门代码"], r["报送编号"], r["文件"]) for r in rows] == [
+        ("市信访局", "101", "A-1", "a.xlsx"), ("市财政局", "102", "B-1", "b-fixed.xlsx")]
+    assert [r[TOTAL] for r in rows] == [7, 30]  # the corrected copy's figures, not the superseded 24
+    assert all(isinstance(r[TOTAL], int | float) for r in rows)
+    assert rows[0]["封面 · 预算年度"] == 2021 and rows[0]["封面 · 项目名称"] == seed0["cover"]["project_name"]
+    assert rows[0]["项目基本情况 · 项目实施起止时间（年月）"] == "2021-01~2021-12"
+    assert isinstance(rows[0]["接收时间"], dt.datetime)
+    date_col = heads.index("封面 · 编报时间") + 1
+    assert ws.cell(2, date_col).value == dt.datetime(2020, 10, 16)
+    assert ws.cell(2, date_col).number_format == "yyyy-mm-dd"
+    assert ws.cell(2, date_col).font.name == "宋体"
+    # formula injection: a string, protected by the quote prefix, value unchanged
+    cell = ws.cell(2, heads.index(CONTACT) + 1)
+    assert cell.value == INJECTION and cell.data_type == "s" and cell.quotePrefix
+    assert not ws.cell(2, 1).quotePrefix
+    # widths follow the content, CJK counted double
+    widths = {c: ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width for c in (1, heads.index(TOTAL) + 1)}
+    assert widths[1] >= 10 and widths[heads.index(TOTAL) + 1] >= 30
+
+    budget = _rows(wb["项目预算明细"])
+    assert [(r["部门"], r["报送编号"], r["行号"], r["明细项目名称"], r["金额(万元)"], r["区域"]) for r in budget] == [
+        ("市信访局", "A-1", 1, "生活补贴", 7, "项目预算明细"),
+        ("市财政局", "B-1", 1, "社会化聘用人员经费", 30, "项目预算明细")]
+
+    ws = wb["项目绩效指标"]
+    assert [c.value for c in ws[1]] == ["部门", "部门代码", "报送编号", "期间", "类别", "子类", "区域", "行号",
+                                        "三级指标", "指标值"]
+    got = [(r["期间"], r["类别"], r["子类"], r["行号"], r["三级指标"], r["指标值"]) for r in _rows(ws)]
+    assert sorted(got) == sorted(indicators)
+    first = _rows(ws)[0]
+    assert first["部门"] == "市信访局"
+    assert first["区域"] == wuhai.arrays[f"/indicators/{first['期间']}/{first['类别']}/{first['子类']}"].label
+
+    errors = _rows(wb["错误清单"])
+    assert [c.value for c in wb["错误清单"][1]] == ["文件", "部门", "状态", "工作表", "单元格", "项目", "填写的内容",
+                                                  "问题"]
+    c_errors = {r["单元格"]: r for r in errors if r["文件"] == "c.xlsx"}
+    assert set(c_errors) == {wuhai.by_pointer["/cover/budget_code"].cell, wuhai.by_pointer["/project/attribute"].cell}
+    field = wuhai.by_pointer["/cover/budget_code"]
+    code = c_errors[field.cell]
+    assert (code["部门"], code["状态"], code["工作表"], code["填写的内容"]) == \
+        ("市教育局", "有错误", field.sheet, "12ab")
+    assert "3至12位数字" in code["问题"] and code["项目"] == wuhai.by_pointer["/cover/budget_code"].label
+    unreadable = [r for r in errors if r["文件"] == "d.xlsx"]
+    assert len(unreadable) == 1 and unreadable[0]["状态"] == "无法读取" and unreadable[0]["问题"]
+    assert not [r for r in errors if r["文件"] == "b-first.xlsx"]  # superseded: no longer to be fixed
+
+
+def test_csv_report(imported, tmp_path: Path) -> None:
+    store, a, b = imported["store"], imported["a"], imported["b"]
+    out = tmp_path / "report.csv"
+    counts = write_report(store, out)
+    assert list(counts) == ["汇总", "项目预算明细", "项目绩效指标", "错误清单"]
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads the Chinese right
+
+    def read(path: Path) -> list[dict[str, str]]:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    rows = read(out)
+    assert [(r["部门"], r["报送编号"], r[TOTAL], r["封面 · 编报时间"]) for r in rows] == [
+        ("市信访局", "A-1", "7", "2020-10-16"), ("市财政局", "B-1", "30", "2020-08-19")]
+    assert rows[0][CONTACT] == "'" + INJECTION  # OWASP: a leading quote, never a live formula
+    assert rows[1][CONTACT] == b["unit"]["contact"]
+    assert len(read(tmp_path / "report.项目预算明细.csv")) == counts["项目预算明细"] == 2
+    indicators = read(tmp_path / "report.项目绩效指标.csv")
+    assert len(indicators) == len(_indicator_rows(a)) + len(_indicator_rows(b))
+    errors = read(tmp_path / "report.错误清单.csv")
+    assert len(errors) == counts["错误清单"] == 3
+    assert {r["状态"] for r in errors} == {"有错误", "无法读取"}
+
+
+def test_jsonl_report(imported, tmp_path: Path) -> None:
+    store, a, b = imported["store"], imported["a"], imported["b"]
+    out = tmp_path / "report.jsonl"
+    assert write_report(store, out) == {"汇总": 2}
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [set(x) for x in lines] == [{"department", "department_code", "submission_id", "file", "received_at",
+                                        "data"}] * 2
+    assert [(x["department"], x["department_code"], x["submission_id"], x["file"]) for x in lines] == [
+        ("市信访局", "101", "A-1", "a.xlsx"), ("市财政局", "102", "B-1", "b-fixed.xlsx")]
+    assert lines[0]["data"] == a and lines[1]["data"] == b
+    assert dt.datetime.fromisoformat(lines[0]["received_at"])
+
+
+def test_two_forms_need_form(tmp_path: Path, report_db: str, wuhai: FormModel, expense: FormModel, seed0) -> None:
+    claim = load_json("expense_claim.json")
+    files = [_return(tmp_path / "in" / "w.xlsx", wuhai, seed0, submission_id="W", department="市信访局", code="101"),
+             _return(tmp_path / "in" / "e.xlsx", expense, claim, submission_id="E", department="市财政局", code="102")]
+    store = Store(report_db)
+    try:
+        assert batch.run(files, store=store, jobs=1).total()["valid"] == 2
+        with pytest.raises(ReportError, match="数据库中有多个表单：expense-claim、wuhai-perf-target，请用 --form 指定"):
+            write_report(store, tmp_path / "r.xlsx")
+        assert not (tmp_path / "r.xlsx").exists()
+        with pytest.raises(ReportError, match="--form"):
+            write_report(store, tmp_path / "r.xlsx", lang="en")
+        with pytest.raises(ReportError, match=r"\.txt"):
+            write_report(store, tmp_path / "r.txt", form="expense-claim")
+        counts = write_report(store, tmp_path / "r.xlsx", form="expense-claim", lang="en")
+        assert counts == {"Summary": 1, "费用明细": len(claim["items"]), "Errors": 0}
+        wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+        summary = _rows(wb["Summary"])
+        assert summary[0]["Submission ID"] == "E" and summary[0]["报销合计（元）"] == claim["total"]
+        items = _rows(wb["费用明细"])
+        assert [r["金额（元）"] for r in items] == [i["amount"] for i in claim["items"]]
+        assert isinstance(items[0]["日期"], dt.datetime)
+        _check_sheet_basics(wb["Errors"], 0)
+        assert write_report(store, tmp_path / "w.jsonl", form="wuhai-perf-target") == {"汇总": 1}
+    finally:
+        store.dispose()
+
+
+def test_unknown_form_and_empty_database(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(ReportError, match="没有任何表单"):
+            write_report(store, tmp_path / "r.xlsx")
+        with pytest.raises(ReportError, match="找不到表单"):
+            write_report(store, tmp_path / "r.xlsx", form="no-such-form")
+        # a known form with nothing stored yet: headers only
+        counts = write_report(store, tmp_path / "r.xlsx", form="wuhai-perf-target")
+        assert counts == {"汇总": 0, "项目预算明细": 0, "项目绩效指标": 0, "错误清单": 0}
+    finally:
+        store.dispose()

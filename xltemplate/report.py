@@ -1,0 +1,374 @@
+"""Reports from the results database: what came back, in one workbook (or CSV files, or JSON lines).
+
+``write_report(store, out)`` picks the output format from the suffix of ``out``:
+
+* ``.xlsx``: sheet 汇总 (Summary) with one row per *current valid* submission: department,
+  department code, submission id, file, received time, then every scalar field of the form as its
+  own column, headed by the field's Chinese label and typed (numbers as numbers, dates as dates);
+  one sheet per repeating-area table (项目预算明细, 项目绩效指标, ...) with one row per item; and
+  错误清单 (Errors) with every error of the current submissions that are invalid or unreadable.
+  Every sheet has a bold, frozen header row, an autofilter, CJK-aware column widths and 宋体.
+* ``.csv``: the 汇总 rows into ``out`` and every other sheet into ``<stem>.<sheet name>.csv`` beside
+  it; UTF-8 with a byte order mark, so Excel opens the Chinese text right.
+* ``.jsonl``: one JSON object per current valid submission: ``department``, ``department_code``,
+  ``submission_id``, ``file``, ``received_at`` and the whole ``data``.
+
+The form is ``form`` (a bundled id or a schema path); without it the database must hold exactly
+one form id.  Unreadable files carry no form id: their errors are listed in every form's report.
+Rows are read through SQLAlchemy Core from the :class:`~xltemplate.store.Store`'s tables (SQLite and
+PostgreSQL alike) and streamed into the output; xlsxwriter runs in ``constant_memory`` mode.
+
+Formula injection (text typed by departments reaches the finance office's Excel):
+
+* ``.xlsx``: every text is written with ``write_string`` (never ``write()``, which would turn
+  ``=...`` into a formula), and text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+  return additionally gets a format with ``quote_prefix``: the value is unchanged, and Excel keeps
+  it text even when the cell is edited and confirmed again.
+* ``.csv``: such text is written with a leading single quote ``'`` (the OWASP advice on CSV
+  injection), because a CSV file has no way to say "this is text": Excel would evaluate
+  ``=HYPERLINK(...)`` on opening.  The quote is visible; it is the price of safety.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from .model import FormModel
+from .schema import join_pointer, node_at, split_pointer, text
+from .store import Store
+from .writer import FONT, display_width
+
+FORMATS = (".xlsx", ".csv", ".jsonl")
+RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_WIDTH = 60
+MAX_SHEET_NAME = 31
+_BAD_SHEET_CHARS = re.compile(r'[\[\]:*?/\\<>|"\x00-\x1f]')
+_FETCH = 1000  # rows per round trip when streaming
+
+_TEXT = {
+    "zh": {"summary": "汇总", "errors": "错误清单", "department": "部门", "department_code": "部门代码",
+           "submission_id": "报送编号", "file": "文件", "received_at": "接收时间", "row": "行号", "area": "区域",
+           "status": "状态", "sheet": "工作表", "cell": "单元格", "label": "项目", "value": "填写的内容",
+           "message": "问题", "invalid": "有错误", "unreadable": "无法读取", "true": "是", "false": "否",
+           "period": "期间", "category": "类别", "subcategory": "子类"},
+    "en": {"summary": "Summary", "errors": "Errors", "department": "Department", "department_code": "Department code",
+           "submission_id": "Submission ID", "file": "File", "received_at": "Received at", "row": "Row",
+           "area": "Area", "status": "Status", "sheet": "Sheet", "cell": "Cell", "label": "Field",
+           "value": "Value entered", "message": "Problem", "invalid": "invalid", "unreadable": "unreadable",
+           "true": "TRUE", "false": "FALSE", "period": "period", "category": "category",
+           "subcategory": "subcategory"},
+}
+
+
+class ReportError(ValueError):
+    """The report cannot be written as asked (which form, which format); the message is for the user."""
+
+
+@dataclass
+class _Sheet:
+    """One output table: a name, typed columns, and rows produced lazily (a query runs when iterated)."""
+
+    name: str
+    headers: list[str]
+    kinds: list[str]  # text | number | integer | boolean | date | datetime
+    rows: Callable[[], Iterable[tuple[Any, ...]]]
+
+
+@dataclass
+class _ArrayTable:
+    table: sa.Table
+    top: str  # the top-level property of the schema the table's areas live under
+    cols: list[tuple[str, str, str]]  # item key, column, field kind
+    titles: dict[str, str]  # item key -> title
+
+
+# -- choosing the form ------------------------------------------------------------------------
+
+def form_ids(store: Store) -> list[str]:
+    """The form ids of everything stored, sorted."""
+    s = store.submissions
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.c.form_id).where(s.c.form_id.is_not(None)).distinct()).scalars()
+        return sorted(str(r) for r in rows)
+
+
+def _model(store: Store, form: str | None, lang: str) -> FormModel:
+    from .forms import FormNotFound, find_form, load_form
+
+    if form is None:
+        ids = form_ids(store)
+        if len(ids) == 1:
+            form = ids[0]
+        elif not ids:
+            raise ReportError("数据库中还没有任何表单的报送" if lang == "zh" else "the database holds no submissions")
+        else:
+            raise ReportError(f"数据库中有多个表单：{'、'.join(ids)}，请用 --form 指定" if lang == "zh" else
+                              f"the database holds several forms: {', '.join(ids)}; choose one with --form")
+    model = find_form(form)
+    if model is None:
+        try:
+            model = load_form(form)
+        except FormNotFound as exc:
+            raise ReportError(str(exc)) from exc
+    return model
+
+
+# -- the sheets -------------------------------------------------------------------------------
+
+def _kind(field_kind: str) -> str:
+    return field_kind if field_kind in ("number", "integer", "boolean", "date") else "text"
+
+
+def _sheet_name(wanted: str, taken: set[str]) -> str:
+    """A legal, unique (case-insensitively) Excel sheet name of at most 31 characters."""
+    base = _BAD_SHEET_CHARS.sub("_", wanted).strip().strip("'") or "Sheet"
+    name, n = base[:MAX_SHEET_NAME], 1
+    while name.lower() in taken or name.lower() == "history":
+        n += 1
+        suffix = f"({n})"
+        name = base[:MAX_SHEET_NAME - len(suffix)] + suffix
+    taken.add(name.lower())
+    return name
+
+
+def _stream(conn: sa.Connection, stmt: sa.Select) -> Iterator[tuple[Any, ...]]:
+    result = conn.execute(stmt.execution_options(stream_results=True, yield_per=_FETCH))
+    try:
+        for row in result:
+            yield tuple(row)
+    finally:
+        result.close()
+
+
+def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str) -> list[_Sheet]:
+    t = _TEXT[lang]
+    s = store.submissions
+    tables = store.tables_for(model)
+    current = (s.c.is_current.is_(True),)
+    valid = (s.c.form_id == model.id, s.c.status == "valid", *current)
+    order = (sa.func.coalesce(s.c.department_code, ""), sa.func.coalesce(s.c.department, ""),
+             sa.func.coalesce(s.c.submission_id, ""), s.c.id)
+    keys = [s.c.department, s.c.department_code, s.c.submission_id]
+    key_headers = [t["department"], t["department_code"], t["submission_id"]]
+    taken: set[str] = set()
+
+    # 汇总: one row per current valid submission, every scalar field typed
+    by_tokens = {tuple(split_pointer(f.pointer)): f for f in model.fields if f.array is None}
+    headers, kinds, columns = [*key_headers, t["file"], t["received_at"]], ["text"] * 4 + ["datetime"], []
+    for column, tokens, field_kind in tables.scalar_paths:
+        f = by_tokens.get(tuple(tokens))
+        headers.append(f.label if f is not None else column)
+        kinds.append(_kind(field_kind))
+        columns.append(tables.fields.c[column])
+    ft = tables.fields
+    summary = (sa.select(*keys, s.c.file_name, s.c.received_at, *columns)
+               .select_from(s.outerjoin(ft, ft.c.submission == s.c.id)).where(*valid).order_by(*order))
+    sheets = [_Sheet(_sheet_name(t["summary"], taken), headers, kinds, lambda: _stream(conn, summary))]
+
+    # one sheet per array table, named after the schema title of its top-level property
+    groups: dict[str, _ArrayTable] = {}
+    for table, tokens, _fixed, cols in tables.array_paths:
+        group = groups.setdefault(table.name, _ArrayTable(table, tokens[0], cols, {}))
+        area = model.arrays.get(join_pointer(tokens))
+        for f in area.slots[0] if area is not None else []:
+            key = split_pointer(f.pattern)[-1]
+            group.titles.setdefault(key, text(f.schema.get("title") or key, lang))
+    for group in groups.values():
+        table, cols = group.table, group.cols
+        top = node_at(model.schema, "/" + group.top)
+        hint = top.get("x-table") if isinstance(top.get("x-table"), dict) else {}
+        names = [c.name for c in table.columns]
+        path_cols = names[2:names.index("label")]  # id, submission, *path, label, row, *items
+        path_titles = list(hint.get("titles", []))
+        path_headers = [text(path_titles[i], lang) if i < len(path_titles) else t.get(p, p)
+                        for i, p in enumerate(path_cols)]
+        headers = [*key_headers, *path_headers, t["area"], t["row"],
+                   *(group.titles.get(key, key) for key, _c, _k in cols)]
+        kinds = ["text"] * (len(key_headers) + len(path_cols) + 1) + ["integer"] + [_kind(k) for _key, _c, k in cols]
+        stmt = (sa.select(*keys, *(table.c[p] for p in path_cols), table.c.label, table.c.row,
+                          *(table.c[c] for _key, c, _k in cols))
+                .select_from(table.join(s, table.c.submission == s.c.id)).where(*valid)
+                .order_by(*order, table.c.id))
+        title = text(top.get("title") or group.top, lang)
+        sheets.append(_Sheet(_sheet_name(title, taken), headers, kinds,
+                             lambda stmt=stmt: _stream(conn, stmt)))
+
+    # 错误清单: errors of current invalid or unreadable files (unreadable ones have no form id)
+    e = store.errors
+    errors = (sa.select(s.c.file_name, s.c.department, s.c.status, e.c.sheet, e.c.cell, e.c.label, e.c.value,
+                        e.c.message)
+              .select_from(e.join(s, e.c.submission == s.c.id))
+              .where(*current, s.c.status.in_(("invalid", "unreadable")),
+                     sa.or_(s.c.form_id == model.id, s.c.form_id.is_(None)))
+              .order_by(*order, e.c.id))
+
+    def error_rows() -> Iterator[tuple[Any, ...]]:
+        for row in _stream(conn, errors):
+            yield (*row[:2], t.get(row[2], row[2]), *row[3:])
+
+    sheets.append(_Sheet(_sheet_name(t["errors"], taken),
+                         [t["file"], t["department"], t["status"], t["sheet"], t["cell"], t["label"], t["value"],
+                          t["message"]], ["text"] * 8, error_rows))
+    return sheets
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+def risky(value: str) -> bool:
+    """Text a spreadsheet could take for a formula (OWASP CSV injection list)."""
+    return value.startswith(RISKY_START)
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _as_text(value: Any, kind: str, lang: str) -> str:
+    """A value as CSV text (and as the basis of column widths)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _TEXT[lang]["true" if value else "false"]
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int | float) and kind != "text":
+        return _number_text(value)
+    return str(value)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """Write to a temporary file beside ``path``, moved into place only when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
+    import xlsxwriter
+
+    counts: dict[str, int] = {}
+    with _replacing(out) as tmp:
+        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,
+                                              "strings_to_formulas": False, "strings_to_urls": False,
+                                              "default_date_format": "yyyy-mm-dd"})
+        try:
+            book.formats[0].set_font_name(FONT)  # the default format: empty cells in 宋体 too
+            base = {"font_name": FONT, "font_size": 10}
+            head = book.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
+                                    "valign": "vcenter"})
+            fmt = {"text": book.add_format(base), "number": book.add_format(base),
+                   "integer": book.add_format(base),
+                   "date": book.add_format({**base, "num_format": "yyyy-mm-dd"}),
+                   "datetime": book.add_format({**base, "num_format": "yyyy-mm-dd hh:mm:ss"}),
+                   "boolean": book.add_format(base)}
+            quoted = book.add_format({**base, "quote_prefix": True})
+            for sheet in sheets:
+                ws = book.add_worksheet(sheet.name)
+                widths = [min(display_width(h), MAX_WIDTH) for h in sheet.headers]
+                for col, header in enumerate(sheet.headers):
+                    ws.write_string(0, col, header, quoted if risky(header) else head)
+                n = 0
+                for n, row in enumerate(sheet.rows(), start=1):
+                    for col, (value, kind) in enumerate(zip(row, sheet.kinds, strict=True)):
+                        if value is None:
+                            continue
+                        shown = _as_text(value, kind, lang)
+                        if kind in ("date", "datetime") and isinstance(value, dt.date):
+                            ws.write_datetime(n, col, value, fmt[kind])
+                        elif isinstance(value, bool):
+                            ws.write_boolean(n, col, value, fmt["boolean"])
+                        elif isinstance(value, int | float) and kind != "text":
+                            ws.write_number(n, col, value, fmt[kind])
+                        else:
+                            ws.write_string(n, col, shown, quoted if risky(shown) else fmt["text"])
+                        if widths[col] < MAX_WIDTH:
+                            widths[col] = min(max(widths[col], display_width(shown[:MAX_WIDTH])), MAX_WIDTH)
+                counts[sheet.name] = n
+                for col, width in enumerate(widths):
+                    ws.set_column(col, col, max(width, 6) + 2)
+                ws.freeze_panes(1, 0)
+                ws.autofilter(0, 0, n, len(sheet.headers) - 1)
+        finally:
+            book.close()
+    return counts
+
+
+def _csv_path(out: Path, sheet: str, first: bool) -> Path:
+    return out if first else out.with_name(f"{out.stem}.{sheet}.csv")
+
+
+def _write_csv(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    def cell(value: Any, kind: str) -> str:
+        shown = _as_text(value, kind, lang)
+        return "'" + shown if isinstance(value, str) and risky(shown) else shown
+
+    for i, sheet in enumerate(sheets):
+        with _replacing(_csv_path(out, sheet.name, i == 0)) as tmp, \
+                tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([cell(h, "text") for h in sheet.headers])
+            n = 0
+            for row in sheet.rows():
+                w.writerow([cell(v, k) for v, k in zip(row, sheet.kinds, strict=True)])
+                n += 1
+            counts[sheet.name] = n
+    return counts
+
+
+def _write_jsonl(store: Store, model: FormModel, conn: sa.Connection, out: Path, lang: str) -> dict[str, int]:
+    s = store.submissions
+    stmt = (sa.select(s.c.department, s.c.department_code, s.c.submission_id, s.c.file_name, s.c.received_at,
+                      s.c.data)
+            .where(s.c.form_id == model.id, s.c.status == "valid", s.c.is_current.is_(True))
+            .order_by(sa.func.coalesce(s.c.department_code, ""), sa.func.coalesce(s.c.department, ""),
+                      sa.func.coalesce(s.c.submission_id, ""), s.c.id))
+    n = 0
+    with _replacing(out) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        for dept, code, sid, file_name, received, data in _stream(conn, stmt):
+            line = {"department": dept, "department_code": code, "submission_id": sid, "file": file_name,
+                    "received_at": received.isoformat() if received is not None else None, "data": data}
+            fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            n += 1
+    return {_TEXT[lang]["summary"]: n}
+
+
+def write_report(store: Store, out: Path, *, form: str | None = None, lang: str = "zh") -> dict[str, int]:
+    """Write the report for ``form`` to ``out`` (.xlsx, .csv or .jsonl); rows written per sheet."""
+    out = Path(out)
+    lang = lang if lang in _TEXT else "zh"
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ReportError(f"不支持的报表格式 {out.suffix or '（无扩展名）'}，请用 .xlsx、.csv 或 .jsonl" if lang == "zh"
+                          else f"unsupported report format {out.suffix or '(no suffix)'}: use .xlsx, .csv or .jsonl")
+    model = _model(store, form, lang)
+    store.tables_for(model)  # creates the form's tables if nothing of it was imported yet (outside our read)
+    with store.engine.connect() as conn:
+        if suffix == ".jsonl":
+            return _write_jsonl(store, model, conn, out, lang)
+        sheets = _sheets(store, model, conn, lang)
+        if suffix == ".csv":
+            return _write_csv(sheets, out, lang)
+        return _write_xlsx(sheets, out, lang)
