@@ -77,3 +77,20 @@ def test_second_form_filled_in_libreoffice(expense, tmp_path) -> None:
     result = import_workbook(filled)
     assert result.status == "valid", result.errors
     assert result.data == data
+
+
+def test_annotated_return_opens_and_is_corrected_in_libreoffice(wuhai, tmp_path, seed0) -> None:
+    """The bureau sends the annotated copy back; the clerk fixes it in LibreOffice; it imports valid."""
+    from conftest import poke, write_return
+
+    from xltemplate.annotate import annotate
+
+    path = write_return(tmp_path / "a.xlsx", wuhai, seed0, submission_id="A-1", department="市信访局")
+    poke(path, wuhai, {"/funding/request": "七万"})
+    result, meta = import_workbook(path, with_meta=True)
+    annotated = annotate(wuhai, result, tmp_path / "ann", meta) if (tmp_path / "ann").mkdir() is None else ""
+    fixed = tmp_path / "fixed.xlsx"
+    lo.fill_by_names(annotated, fixed, {wuhai.by_pointer["/funding/request"].name: 7})
+    again = import_workbook(fixed)
+    assert again.status == "valid", again.errors
+    assert again.submission_id == "A-1" and again.data == seed0

@@ -137,9 +137,12 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
     cell = ws.cell(2, heads.index(CONTACT) + 1)
     assert cell.value == INJECTION and cell.data_type == "s" and cell.quotePrefix
     assert not ws.cell(2, 1).quotePrefix
-    # widths follow the content, CJK counted double
-    widths = {c: ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width for c in (1, heads.index(TOTAL) + 1)}
-    assert widths[1] >= 10 and widths[heads.index(TOTAL) + 1] >= 30
+    # widths follow the content, CJK counted double, long text capped; long headers wrap
+    def width(header: str) -> float:
+        return ws.column_dimensions[openpyxl.utils.get_column_letter(heads.index(header) + 1)].width
+
+    assert 10 <= width("部门") < 15 and width("项目单位基本情况 · 部门职能") > 60 and width(TOTAL) < 30
+    assert ws.row_dimensions[1].height > 15
 
     budget = _rows(wb["项目预算明细"])
     assert [(r["部门"], r["报送编号"], r["行号"], r["明细项目名称"], r["金额(万元)"], r["区域"]) for r in budget] == [
@@ -226,6 +229,7 @@ def test_two_forms_need_form(tmp_path: Path, report_db: str, wuhai: FormModel, e
         wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
         summary = _rows(wb["Summary"])
         assert summary[0]["Submission ID"] == "E" and summary[0]["报销合计（元）"] == claim["total"]
+        assert summary[0]["是否现金支付"] is False and summary[0]["Department"] == "市财政局"
         items = _rows(wb["费用明细"])
         assert [r["金额（元）"] for r in items] == [i["amount"] for i in claim["items"]]
         assert isinstance(items[0]["日期"], dt.datetime)

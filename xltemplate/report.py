@@ -52,6 +52,7 @@ from .writer import FONT, display_width
 FORMATS = (".xlsx", ".csv", ".jsonl")
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_WIDTH = 60
+HEADER_WIDTH = 24  # a longer header wraps onto more lines instead of widening its column
 MAX_SHEET_NAME = 31
 _BAD_SHEET_CHARS = re.compile(r'[\[\]:*?/\\<>|"\x00-\x1f]')
 _FETCH = 1000  # rows per round trip when streaming
@@ -285,7 +286,9 @@ def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
             quoted = book.add_format({**base, "quote_prefix": True})
             for sheet in sheets:
                 ws = book.add_worksheet(sheet.name)
-                widths = [min(display_width(h), MAX_WIDTH) for h in sheet.headers]
+                widths = [min(display_width(h), HEADER_WIDTH) for h in sheet.headers]
+                lines = max((-(-display_width(h) // HEADER_WIDTH) for h in sheet.headers), default=1)
+                ws.set_row(0, 14 * max(lines, 1) + 4)  # before the row is written: constant_memory
                 for col, header in enumerate(sheet.headers):
                     ws.write_string(0, col, header, quoted if risky(header) else head)
                 n = 0

@@ -1,0 +1,80 @@
+"""distribute: a roster becomes prefilled templates, each identifying its department and submission."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+
+from xltemplate.cli import main
+from xltemplate.distribute import RosterError, distribute, plan, read_roster
+from xltemplate.importer import import_workbook
+
+
+def _roster(path, rows, encoding="utf-8-sig"):
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def test_one_template_per_department_with_manifest(wuhai, tmp_path) -> None:
+    roster = _roster(tmp_path / "名单.csv", [
+        ["部门代码", "部门名称", "联系人", "/unit/supervisor", "主管部门负责人及联系电话"],
+        ["101", "市信访局", "李杰 1814730****", "乌海市人民政府办公室", "李业勋 1351473****"],
+        ["102", "市财政局", "王某", "乌海市人民政府", ""],
+    ], encoding="gb18030")  # as Excel saves CSV on a Chinese Windows
+    issued = distribute(wuhai, read_roster(roster), tmp_path / "out")
+    assert [i.file for i in issued] == ["101_市信访局.xlsx", "102_市财政局.xlsx"]
+    assert len({i.submission_id for i in issued}) == 2
+    manifest = list(csv.DictReader(open(tmp_path / "out" / "manifest.csv", encoding="utf-8-sig")))
+    assert [(m["code"], m["file"], m["submission_id"]) for m in manifest] == \
+        [(i.code, i.file, i.submission_id) for i in issued]
+    result, meta = import_workbook(tmp_path / "out" / issued[0].file, with_meta=True)
+    assert result.submission_id == issued[0].submission_id
+    assert (meta["department"], meta["department_code"]) == ("市信访局", "101")
+    assert result.data["unit"] == {"name": "市信访局", "contact": "李杰 1814730****",
+                                   "supervisor": "乌海市人民政府办公室", "supervisor_contact": "李业勋 1351473****"}
+    assert result.data["cover"] == {"department": "市信访局", "budget_code": "101"}
+    second = import_workbook(tmp_path / "out" / issued[1].file)
+    assert "supervisor_contact" not in second.data["unit"]  # an empty roster cell stays empty
+
+
+def test_fast_and_full_writers_give_the_same_workbook_content(wuhai, tmp_path) -> None:
+    """Text-only rosters use the marker skeleton; a number column forces full writes. Same data back."""
+    text_only = [{"code": "101", "name": "市信访局", "contact": "<李杰> & \"王\""}]
+    with_number = [dict(text_only[0], **{"/funding/other": "0.5"})]
+    fast = distribute(wuhai, text_only, tmp_path / "fast")
+    full = distribute(wuhai, with_number, tmp_path / "full")
+    a = import_workbook(tmp_path / "fast" / fast[0].file).data
+    b = import_workbook(tmp_path / "full" / full[0].file).data
+    assert a["unit"]["contact"] == "<李杰> & \"王\""  # XML-escaped in the skeleton, read back intact
+    assert b.pop("funding") == {"other": 0.5}
+    assert a == b
+
+
+@pytest.mark.parametrize(("rows", "words"), [
+    ([["code", "name", "no_such_field"], ["1", "a"]], "no_such_field"),
+    ([["name"], ["a"]], "部门代码"),
+    ([["code", "name"], ["12", "a"]], "3至12位数字"),  # the code goes to 部门预算代码, whose pattern it fails
+    ([["code", "name"], ["101", "a"], ["101", "b"]], "不止一次"),
+    ([["code", "name", "/funding/total"], ["101", "a", "很多"]], "应为数字"),
+])
+def test_bad_rosters_are_refused_before_anything_is_written(wuhai, tmp_path, rows, words) -> None:
+    roster = read_roster(_roster(tmp_path / "r.csv", rows))
+    with pytest.raises(RosterError) as exc:
+        plan(wuhai, roster, "r.csv")
+    assert words in str(exc.value) and "r.csv" in str(exc.value)
+
+
+def test_cli_distribute(wuhai, tmp_path) -> None:
+    roster = _roster(tmp_path / "r.csv", [["code", "name"], ["101", "市信访局"], ["102", "市/财政局"]])
+    res = CliRunner().invoke(main, ["distribute", "wuhai-perf-target", "--roster", str(roster), "-o",
+                                    str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+        ["101_市信访局.xlsx", "102_市_财政局.xlsx", "manifest.csv"]
+    bad = _roster(tmp_path / "bad.csv", [["code", "name", "x"], ["101", "a", "1"]])
+    res = CliRunner().invoke(main, ["distribute", "wuhai-perf-target", "--roster", str(bad), "-o",
+                                    str(tmp_path / "out2")])
+    assert res.exit_code == 1 and "“x”" in res.output and not (tmp_path / "out2").exists()

@@ -1,0 +1,70 @@
+"""The database: typed tables staff can query, history of resubmissions, idempotent storing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from xltemplate.importer import ImportResult
+from xltemplate.store import Store, db_url
+
+
+def _result(data, sid="S-1", status="valid"):
+    return ImportResult(file="x.xlsx", status=status, form="wuhai-perf-target", version="2021.1",
+                        submission_id=sid, data=data)
+
+
+def test_scalars_and_arrays_land_in_typed_queryable_tables(db_url, wuhai, seed0, seed1) -> None:
+    store = Store(db_url)
+    store.record(_result(seed0, "A"), sha256="a" * 64, file_name="a.xlsx", source="a.xlsx", model=wuhai,
+                 department="市信访局")
+    store.record(_result(seed1, "B", "invalid"), sha256="b" * 64, file_name="b.xlsx", source="b.xlsx", model=wuhai)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "select s.department, f.funding_total, f.project_function_code, f.cover_prepared_on "
+            "from submissions s join wuhai_perf_target_fields f on f.submission = s.id order by s.id")).all()
+        assert rows[0][0] == "市信访局" and float(rows[0][1]) == 7 and rows[0][2] == "2010308"
+        assert str(rows[0][3]) == "2020-10-16"
+        cost = conn.execute(sa.text(
+            "select i.name, i.value from wuhai_perf_target_indicators i join submissions s on s.id = i.submission "
+            "where s.submission_id = 'B' and i.period = 'annual' and i.subcategory = 'cost' order by i.row")).all()
+        assert [tuple(r) for r in cost] == [("工资", "19.2"), ("福利和社保", "3.6"), ("津贴", "1.2")]
+        budget = conn.execute(sa.text("select name, amount, row from wuhai_perf_target_budget_items "
+                                      "order by submission")).all()
+        assert [(r[0], float(r[1]), r[2]) for r in budget] == [("生活补贴", 7.0, 1), ("社会化聘用人员经费", 24.0, 1)]
+    store.dispose()
+
+
+def test_identical_file_changes_nothing(db_url, wuhai, seed0) -> None:
+    store = Store(db_url)
+    first = store.record(_result(seed0), sha256="c" * 64, file_name="a", source="a", model=wuhai)
+    again = store.record(_result(seed0), sha256="c" * 64, file_name="a", source="a", model=wuhai)
+    assert first.status == "valid" and again.status == "duplicate"
+    fresh = Store(db_url)  # another run, another process: the database remembers
+    assert fresh.record(_result(seed0), sha256="c" * 64, file_name="a", source="a", model=wuhai).status == "duplicate"
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from submissions")).scalar_one() == 1
+    store.dispose()
+    fresh.dispose()
+
+
+def test_the_later_saved_copy_is_current_whatever_the_arrival_order(db_url, wuhai, seed0) -> None:
+    store = Store(db_url)
+    later, earlier = dt.datetime(2020, 10, 20), dt.datetime(2020, 10, 16)
+    newer = store.record(_result(seed0, "S"), sha256="d" * 64, file_name="v2", source="v2", model=wuhai,
+                         saved_at=later)
+    older = store.record(_result(seed0, "S", "invalid"), sha256="e" * 64, file_name="v1", source="v1",
+                         model=wuhai, saved_at=earlier)
+    assert older.current is False and newer.current is True
+    s = store.submissions
+    with store.engine.connect() as conn:
+        rows = {r.file_name: r for r in conn.execute(sa.select(s.c.file_name, s.c.is_current, s.c.superseded_by))}
+    assert rows["v2"].is_current and not rows["v1"].is_current and rows["v1"].superseded_by == newer.id
+    store.dispose()
+
+
+def test_db_url_defaults_to_a_sqlite_file() -> None:
+    assert db_url(None) == "sqlite:///xltemplate.db"
+    assert db_url("results.db") == "sqlite:///results.db"
+    assert db_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
