@@ -77,7 +77,8 @@ def test_a_messy_batch_gets_every_outcome(tmp_path, db_url, wuhai, seed0, seed1)
         old = [r for r in b if not r.is_current]
         assert [r.status for r in current] == ["valid"] and [r.status for r in old] == ["invalid"]
         assert old[0].superseded_by == current[0].id  # history kept
-        assert {r.department for r in rows if r.status != "unreadable"} == {"市信访局", "市财政局", "市教育局", "市民政局"}
+        departments = {r.department for r in rows if r.status != "unreadable"}
+        assert departments == {"市信访局", "市财政局", "市教育局", "市民政局"}
         budget = store.tables_for(wuhai)
         items = conn.execute(sa.select(sa.func.count()).select_from(
             store.meta.tables["wuhai_perf_target_budget_items"])).scalar_one()

@@ -27,7 +27,8 @@ def test_one_template_per_department_with_manifest(wuhai, tmp_path) -> None:
     issued = distribute(wuhai, read_roster(roster), tmp_path / "out")
     assert [i.file for i in issued] == ["101_市信访局.xlsx", "102_市财政局.xlsx"]
     assert len({i.submission_id for i in issued}) == 2
-    manifest = list(csv.DictReader(open(tmp_path / "out" / "manifest.csv", encoding="utf-8-sig")))
+    with open(tmp_path / "out" / "manifest.csv", encoding="utf-8-sig") as fh:
+        manifest = list(csv.DictReader(fh))
     assert [(m["code"], m["file"], m["submission_id"]) for m in manifest] == \
         [(i.code, i.file, i.submission_id) for i in issued]
     result, meta = import_workbook(tmp_path / "out" / issued[0].file, with_meta=True)

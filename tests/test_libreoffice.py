@@ -88,7 +88,8 @@ def test_annotated_return_opens_and_is_corrected_in_libreoffice(wuhai, tmp_path,
     path = write_return(tmp_path / "a.xlsx", wuhai, seed0, submission_id="A-1", department="市信访局")
     poke(path, wuhai, {"/funding/request": "七万"})
     result, meta = import_workbook(path, with_meta=True)
-    annotated = annotate(wuhai, result, tmp_path / "ann", meta) if (tmp_path / "ann").mkdir() is None else ""
+    (tmp_path / "ann").mkdir()
+    annotated = annotate(wuhai, result, tmp_path / "ann", meta)
     fixed = tmp_path / "fixed.xlsx"
     lo.fill_by_names(annotated, fixed, {wuhai.by_pointer["/funding/request"].name: 7})
     again = import_workbook(fixed)
