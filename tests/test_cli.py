@@ -31,12 +31,12 @@ def test_generate_fill_import(tmp_path) -> None:
     blank, filled, out = tmp_path / "t.xlsx", tmp_path / "f.xlsx", tmp_path / "r.jsonl"
     assert run("generate", "wuhai-perf-target", "-o", str(blank)).exit_code == 0
     assert run("fill", "wuhai-perf-target", str(DATA / "seed_000.json"), "-o", str(filled)).exit_code == 0
-    res = run("import", str(filled), "--json", str(out))
+    res = run("import", str(filled), "--json", str(out), "--no-db")
     assert res.exit_code == 0
     line = json.loads(out.read_text(encoding="utf-8"))
     assert line["status"] == "valid" and line["form"] == "wuhai-perf-target"
     assert line["data"] == json.loads((DATA / "seed_000.json").read_text(encoding="utf-8"))
-    res = run("import", str(filled), str(blank), "--json", str(out))
+    res = run("import", str(filled), str(blank), "--json", str(out), "--db", str(tmp_path / "r.db"))
     assert res.exit_code == 1
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["status"] for x in lines] == ["valid", "invalid"]
@@ -58,5 +58,17 @@ def test_bad_input_gets_a_sentence_not_a_traceback(tmp_path) -> None:
     assert not (tmp_path / "y.xlsx").exists()
     garbage = tmp_path / "garbage.xlsx"
     garbage.write_bytes(b"not a workbook")
-    res = CliRunner().invoke(main, ["--lang", "en", "import", str(garbage)])
+    res = CliRunner().invoke(main, ["--lang", "en", "import", str(garbage), "--no-db"])
     assert res.exit_code == 1 and "garbage.xlsx" in res.output and "Cannot read" in res.output
+
+
+def test_report_command(tmp_path) -> None:
+    filled = tmp_path / "in" / "f.xlsx"
+    filled.parent.mkdir()
+    assert run("fill", "wuhai-perf-target", str(DATA / "seed_000.json"), "-o", str(filled)).exit_code == 0
+    db = str(tmp_path / "r.db")
+    assert run("import", str(tmp_path / "in"), "--db", db).exit_code == 0
+    res = run("report", "--db", db, "-o", str(tmp_path / "汇总.xlsx"))
+    assert res.exit_code == 0 and (tmp_path / "汇总.xlsx").is_file()
+    res = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "nope.db"), "-o", str(tmp_path / "x.xlsx")])
+    assert res.exit_code == 1 and "nope.db" in res.output and not (tmp_path / "nope.db").exists()

@@ -251,3 +251,15 @@ def test_unknown_form_and_empty_database(tmp_path: Path) -> None:
         assert counts == {"汇总": 0, "项目预算明细": 0, "项目绩效指标": 0, "错误清单": 0}
     finally:
         store.dispose()
+
+
+def test_sheet_names_are_legal_and_unique() -> None:
+    from xltemplate.report import _sheet_name, risky
+
+    taken: set[str] = set()
+    names = [_sheet_name(n, taken) for n in ("汇总", "汇总", "a/b:c*d?[e]", "x" * 40, "x" * 40, "History", "'q'")]
+    assert names[:3] == ["汇总", "汇总(2)", "a_b_c_d__e_"]
+    assert names[3] == "x" * 31 and names[4] == "x" * 28 + "(2)"
+    assert names[5] == "History(2)" and names[6] == "q"
+    assert all(len(n) <= 31 for n in names) and len({n.lower() for n in names}) == len(names)
+    assert [risky(v) for v in ("=1", "+1", "-1", "@x", "\tx", "\rx", "a=1", "１", "")] == [True] * 6 + [False] * 3

@@ -136,6 +136,15 @@ def _department(result: ImportResult, model: FormModel | None, meta: dict[str, s
     return (str(name) if name is not None else None, str(code) if code is not None else None)
 
 
+def model_of(result: ImportResult, expected: FormModel | None) -> FormModel | None:
+    """The form model of a read result: the one asked for (bundled or a schema path), else bundled."""
+    if result.data is None or not result.form:
+        return None
+    if expected is not None and expected.id == result.form:
+        return expected
+    return find_form(result.form)
+
+
 def work(source: Source, job: _Job | None = None) -> Done:
     """Import one source (in a worker process); never raises for a bad file."""
     from .messages import message
@@ -158,7 +167,7 @@ def work(source: Source, job: _Job | None = None) -> Done:
         return Done(source, result, sha, None)
     expected = load_form(job.form) if job.form else None
     result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True)
-    model = find_form(result.form) if result.form and result.status != "unreadable" else None
+    model = model_of(result, expected)
     name, code = _department(result, model, meta)
     done = Done(source, result, sha, result.saved_at, name, code)
     if job.annotate and result.status == "invalid" and model is not None:
@@ -218,9 +227,7 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
         summary.files += 1
         outcome = None
         if store is not None:
-            from .forms import find_form as ff
-
-            model = ff(done.result.form) if done.result.form and done.result.data is not None else None
+            model = model_of(done.result, load_form(form) if form else None)
             outcome = store.record(done.result, sha256=done.sha256, file_name=Path(done.source.name).name,
                                    source=done.source.name, model=model, saved_at=done.saved_at,
                                    department=done.department, department_code=done.department_code)

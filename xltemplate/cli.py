@@ -297,5 +297,56 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
     sys.exit(0 if summary.ok else 1)
 
 
+@main.command()
+@click.option("--db", "db", default=None, metavar="URL",
+              help="结果数据库（默认当前目录下的 SQLite 文件 xltemplate.db；PostgreSQL 用 postgresql+psycopg://...）"
+                   " / database URL (default: SQLite file xltemplate.db).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="报表文件：.xlsx、.csv 或 .jsonl / report file: .xlsx, .csv or .jsonl.")
+@click.option("--form", default=None,
+              help="表单 id 或 schema 路径（数据库中只有一种表单时可省略）/ form id or schema path "
+                   "(optional when the database holds one form).")
+def report(db: str | None, output: Path, form: str | None) -> None:
+    """汇总报表：通过的报送、明细表和错误清单 / report: current valid returns, their tables, the errors.
+
+    .xlsx: sheets 汇总, one per repeating table, 错误清单; .csv: one file per sheet
+    (OUT, and <OUT stem>.<sheet>.csv beside it); .jsonl: one line per current valid return.
+    """
+    import sqlalchemy as sa
+
+    from .report import ReportError, write_report
+    from .store import Store, db_url
+
+    lang = _Ctx.lang
+    url = db_url(db)
+    try:
+        parsed = sa.make_url(url)
+        missing = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).is_file()
+        store = None if missing else Store(db)
+    except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
+        if _Ctx.debug:
+            traceback.print_exc()
+        raise click.ClickException(
+            f"无法打开数据库 {url}：{exc}" if lang == "zh" else f"cannot open database {url}: {exc}") from exc
+    if store is None:  # a report never creates an empty SQLite file for a mistyped path
+        raise click.ClickException(f"找不到数据库文件 {parsed.database}" if lang == "zh"
+                                   else f"no database file {parsed.database}")
+    try:
+        counts = write_report(store, output, form=form, lang=lang)
+    except (ReportError, *_form_errors()) as exc:
+        _fail(exc)
+    except sa.exc.SQLAlchemyError as exc:
+        if _Ctx.debug:
+            traceback.print_exc()
+        raise click.ClickException(
+            f"读取数据库 {url} 出错：{exc}" if lang == "zh" else f"cannot read database {url}: {exc}") from exc
+    finally:
+        store.dispose()
+    for name, n in counts.items():
+        click.echo(f"{name}\t{n}", err=True)
+    click.echo(f"已生成 {output}" if lang == "zh" else f"wrote {output}", err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -220,7 +220,8 @@ class Store:
                 "insert": s.insert().returning(s.c.id),
                 "errors": self.errors.insert(),
                 "current": sa.select(s.c.id, s.c.saved_at, s.c.received_at).where(
-                    s.c.submission_id == sa.bindparam("sid"), s.c.is_current.is_(True)),
+                    s.c.form_id == sa.bindparam("form"), s.c.submission_id == sa.bindparam("sid"),
+                    s.c.is_current.is_(True)),
             }
         return self._stmts
 
@@ -230,7 +231,7 @@ class Store:
                department_code: str | None = None) -> Outcome:
         """Store one result in its own transaction; identical files change nothing."""
         st = self._statements()
-        received_at = received_at or dt.datetime.now()
+        received_at = received_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
         tables = self.tables_for(model) if model is not None and result.data is not None else None
         if sha256 in self._known_hashes():
             return Outcome("duplicate")
@@ -253,8 +254,8 @@ class Store:
                     {"submission": new_id, **{k: None if e[k] is None else str(e[k]) for k in keys}} for e in errors])
             if tables is not None:
                 self._insert_data(conn, tables, new_id, result.data or {})
-            if result.submission_id:
-                self._supersede(conn, result.submission_id, new_id, outcome)
+            if result.submission_id and result.form:
+                self._supersede(conn, result.form, result.submission_id, new_id, outcome)
         self._known_hashes().add(sha256)
         return outcome
 
@@ -280,14 +281,14 @@ class Store:
         for stmt, rows in merged.items():
             conn.execute(stmt, rows)
 
-    def _supersede(self, conn: Any, submission_id: str, new_id: int, outcome: Outcome) -> None:
-        s = self.submissions
-        rows = conn.execute(sa.select(s.c.id, s.c.saved_at, s.c.received_at).where(
-            s.c.submission_id == submission_id, s.c.is_current.is_(True))).all()
+    def _supersede(self, conn: Any, form_id: str, submission_id: str, new_id: int, outcome: Outcome) -> None:
+        """Of the current copies of one submission (same form and submission id), keep the newest."""
+        rows = conn.execute(self._statements()["current"], {"form": form_id, "sid": submission_id}).all()
         if len(rows) < 2:
             return
         newest = max(rows, key=lambda r: (r.saved_at or r.received_at, r.received_at, r.id))
         older = [r.id for r in rows if r.id != newest.id]
+        s = self.submissions
         conn.execute(s.update().where(s.c.id.in_(older)).values(is_current=False, superseded_by=newest.id))
         if newest.id == new_id:
             outcome.superseded = older
