@@ -220,13 +220,14 @@ def test_workbook_without_metadata_is_refused(tmp_path) -> None:
     assert result.status == "unreadable" and result.errors[0].code == "no_metadata"
 
 
-@pytest.mark.parametrize("content", [b"", b"%PDF-1.4 not a workbook", b"PK\x03\x04truncated"])
-def test_not_a_workbook_is_unreadable_with_a_message(tmp_path, content) -> None:
+@pytest.mark.parametrize(("content", "code", "words"), [
+    (b"", "empty", "空"), (b"%PDF-1.4 not a workbook", "pdf", "PDF"), (b"PK\x03\x04truncated", "truncated", "不完整")])
+def test_not_a_workbook_is_unreadable_with_a_message(tmp_path, content, code, words) -> None:
     path = tmp_path / "bad.xlsx"
     path.write_bytes(content)
     result = import_workbook(path)
     assert result.status == "unreadable"
-    assert "xlsx" in result.errors[0].message
+    assert result.errors[0].code == code and words in result.errors[0].message
 
 
 def test_copy_with_protection_removed_is_checked_all_the_same(wuhai, make_filled, seed0) -> None:

@@ -38,6 +38,72 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This workbook's structure differs from form “{form}” version {version} (the template was "
               "altered). Please refill the template you were sent.",
     },
+    "empty": {
+        "zh": "文件是空的（0 字节），可能在下载或复制时出了问题。请重新发送填好的 .xlsx 文件。",
+        "en": "The file is empty (0 bytes); it may have been damaged in transfer. Please send the filled .xlsx again.",
+    },
+    "too_large": {
+        "zh": "文件太大（{detail}），超过了导入上限，不像是填好的报表。请检查是否发错了文件。",
+        "en": "The file is too large ({detail}) to be a filled form. Please check it is the right file.",
+    },
+    "pdf": {
+        "zh": "这是 PDF 文件，不是 Excel 工作簿。请提交填好的 .xlsx 文件（扫描件或打印件无法导入）。",
+        "en": "This is a PDF, not an Excel workbook. Please send the filled .xlsx (scans and printouts cannot be read).",
+    },
+    "image": {
+        "zh": "这是图片文件，不是 Excel 工作簿。请提交填好的 .xlsx 文件。",
+        "en": "This is an image, not an Excel workbook. Please send the filled .xlsx.",
+    },
+    "word": {
+        "zh": "这是 Word 文档，不是 Excel 工作簿。请在下发的 Excel 模板中填写后提交 .xlsx 文件。",
+        "en": "This is a Word document, not an Excel workbook. Please fill in the Excel template and send the .xlsx.",
+    },
+    "powerpoint": {
+        "zh": "这是 PowerPoint 演示文稿，不是 Excel 工作簿。请提交填好的 .xlsx 文件。",
+        "en": "This is a PowerPoint file, not an Excel workbook. Please send the filled .xlsx.",
+    },
+    "rtf": {"zh": "这是 RTF 文档，不是 Excel 工作簿。请提交填好的 .xlsx 文件。",
+            "en": "This is an RTF document, not an Excel workbook. Please send the filled .xlsx."},
+    "archive": {
+        "zh": "这是 RAR/7z/gz 压缩包，只支持 .zip。请解压后提交其中的 .xlsx 文件，或改用 .zip 打包。",
+        "en": "This is a RAR/7z/gz archive; only .zip is supported. Unpack it and send the .xlsx files.",
+    },
+    "html_or_xml": {
+        "zh": "这是网页或 XML 文本，不是 Excel 工作簿（可能是“另存为网页”得到的）。请另存为 .xlsx 后提交。",
+        "en": "This is a web page or XML text, not a workbook (perhaps saved as HTML). Save it as .xlsx.",
+    },
+    "zip_not_workbook": {
+        "zh": "这是一个 zip 压缩包，但不是 Excel 工作簿。若要批量提交，请把压缩包本身交给导入程序。",
+        "en": "This is a zip archive but not an Excel workbook.",
+    },
+    "truncated": {
+        "zh": "文件不完整（可能下载或复制时被截断）：{detail}。请重新发送完整的文件。",
+        "en": "The file is incomplete (cut off in transfer?): {detail}. Please send it again.",
+    },
+    "missing_part": {
+        "zh": "工作簿缺少必需的部分（{detail}），已损坏。请在 Excel/WPS 中打开并重新保存，或重新填写模板。",
+        "en": "The workbook lacks a required part ({detail}); it is damaged. Re-save it in Excel/WPS or refill the template.",
+    },
+    "encrypted": {
+        "zh": "工作簿设置了打开密码，无法读取。请在 Excel/WPS 中取消密码（文件→信息→保护工作簿）后另存为 .xlsx 再提交。",
+        "en": "The workbook is password-protected and cannot be read. Remove the password in Excel/WPS and save as .xlsx.",
+    },
+    "bomb": {
+        "zh": "文件解压后过大（{detail}），超过安全上限，拒绝读取。填好的报表不会这么大，请检查文件。",
+        "en": "The file would unpack to more than the safety limit ({detail}); refused. A filled form is never this large.",
+    },
+    "unsafe_xml": {
+        "zh": "文件含有不安全的 XML 声明（{detail}），拒绝读取。请用下发的模板重新填写。",
+        "en": "The file contains unsafe XML declarations ({detail}); refused. Please refill the template you were sent.",
+    },
+    "legacy": {
+        "zh": "这是 {detail} 格式的文件，已尽量按表单位置读取；为确保无误，请用 Excel/WPS 另存为 .xlsx 后重新提交。",
+        "en": "This is a {detail} file, read by the form's cell positions; to be safe, save it as .xlsx and resubmit.",
+    },
+    "unreadable_legacy": {
+        "zh": "这是 {detail} 格式的文件，无法读取。请用 Excel 或 WPS 打开后“另存为 Excel 工作簿（.xlsx）”再提交。",
+        "en": "This {detail} file cannot be read. Open it in Excel or WPS and save it as an Excel workbook (.xlsx).",
+    },
     "bad_archive": {
         "zh": "压缩包无法打开（{detail}），其中的文件一个也没有导入。请重新打包或直接提交 .xlsx 文件。",
         "en": "The archive cannot be opened ({detail}); none of its files were imported. "

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import unescape as xml_unescape
 
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 from python_calamine import CalamineWorkbook
 
+from .guard import Refused, identify
 from .model import META_SHEET, Field
 
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -71,6 +72,9 @@ class RawBook:
     meta: dict[str, str]
     book: Any = field(repr=False)
     saved_at: dt.datetime | None = None
+    kind: str = "xlsx"
+    broken_names: set[str] = field(default_factory=set)  # names whose cells were deleted (#REF!)
+    sheet_xml: dict[str, bytes] = field(default_factory=dict, repr=False)  # xlsx sheets, for scan()
     grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
 
     def grid(self, sheet: str) -> list[list[Any]]:
@@ -113,36 +117,63 @@ class RawBook:
         return out
 
 
-def _workbook_xml(zf: zipfile.ZipFile) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
+@dataclass
+class _Workbook:
+    """What ``xl/workbook.xml`` (and its relationships) say: sheet states, names, sheet parts."""
+
+    states: dict[str, str]
+    names: dict[str, tuple[str, int, int] | None]  # None: the name exists but points nowhere (#REF!)
+    parts: dict[str, str]  # sheet name -> zip member of its XML
+
+
+def _workbook_xml(zf: zipfile.ZipFile) -> _Workbook:
     try:
         raw = zf.read("xl/workbook.xml")
     except KeyError as exc:
-        raise ReadError("not_xlsx", "xl/workbook.xml missing") from exc
-    return _parse_workbook_xml(hashlib.blake2b(raw, digest_size=16).digest(), raw)
+        raise ReadError("missing_part", "xl/workbook.xml") from exc
+    try:
+        rels = zf.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        rels = b""
+    return _parse_workbook_xml(hashlib.blake2b(raw + rels, digest_size=16).digest(), raw, rels)
 
 
-_WORKBOOK_CACHE: dict[bytes, tuple[dict[str, str], dict[str, tuple[str, int, int]]]] = {}
+_WORKBOOK_CACHE: dict[bytes, _Workbook] = {}
+_REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
+_ATTR = re.compile(rb'(\w+)="([^"]*)"')
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
-def _parse_workbook_xml(key: bytes, raw: bytes) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
-    """Sheet states and workbook-level names; cached by content, since returns of one template
-    mostly carry the same ``workbook.xml``."""
+def _parse_workbook_xml(key: bytes, raw: bytes, rels: bytes) -> _Workbook:
+    """Parsed once per distinct content: returns of one template mostly carry the same parts."""
     if key in _WORKBOOK_CACHE:
-        states, names = _WORKBOOK_CACHE[key]
-        return dict(states), dict(names)
-    root = ElementTree.fromstring(raw)
-    states = {s.get("name", ""): s.get("state", "visible") for s in root.iterfind("m:sheets/m:sheet", _NS)}
-    names: dict[str, tuple[str, int, int]] = {}
+        cached = _WORKBOOK_CACHE[key]
+        return _Workbook(dict(cached.states), dict(cached.names), dict(cached.parts))
+    try:
+        root = ElementTree.fromstring(raw)
+    except DefusedXmlException as exc:
+        raise ReadError("unsafe_xml", "xl/workbook.xml") from exc
+    targets = {}
+    for rel in _REL.findall(rels):
+        attrs = {k.decode(): xml_unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(rel)}
+        target = attrs.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        targets[attrs.get("Id", "")] = target
+    states, parts = {}, {}
+    for sheet in root.iterfind("m:sheets/m:sheet", _NS):
+        name = sheet.get("name", "")
+        states[name] = sheet.get("state", "visible")
+        if sheet.get(_R_ID) in targets:
+            parts[name] = targets[sheet.get(_R_ID)]
+    names: dict[str, tuple[str, int, int] | None] = {}
     for dn in root.iterfind("m:definedNames/m:definedName", _NS):
         if dn.get("localSheetId") is not None or not dn.text:
             continue
-        ref = parse_ref(dn.text)
-        if ref:
-            names[dn.get("name", "")] = ref
+        names[dn.get("name", "")] = parse_ref(dn.text)
     if len(_WORKBOOK_CACHE) > 256:
         _WORKBOOK_CACHE.clear()
-    _WORKBOOK_CACHE[key] = (states, names)
-    return dict(states), dict(names)
+    _WORKBOOK_CACHE[key] = _Workbook(states, names, parts)
+    return _Workbook(dict(states), dict(names), dict(parts))
 
 
 _PROPERTY = re.compile(
@@ -196,28 +227,52 @@ def _meta_sheet(book: Any, states: dict[str, str]) -> dict[str, str]:
 
 
 def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
-    """Open a workbook (from ``path``, or from ``data`` already read); raise :class:`ReadError`
-    when it is not a readable xlsx."""
+    """Open a workbook (from ``path``, or from ``data`` already read) after the safety checks of
+    :mod:`guard`; raise :class:`ReadError` when it cannot or must not be read.
+
+    xlsx is read in full (names, properties, hidden rows, formulas); .xls/.et and .ods are read
+    through calamine by the form's cell positions, their metadata from the hidden sheet.
+    """
     path = Path(path)
     try:
         if data is None:
             data = path.read_bytes()
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            states, names = _workbook_xml(zf)
-            meta = _custom_props(zf)
-            saved_at = _saved_at(zf)
-    except zipfile.BadZipFile as exc:
-        raise ReadError("not_xlsx", str(exc)) from exc
-    except ElementTree.ParseError as exc:
-        raise ReadError("corrupt", str(exc)) from exc
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ReadError("corrupt" if data is not None else "io", str(exc)) from exc
+    except OSError as exc:
+        raise ReadError("io", str(exc)) from exc
+    try:
+        kind = identify(data)
+    except Refused as exc:
+        raise ReadError(exc.code, exc.detail) from exc
+    meta: dict[str, str] = {}
+    saved_at = None
+    wb = _Workbook({}, {}, {})
+    if kind.zip is not None and kind.name == "xlsx":
+        try:
+            with kind.zip as zf:
+                wb = _workbook_xml(zf)
+                meta = _custom_props(zf)
+                saved_at = _saved_at(zf)
+                sheets = {name: zf.read(part) for name, part in wb.parts.items()
+                          if wb.states.get(name) is not None and name != META_SHEET and part in zf.NameToInfo}
+        except (zipfile.BadZipFile, ElementTree.ParseError, EOFError, OSError, zlib.error) as exc:
+            raise ReadError("corrupt", str(exc)) from exc
+    else:
+        sheets = {}
+        if kind.zip is not None:
+            kind.zip.close()
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        if kind.name != "xlsx":
+            wb.states = {s.name: str(s.visible).rsplit(".", 1)[-1].lower() for s in book.sheets_metadata}
         if not meta.get("form_id"):  # a client that drops document properties: the hidden sheet
-            meta = _meta_sheet(book, states)
+            meta = _meta_sheet(book, wb.states)
     except ReadError:
         raise
     except Exception as exc:  # calamine's own error types
         raise ReadError("corrupt", str(exc)) from exc
-    return RawBook(path=path, states=states, names=names, meta=meta, book=book, saved_at=saved_at)
+    live = {k: v for k, v in wb.names.items() if v is not None}
+    raw = RawBook(path=path, states=wb.states, names=live, meta=meta, book=book, saved_at=saved_at)
+    raw.kind = kind.name
+    raw.broken_names = {k for k, v in wb.names.items() if v is None}
+    raw.sheet_xml = sheets
+    return raw

@@ -1,0 +1,195 @@
+"""What a file is, and whether it is safe to load: checks on the raw bytes before any parser runs.
+
+* **Kind** by content, not by name: xlsx/xlsm (zip with ``xl/workbook.xml``), ods, xls/et (OLE2
+  with a workbook stream), an encrypted OOXML workbook (OLE2 with ``EncryptedPackage``), or a
+  known other kind (PDF, Word, images, plain text, empty) named in the message.
+* **Limits** (zip bombs, over-large sheets): file size, number of members, each member's and
+  the total uncompressed size, compression method.  Deflate expands at most ~1032:1, so a member
+  whose compressed size cannot exceed the per-part limit needs no further check; larger ones are
+  inflated with a bound to check their real size, whatever their header claims.
+* **XML prologs** of the parts a parser will read are inflated a little and refused if they
+  declare a DOCTYPE or entities (no xlsx needs one): no entity expansion, no external fetch.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+MAX_FILE = 50 * 1024 * 1024  # bytes on disk
+MAX_MEMBERS = 2000
+MAX_PART = 30 * 1024 * 1024  # uncompressed bytes of one part (a sheet)
+MAX_TOTAL = 100 * 1024 * 1024  # uncompressed bytes of the whole package
+DEFLATE_MAX_RATIO = 1032
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
+
+
+class Refused(Exception):
+    """The file is refused before loading; ``code`` names the reason for messages."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class Kind:
+    name: str  # xlsx | ods | xls
+    data: bytes
+    zip: zipfile.ZipFile | None = None  # the open package, for zip-based kinds
+
+
+_MAGIC = [
+    (b"%PDF", "pdf"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"), (b"BM", "image"),
+    (b"{\\rtf", "rtf"), (b"Rar!", "archive"), (b"7z\xbc\xaf", "archive"), (b"\x1f\x8b", "archive"),
+]
+
+
+def identify(data: bytes) -> Kind:
+    """The kind of workbook ``data`` holds, or :class:`Refused` saying what it is instead."""
+    if not data:
+        raise Refused("empty")
+    if len(data) > MAX_FILE:
+        raise Refused("too_large", f"{len(data) // (1024 * 1024)} MB")
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return Kind(_ole_kind(data), data)
+    if data.startswith(b"PK"):
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise Refused("truncated", str(exc)) from exc
+        try:
+            return Kind(_zip_kind(zf), data, zf)
+        except BaseException:
+            zf.close()
+            raise
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            raise Refused(kind)
+    head = data[:2048].lstrip()
+    if head.startswith((b"<html", b"<!DOCTYPE html", b"<?xml")) or head[:1] == b"<":
+        raise Refused("html_or_xml")
+    raise Refused("not_xlsx")
+
+
+def _ole_kind(data: bytes) -> str:
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+        streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=False)}
+        ole.close()
+    except Exception as exc:  # olefile raises many kinds of errors on damaged files
+        raise Refused("corrupt", f"OLE: {exc}") from exc
+    if "encryptedpackage" in streams or "encryptioninfo" in streams:
+        raise Refused("encrypted")
+    if "workbook" in streams or "book" in streams:
+        return "xls"  # Excel 97-2003, and WPS .et, which is the same container
+    if "worddocument" in streams:
+        raise Refused("word")
+    raise Refused("not_xlsx", "OLE2 without a workbook")
+
+
+def _zip_kind(zf: zipfile.ZipFile) -> str:
+    infos = zf.infolist()
+    names = {i.filename for i in infos}
+    if len(infos) > MAX_MEMBERS:
+        raise Refused("bomb", f"{len(infos)} parts")
+    if "mimetype" in names and zf.read("mimetype")[:100].startswith(b"application/vnd.oasis.opendocument"):
+        kind = "ods" if b"spreadsheet" in zf.read("mimetype")[:100] else "odf"
+    elif "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+        kind = "xlsx"
+    elif "word/document.xml" in names:
+        raise Refused("word")
+    elif "ppt/presentation.xml" in names:
+        raise Refused("powerpoint")
+    elif any(n.startswith("xl/") for n in names):
+        raise Refused("missing_part", "xl/workbook.xml")
+    else:
+        raise Refused("zip_not_workbook")
+    if kind == "odf":
+        raise Refused("not_xlsx", "OpenDocument (not a spreadsheet)")
+    worst = 0  # the most the package can inflate to, by compressed sizes (headers may lie)
+    for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise Refused("corrupt", f"{info.filename}: compression method {info.compress_type}")
+        bound = info.compress_size if info.compress_type == zipfile.ZIP_STORED \
+            else info.compress_size * DEFLATE_MAX_RATIO
+        if info.file_size > MAX_PART:
+            raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
+        if bound > MAX_PART:
+            bound = _real_size(zf, info)
+            if bound > MAX_PART:
+                raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
+        worst += bound
+        if info.filename.endswith((".xml", ".rels")) and _DTD.search(_prolog(zf, info)):
+            raise Refused("unsafe_xml", info.filename)
+    if worst > MAX_TOTAL:  # could be a bomb: count what the parts really inflate to
+        real = 0
+        for info in infos:
+            real += _real_size(zf, info)
+            if real > MAX_TOTAL:
+                raise Refused("bomb", f"more than {MAX_TOTAL // (1024 * 1024)} MB in all")
+    return kind
+
+
+def _real_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """Inflate with a bound (never more than MAX_PART + 1 bytes): the member's real size."""
+    size = 0
+    try:
+        with zf.open(info) as fh:
+            while size <= MAX_PART:
+                chunk = fh.read(1024 * 1024)
+                if not chunk:
+                    break
+                size += len(chunk)
+    except zipfile.BadZipFile:
+        return MAX_PART + 1  # a header that lies about the size is refused as a bomb
+    except (zlib.error, EOFError, OSError) as exc:
+        raise Refused("corrupt", f"{info.filename}: {exc}") from exc
+    return size
+
+
+def _prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The bytes before the root element (declaration, comments, a DOCTYPE if any).
+
+    Usually the first 100 bytes; more is read only while no root element has started, and a
+    prolog longer than 64 KB is refused as unsafe (no spreadsheet writes one)."""
+    try:
+        with zf.open(info) as fh:
+            head = fh.read(512)
+            while True:
+                root = _root_start(head)
+                if root is not None:
+                    return head[:root]
+                more = fh.read(8192)
+                if not more:
+                    return head
+                head += more
+                if len(head) > 65536:
+                    raise Refused("unsafe_xml", f"{info.filename}: prolog too long")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise Refused("corrupt", f"{info.filename}: {exc}") from exc
+
+
+def _root_start(head: bytes) -> int | None:
+    i = 0
+    while True:
+        j = head.find(b"<", i)
+        if j < 0 or j + 4 > len(head):
+            return None
+        if head.startswith(b"<?", j):
+            end, step = head.find(b"?>", j), 2
+        elif head.startswith(b"<!--", j):
+            end, step = head.find(b"-->", j), 3
+        elif head.startswith(b"<!", j):
+            return min(len(head), j + 16)  # a DOCTYPE or ENTITY: keep it in the prolog, refused there
+        else:
+            return j
+        if end < 0:
+            return None
+        i = end + step
