@@ -25,6 +25,9 @@ MAX_PART = 30 * 1024 * 1024  # uncompressed bytes of one part (a sheet)
 MAX_TOTAL = 100 * 1024 * 1024  # uncompressed bytes of the whole package
 DEFLATE_MAX_RATIO = 1032
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
+#: The parts a parser (calamine's or ours) reads; their prologs are checked.
+_PARSED = re.compile(r"^(\[Content_Types\]\.xml|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/sharedStrings\.xml"
+                     r"|xl/styles\.xml|xl/worksheets/[^/]+\.xml|docProps/(core|custom)\.xml|content\.xml|styles\.xml)$")
 
 
 class Refused(Exception):
@@ -126,7 +129,7 @@ def _zip_kind(zf: zipfile.ZipFile) -> str:
             if bound > MAX_PART:
                 raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
         worst += bound
-        if info.filename.endswith((".xml", ".rels")) and _DTD.search(_prolog(zf, info)):
+        if _PARSED.match(info.filename) and _DTD.search(_prolog(zf, info)):
             raise Refused("unsafe_xml", info.filename)
     if worst > MAX_TOTAL:  # could be a bomb: count what the parts really inflate to
         real = 0

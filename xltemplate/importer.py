@@ -7,6 +7,7 @@ never an exception, so one bad file never stops a batch.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from .coerce import coerce
 from .forms import find_form, load_form
 from .messages import message
-from .model import Field, FormModel
+from .model import Field, FormModel, a1
 from .reader import RawBook, ReadError, open_book
 from .schema import split_pointer
 from .validate import Issue, validate
@@ -85,16 +86,19 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
     """The instance read from ``book`` and a function mapping its pointers back to fields.
 
     Blank rows of a repeating area are skipped, so the n-th item is not always the n-th template
-    row: the returned ``locate`` knows which row each item came from.
+    row: the returned ``locate`` knows which row each item came from, and ``book.data_pointers``
+    (field index -> pointer into the instance) goes the other way.
     """
     plan = _plan(model)
     raw = book.read_all(plan.fields)
     data: dict[str, Any] = {}
+    pointers: dict[int, str] = {}
     for i, f, tokens in plan.scalars:
         if raw[i] is not None:
             value = coerce(raw[i], f)
             if value is not MISSING:
                 _set(data, tokens, value)
+                pointers[i] = f.pointer
     slot_of: dict[str, list[int]] = {}
     for pointer, tokens, slots in plan.arrays:
         rows = []
@@ -105,6 +109,7 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
                     value = coerce(raw[i], f)
                     if value is not MISSING:
                         item[key] = value
+                        pointers[i] = f"{pointer}/{len(rows)}/{key}"
             if item:
                 rows.append(item)
                 slot_of.setdefault(pointer, []).append(n)
@@ -113,6 +118,7 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
             for token in tokens[:-1]:
                 node = node.setdefault(token, {})
             node[tokens[-1]] = rows
+    book.data_pointers = pointers
 
     def locate(pointer: str) -> Field | None:
         for array, slots in slot_of.items():
@@ -126,24 +132,112 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
     return data, locate
 
 
-def recognise(book: RawBook, form: FormModel | None, lang: str) -> FormModel | Issue:
-    """The form model a workbook claims to be, or the reason it is refused."""
+def _labels_match(model: FormModel, book: RawBook, sheets: set[str]) -> list[str]:
+    """Label cells of the layout that are not where the form puts them (on ``sheets``)."""
+    off = []
+    for layout in model.sheets:
+        if layout.name not in sheets:
+            continue
+        if layout.name not in book.states:
+            off.append(f"缺少工作表“{layout.name}”")
+            continue
+        for cell in layout.cells:
+            if cell.kind != "text" or not cell.text:
+                continue
+            found = book.value(layout.name, cell.row, cell.col)
+            if "".join(str(found or "").split()) != "".join(cell.text.split()):
+                off.append(f"{layout.name}!{a1(cell.row, cell.col)} 应为“{cell.text}”，现为“{found or ''}”")
+    return off
+
+
+def structure_issue(model: FormModel, book: RawBook, lang: str) -> Issue | None:
+    """Whether values can be found safely: by defined names where they survive, else by the form's
+    cells, and then only if the labels around them are still where the form puts them."""
+    broken = [f for f in model.fields if f.name in book.broken_names]
+    if broken:
+        where = "、".join(f"“{f.label}”（{f.sheet}!{f.cell}）" for f in broken[:3])
+        return _file_issue(message("cells_deleted", lang, where=where, n=len(broken)), "structure")
+    by_position = {f.sheet for f in model.fields if f.name not in book.names}
+    if not by_position:
+        return None
+    off = _labels_match(model, book, by_position)
+    if off:
+        return _file_issue(message("moved", lang, where="；".join(off[:3]), n=len(off)), "structure")
+    return None
+
+
+def recognise(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormModel | None, list[Issue]]:
+    """The form model a workbook is, and the issues found on the way (a refusal when no model)."""
     meta = book.meta
     found = meta.get("form_id")
     if not found:
-        return _file_issue(message("no_metadata", lang), "no_metadata")
+        return _by_labels(book, form, lang)
     model = form if form is not None and form.id == found else find_form(found)
     if form is not None and found != form.id:
-        return _file_issue(message("other_form", lang, found=found, expected=form.id), "other_form")
+        return None, [_file_issue(message("other_form", lang, found=found, expected=form.id), "other_form")]
     if model is None:
-        return _file_issue(message("unknown_form", lang, found=found), "unknown_form")
+        return None, [_file_issue(message("unknown_form", lang, found=found), "unknown_form")]
     version = meta.get("form_version", "")
     if version != model.version:
-        return _file_issue(message("old_version", lang, form=model.title, found=version or "?",
-                                   expected=model.version), "old_version")
+        return None, [_file_issue(message("old_version", lang, form=model.title, found=version or "?",
+                                          expected=model.version), "old_version")]
     if meta.get("layout_hash") != model.hash:
-        return _file_issue(message("modified", lang, form=model.title, version=model.version), "modified")
-    return model
+        return None, [_file_issue(message("modified", lang, form=model.title, version=model.version), "modified")]
+    return model, []
+
+
+def _by_labels(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormModel | None, list[Issue]]:
+    """No metadata: a form whose every label is found where its layout puts it can still be read
+    (a copy retyped or re-saved by a program that drops hidden sheets and properties); it is
+    reported, so nobody takes it for an issued template."""
+    from .forms import bundled
+
+    candidates = [form] if form is not None else [load_form(p) for p in bundled().values()]
+    for model in candidates:
+        if model is None or not {s.name for s in model.sheets} <= set(book.states):
+            continue
+        if not _labels_match(model, book, {s.name for s in model.sheets}):
+            return model, [_file_issue(message("read_by_labels", lang, form=model.title), "no_metadata")]
+    return None, [_file_issue(message("no_metadata", lang), "no_metadata")]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def cell_issues(model: FormModel, book: RawBook, lang: str) -> list[Issue]:
+    """What the cells say beyond their values: formulas typed where values belong, values in
+    hidden rows or columns, invisible control characters.  Pointers are into the instance."""
+    out = []
+    zh = lang == "zh"
+    fields, raw, pointers = model.fields, book.values, book.data_pointers
+    if book.kind == "xlsx":
+        at = {where: i for i, where in enumerate(book.located)}
+        for sheet in {where[0] for where in book.located}:
+            scan = book.scan(sheet)
+            for (row, col), formula in scan.formulas.items():
+                i = at.get((sheet, row, col))
+                if i is not None:
+                    f = fields[i]
+                    out.append(Issue(sheet, a1(row, col), pointers.get(i, f.pointer), f.label, "=" + formula,
+                                     "这里应直接填写内容，不能填写公式（公式结果无法核对）" if zh else
+                                     "Type the value itself here, not a formula (its result cannot be checked)",
+                                     "formula"))
+            if scan.hidden_rows or scan.hidden_cols:
+                for i, (where, value) in enumerate(zip(book.located, raw, strict=True)):
+                    if where[0] == sheet and value is not None and (where[1] in scan.hidden_rows
+                                                                    or where[2] in scan.hidden_cols):
+                        f = fields[i]
+                        out.append(Issue(sheet, a1(where[1], where[2]), pointers.get(i, f.pointer), f.label, value,
+                                         "这一行（列）被隐藏了，但里面填有内容；请取消隐藏后核对" if zh else
+                                         "This row (column) is hidden but holds a value; unhide it and check",
+                                         "hidden"))
+    for i, value in enumerate(raw):
+        if isinstance(value, str) and _CONTROL.search(value) and i in pointers:
+            f, (sheet, row, col) = fields[i], book.located[i]
+            out.append(Issue(sheet, a1(row, col), pointers[i], f.label, value,
+                             "含有看不见的控制字符，请删除后重新输入" if zh else
+                             "Contains invisible control characters; delete and retype it", "control"))
+    return out
 
 
 def import_workbook(path: str | Path, form: str | Path | FormModel | None = None, lang: str = "zh", *,
@@ -167,15 +261,21 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         result.form = meta.get("form_id") or None
         result.version = meta.get("form_version") or None
         result.submission_id = meta.get("submission_id") or None
-        model = recognise(book, expected, lang)
-        if isinstance(model, Issue):
-            result.errors.append(model)
+        model, notes = recognise(book, expected, lang)
+        if model is None:
+            result.errors += notes
+            return done()
+        result.form, result.version = model.id, result.version or None
+        problem = structure_issue(model, book, lang)
+        if problem is not None:
+            result.errors.append(problem)
             return done()
         values, locate = extract(model, book)
+        found = cell_issues(model, book, lang)
     except ReadError as exc:
         result.errors.append(_file_issue(message(exc.code, lang, detail=exc.detail), exc.code))
         return done()
     result.data = values
-    result.errors = validate(model, values, lang, locate)
+    result.errors = notes + found + validate(model, values, lang, locate)
     result.status = INVALID if result.errors else VALID
     return done()

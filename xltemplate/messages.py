@@ -104,6 +104,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "这是 {detail} 格式的文件，无法读取。请用 Excel 或 WPS 打开后“另存为 Excel 工作簿（.xlsx）”再提交。",
         "en": "This {detail} file cannot be read. Open it in Excel or WPS and save it as an Excel workbook (.xlsx).",
     },
+    "cells_deleted": {
+        "zh": "工作簿的结构被改动：{where} 所在的单元格已被删除（共 {n} 处）。请使用下发的模板重新填写，不要删除行或列。",
+        "en": "The workbook's structure was changed: the cells of {where} were deleted ({n} in all). Refill the template without deleting rows or columns.",
+    },
+    "moved": {
+        "zh": "工作簿的结构被改动（插入、删除或移动了行列），无法确定各项内容的位置：{where}（共 {n} 处不符）。请使用下发的模板重新填写。",
+        "en": "The workbook's structure was changed (rows or columns inserted, deleted or moved), so values cannot be located: {where} ({n} differences). Refill the template you were sent.",
+    },
+    "read_by_labels": {
+        "zh": "此工作簿缺少模板标识（不是下发的模板，或被其他程序另存过），已按“{form}”的标签位置读取，请核对后改用下发的模板提交。",
+        "en": "This workbook has no template identifier (not the issued template, or re-saved by another program); it was read by the labels of “{form}”. Please check and resubmit on the issued template.",
+    },
     "bad_archive": {
         "zh": "压缩包无法打开（{detail}），其中的文件一个也没有导入。请重新打包或直接提交 .xlsx 文件。",
         "en": "The archive cannot be opened ({detail}); none of its files were imported. "
