@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -141,18 +142,34 @@ def _zip_kind(zf: zipfile.ZipFile) -> str:
 
 
 def _real_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
-    """Inflate with a bound (never more than MAX_PART + 1 bytes): the member's real size."""
-    size = 0
+    """What the member really inflates to, counted up to MAX_PART + 1 bytes.
+
+    Inflates the raw stream itself rather than trusting ``zipfile``, which stops at the size the
+    header declares: a bomb with a forged small size would pass that check and explode in the
+    spreadsheet parser, which reads the stream to its end."""
+    fp = zf.fp
+    if fp is None:
+        return MAX_PART + 1
+    fp.seek(info.header_offset)
+    header = fp.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise Refused("corrupt", f"{info.filename}: bad local header")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return len(fp.read(min(info.compress_size, MAX_PART + 1)))
+    inflater = zlib.decompressobj(-15)
+    size, left = 0, info.compress_size
     try:
-        with zf.open(info) as fh:
-            while size <= MAX_PART:
-                chunk = fh.read(1024 * 1024)
-                if not chunk:
-                    break
-                size += len(chunk)
-    except zipfile.BadZipFile:
-        return MAX_PART + 1  # a header that lies about the size is refused as a bomb
-    except (zlib.error, EOFError, OSError) as exc:
+        while left > 0 and size <= MAX_PART:
+            chunk = fp.read(min(65536, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            while chunk and size <= MAX_PART:
+                size += len(inflater.decompress(chunk, 1024 * 1024))
+                chunk = inflater.unconsumed_tail
+    except zlib.error as exc:
         raise Refused("corrupt", f"{info.filename}: {exc}") from exc
     return size
 
