@@ -36,6 +36,7 @@ import multiprocessing as mp
 import os
 import platform
 import re
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -111,6 +112,36 @@ def _table(rows: list[list[str]], right: set[int] | None = None) -> str:
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+# -- machine load --------------------------------------------------------------------------
+
+def _busy_jiffies() -> int:
+    """All CPUs' non-idle time so far, in clock ticks (/proc/stat)."""
+    with open("/proc/stat") as fh:
+        values = [int(x) for x in fh.readline().split()[1:]]
+    return sum(values) - values[3] - values[4]  # minus idle and iowait
+
+
+def _own_cpu_s() -> float:
+    """CPU time of this process and of its waited-for descendants."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Load:
+    """How busy the machine was during a step, ours and other processes' (other sessions share it)."""
+
+    def __enter__(self) -> Load:
+        self.t, self.busy, self.own = time.perf_counter(), _busy_jiffies(), _own_cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self.t
+        busy = (_busy_jiffies() - self.busy) / os.sysconf("SC_CLK_TCK")
+        own = _own_cpu_s() - self.own
+        self.result = {"wall_s": wall, "busy_cores": busy / wall, "own_cores": own / wall,
+                       "other_cores": max(0.0, busy - own) / wall}
 
 
 # -- process-tree memory ----------------------------------------------------------------------
@@ -510,12 +541,23 @@ def _probe(kind: str, paths: list[str], procs: int) -> dict[str, Any]:
         p = ctx.Process(target=_probe_child, args=(kind, paths, ready, go, child))
         p.start()
         children.append((p, ready, parent))
-    for _, ready, _ in children:
-        ready.wait()
-    go.set()
-    times = [parent.recv() for _, _, parent in children]
-    for p, _, _ in children:
-        p.join()
+    try:
+        for p, ready, _ in children:
+            while not ready.wait(0.5):
+                if p.exitcode is not None:
+                    raise RuntimeError(f"probe process failed (exit {p.exitcode})")
+        go.set()
+        times = []
+        for p, _, parent in children:
+            while not parent.poll(0.5):
+                if p.exitcode is not None and not parent.poll(0):
+                    raise RuntimeError(f"probe process failed (exit {p.exitcode})")
+            times.append(parent.recv())
+    finally:
+        for p, _, _ in children:
+            if p.is_alive() and not go.is_set():
+                p.terminate()
+            p.join()
     wall = max(t[1] for t in times) - min(t[0] for t in times)
     return {"wall_s": wall, "cpu_s": [t[2] for t in times], "each_wall_s": [t[1] - t[0] for t in times],
             "units_per_s": procs / wall, "cores_busy": sum(t[2] for t in times) / wall}
@@ -536,8 +578,16 @@ def bench_scaling(files: list[Path]) -> dict[str, Any]:
 
 # -- report -----------------------------------------------------------------------------------
 
+def _safe(fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        return f"n/a ({type(exc).__name__}: {exc})"
+
+
 def report(res: dict[str, Any]) -> str:
-    f = res["figures"]
+    meta = res["meta"]
+    errors = res.get("errors", {})
     rows = [["figure", "value", "target", "status"]]
     for key, label, unit, digits in [
         ("import_rate", "import end to end (CLI)", "returns/s", 0),
@@ -547,36 +597,41 @@ def report(res: dict[str, Any]) -> str:
         ("peak_rss_mb", "import peak RSS, process tree", "MB", 1),
         ("help_s", "xltemplate --help (median of 10)", "s", 3),
     ]:
-        item = f[key]
+        item = res["figures"][key]
         target = item.get("target")
         cmp = ">=" if item.get("higher_is_better") else "<="
         rows.append([label, f"{_fmt(item['value'], digits)} {unit}",
                      f"{cmp} {_fmt(target, digits if digits else 0)} {unit}" if target is not None else "",
                      item.get("status", "")])
-    d, g, im, bl, hp = res["distribute"], res["returns"], res["import"], res["baseline"], res["help"]
+    d, g, im = res.get("distribute", {}), res.get("returns", {}), res.get("import", {})
+    bl, hp, chk = res.get("baseline", {}), res.get("help", {}), res.get("returns_check", {})
     info = [["detail", "value"],
-            ["distribute API", f"{d['n']:,} templates in {d['api_wall_s']:.2f} s "
-                               f"= {d['api_ms_per_template']:.2f} ms each"],
-            ["distribute CLI", f"{d['cli_files']:,} templates in {d['cli_wall_s']:.2f} s "
-                               f"= {d['cli_ms_per_template']:.2f} ms each (exit {d['cli_rc']})"],
-            ["setup: make returns", f"{g['n']:,} files ({g['invalid']:,} invalid, {g['folders']} folders, "
-                                    f"{g['mb']:.0f} MB) in {g['wall_s']:.2f} s; spot check "
-                                    f"{'ok' if res['returns_check']['ok'] else 'FAILED'}"],
-            ["import wall", f"{im['wall_s']:.2f} s for {res['meta']['n']:,} files, exit {im['rc']} "
-                            f"(1 expected: there are invalid returns), jobs={res['meta']['jobs'] or 'default'}"],
-            ["import stored", f"{_fmt(im.get('stored'))} of {res['meta']['n']:,} submissions "
-                              f"{im.get('by_status', {})}, {_fmt(im.get('distinct_submission_ids'))} distinct ids"],
-            ["import memory", f"peak RSS sum {im['peak_rss_mb']:.1f} MB over {im['peak_processes']} processes "
-                              f"(main {im['peak_main_rss_mb']:.1f} MB, largest worker "
-                              f"{im['peak_one_worker_rss_mb']:.1f} MB); peak PSS sum {im['peak_pss_mb']:.1f} MB; "
-                              f"{im['samples']} samples"],
-            ["naive baseline", f"{bl['n']} files in {bl['wall_s']:.2f} s = {bl['rate']:.1f} returns/s "
-                               f"({bl['ms_per_file']:.1f} ms each, openpyxl + jsonschema, 1 process); "
-                               f"{bl['invalid']} invalid; same data/status as importer: {bl['agrees_with_importer']}"],
-            ["--help", f"median {hp['median_s']:.3f} s, min {hp['min_s']:.3f}, max {hp['max_s']:.3f}"]]
-    out = ["", f"xltemplate benchmarks: form {FORM}, N={res['meta']['n']:,}, "
-               f"{res['meta']['cpus']} CPUs, Python {res['meta']['python']}", "",
-           _table(rows, {1, 2}), "", _table(info)]
+            ["distribute API", _safe(lambda: f"{d['n']:,} templates in {d['api_wall_s']:.2f} s "
+                                             f"= {d['api_ms_per_template']:.2f} ms each")],
+            ["distribute CLI", _safe(lambda: f"{d['cli_files']:,} templates in {d['cli_wall_s']:.2f} s "
+                                             f"= {d['cli_ms_per_template']:.2f} ms each (exit {d['cli_rc']})")],
+            ["setup: make returns", _safe(lambda: f"{g['n']:,} files ({g['invalid']:,} invalid, {g['folders']} "
+                                                  f"folders, {g['mb']:.0f} MB) in {g['wall_s']:.2f} s; spot check "
+                                                  f"{'ok' if chk['ok'] else 'FAILED ' + str(chk['sample'])}")],
+            ["import wall", _safe(lambda: f"{im['wall_s']:.2f} s for {meta['n']:,} files, exit {im['rc']} "
+                                          f"(1 expected: there are invalid returns), "
+                                          f"jobs={meta['jobs'] or 'default'}")],
+            ["import stored", _safe(lambda: f"{_fmt(im['stored'])} of {meta['n']:,} submissions "
+                                            f"{im.get('by_status', {})}, "
+                                            f"{_fmt(im.get('distinct_submission_ids'))} distinct submission ids")],
+            ["import memory", _safe(lambda: f"peak RSS sum {im['peak_rss_mb']:.1f} MB over {im['peak_processes']} "
+                                            f"processes (main {im['peak_main_rss_mb']:.1f} MB, largest worker "
+                                            f"{im['peak_one_worker_rss_mb']:.1f} MB); peak PSS sum "
+                                            f"{im['peak_pss_mb']:.1f} MB; {im['samples']} samples")],
+            ["naive baseline", _safe(lambda: f"{bl['n']} files in {bl['wall_s']:.2f} s = {bl['rate']:.1f} returns/s "
+                                             f"({bl['ms_per_file']:.1f} ms each: openpyxl + jsonschema, 1 process, "
+                                             f"no DB); {bl['invalid']} invalid; same data and status as the "
+                                             f"importer: {bl['agrees_with_importer']}")],
+            ["--help", _safe(lambda: f"median {hp['median_s']:.3f} s, min {hp['min_s']:.3f}, "
+                                     f"max {hp['max_s']:.3f}")]]
+    info += [[f"step {name} FAILED", text] for name, text in errors.items()]
+    out = ["", f"xltemplate benchmarks: form {FORM}, N={meta['n']:,}, {meta['cpus']} CPUs, "
+               f"Python {meta['python']}, {meta['when']}", "", _table(rows, {1, 2}), "", _table(info)]
     b = res.get("breakdown")
     if b:
         rows = [["phase (in-process, 1 thread)", "CPU ms/file", "wall ms/file", "share"]]
@@ -591,11 +646,11 @@ def report(res: dict[str, Any]) -> str:
         out += ["", f"per-file CPU breakdown over {b['n']} returns", _table(rows, {1, 2, 3}),
                 f"=> one core: {b['one_core_rate']:.0f} returns/s; ideal 2-core ceiling with storing in the main "
                 f"process (min(2/total, 1/store), no IPC, perfect scaling): {b['two_core_ceiling']:.0f} returns/s"]
-    s = res.get("scaling")
-    if s:
+    sc = res.get("scaling")
+    if sc:
         rows = [["scaling probe (fresh processes)", "1 process", "2 processes at once", "speed-up",
                  "CPU s per process (1 | 2)"]]
-        imp, loop = s["import"], s["python-loop"]
+        imp, loop = sc["import"], sc["python-loop"]
 
         def cpus(r: dict[str, Any]) -> str:
             return f"{r['one']['cpu_s'][0]:.2f} | " + " + ".join(f"{c:.2f}" for c in r["two"]["cpu_s"])
@@ -605,7 +660,53 @@ def report(res: dict[str, Any]) -> str:
         rows.append([f"pure Python loop, {PROBE_LOOP:,} steps (control)", f"{loop['one']['wall_s']:.2f} s",
                      f"{loop['two']['wall_s']:.2f} s for 2x the work", f"{loop['speedup']:.2f}x", cpus(loop)])
         out += ["", _table(rows, {1, 2, 3, 4})]
+    load = res.get("load")
+    if load:
+        rows = [["step", "wall s", "CPU busy (cores)", "ours", "other processes"]]
+        for name, r in load.items():
+            rows.append([name, f"{r['wall_s']:.1f}", f"{r['busy_cores']:.2f}", f"{r['own_cores']:.2f}",
+                         f"{r['other_cores']:.2f}"])
+        out += ["", f"machine load per step ({meta['cpus']} CPUs; other sessions may share this machine: "
+                    "'other processes' above ~0.1 core means that step's figures are depressed)",
+                _table(rows, {1, 2, 3, 4})]
     return "\n".join(out)
+
+
+def _get(res: dict[str, Any], *path: str) -> Any:
+    node: Any = res
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def figures(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def fig(value: Any, target: float, higher: bool) -> dict[str, Any]:
+        return {"value": value, "target": target, "higher_is_better": higher, "status": _status(value, target, higher)}
+
+    rate, base = _get(res, "import", "rate"), _get(res, "baseline", "rate")
+    return {
+        "import_rate": fig(rate, TARGETS["import_rate"], True),
+        "import_vs_baseline": fig(rate / base if rate and base else None, TARGETS["import_vs_baseline"], True),
+        "distribute_rate": fig(_get(res, "distribute", "api_rate"), TARGETS["distribute_rate"], True),
+        "distribute_cli_rate": fig(_get(res, "distribute", "cli_rate"), TARGETS["distribute_rate"], True),
+        # the memory target is stated for 10,000 returns; it is applied as is to other N
+        "peak_rss_mb": fig(_get(res, "import", "peak_rss_mb"), TARGETS["peak_rss_mb"], False),
+        "help_s": fig(_get(res, "help", "median_s"), TARGETS["help_s"], False),
+    }
+
+
+def wait_quiet(limit_s: float) -> float:
+    """Other processes' CPU use (cores) over a second, waiting up to ``limit_s`` for it to drop."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        with Load() as load:
+            time.sleep(1.0)
+        other = load.result["other_cores"]
+        if other < 0.15 or time.monotonic() >= deadline:
+            return other
+        _say(f"  machine busy with other processes ({other:.2f} cores); waiting ...")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -615,6 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="--jobs for xltemplate import (default: its own)")
     ap.add_argument("--keep", type=Path, default=None, help="work in DIR and keep everything there")
     ap.add_argument("--breakdown-n", type=int, default=500, help="returns for the per-file breakdown")
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                    help="wait up to S seconds for other processes to leave the CPUs idle before starting")
     ap.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures as JSON")
     args = ap.parse_args(argv)
     n = max(1, args.n)
@@ -634,6 +737,10 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"meta": {"n": n, "baseline_n": min(args.baseline_n, n), "jobs": args.jobs, "cpus": cpus,
                                     "python": platform.python_version(), "platform": platform.platform(),
                                     "when": dt.datetime.now().isoformat(timespec="seconds"), "work": str(work)}}
+    other = wait_quiet(args.wait_quiet)
+    res["meta"]["other_cores_at_start"] = other
+    _say(f"other processes use {other:.2f} of {cpus} CPUs at the start")
+    files = min(args.breakdown_n, n)
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("distribute", lambda: bench_distribute(model, n, work, bool(args.keep))),
         ("returns", lambda: make_returns(model, n, returns, cpus)),
@@ -641,32 +748,24 @@ def main(argv: list[str] | None = None) -> int:
         ("import", lambda: bench_import(returns, work, n, args.jobs)),
         ("baseline", lambda: bench_baseline(model, _files(returns)[:min(args.baseline_n, n)])),
         ("help", bench_help),
-        ("breakdown", lambda: bench_breakdown(model, _files(returns)[:min(args.breakdown_n, n)], work)),
-        ("scaling", lambda: bench_scaling(_files(returns)[:min(args.breakdown_n, n)])),
+        ("breakdown", lambda: bench_breakdown(model, _files(returns)[:files], work)),
+        ("scaling", lambda: bench_scaling(_files(returns)[:files])),
     ]
+    res["scaling_files"] = files
     try:
         for name, step in steps:
             _say(f"[{time.strftime('%H:%M:%S')}] {name} ...")
-            t0 = time.perf_counter()
-            res[name] = step()
-            _say(f"[{time.strftime('%H:%M:%S')}] {name} done in {time.perf_counter() - t0:.1f} s")
-        res["scaling_files"] = min(args.breakdown_n, n)
-        imp, base = res["import"], res["baseline"]
-        ratio = imp["rate"] / base["rate"] if base["rate"] else None
-        rss_target = TARGETS["peak_rss_mb"]  # stated for 10,000 returns; applied as is to other N
-
-        def fig(value: Any, target: float | None, higher: bool) -> dict[str, Any]:
-            return {"value": value, "target": target, "higher_is_better": higher,
-                    "status": _status(value, target, higher) if target is not None else ""}
-
-        res["figures"] = {
-            "import_rate": fig(imp["rate"], TARGETS["import_rate"], True),
-            "import_vs_baseline": fig(ratio, TARGETS["import_vs_baseline"], True),
-            "distribute_rate": fig(res["distribute"]["api_rate"], TARGETS["distribute_rate"], True),
-            "distribute_cli_rate": fig(res["distribute"]["cli_rate"], TARGETS["distribute_rate"], True),
-            "peak_rss_mb": fig(imp["peak_rss_mb"], rss_target, False),
-            "help_s": fig(res["help"]["median_s"], TARGETS["help_s"], False),
-        }
+            with Load() as load:
+                try:
+                    res[name] = step()
+                except Exception as exc:  # report the others; the table says which step failed
+                    res.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+                    _say(f"  {name} FAILED: {type(exc).__name__}: {exc}")
+            res.setdefault("load", {})[name] = load.result
+            _say(f"[{time.strftime('%H:%M:%S')}] {name} done in {load.result['wall_s']:.1f} s "
+                 f"(CPU busy {load.result['busy_cores']:.2f} cores: ours {load.result['own_cores']:.2f}, "
+                 f"other processes {load.result['other_cores']:.2f})")
+        res["figures"] = figures(res)
         _say(report(res))
         args.json.write_text(json.dumps(res, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
         _say(f"\nfigures written to {args.json}" + (f"; files kept in {work}" if args.keep else ""))

@@ -98,8 +98,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def write_return(path: Path, model: FormModel, data: Any, *, submission_id: str = "", department: str = "",
                  code: str = "") -> Path:
-    """A returned workbook as a department would send it (prefilled by distribute, then filled)."""
+    """A returned workbook as a department would send it (prefilled by distribute, then filled):
+    the department named in the metadata is the one written on the cover."""
     extra = {"department": department, "department_code": code} if department else None
+    if department:
+        data = copy.deepcopy(data)
+        data.setdefault("cover", {})["department"] = department
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(write_workbook(model, copy.deepcopy(data), submission_id=submission_id, extra_meta=extra))
     return path

@@ -48,9 +48,12 @@ def report_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _return(path: Path, model: FormModel, data: Any, *, submission_id: str, department: str, code: str) -> Path:
-    """A returned workbook as a department sends it back (department in the metadata)."""
+    """A returned workbook as a department sends it back (department in the metadata and on the cover)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(write_workbook(model, copy.deepcopy(data), submission_id=submission_id,
+    data = copy.deepcopy(data)
+    if "cover" in data:
+        data["cover"]["department"] = department
+    path.write_bytes(write_workbook(model, data, submission_id=submission_id,
                                     extra_meta={"department": department, "department_code": code}))
     return path
 
@@ -74,7 +77,7 @@ def imported(tmp_path: Path, report_db: str, wuhai: FormModel, seed0, seed1) -> 
     b_fixed = poke(b_first, wuhai, {"/goals/long_term": "保障经费", "/goals/annual": "按时发放聘用人员经费",
                                     "/funding/total": 30, "/funding/request": 30, "/budget_items/0/amount": 30},
                    out=inbox / "b-fixed.xlsx")
-    c = _return(inbox / "c.xlsx", wuhai, seed0, submission_id="C-1", department="市教育局", code="103")
+    c = _return(inbox / "c.xlsx", wuhai, seed0, submission_id="C-1", department="市教育局", code="12ab")
     poke(c, wuhai, {"/cover/budget_code": "12ab", "/project/attribute": "新建"})
     d = inbox / "d.xlsx"
     d.write_bytes(b"not a workbook at all")
@@ -83,6 +86,7 @@ def imported(tmp_path: Path, report_db: str, wuhai: FormModel, seed0, seed1) -> 
     summary = batch.run([a, b_fixed, b_first, c, d], store=store, jobs=1)
     assert summary.total() == {"valid": 2, "invalid": 2, "unreadable": 1, "duplicate": 0, "superseded": 1}
     b_data = copy.deepcopy(seed1)
+    b_data["cover"]["department"] = "市财政局"
     b_data["goals"] = {"long_term": "保障经费", "annual": "按时发放聘用人员经费"}
     b_data["funding"] |= {"total": 30, "request": 30}
     b_data["budget_items"][0]["amount"] = 30

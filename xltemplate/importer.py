@@ -15,6 +15,7 @@ from typing import Any
 
 from .coerce import coerce
 from .forms import find_form, load_form
+from .integrity import check as check_integrity
 from .messages import message
 from .model import Field, FormModel, a1
 from .reader import RawBook, ReadError, open_book
@@ -241,11 +242,12 @@ def cell_issues(model: FormModel, book: RawBook, lang: str) -> list[Issue]:
 
 
 def import_workbook(path: str | Path, form: str | Path | FormModel | None = None, lang: str = "zh", *,
-                    data: bytes | None = None, with_meta: bool = False) -> Any:
+                    data: bytes | None = None, with_meta: bool = False, key: str | None = None) -> Any:
     """Read, coerce and validate one returned workbook (from ``path``, or ``data`` already read).
 
     Never raises for a bad file: it becomes an ``unreadable`` result with a message.  With
-    ``with_meta`` the workbook's metadata comes back too, as ``(result, meta)``.
+    ``with_meta`` the workbook's metadata comes back too, as ``(result, meta)``.  With ``key``
+    the template's signature is checked (:mod:`integrity`).
     """
     result = ImportResult(file=str(path), status=UNREADABLE)
     meta: dict[str, str] = {}
@@ -271,7 +273,7 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
             result.errors.append(problem)
             return done()
         values, locate = extract(model, book)
-        found = cell_issues(model, book, lang)
+        found = cell_issues(model, book, lang) + check_integrity(model, meta, values, key, lang)
     except ReadError as exc:
         result.errors.append(_file_issue(message(exc.code, lang, detail=exc.detail), exc.code))
         return done()

@@ -252,7 +252,7 @@ def _row_height(model: FormModel, f: Field, value: str, base: float, widths: lis
 
 def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
                    password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
-                   errors: list[Any] | None = None) -> bytes:
+                   errors: list[Any] | None = None, key: str | None = None) -> bytes:
     """The template (or, with ``data``, a prefilled copy) as xlsx bytes.
 
     Raises :class:`FillError` when ``data`` does not fit.  With ``errors`` (issues of an import,
@@ -278,8 +278,12 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
     meta_info = {"form_id": model.id, "form_version": model.version, "layout_hash": model.hash,
                  "schema_hash": model.schema_hash, "submission_id": submission_id,
                  **{k: str(v) for k, v in (extra_meta or {}).items()}, "generator": f"xltemplate {__version__}"}
-    for key, value in meta_info.items():
-        book.set_custom_property(f"xltemplate.{key}", value)
+    if key:
+        from .integrity import signature
+
+        meta_info["signature"] = signature(key, meta_info)
+    for name, value in meta_info.items():
+        book.set_custom_property(f"xltemplate.{name}", value)
     book.set_custom_property("xltemplate.format", 1)
     fmt = _Formats(book)
     error_sheet = book.add_worksheet(ERROR_SHEET if lang == "zh" else "Errors") if errors is not None else None
@@ -289,8 +293,8 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
     # metadata and dropdown lists
     meta.write_string(0, 0, "xltemplate")
     meta.write_string(0, 1, "1")
-    for i, (key, value) in enumerate(meta_info.items(), start=1):
-        meta.write_string(i, 0, key)
+    for i, (name, value) in enumerate(meta_info.items(), start=1):
+        meta.write_string(i, 0, name)
         meta.write_string(i, 1, value)
     list_refs: dict[str, str] = {}
     col = 3
