@@ -20,20 +20,20 @@ def _model(form: str | Path | FormModel) -> FormModel:
 
 
 def generate(form: str | Path | FormModel, out: str | Path | None = None, *, submission_id: str = "",
-             password: str | None = None) -> bytes:
-    """The blank template; written to ``out`` when given."""
-    data = write_workbook(_model(form), None, submission_id=submission_id, password=password)
+             password: str | None = None, key: str | None = None) -> bytes:
+    """The blank template; written to ``out`` when given (signed with ``key``, see :mod:`integrity`)."""
+    data = write_workbook(_model(form), None, submission_id=submission_id, password=password, key=key)
     if out is not None:
         Path(out).write_bytes(data)
     return data
 
 
 def fill(form: str | Path | FormModel, instance: Any, out: str | Path | None = None, *,
-         submission_id: str = "", password: str | None = None) -> bytes:
+         submission_id: str = "", password: str | None = None, key: str | None = None) -> bytes:
     """The template prefilled with ``instance`` (a dict, or a path to a JSON file)."""
     if isinstance(instance, str | Path):
         instance = json.loads(Path(instance).read_text(encoding="utf-8"))
-    data = write_workbook(_model(form), instance, submission_id=submission_id, password=password)
+    data = write_workbook(_model(form), instance, submission_id=submission_id, password=password, key=key)
     if out is not None:
         Path(out).write_bytes(data)
     return data

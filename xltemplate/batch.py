@@ -115,6 +115,7 @@ class _Job:
     form: str | None
     lang: str
     annotate: str | None
+    key: str | None = None
 
 
 _JOB: _Job | None = None
@@ -166,7 +167,7 @@ def work(source: Source, job: _Job | None = None) -> Done:
             None, None, None, None, None, message("bad_archive", job.lang, detail=detail), "bad_archive")])
         return Done(source, result, sha, None)
     expected = load_form(job.form) if job.form else None
-    result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True)
+    result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True, key=job.key)
     model = model_of(result, expected)
     name, code = _department(result, model, meta)
     done = Done(source, result, sha, result.saved_at, name, code)
@@ -205,7 +206,7 @@ class Summary:
 
 def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = None, lang: str = "zh",
         annotate: str | Path | None = None, jobs: int | None = None,
-        on_done: Callable[[Done, Any], None] | None = None, progress: Any = None) -> Summary:
+        on_done: Callable[[Done, Any], None] | None = None, progress: Any = None, key: str | None = None) -> Summary:
     """Import everything under ``inputs``; record into ``store`` (a :class:`~xltemplate.store.Store`).
 
     ``on_done(done, outcome)`` is called in the main process for each file, in completion order.
@@ -213,7 +214,7 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
     """
     if form:
         load_form(form)  # a wrong --form fails here, once, not per file
-    job = _Job(str(form) if form else None, lang, str(annotate) if annotate else None)
+    job = _Job(str(form) if form else None, lang, str(annotate) if annotate else None, key)
     if annotate:
         Path(annotate).mkdir(parents=True, exist_ok=True)
     sources = list(collect(inputs)) if progress is not None else collect(inputs)

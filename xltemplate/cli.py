@@ -103,12 +103,14 @@ def _write_output(out: Path, data: bytes) -> None:
 @click.option("--submission-id", default="", help="写入元数据的报送编号 / submission id for the metadata.")
 @click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD",
               help="工作表保护密码（默认无密码）/ sheet protection password (default: none).")
-def generate(form: str, output: Path, submission_id: str, password: str | None) -> None:
+@click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
+              help="签名密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
+def generate(form: str, output: Path, submission_id: str, password: str | None, key: str | None) -> None:
     """生成空白模板 / generate the blank template."""
     from .api import generate as gen
 
     try:
-        _write_output(output, gen(form, submission_id=submission_id, password=password))
+        _write_output(output, gen(form, submission_id=submission_id, password=password, key=key))
     except _form_errors() as exc:
         _fail(exc)
 
@@ -119,13 +121,15 @@ def generate(form: str, output: Path, submission_id: str, password: str | None) 
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--submission-id", default="")
 @click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD")
-def fill(form: str, data: Path, output: Path, submission_id: str, password: str | None) -> None:
+@click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
+              help="签名密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
+def fill(form: str, data: Path, output: Path, submission_id: str, password: str | None, key: str | None) -> None:
     """用 JSON 数据预填模板 / prefill the template from a JSON instance."""
     from .api import fill as do_fill
     from .writer import FillError
 
     try:
-        _write_output(output, do_fill(form, data, submission_id=submission_id, password=password))
+        _write_output(output, do_fill(form, data, submission_id=submission_id, password=password, key=key))
     except FillError as exc:
         head = f"{data}：数据无法放入模板：" if _Ctx.lang == "zh" else f"{data}: the data does not fit the template:"
         raise click.ClickException(head + "\n  " + "\n  ".join(exc.problems)) from exc
@@ -140,8 +144,11 @@ def fill(form: str, data: Path, output: Path, submission_id: str, password: str 
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="输出目录 / output folder.")
 @click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD")
+@click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
+              help="签名密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
 @click.option("--progress/--no-progress", default=None)
-def distribute(form: str, roster: Path, output: Path, password: str | None, progress: bool | None) -> None:
+def distribute(form: str, roster: Path, output: Path, password: str | None, key: str | None,
+               progress: bool | None) -> None:
     """按部门名单批量生成预填模板 / one prefilled template per roster row, with a manifest."""
     from tqdm import tqdm
 
@@ -158,7 +165,7 @@ def distribute(form: str, roster: Path, output: Path, password: str | None, prog
     bar = tqdm(total=len(rows), desc="生成" if lang == "zh" else "write", unit="份" if lang == "zh" else "file",
                disable=(not sys.stderr.isatty()) if progress is None else not progress, file=sys.stderr)
     try:
-        issued = run(model, rows, output, password=password, source=str(roster), progress=bar.update)
+        issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update)
     except RosterError as exc:
         bar.close()
         head = "名单有问题，未生成任何文件：" if lang == "zh" else "roster problems, nothing written:"
@@ -227,8 +234,10 @@ def summary_table(summary: Any, lang: str) -> str:
 @click.option("-j", "--jobs", type=int, default=None, help="并行进程数（默认 CPU 核数）/ worker processes.")
 @click.option("--progress/--no-progress", default=None, help="进度条（默认：终端上显示）/ progress bar.")
 @click.option("-q", "--quiet", is_flag=True, help="只输出汇总 / print only the summary.")
+@click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
+              help="校验模板签名的密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
 def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: bool, json_out: Path | None,
-            annotate_dir: Path | None, jobs: int | None, progress: bool | None, quiet: bool) -> None:
+            annotate_dir: Path | None, jobs: int | None, progress: bool | None, quiet: bool, key: str | None) -> None:
     """导入并检查填好的工作簿（文件、文件夹、zip 压缩包）/ import and check returned workbooks.
 
     Files, folders (recursively) and .zip archives; in parallel; each file stored in its own
@@ -282,7 +291,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
 
     try:
         summary = batch.run([str(p) for p in inputs], store=store, form=form, lang=lang,
-                            annotate=annotate_dir, jobs=jobs, on_done=on_done, progress=bar)
+                            annotate=annotate_dir, jobs=jobs, on_done=on_done, progress=bar, key=key)
     finally:
         bar.close()
         if sink is not None and sink is not sys.stdout:

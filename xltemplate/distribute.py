@@ -26,6 +26,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from . import coerce
+from .integrity import signature
 from .model import Field, FormModel
 from .validate import validate
 from .values import MISSING
@@ -152,15 +153,16 @@ def file_name(code: str, name: str) -> str:
 class _Skeleton:
     """The workbook written once with markers where per-department text goes."""
 
-    def __init__(self, model: FormModel, pointers: list[str], password: str | None):
+    def __init__(self, model: FormModel, pointers: list[str], password: str | None, key: str | None = None):
         tag = uuid.uuid4().hex[:10]
         self.markers = {p: f"xt{tag}m{i:03d}" for i, p in enumerate(pointers)}
-        self.sid, self.dept, self.code = (f"xt{tag}s", f"xt{tag}d", f"xt{tag}c")
+        self.sid, self.dept, self.code, self.sig = (f"xt{tag}s", f"xt{tag}d", f"xt{tag}c", f"xt{tag}g")
+        self.model, self.key = model, key
         data: dict[str, Any] = {}
         for p, marker in self.markers.items():
             _put(data, p, marker)
-        book = write_workbook(model, data, submission_id=self.sid, password=password,
-                              extra_meta={"department": self.dept, "department_code": self.code})
+        extra = {"department": self.dept, "department_code": self.code} | ({"signature": self.sig} if key else {})
+        book = write_workbook(model, data, submission_id=self.sid, password=password, extra_meta=extra)
         with zipfile.ZipFile(io.BytesIO(book)) as zf:
             self.parts = [(info, zf.read(info.filename).decode("utf-8")) for info in zf.infolist()]
         self.tag = f"xt{tag}"
@@ -168,7 +170,10 @@ class _Skeleton:
     def render(self, values: dict[str, str], sid: str, dept: str, code: str) -> bytes:
         table = {m: escape(_CONTROL.sub("", values.get(p, ""))) for p, m in self.markers.items()}
         table |= {self.sid: escape(sid), self.dept: escape(dept), self.code: escape(code)}
-        pattern = re.compile(re.escape(self.tag) + r"(?:m\d{3}|[sdc])")
+        if self.key:
+            table[self.sig] = signature(self.key, {"form_id": self.model.id, "form_version": self.model.version,
+                                                   "submission_id": sid, "department_code": code})
+        pattern = re.compile(re.escape(self.tag) + r"(?:m\d{3}|[sdcg])")
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             for info, text in self.parts:
@@ -179,7 +184,7 @@ class _Skeleton:
 
 
 def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Path, *,
-               password: str | None = None, source: str = "roster",
+               password: str | None = None, key: str | None = None, source: str = "roster",
                progress: Callable[[int], None] | None = None) -> list[Issued]:
     """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``."""
     rows = plan(model, roster, source)
@@ -187,7 +192,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     outdir.mkdir(parents=True, exist_ok=True)
     pointers = sorted({p for _, _, data in rows for p in _pointers(data)})
     fast = all(model.by_pointer[p].kind in ("string", "month-range") for p in pointers)
-    skeleton = _Skeleton(model, pointers, password) if fast else None
+    skeleton = _Skeleton(model, pointers, password, key) if fast else None
     issued, taken = [], set()
     for code, name, data in rows:
         sid = f"{code}-{uuid.uuid4().hex[:12]}"
@@ -196,7 +201,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
             book = skeleton.render(values, sid, name, code)
         else:
             try:
-                book = write_workbook(model, data, submission_id=sid, password=password,
+                book = write_workbook(model, data, submission_id=sid, password=password, key=key,
                                       extra_meta={"department": name, "department_code": code})
             except FillError as exc:
                 raise RosterError([f"{source}（{code} {name}）：{p}" for p in exc.problems]) from exc

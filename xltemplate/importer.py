@@ -133,35 +133,43 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
     return data, locate
 
 
-def _labels_match(model: FormModel, book: RawBook, sheets: set[str]) -> list[str]:
-    """Label cells of the layout that are not where the form puts them (on ``sheets``)."""
+def _labels_off(model: FormModel, book: RawBook, where: dict[str, tuple[str, int, int]]) -> list[str]:
+    """Label cells of the layout not found where they should be: at the form's cell, moved as the
+    fields of their row (or the nearest row above) were moved, by the names that locate them."""
+    moved: dict[str, dict[int, tuple[int, int]]] = {}
+    for f in model.fields:
+        sheet, row, col = where.get(f.pointer, (f.sheet, f.row, f.col))
+        if sheet == f.sheet:
+            moved.setdefault(f.sheet, {}).setdefault(f.row, (row - f.row, col - f.col))
     off = []
     for layout in model.sheets:
-        if layout.name not in sheets:
-            continue
         if layout.name not in book.states:
             off.append(f"缺少工作表“{layout.name}”")
             continue
+        rows = sorted(moved.get(layout.name, {}))
+        shift = moved.get(layout.name, {})
         for cell in layout.cells:
             if cell.kind != "text" or not cell.text:
                 continue
-            found = book.value(layout.name, cell.row, cell.col)
+            above = [r for r in rows if r <= cell.row] or rows[:1]
+            dr, dc = shift[above[-1]] if above else (0, 0)
+            found = book.value(layout.name, cell.row + dr, cell.col + dc)
             if "".join(str(found or "").split()) != "".join(cell.text.split()):
-                off.append(f"{layout.name}!{a1(cell.row, cell.col)} 应为“{cell.text}”，现为“{found or ''}”")
+                off.append(f"{layout.name}!{a1(cell.row + dr, cell.col + dc)} 应为“{cell.text}”，现为“{found or ''}”")
     return off
 
 
 def structure_issue(model: FormModel, book: RawBook, lang: str) -> Issue | None:
     """Whether values can be found safely: by defined names where they survive, else by the form's
-    cells, and then only if the labels around them are still where the form puts them."""
+    cells; either way the labels around them must be where that puts them (a program that
+    inserts rows without updating names, or a copy retyped in another layout, is refused)."""
     broken = [f for f in model.fields if f.name in book.broken_names]
     if broken:
         where = "、".join(f"“{f.label}”（{f.sheet}!{f.cell}）" for f in broken[:3])
         return _file_issue(message("cells_deleted", lang, where=where, n=len(broken)), "structure")
-    by_position = {f.sheet for f in model.fields if f.name not in book.names}
-    if not by_position:
-        return None
-    off = _labels_match(model, book, by_position)
+    named = {f.pointer: book.names[f.name] for f in model.fields
+             if f.name in book.names and book.names[f.name][0] in book.states}
+    off = _labels_off(model, book, named)
     if off:
         return _file_issue(message("moved", lang, where="；".join(off[:3]), n=len(off)), "structure")
     return None
@@ -197,7 +205,7 @@ def _by_labels(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormMo
     for model in candidates:
         if model is None or not {s.name for s in model.sheets} <= set(book.states):
             continue
-        if not _labels_match(model, book, {s.name for s in model.sheets}):
+        if not _labels_off(model, book, {}):
             return model, [_file_issue(message("read_by_labels", lang, form=model.title), "no_metadata")]
     return None, [_file_issue(message("no_metadata", lang), "no_metadata")]
 

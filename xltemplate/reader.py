@@ -317,8 +317,10 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
                 wb = _workbook_xml(zf)
                 meta = _custom_props(zf)
                 saved_at = _saved_at(zf)
-                sheets = {name: zf.read(part) for name, part in wb.parts.items()
-                          if wb.states.get(name) is not None and name != META_SHEET and part in zf.NameToInfo}
+                missing = [part for part in wb.parts.values() if part not in zf.NameToInfo]
+                if missing:
+                    raise ReadError("missing_part", missing[0])
+                sheets = {name: zf.read(part) for name, part in wb.parts.items() if name != META_SHEET}
         except (zipfile.BadZipFile, ElementTree.ParseError, EOFError, OSError, zlib.error) as exc:
             raise ReadError("corrupt", str(exc)) from exc
     else:

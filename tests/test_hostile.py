@@ -1,0 +1,124 @@
+"""Hostile and broken returns: each corpus case gets its named outcome, a batch of all of them
+gets one status per file, and nothing we export runs a formula."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import openpyxl
+import pytest
+from conftest import write_return
+from corpus import CASES
+
+from xltemplate import batch
+from xltemplate.importer import import_workbook
+from xltemplate.writer import write_workbook
+
+
+@pytest.fixture(scope="module")
+def good(wuhai) -> bytes:
+    from conftest import load_json
+
+    return write_workbook(wuhai, load_json("seed_000.json"), submission_id="S-1")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_corpus_case_gets_its_outcome(name, wuhai, good, seed0, tmp_path) -> None:
+    build, expected = CASES[name]
+    path = tmp_path / f"{name}.xlsx"
+    path.write_bytes(build(wuhai, good, copy.deepcopy(seed0)))
+    result = import_workbook(path)
+    status, code = expected[0], expected[1]
+    assert result.status == status, [e.as_dict() for e in result.errors]
+    if code is None:
+        assert result.errors == []
+    else:
+        assert result.errors and result.errors[0].code == code, [e.as_dict() for e in result.errors]
+        assert len(expected) < 3 or expected[2] in result.errors[0].message, result.errors[0].message
+        assert all(e.message for e in result.errors)
+    if status == "unreadable":  # the message says what to do, in English too (labels stay Chinese)
+        en = import_workbook(path, lang="en")
+        assert en.errors[0].code == code
+        assert sum(ch.isascii() and ch.isalpha() for ch in en.errors[0].message) > 20, en.errors[0].message
+
+
+def test_entities_are_never_expanded(wuhai, good, tmp_path) -> None:
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(CASES["external_entity"][0](wuhai, good, {}))
+    text = str(import_workbook(path).as_dict())
+    assert "root:" not in text  # /etc/passwd was not read
+
+
+def test_values_in_hidden_rows_are_kept_and_reported_where_they_are(wuhai, good, tmp_path) -> None:
+    path = tmp_path / "h.xlsx"
+    path.write_bytes(CASES["data_in_hidden_row"][0](wuhai, good, {}))
+    result = import_workbook(path)
+    hidden = [e for e in result.errors if e.code == "hidden"]
+    assert {e.cell for e in hidden} == {wuhai.by_pointer["/budget_items/1/name"].cell,
+                                       wuhai.by_pointer["/budget_items/1/amount"].cell}
+    assert result.data["budget_items"][1] == {"name": "隐藏的明细", "amount": 3}
+
+
+def test_formula_typed_in_an_input_is_reported_with_the_formula(wuhai, good, tmp_path) -> None:
+    path = tmp_path / "f.xlsx"
+    path.write_bytes(CASES["formula_where_value_belongs"][0](wuhai, good, {}))
+    error = next(e for e in import_workbook(path).errors if e.code == "formula")
+    assert (error.cell, error.value) == (wuhai.by_pointer["/funding/request"].cell, "=3+4")
+
+
+def test_formula_like_text_never_runs_in_anything_we_export(wuhai, seed0, tmp_path) -> None:
+    from xltemplate.annotate import annotate
+    from xltemplate.report import write_report
+    from xltemplate.store import Store
+
+    evil = ["=HYPERLINK(\"http://x\",\"点这里\")", "=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "-2+3"]
+    data = copy.deepcopy(seed0)
+    data["unit"]["contact"] = evil[0]
+    data["unit"]["supervisor"] = evil[1]
+    data["project"]["basis"] = evil[2]
+    data["goals"] = {"annual": evil[3], "long_term": evil[4]}
+    data["funding"]["other"] = 0  # keep it valid
+    path = write_return(tmp_path / "in" / "evil.xlsx", wuhai, data, submission_id="E-1")
+    result, meta = import_workbook(path, with_meta=True)
+    assert result.status == "valid" and result.data["unit"]["contact"] == evil[0]
+    # the annotated copy (of an invalid variant) keeps them as text
+    result.errors = [type(result.errors[0])(None, None, "/unit/name", "x", "x", "x", "x")] if result.errors else \
+        [__import__("xltemplate.validate", fromlist=["Issue"]).Issue(None, None, "/unit/name", "x", "x", "x", "x")]
+    copy_path = annotate(wuhai, result, tmp_path, meta)
+    wb = openpyxl.load_workbook(copy_path)
+    for pointer in ("/unit/contact", "/unit/supervisor", "/project/basis"):
+        f = wuhai.by_pointer[pointer]
+        assert wb[f.sheet][f.cell].data_type == "s"
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    batch.run([path], store=store, jobs=1)
+    write_report(store, tmp_path / "r.xlsx")
+    cells = [c for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["汇总"].iter_rows() for c in row
+             if isinstance(c.value, str) and c.value in evil]
+    assert len(cells) == len(evil) and all(c.data_type == "s" for c in cells)
+    write_report(store, tmp_path / "r.csv")
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert all(f"'{e}" in text or f"\"'{e}" in text or f"'{e}".replace('"', '""') in text for e in evil)
+
+
+def test_a_batch_of_every_case_gives_one_status_per_file(wuhai, good, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, (build, _expected) in CASES.items():
+        (folder / f"{name}.xlsx").write_bytes(build(wuhai, good, {}))
+    seen: dict[str, str] = {}
+    summary = batch.run([folder], jobs=2, on_done=lambda d, o: seen.setdefault(d.source.name, d.result.status))
+    assert len(seen) == len(CASES) == summary.files
+    for name, (_build, expected) in CASES.items():
+        assert seen[str(folder / f"{name}.xlsx")] == expected[0], name
+
+
+def test_an_encrypted_workbook_gets_a_clear_message(good, tmp_path) -> None:
+    msoffcrypto = pytest.importorskip("msoffcrypto.format.ooxml")
+    out = io.BytesIO()
+    msoffcrypto.OOXMLFile(io.BytesIO(good)).encrypt("secret", out)
+    path = tmp_path / "locked.xlsx"
+    path.write_bytes(out.getvalue())
+    result = import_workbook(path)
+    assert (result.status, result.errors[0].code) == ("unreadable", "encrypted")
+    assert "密码" in result.errors[0].message
