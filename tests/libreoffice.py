@@ -258,9 +258,12 @@ def fill_by_names(
     *,
     recalc: bool = True,
     timeout: float = FILL_TIMEOUT,
+    insert_rows: list[tuple[str, int, int]] | None = None,
 ) -> None:
     """Open src in LibreOffice (UNO), write each value into the top-left cell of the
     workbook-level defined name, store dst as xlsx and close.
+
+    ``insert_rows``: (sheet, before row 1-based, count) inserted first, as a clerk would.
 
     Values: str -> text, int/float -> number, None -> clear contents,
     datetime.date/datetime -> serial number (the cell keeps its number format).
@@ -280,6 +283,7 @@ def fill_by_names(
         "values": {name: _encode_value(name, v) for name, v in values.items()},
         "recalc": recalc,
         "soffice": SOFFICE,
+        "insert_rows": [{"sheet": s, "before": b, "count": n} for s, b, n in insert_rows or []],
     }
     with tempfile.TemporaryDirectory(prefix="xlt-uno-job-", ignore_cleanup_errors=True) as tmp:
         job_file = Path(tmp, "job.json")

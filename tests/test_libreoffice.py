@@ -95,3 +95,32 @@ def test_annotated_return_opens_and_is_corrected_in_libreoffice(wuhai, tmp_path,
     again = import_workbook(fixed)
     assert again.status == "valid", again.errors
     assert again.submission_id == "A-1" and again.data == seed0
+
+
+def test_rows_inserted_in_libreoffice_are_read_by_the_names_it_updates(wuhai, make_filled, tmp_path, seed0) -> None:
+    """A clerk lifts protection and inserts rows: LibreOffice moves the cells and their names; the
+    importer follows the names and checks the labels moved with them."""
+    src = make_filled(wuhai, seed0)
+    out = tmp_path / "inserted.xlsx"
+    lo.fill_by_names(src, out, {}, insert_rows=[(wuhai.sheets[1].name, 6, 2)])
+    f = wuhai.by_pointer["/project/function_code"]
+    moved = import_workbook(out, with_meta=True)[0]
+    assert moved.status == "valid", moved.errors
+    assert moved.data == seed0
+    import openpyxl
+
+    assert openpyxl.load_workbook(out)[f.sheet].cell(row=f.row + 3, column=f.col + 1).value == "2010308"
+
+
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+def test_xls_and_ods_saved_by_a_client_are_read_by_the_form_positions(wuhai, make_filled, tmp_path, fmt, seed0) -> None:
+    """Excel 97-2003 (.xls, also what WPS .et holds) and OpenDocument: no defined names there, so
+    the cells are read where the form puts them, after checking every label is in its place."""
+    src = make_filled(wuhai, seed0)
+    other = lo.convert(src, tmp_path / fmt, fmt)
+    result = import_workbook(other)
+    assert result.status == "valid", result.errors
+    assert result.data == seed0 and result.form == "wuhai-perf-target"
+    renamed = other.with_suffix(".et")  # a WPS .et file: the same container, read by content not name
+    renamed.write_bytes(other.read_bytes())
+    assert import_workbook(renamed).data == seed0

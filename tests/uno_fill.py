@@ -194,6 +194,19 @@ def fill(doc, values: dict) -> None:
             sheet.protect("")
 
 
+def insert_rows(doc, inserts: list) -> None:
+    """Insert rows as a clerk would (protection lifted first): LibreOffice moves the cells below and
+    updates every defined name that points at them."""
+    for item in inserts:
+        sheet = doc.Sheets.getByName(item["sheet"])
+        protected = sheet.isProtected()
+        if protected:
+            sheet.unprotect("")
+        sheet.Rows.insertByIndex(int(item["before"]) - 1, int(item["count"]))
+        if protected:
+            sheet.protect("")
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -223,6 +236,7 @@ def main(argv: list[str]) -> int:
         if doc is None:
             raise RuntimeError(f"LibreOffice could not load {src}:\n{soffice_log(tmp)}")
         try:
+            insert_rows(doc, job.get("insert_rows", []))
             fill(doc, job["values"])
             if job.get("recalc", True):
                 doc.calculateAll()
