@@ -141,13 +141,25 @@ def boolean(value: Any) -> Any:
 
 
 def coerce(value: Any, f: Field) -> Any:
-    """The JSON value for a raw cell value (``MISSING`` for an empty cell)."""
+    """The JSON value for a raw cell value (``MISSING`` for an empty cell).
+
+    Whatever the cell held, the result is a JSON value: a date in a number cell becomes its ISO
+    text, so the validator reports it instead of anything failing on a type it cannot hold."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return MISSING
+    out = _by_kind(value, f)
+    if isinstance(out, str | bool | int) or (isinstance(out, float) and math.isfinite(out)):
+        return out
+    if isinstance(out, dt.datetime):
+        return out.isoformat(sep=" ")
+    if isinstance(out, dt.date | dt.time):
+        return out.isoformat()
+    return str(out)
+
+
+def _by_kind(value: Any, f: Field) -> Any:
     kind = f.kind
-    if kind == "number":
-        return number(value)
-    if kind == "integer":
+    if kind in ("number", "integer"):
         return number(value)
     if kind == "date":
         return date(value)

@@ -20,7 +20,7 @@ from .messages import message
 from .model import Field, FormModel, a1
 from .reader import RawBook, ReadError, open_book
 from .schema import split_pointer
-from .validate import Issue, validate
+from .validate import Issue, scaffold, validate
 from .values import MISSING
 
 VALID, INVALID, UNREADABLE = "valid", "invalid", "unreadable"
@@ -120,6 +120,7 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
                 node = node.setdefault(token, {})
             node[tokens[-1]] = rows
     book.data_pointers = pointers
+    data = scaffold(model.schema, data, arrays=False)  # required sections present, even if empty
 
     def locate(pointer: str) -> Field | None:
         for array, slots in slot_of.items():

@@ -137,7 +137,11 @@ class RawBook:
             try:
                 self.grids[sheet] = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
             except Exception as exc:  # calamine raises its own error types
-                raise ReadError("sheet", f"{sheet}: {exc}") from exc
+                raise ReadError("corrupt", f"{sheet}: {exc}") from exc
+            except BaseException as exc:  # a panic inside calamine (pyo3 PanicException) on odd values
+                if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                    raise
+                raise ReadError("corrupt", f"{sheet}: {type(exc).__name__}: {exc}") from exc
         return self.grids[sheet]
 
     def value(self, sheet: str, row: int, col: int) -> Any:
@@ -337,6 +341,10 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
         raise
     except Exception as exc:  # calamine's own error types
         raise ReadError("corrupt", str(exc)) from exc
+    except BaseException as exc:  # a panic inside calamine (pyo3 PanicException)
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        raise ReadError("corrupt", f"{type(exc).__name__}: {exc}") from exc
     live = {k: v for k, v in wb.names.items() if v is not None}
     raw = RawBook(path=path, states=wb.states, names=live, meta=meta, book=book, saved_at=saved_at)
     raw.kind = kind.name

@@ -311,13 +311,14 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     return [k[3] for k in keyed]
 
 
-def scaffold(schema: dict[str, Any], instance: Any) -> Any:
-    """A copy of ``instance`` with every absent *required* object or array put in as empty.
+def scaffold(schema: dict[str, Any], instance: Any, arrays: bool = True) -> Any:
+    """A copy of ``instance`` with every absent *required* object (and array) put in as empty.
 
     So a blank section is reported field by field ("项目单位 必填") rather than once for the
-    section, and an empty repeating area as "至少填写 1 行" at its first row.
+    section, and an empty repeating area as "至少填写 1 行" at its first row.  Without arrays it
+    is the shape the importer returns: required sections always present, even when empty.
     """
-    return _fill_in(_skeleton(schema), instance)
+    return _fill_in(_skeleton(schema), instance, arrays)
 
 
 _SKELETONS: dict[int, Any] = {}
@@ -342,17 +343,17 @@ def _skeleton(schema: dict[str, Any]) -> dict[str, Any]:
     return _SKELETONS[key][1]
 
 
-def _fill_in(skeleton: dict[str, Any], value: Any) -> Any:
+def _fill_in(skeleton: dict[str, Any], value: Any, arrays: bool = True) -> Any:
     if not isinstance(value, dict) or not skeleton:
         return value
     out = dict(value)
     for name, (kind, child) in skeleton.items():
         if name in out:
             if child:
-                out[name] = _fill_in(child, out[name])
+                out[name] = _fill_in(child, out[name], arrays)
         elif kind == "object":
-            out[name] = _fill_in(child, {})
-        elif kind == "array":
+            out[name] = _fill_in(child, {}, arrays)
+        elif kind == "array" and arrays:
             out[name] = []
     return out
 
