@@ -64,13 +64,16 @@ def identify(data: bytes) -> Kind:
     if data.startswith(b"PK"):
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
             raise Refused("truncated", str(exc)) from exc
         try:
             return Kind(_zip_kind(zf), data, zf)
-        except BaseException:
+        except Refused:
             zf.close()
             raise
+        except Exception as exc:  # zipfile's many ways of failing on a damaged archive
+            zf.close()
+            raise Refused("corrupt", f"{type(exc).__name__}: {exc}") from exc
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             raise Refused(kind)

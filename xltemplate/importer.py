@@ -7,6 +7,7 @@ never an exception, so one bad file never stops a batch.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -285,6 +286,12 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         found = cell_issues(model, book, lang) + check_integrity(model, meta, values, key, lang)
     except ReadError as exc:
         result.errors.append(_file_issue(message(exc.code, lang, detail=exc.detail), exc.code))
+        return done()
+    except Exception as exc:  # a bug of ours or a library's: the file is reported, the batch goes on
+        if os.environ.get("XLTEMPLATE_DEBUG"):
+            raise
+        result.errors = [_file_issue(message("unexpected", lang, detail=f"{type(exc).__name__}: {exc}"), "unexpected")]
+        result.data, result.status = None, UNREADABLE
         return done()
     result.data = values
     result.errors = notes + found + validate(model, values, lang, locate)

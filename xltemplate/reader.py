@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -325,8 +324,10 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
                 if missing:
                     raise ReadError("missing_part", missing[0])
                 sheets = {name: zf.read(part) for name, part in wb.parts.items() if name != META_SHEET}
-        except (zipfile.BadZipFile, ElementTree.ParseError, EOFError, OSError, zlib.error) as exc:
-            raise ReadError("corrupt", str(exc)) from exc
+        except ReadError:
+            raise
+        except Exception as exc:  # zipfile and the XML parser fail in many ways on damaged parts
+            raise ReadError("corrupt", f"{type(exc).__name__}: {exc}") from exc
     else:
         sheets = {}
         if kind.zip is not None:
