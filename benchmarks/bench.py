@@ -384,6 +384,11 @@ def bench_import(root: Path, work: Path, n: int, jobs: int | None) -> dict[str, 
             out["by_status"] = dict(conn.execute("select status, count(*) from submissions group by status"))
             out["distinct_submission_ids"] = conn.execute(
                 "select count(distinct submission_id) from submissions").fetchone()[0]
+            # the per-file lookup of earlier copies of a submission (Store._supersede); SQLite has no
+            # statistics, so which index it takes can differ from one new database to the next
+            plan = conn.execute("explain query plan select id from submissions where form_id = ? and "
+                                "submission_id = ? and is_current is 1", ("x", "y")).fetchall()
+            out["supersede_plan"] = "; ".join(str(row[-1]) for row in plan)
     except sqlite3.Error as exc:
         out["stored"], out["db_error"] = None, str(exc)
     return out
@@ -664,6 +669,9 @@ def report(res: dict[str, Any]) -> str:
             ["import stored", _safe(lambda: f"{_fmt(im['stored'])} of {meta['n']:,} submissions "
                                             f"{im.get('by_status', {})}, "
                                             f"{_fmt(im.get('distinct_submission_ids'))} distinct submission ids")],
+            ["import DB lookup", _safe(lambda: f"supersede query plan: {im['supersede_plan']}"
+                                               + (" <- every row of the form, per file: O(N^2)"
+                                                  if "form_id" in im["supersede_plan"] else ""))],
             ["import memory", _safe(lambda: f"peak RSS sum {im['peak_rss_mb']:.1f} MB over {im['peak_processes']} "
                                             f"processes (main {im['peak_main_rss_mb']:.1f} MB, largest worker "
                                             f"{im['peak_one_worker_rss_mb']:.1f} MB); peak PSS sum "

@@ -49,6 +49,10 @@ def main(debug: bool, lang: str) -> None:
     imported and checked.  FORM is a bundled form id (see `xltemplate forms`) or a schema path.
     """
     _Ctx.debug, _Ctx.lang = debug, lang
+    if debug:  # let the importer's unexpected errors through, with their tracebacks
+        import os
+
+        os.environ["XLTEMPLATE_DEBUG"] = "1"
 
 
 @main.command()
