@@ -117,9 +117,9 @@ class Store:
             sa.Column("source", sa.Text, nullable=False),
             sa.Column("received_at", sa.DateTime, nullable=False),
             sa.Column("saved_at", sa.DateTime),
-            sa.Column("form_id", sa.String(200), index=True),
+            sa.Column("form_id", sa.String(200)),
             sa.Column("form_version", sa.String(50)),
-            sa.Column("submission_id", sa.String(200), index=True),
+            sa.Column("submission_id", sa.String(200)),
             sa.Column("department", sa.Text),
             sa.Column("department_code", sa.String(100)),
             sa.Column("status", sa.String(20), nullable=False),
@@ -128,6 +128,9 @@ class Store:
             sa.Column("superseded_by", sa.Integer, sa.ForeignKey("submissions.id")),
             sa.Column("data", JSONType),
             sa.Column("errors", JSONType),
+            # the resubmission lookup of every insert: without it, each file scans the whole form
+            sa.Index("ix_submissions_lookup", "submission_id", "form_id", "is_current"),
+            sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
         )
         self.errors = sa.Table(
             "submission_errors", self.meta,
