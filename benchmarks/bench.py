@@ -3,9 +3,12 @@
 Run from the project root::
 
     .venv/bin/python benchmarks/bench.py [--n 10000] [--baseline-n 200] [--jobs N] [--keep DIR]
+                                         [--breakdown-n 500] [--wait-quiet SECONDS] [--json PATH]
 
 It is a script, not a test: it measures, prints a table (PASS/MISS next to each target) and writes
-the same figures to ``benchmarks/results.json``.  It never asserts.
+the same figures to ``benchmarks/results.json``.  It never asserts.  Other sessions may share this
+2-CPU machine: every step reports how much CPU other processes took meanwhile, and --wait-quiet
+waits (up to SECONDS) for the machine to be idle before starting.  N=10000 takes about 2-3 minutes.
 
 What it does, in order:
 
@@ -174,6 +177,17 @@ def _tree(pid: int) -> list[int]:
     return tree
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of one process so far (/proc/<pid>/stat), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _status_kb(pid: int, key: bytes, path: str = "status") -> int:
     try:
         with open(f"/proc/{pid}/{path}", "rb") as fh:
@@ -196,6 +210,7 @@ class TreeSampler(threading.Thread):
         self.stop = threading.Event()
         self.peak_rss_kb = self.peak_pss_kb = self.peak_main_kb = self.peak_one_worker_kb = 0
         self.peak_procs = self.samples = 0
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds at its last sample
 
     def run(self) -> None:
         tick, pids = 0, [self.pid]
@@ -203,6 +218,10 @@ class TreeSampler(threading.Thread):
             if tick % 10 == 0:
                 pids = _tree(self.pid)
             rss = {p: _status_kb(p, b"VmRSS:") for p in pids}
+            for p in pids:
+                cpu = _cpu_s(p)
+                if cpu is not None:
+                    self.cpu[p] = cpu
             self.peak_rss_kb = max(self.peak_rss_kb, sum(rss.values()))
             self.peak_main_kb = max(self.peak_main_kb, rss.get(self.pid, 0))
             workers = [v for p, v in rss.items() if p != self.pid]
@@ -231,7 +250,10 @@ def run_sampled(cmd: list[str], cwd: Path, log: Path) -> dict[str, Any]:
     return {"wall_s": wall, "rc": rc, "peak_rss_mb": sampler.peak_rss_kb / 1024,
             "peak_pss_mb": sampler.peak_pss_kb / 1024, "peak_main_rss_mb": sampler.peak_main_kb / 1024,
             "peak_one_worker_rss_mb": sampler.peak_one_worker_kb / 1024, "peak_processes": sampler.peak_procs,
-            "samples": sampler.samples}
+            "samples": sampler.samples,
+            # CPU seen at the last sample of each process (up to one period short of the end)
+            "main_cpu_s": sampler.cpu.get(proc.pid, 0.0),
+            "children_cpu_s": sum(v for p, v in sampler.cpu.items() if p != proc.pid)}
 
 
 # -- 1. distribute ----------------------------------------------------------------------------
@@ -374,6 +396,8 @@ def bench_import(root: Path, work: Path, n: int, jobs: int | None) -> dict[str, 
     out["cpu_s"] = cpu
     out["cpu_ms_per_return"] = cpu * 1000 / n
     out["cores_used"] = cpu / out["wall_s"]
+    out["main_cpu_ms_per_return"] = out["main_cpu_s"] * 1000 / n
+    out["workers_cpu_ms_per_return"] = out["children_cpu_s"] * 1000 / n
     out["cmd"] = " ".join(cmd)
     out["rate"] = n / out["wall_s"]
     out["log_tail"] = (work / "import.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:] \
@@ -665,13 +689,17 @@ def report(res: dict[str, Any]) -> str:
             ["import CPU", _safe(lambda: f"{im['cpu_s']:.1f} s CPU for the whole process tree = "
                                          f"{im['cpu_ms_per_return']:.2f} ms per return, {im['cores_used']:.2f} "
                                          f"cores busy on average (so {meta['cpus']} cores cap it at "
-                                         f"~{meta['cpus'] * 1000 / im['cpu_ms_per_return']:.0f} returns/s)")],
+                                         f"~{meta['cpus'] * 1000 / im['cpu_ms_per_return']:.0f} returns/s); "
+                                         f"main process (collect, store, summary) "
+                                         f"{im['main_cpu_ms_per_return']:.2f} ms per return, workers "
+                                         f"{im['workers_cpu_ms_per_return']:.2f} ms")],
             ["import stored", _safe(lambda: f"{_fmt(im['stored'])} of {meta['n']:,} submissions "
                                             f"{im.get('by_status', {})}, "
                                             f"{_fmt(im.get('distinct_submission_ids'))} distinct submission ids")],
             ["import DB lookup", _safe(lambda: f"supersede query plan: {im['supersede_plan']}"
-                                               + (" <- every row of the form, per file: O(N^2)"
-                                                  if "form_id" in im["supersede_plan"] else ""))],
+                                               + (" <- not by submission id: every row of the form, per "
+                                                  "file: O(N^2)" if "submission_id=" not in im["supersede_plan"]
+                                                  else ""))],
             ["import memory", _safe(lambda: f"peak RSS sum {im['peak_rss_mb']:.1f} MB over {im['peak_processes']} "
                                             f"processes (main {im['peak_main_rss_mb']:.1f} MB, largest worker "
                                             f"{im['peak_one_worker_rss_mb']:.1f} MB); peak PSS sum "
