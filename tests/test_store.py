@@ -68,3 +68,27 @@ def test_db_url_defaults_to_a_sqlite_file() -> None:
     assert db_url(None) == "sqlite:///xltemplate.db"
     assert db_url("results.db") == "sqlite:///results.db"
     assert db_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+def test_two_importers_on_one_database_never_store_a_file_twice(db_url, wuhai, seed0) -> None:
+    first, second = Store(db_url), Store(db_url)
+    second._known_hashes()  # the second importer started before the first stored the file
+    assert first.record(_result(seed0), sha256="f" * 64, file_name="a", source="a", model=wuhai).status == "valid"
+    assert second.record(_result(seed0), sha256="f" * 64, file_name="a", source="a", model=wuhai).status == "duplicate"
+    with first.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from submissions")).scalar_one() == 1
+    first.dispose()
+    second.dispose()
+
+
+def test_the_resubmission_lookup_uses_its_index(tmp_path, wuhai, seed0) -> None:
+    """Without the composite index SQLite may pick the form_id index and scan every submission of
+    the form for each file stored: import slows down as the database grows."""
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    store.record(_result(seed0), sha256="1" * 64, file_name="a", source="a", model=wuhai)
+    with store.engine.connect() as conn:
+        plan = conn.execute(sa.text(
+            "explain query plan select id, saved_at, received_at from submissions "
+            "where form_id = 'f' and submission_id = 's' and is_current = 1")).all()
+    assert "ix_submissions_lookup" in " ".join(str(r) for r in plan)
+    store.dispose()

@@ -135,29 +135,50 @@ def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[
     return data, locate
 
 
+@dataclass
+class _Labels:
+    """Per form, worked out once: each label cell with its squashed text and the model row of the
+    fields that carry it along (its own row, else the nearest row with fields above)."""
+
+    cells: list[tuple[str, int, int, str, str, int | None]]  # sheet, row, col, text, squashed, anchor row
+
+
+def _label_plan(model: FormModel) -> _Labels:
+    if "label-plan" not in model.cache:
+        rows: dict[str, list[int]] = {}
+        for f in model.fields:
+            rows.setdefault(f.sheet, []).append(f.row)
+        cells = []
+        for layout in model.sheets:
+            field_rows = sorted(set(rows.get(layout.name, [])))
+            for cell in layout.cells:
+                if cell.kind == "text" and cell.text:
+                    above = [r for r in field_rows if r <= cell.row] or field_rows[:1]
+                    cells.append((layout.name, cell.row, cell.col, cell.text, "".join(cell.text.split()),
+                                  above[-1] if above else None))
+        model.cache["label-plan"] = _Labels(cells)
+    return model.cache["label-plan"]
+
+
 def _labels_off(model: FormModel, book: RawBook, where: dict[str, tuple[str, int, int]]) -> list[str]:
     """Label cells of the layout not found where they should be: at the form's cell, moved as the
     fields of their row (or the nearest row above) were moved, by the names that locate them."""
-    moved: dict[str, dict[int, tuple[int, int]]] = {}
+    shift: dict[tuple[str, int], tuple[int, int]] = {}
     for f in model.fields:
         sheet, row, col = where.get(f.pointer, (f.sheet, f.row, f.col))
         if sheet == f.sheet:
-            moved.setdefault(f.sheet, {}).setdefault(f.row, (row - f.row, col - f.col))
-    off = []
-    for layout in model.sheets:
-        if layout.name not in book.states:
-            off.append(f"缺少工作表“{layout.name}”")
+            shift.setdefault((f.sheet, f.row), (row - f.row, col - f.col))
+    off, missing = [], set()
+    for sheet, row, col, label, squashed, anchor in _label_plan(model).cells:
+        if sheet not in book.states:
+            if sheet not in missing:
+                missing.add(sheet)
+                off.append(f"缺少工作表“{sheet}”")
             continue
-        rows = sorted(moved.get(layout.name, {}))
-        shift = moved.get(layout.name, {})
-        for cell in layout.cells:
-            if cell.kind != "text" or not cell.text:
-                continue
-            above = [r for r in rows if r <= cell.row] or rows[:1]
-            dr, dc = shift[above[-1]] if above else (0, 0)
-            found = book.value(layout.name, cell.row + dr, cell.col + dc)
-            if "".join(str(found or "").split()) != "".join(cell.text.split()):
-                off.append(f"{layout.name}!{a1(cell.row + dr, cell.col + dc)} 应为“{cell.text}”，现为“{found or ''}”")
+        dr, dc = shift.get((sheet, anchor), (0, 0)) if anchor is not None else (0, 0)
+        found = book.value(sheet, row + dr, col + dc)
+        if found != label and "".join(str(found or "").split()) != squashed:
+            off.append(f"{sheet}!{a1(row + dr, col + dc)} 应为“{label}”，现为“{found or ''}”")
     return off
 
 

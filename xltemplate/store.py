@@ -238,10 +238,21 @@ class Store:
         tables = self.tables_for(model) if model is not None and result.data is not None else None
         if sha256 in self._known_hashes():
             return Outcome("duplicate")
+        try:
+            return self._record(result, st, sha256=sha256, file_name=file_name, source=source, tables=tables,
+                                saved_at=saved_at, received_at=received_at, department=department,
+                                department_code=department_code)
+        except sa.exc.IntegrityError:  # stored meanwhile by another importer: the unique sha256 says so
+            with self.engine.connect() as conn:
+                if conn.execute(st["exists"], {"sha": sha256}).first() is None:
+                    raise
+            self._known_hashes().add(sha256)
+            return Outcome("duplicate")
+
+    def _record(self, result: ImportResult, st: dict[str, Any], *, sha256: str, file_name: str, source: str,
+                tables: _FormTables | None, saved_at: dt.datetime | None, received_at: dt.datetime,
+                department: str | None, department_code: str | None) -> Outcome:
         with self.engine.begin() as conn:
-            if conn.execute(st["exists"], {"sha": sha256}).first() is not None:  # another importer's
-                self._known.add(sha256)
-                return Outcome("duplicate")
             errors = [e.as_dict() for e in result.errors]
             new_id = conn.execute(st["insert"], {
                 "sha256": sha256, "file_name": file_name, "source": source, "received_at": received_at,
