@@ -7,6 +7,7 @@ import io
 import math
 
 import openpyxl
+import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from openpyxl.utils.exceptions import IllegalCharacterError
@@ -22,20 +23,14 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
                                                                           HealthCheck.filter_too_much])
 
 
+@pytest.mark.parametrize("model", [WUHAI, EXPENSE], ids=["wuhai-perf-target", "expense-claim"])
 @SETTINGS
-@given(data=instances(WUHAI))
-def test_valid_instances_survive_fill_and_import(data) -> None:
-    result = import_workbook("x.xlsx", data=write_workbook(WUHAI, data))
+@given(st.data())
+def test_valid_instances_survive_fill_and_import(model, data) -> None:
+    instance = data.draw(instances(model))
+    result = import_workbook("x.xlsx", data=write_workbook(model, instance))
     assert result.status == "valid", result.errors
-    assert result.data == data
-
-
-@SETTINGS
-@given(data=instances(EXPENSE))
-def test_valid_instances_of_the_second_form_survive(data) -> None:
-    result = import_workbook("x.xlsx", data=write_workbook(EXPENSE, data))
-    assert result.status == "valid", result.errors
-    assert result.data == data
+    assert result.data == instance
 
 
 BLANK = write_workbook(WUHAI)
