@@ -259,11 +259,13 @@ def fill_by_names(
     recalc: bool = True,
     timeout: float = FILL_TIMEOUT,
     insert_rows: list[tuple[str, int, int]] | None = None,
+    row_ops: list[dict[str, object]] | None = None,
 ) -> None:
     """Open src in LibreOffice (UNO), write each value into the top-left cell of the
     workbook-level defined name, store dst as xlsx and close.
 
-    ``insert_rows``: (sheet, before row 1-based, count) inserted first, as a clerk would.
+    ``insert_rows``: (sheet, before row 1-based, count) inserted first, as a clerk would;
+    ``row_ops``: {"op": "insert"|"delete"|"move", "sheet", "before", "count", "to"} likewise.
 
     Values: str -> text, int/float -> number, None -> clear contents,
     datetime.date/datetime -> serial number (the cell keeps its number format).
@@ -283,7 +285,7 @@ def fill_by_names(
         "values": {name: _encode_value(name, v) for name, v in values.items()},
         "recalc": recalc,
         "soffice": SOFFICE,
-        "insert_rows": [{"sheet": s, "before": b, "count": n} for s, b, n in insert_rows or []],
+        "insert_rows": [{"sheet": s, "before": b, "count": n} for s, b, n in insert_rows or []] + list(row_ops or []),
     }
     with tempfile.TemporaryDirectory(prefix="xlt-uno-job-", ignore_cleanup_errors=True) as tmp:
         job_file = Path(tmp, "job.json")

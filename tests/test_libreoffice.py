@@ -124,3 +124,28 @@ def test_xls_and_ods_saved_by_a_client_are_read_by_the_form_positions(wuhai, mak
     renamed = other.with_suffix(".et")  # a WPS .et file: the same container, read by content not name
     renamed.write_bytes(other.read_bytes())
     assert import_workbook(renamed).data == seed0
+
+
+def test_a_row_deleted_in_libreoffice_is_a_structural_error_naming_the_field(wuhai, make_filled, tmp_path,
+                                                                          seed0) -> None:
+    src = make_filled(wuhai, seed0)
+    f = wuhai.by_pointer["/unit/name"]
+    out = tmp_path / "deleted.xlsx"
+    lo.fill_by_names(src, out, {}, row_ops=[{"op": "delete", "sheet": f.sheet, "before": f.row + 1, "count": 1}])
+    result = import_workbook(out)
+    assert (result.status, result.errors[0].code) == ("unreadable", "structure")
+    assert "项目单位" in result.errors[0].message and "删除" in result.errors[0].message
+
+
+def test_rows_moved_in_libreoffice_are_refused_naming_what_moved(wuhai, make_filled, tmp_path, seed0) -> None:
+    """Cutting the funding block and pasting it below the form: the names follow their cells, but the
+    labels no longer sit where the form puts them relative to the fields, so the copy is refused
+    with the labels that moved named, rather than read by guesswork."""
+    src = make_filled(wuhai, seed0)
+    total = wuhai.by_pointer["/funding/total"]
+    out = tmp_path / "moved.xlsx"
+    lo.fill_by_names(src, out, {}, row_ops=[{"op": "move", "sheet": total.sheet, "before": total.row + 1,
+                                              "count": 1, "to": wuhai.sheets[1].nrows + 3}])
+    result = import_workbook(out)
+    assert (result.status, result.errors[0].code) == ("unreadable", "structure")
+    assert "应为" in result.errors[0].message

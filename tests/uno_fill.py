@@ -202,7 +202,15 @@ def insert_rows(doc, inserts: list) -> None:
         protected = sheet.isProtected()
         if protected:
             sheet.unprotect("")
-        sheet.Rows.insertByIndex(int(item["before"]) - 1, int(item["count"]))
+        if item.get("op", "insert") == "insert":
+            sheet.Rows.insertByIndex(int(item["before"]) - 1, int(item["count"]))
+        elif item["op"] == "delete":
+            sheet.Rows.removeByIndex(int(item["before"]) - 1, int(item["count"]))
+        else:  # move: cut rows [before, before+count) and paste them at row "to" (1-based)
+            first = int(item["before"]) - 1
+            src = sheet.getCellRangeByPosition(0, first, 1023, first + int(item["count"]) - 1)
+            dest = sheet.getCellByPosition(0, int(item["to"]) - 1).CellAddress
+            sheet.moveRange(dest, src.RangeAddress)
         if protected:
             sheet.protect("")
 
