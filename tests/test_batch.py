@@ -182,3 +182,25 @@ def test_cli_import_folder_summary_and_exit_code(tmp_path, wuhai, seed0, jobs) -
     (tmp_path / "in" / "bad.xlsx").write_bytes(b"nope")
     res = CliRunner().invoke(main, ["import", str(tmp_path / "in"), "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 1 and "bad.xlsx" in res.output and "无法读取" in res.output
+
+
+def test_a_file_that_kills_its_worker_is_reported_and_the_batch_goes_on(tmp_path, wuhai, seed0, monkeypatch) -> None:
+    """A crash inside a native reader takes the whole worker process down; the batch finds the file
+    that does it (running the lost ones one by one), reports it, and imports the rest."""
+    for i in range(20):
+        write_return(tmp_path / "in" / f"r{i:02d}.xlsx", wuhai, seed0, submission_id=f"S-{i}")
+    (tmp_path / "in" / "r07-crash.xlsx").write_bytes(b"PK whatever")
+    real = batch.work
+
+    def fragile(source, job=None):
+        if "crash" in source.name:
+            os._exit(70)  # as a segfault in native code would end the process
+        return real(source, job)
+
+    monkeypatch.setattr(batch, "work", fragile)  # the forked workers inherit it
+    seen = []
+    summary = batch.run([tmp_path / "in"], jobs=2, on_done=lambda d, o: seen.append((d.source.name, d.result)))
+    assert len(seen) == len({n for n, _ in seen}) == 21
+    crashed = [r for n, r in seen if "crash" in n]
+    assert [r.errors[0].code for r in crashed] == ["crashed"] and "崩溃" in crashed[0].errors[0].message
+    assert summary.total()["valid"] == 20 and summary.total()["unreadable"] == 1

@@ -14,7 +14,6 @@ import io
 import multiprocessing as mp
 import os
 import re
-import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -250,18 +249,78 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
         for source in sources:
             handle(work(source, job))
         return summary
-    window = threading.BoundedSemaphore(jobs * 16)  # files in flight: memory stays bounded
+    for done in _parallel(sources, job, jobs):
+        handle(done)
+    return summary
 
-    def feed() -> Iterator[Source]:
-        for source in sources:
-            window.acquire()
-            yield source
+
+CHUNK = 8  # files per task: amortises the hand-over between processes
+
+
+def work_chunk(chunk: list[Source]) -> list[Done]:
+    return [work(source) for source in chunk]
+
+
+def _crashed(source: Source, job: _Job, why: str) -> Done:
+    from .messages import message
+    from .validate import Issue
+
+    result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
+        None, None, None, None, None, message("crashed", job.lang, detail=why), "crashed")])
+    data = source.data if source.data is not None else source.name.encode()
+    return Done(source, result, hashlib.sha256(data + b"\0crashed").hexdigest(), None)
+
+
+def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]:
+    """``work`` over ``sources`` in ``jobs`` processes, at most a window of chunks in flight.
+
+    A worker that dies (a crash inside a native library, the out-of-memory killer) breaks the pool:
+    the chunks it may have held are then run again one file at a time in a fresh process each, so
+    the file that kills its process is found and reported as unreadable, and the batch goes on.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(jobs, initializer=_init, initargs=(job,)) as pool:
-        for done in pool.imap_unordered(work, feed(), chunksize=8):
+
+    def pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(job,))
+
+    def alone(source: Source) -> Done:
+        with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(job,)) as single:
             try:
-                handle(done)
-            finally:
-                window.release()
-    return summary
+                return single.submit(work_chunk, [source]).result()[0]
+            except BrokenProcessPool as exc:
+                return _crashed(source, job, f"{type(exc).__name__}")
+
+    it = iter(sources)
+    executor = pool()
+    pending: dict[Any, list[Source]] = {}
+    try:
+        while True:
+            while len(pending) < jobs * 4:
+                chunk = [s for _, s in zip(range(CHUNK), it, strict=False)]
+                if not chunk:
+                    break
+                pending[executor.submit(work_chunk, chunk)] = chunk
+            if not pending:
+                return
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken: list[Source] = []
+            for future in finished:
+                chunk = pending.pop(future)
+                try:
+                    yield from future.result()
+                except BrokenProcessPool:
+                    broken += chunk
+            if broken:  # the pool is gone: every chunk still pending went with it
+                for future, chunk in list(pending.items()):
+                    future.cancel()
+                    broken += chunk
+                pending.clear()
+                executor.shutdown(wait=False, cancel_futures=True)
+                for source in broken:
+                    yield alone(source)
+                executor = pool()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
