@@ -150,16 +150,6 @@ class RawBook:
             return None if value == "" else value
         return None
 
-    def locate(self, f: Field) -> tuple[str, int, int]:
-        """Where the field's value is: by its defined name when that survives, else by the model."""
-        named = self.names.get(f.name)
-        if named and named[0] in self.states:
-            return named
-        return f.sheet, f.row, f.col
-
-    def read(self, f: Field) -> Any:
-        return self.value(*self.locate(f))
-
     def read_all(self, fields: list[Field]) -> list[Any]:
         """Raw values of ``fields``, in order (the hot loop of an import, kept tight); where each
         was read from is left in ``self.located``."""

@@ -209,11 +209,6 @@ class Store:
                 self._known = set(conn.execute(sa.select(self.submissions.c.sha256)).scalars())
         return self._known
 
-    def has(self, sha256: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(self.submissions.c.id).where(self.submissions.c.sha256 == sha256)) \
-                .first() is not None
-
     def _statements(self) -> dict[str, Any]:
         """Statements built once: building them per file costs more than running them."""
         if not hasattr(self, "_stmts"):
@@ -310,17 +305,6 @@ class Store:
             outcome.current = False
 
     # -- reading -------------------------------------------------------------------------
-    def counts(self) -> dict[str, int]:
-        s = self.submissions
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(s.c.status, s.c.is_current, sa.func.count()).group_by(
-                s.c.status, s.c.is_current)).all()
-        out: dict[str, int] = {}
-        for status, current, n in rows:
-            key = status if current else "superseded"
-            out[key] = out.get(key, 0) + n
-        return out
-
     def dispose(self) -> None:
         self.engine.dispose()
 
