@@ -193,7 +193,7 @@ def test_a_file_that_kills_its_worker_is_reported_and_the_batch_goes_on(tmp_path
     real = batch.work
 
     def fragile(source, job=None):
-        if "crash" in source.name:
+        if Path(source.name).name.startswith("r07-crash"):
             os._exit(70)  # as a segfault in native code would end the process
         return real(source, job)
 
@@ -201,6 +201,29 @@ def test_a_file_that_kills_its_worker_is_reported_and_the_batch_goes_on(tmp_path
     seen = []
     summary = batch.run([tmp_path / "in"], jobs=2, on_done=lambda d, o: seen.append((d.source.name, d.result)))
     assert len(seen) == len({n for n, _ in seen}) == 21
-    crashed = [r for n, r in seen if "crash" in n]
+    crashed = [r for n, r in seen if Path(n).name.startswith("r07-crash")]
     assert [r.errors[0].code for r in crashed] == ["crashed"] and "崩溃" in crashed[0].errors[0].message
     assert summary.total()["valid"] == 20 and summary.total()["unreadable"] == 1
+
+
+def test_a_file_that_hangs_its_worker_is_stopped_and_reported(tmp_path, wuhai, seed0, monkeypatch) -> None:
+    for i in range(10):
+        write_return(tmp_path / "in" / f"r{i:02d}.xlsx", wuhai, seed0, submission_id=f"S-{i}")
+    (tmp_path / "in" / "r03-hang.xlsx").write_bytes(b"PK whatever")
+    real = batch.work
+
+    def stuck(source, job=None):
+        if Path(source.name).name.startswith("r03-hang"):
+            time.sleep(3600)
+        return real(source, job)
+
+    monkeypatch.setattr(batch, "work", stuck)
+    monkeypatch.setattr(batch, "FILE_TIMEOUT", 1.0)
+    seen = []
+    started = time.time()
+    summary = batch.run([tmp_path / "in"], jobs=2, on_done=lambda d, o: seen.append((d.source.name, d.result)))
+    assert time.time() - started < 60
+    assert len(seen) == len({n for n, _ in seen}) == 11
+    hung = [r for n, r in seen if Path(n).name.startswith("r03-hang")]
+    assert [r.errors[0].code for r in hung] == ["timeout"]
+    assert summary.total()["valid"] == 10

@@ -255,18 +255,19 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
 
 
 CHUNK = 8  # files per task: amortises the hand-over between processes
+FILE_TIMEOUT = 120.0  # seconds one file may take; a normal return takes milliseconds
 
 
 def work_chunk(chunk: list[Source]) -> list[Done]:
     return [work(source) for source in chunk]
 
 
-def _crashed(source: Source, job: _Job, why: str) -> Done:
+def _crashed(source: Source, job: _Job, why: str, code: str = "crashed") -> Done:
     from .messages import message
     from .validate import Issue
 
     result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
-        None, None, None, None, None, message("crashed", job.lang, detail=why), "crashed")])
+        None, None, None, None, None, message(code, job.lang, detail=why), code)])
     data = source.data if source.data is not None else source.name.encode()
     return Done(source, result, hashlib.sha256(data + b"\0crashed").hexdigest(), None)
 
@@ -274,11 +275,14 @@ def _crashed(source: Source, job: _Job, why: str) -> Done:
 def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]:
     """``work`` over ``sources`` in ``jobs`` processes, at most a window of chunks in flight.
 
-    A worker that dies (a crash inside a native library, the out-of-memory killer) breaks the pool:
-    the chunks it may have held are then run again one file at a time in a fresh process each, so
-    the file that kills its process is found and reported as unreadable, and the batch goes on.
+    A worker that dies (a crash inside a native library, the out-of-memory killer) breaks the pool,
+    and one that hangs is stopped when nothing finishes for ``FILE_TIMEOUT`` per file of a chunk:
+    either way the chunks in flight are run again one file at a time in a fresh process each, so
+    the file that kills or hangs its process is found and reported as unreadable, and the batch
+    goes on.
     """
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import TimeoutError as Timeout
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
@@ -286,12 +290,21 @@ def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]
     def pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(job,))
 
+    def stop(executor: ProcessPoolExecutor) -> None:
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()  # a hung worker never returns on its own
+        executor.shutdown(wait=False, cancel_futures=True)
+
     def alone(source: Source) -> Done:
-        with ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(job,)) as single:
-            try:
-                return single.submit(work_chunk, [source]).result()[0]
-            except BrokenProcessPool as exc:
-                return _crashed(source, job, f"{type(exc).__name__}")
+        single = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(job,))
+        try:
+            return single.submit(work_chunk, [source]).result(timeout=FILE_TIMEOUT)[0]
+        except BrokenProcessPool as exc:
+            return _crashed(source, job, f"{type(exc).__name__}")
+        except Timeout:
+            return _crashed(source, job, f"{FILE_TIMEOUT:g} s", "timeout")
+        finally:
+            stop(single)
 
     it = iter(sources)
     executor = pool()
@@ -305,8 +318,16 @@ def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]
                 pending[executor.submit(work_chunk, chunk)] = chunk
             if not pending:
                 return
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, timeout=FILE_TIMEOUT * CHUNK, return_when=FIRST_COMPLETED)
             broken: list[Source] = []
+            if not finished:  # nothing finished for too long: a worker hangs
+                broken = [source for chunk in pending.values() for source in chunk]
+                pending.clear()
+                stop(executor)
+                for source in broken:
+                    yield alone(source)
+                executor = pool()
+                continue
             for future in finished:
                 chunk = pending.pop(future)
                 try:
@@ -318,7 +339,7 @@ def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]
                     future.cancel()
                     broken += chunk
                 pending.clear()
-                executor.shutdown(wait=False, cancel_futures=True)
+                stop(executor)
                 for source in broken:
                     yield alone(source)
                 executor = pool()

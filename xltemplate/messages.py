@@ -125,6 +125,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "读取此文件时读取程序崩溃（{detail}），文件可能已损坏或含有异常内容。请用 Excel/WPS 打开并另存为 .xlsx 后重新提交。",
         "en": "The reader crashed on this file ({detail}); it may be damaged or hostile. Open it in Excel/WPS, save it as .xlsx and resubmit.",
     },
+    "timeout": {
+        "zh": "读取此文件超过了时间上限（{detail}），已停止，文件可能有异常内容。请用 Excel/WPS 打开并另存为 .xlsx 后重新提交。",
+        "en": "Reading this file took longer than the limit ({detail}) and was stopped; it may be hostile. Save it as .xlsx again and resubmit.",
+    },
     "unexpected": {
         "zh": "读取时发生意外错误（{detail}），请将此文件交给系统管理员。",
         "en": "Unexpected error while reading ({detail}); please pass this file to the administrator.",
