@@ -1,6 +1,8 @@
-"""Render the README pictures with LibreOffice: the bundled form filled with seed 000.
+"""Render the README pictures with LibreOffice: the bundled form filled with seed 000, and an
+annotated return (the same form with three mistakes typed over its validation).
 
-    .venv/bin/python scripts/render_readme_png.py   # writes docs/template-cover.png, docs/template-main.png
+    .venv/bin/python scripts/render_readme_png.py
+    # writes docs/template-cover.png, docs/template-main.png, docs/annotated-errors.png, docs/annotated-main.png
 """
 
 from __future__ import annotations
@@ -25,6 +27,29 @@ def main() -> None:
         fill("wuhai-perf-target", data, xlsx)
         lo.render_png(xlsx, ROOT / "docs/template-cover.png", sheet_index=0, dpi=60)
         lo.render_png(xlsx, ROOT / "docs/template-main.png", sheet_index=1, dpi=80)
+        annotated = _annotated(Path(tmp), xlsx)
+        lo.render_png(annotated, ROOT / "docs/annotated-errors.png", sheet_index=0, dpi=70)
+        lo.render_png(annotated, ROOT / "docs/annotated-main.png", sheet_index=2, dpi=80)
+
+
+def _annotated(tmp: Path, xlsx: Path) -> Path:
+    import openpyxl
+
+    from xltemplate.annotate import annotate
+    from xltemplate.forms import load_form
+    from xltemplate.importer import import_workbook
+
+    model = load_form("wuhai-perf-target")
+    wb = openpyxl.load_workbook(xlsx)
+    for pointer, value in {"/funding/request": "七万", "/project/attribute": "新建",
+                           "/project/function_code": "201030"}.items():
+        f = model.by_pointer[pointer]
+        wb[f.sheet][f.cell] = value
+    wrong = tmp / "市信访局.xlsx"
+    wb.save(wrong)
+    result, meta = import_workbook(wrong, with_meta=True)
+    (tmp / "out").mkdir()
+    return Path(annotate(model, result, tmp / "out", meta))
 
 
 if __name__ == "__main__":
