@@ -112,8 +112,11 @@ def _parse_date(value: Any) -> dt.date | None:
     return None
 
 
-def check_fit(model: FormModel, data: Any) -> list[str]:
-    """Every reason ``data`` cannot be written into the template as it is (empty list: it fits)."""
+def check_fit(model: FormModel, data: Any, *, types: bool = True) -> list[str]:
+    """Every reason ``data`` cannot be written into the template as it is (empty list: it fits).
+
+    Without ``types`` only the shape is checked (rows beyond a capacity, fields with no cell):
+    an annotated return writes values of the wrong type as found."""
     if not isinstance(data, dict):
         return ["数据必须是一个 JSON 对象"]
     problems: list[str] = []
@@ -131,7 +134,7 @@ def check_fit(model: FormModel, data: Any) -> list[str]:
     for pointer, value in leaves_of(data):
         f = model.by_pointer.get(pointer)
         if f is not None:
-            problem = _cell_problem(f, value)
+            problem = _cell_problem(f, value) if types else None
             if problem:
                 problems.append(f"{pointer}（{f.label}）：{problem}")
         elif value not in ({}, []) and not any((pointer + "/").startswith(o) for o in overflow):
@@ -260,9 +263,8 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
     type, each wrong cell highlighted and commented, and a first sheet 错误清单 listing them all.
     """
     if data is not None:
-        problems = check_fit(model, data)
-        if errors is not None:  # values as the clerk left them: wrong types are what we annotate
-            problems = [p for p in problems if "模板只能容纳" in p or "没有这个字段" in p]
+        # an annotated return keeps values as the clerk left them: wrong types are what it marks
+        problems = check_fit(model, data, types=errors is None)
         if problems:
             raise FillError(problems)
     marked: dict[str, str] = {}
