@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import multiprocessing as mp
 import os
 import re
@@ -36,6 +35,7 @@ class Source:
     name: str  # shown to the user: path, or archive.zip!folder/file.xlsx
     path: str
     data: bytes | None = None
+    error: str | None = None  # an archive that could not be opened: why
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -48,9 +48,9 @@ def _member_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
-def _zip_sources(path: Path, label: str, depth: int = 0) -> Iterator[Source]:
+def _zip_sources(path: Path, label: str) -> Iterator[Source]:
     try:
-        with zipfile.ZipFile(path if depth == 0 else io.BytesIO(path.read_bytes())) as zf:
+        with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
@@ -60,19 +60,8 @@ def _zip_sources(path: Path, label: str, depth: int = 0) -> Iterator[Source]:
                     continue
                 yield Source(f"{label}!{name}", str(path), zf.read(info))
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        yield Source(label, str(path), _BadArchive(str(exc)).marker())
-
-
-class _BadArchive:
-    """A zip that cannot be opened becomes one unreadable result, named after the archive."""
-
-    PREFIX = b"\x00xltemplate-bad-archive\x00"
-
-    def __init__(self, detail: str):
-        self.detail = detail
-
-    def marker(self) -> bytes:
-        return self.PREFIX + self.detail.encode("utf-8", "replace")
+        # a zip that cannot be opened becomes one unreadable result, named after the archive
+        yield Source(label, str(path), error=str(exc))
 
 
 def collect(inputs: Iterable[str | Path]) -> Iterator[Source]:
@@ -160,10 +149,9 @@ def work(source: Source, job: _Job | None = None) -> Done:
             None, None, None, None, None, message("io", job.lang, detail=str(exc)), "io")])
         return Done(source, result, hashlib.sha256(source.name.encode()).hexdigest(), None)
     sha = hashlib.sha256(data).hexdigest()
-    if data.startswith(_BadArchive.PREFIX):
-        detail = data[len(_BadArchive.PREFIX):].decode("utf-8", "replace")
+    if source.error is not None:
         result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
-            None, None, None, None, None, message("bad_archive", job.lang, detail=detail), "bad_archive")])
+            None, None, None, None, None, message("bad_archive", job.lang, detail=source.error), "bad_archive")])
         return Done(source, result, sha, None)
     expected = load_form(job.form) if job.form else None
     result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True, key=job.key)
