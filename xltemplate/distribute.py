@@ -29,7 +29,7 @@ from . import coerce
 from .integrity import signature
 from .model import Field, FormModel
 from .validate import validate
-from .values import MISSING
+from .values import MISSING, get, leaves_of
 from .writer import FillError, check_fit, write_workbook
 
 ALIASES = {
@@ -126,7 +126,7 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
                 _put(data, f.pointer, value)
         for problem in check_fit(model, data):
             problems.append(f"{source} 第{n}行：{problem}")
-        given = set(_pointers(data))
+        given = {p for p, _ in leaves_of(data)}
         for issue in validate(model, data):  # a wrong prefilled value would be every clerk's error
             if issue.pointer in given and issue.code != "required":
                 problems.append(f"{source} 第{n}行：{issue.label}“{issue.value}”：{issue.message}")
@@ -190,14 +190,14 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     rows = plan(model, roster, source)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    pointers = sorted({p for _, _, data in rows for p in _pointers(data)})
+    pointers = sorted({p for _, _, data in rows for p, _ in leaves_of(data)})
     fast = all(model.by_pointer[p].kind in ("string", "month-range") for p in pointers)
     skeleton = _Skeleton(model, pointers, password, key) if fast else None
     issued, taken = [], set()
     for code, name, data in rows:
         sid = f"{code}-{uuid.uuid4().hex[:12]}"
         if skeleton is not None:
-            values = {p: str(_get(data, p) or "") for p in pointers}
+            values = {p: str(get(data, p, None) or "") for p in pointers}
             book = skeleton.render(values, sid, name, code)
         else:
             try:
@@ -219,16 +219,3 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
         for i in issued:
             w.writerow([i.code, i.name, i.file, i.submission_id, i.sha256])
     return issued
-
-
-def _pointers(data: Any, prefix: str = "") -> list[str]:
-    if isinstance(data, dict):
-        return [p for k, v in data.items() for p in _pointers(v, f"{prefix}/{k}")]
-    return [prefix]
-
-
-def _get(data: Any, pointer: str) -> Any:
-    node = data
-    for t in pointer.strip("/").split("/"):
-        node = node.get(t) if isinstance(node, dict) else None
-    return node

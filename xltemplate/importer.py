@@ -298,7 +298,7 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         if model is None:
             result.errors += notes
             return done()
-        result.form, result.version = model.id, result.version or None
+        result.form = model.id  # also when it was recognised by its labels
         problem = structure_issue(model, book, lang)
         if problem is not None:
             result.errors.append(problem)
