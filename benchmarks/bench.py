@@ -97,7 +97,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 def _table(rows: list[list[str]], right: set[int] | None = None) -> str:
     """A plain text table; columns in ``right`` are right-aligned."""
-    from xltemplate.writer import display_width
+    from xltemplate.xlsx.writer import display_width
 
     right = right or set()
     widths = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -264,7 +264,7 @@ def roster(n: int) -> list[dict[str, str]]:
 
 
 def bench_distribute(model: Any, n: int, work: Path, keep: bool) -> dict[str, Any]:
-    from xltemplate.distribute import distribute
+    from xltemplate.collect.distribute import distribute
 
     rows = roster(n)
     out_api = work / "distribute_api"
@@ -342,7 +342,7 @@ def _make_range(args: tuple[str, int, int, int]) -> int:
 
 
 def make_returns(model: Any, n: int, root: Path, jobs: int) -> dict[str, Any]:
-    from xltemplate.writer import write_workbook
+    from xltemplate.xlsx.writer import write_workbook
 
     t0 = time.perf_counter()
     seed = json.loads(SEED.read_text(encoding="utf-8"))
@@ -367,7 +367,7 @@ def make_returns(model: Any, n: int, root: Path, jobs: int) -> dict[str, Any]:
 
 def check_returns(root: Path, n: int) -> dict[str, Any]:
     """A few returns through the importer: distinct ids, expected statuses."""
-    from xltemplate.importer import import_workbook
+    from xltemplate.collect.importer import import_workbook
 
     picks = sorted({0, 1, INVALID_EVERY - 1, n // 2, n - 1} & set(range(n)))
     out = {}
@@ -432,8 +432,8 @@ class _Cells:
 
 def _simple_instance(model: Any, values: list[Any]) -> dict[str, Any]:
     """Coerced values into a nested dict by their pointers; blank array rows dropped."""
-    from xltemplate.coerce import coerce
-    from xltemplate.values import MISSING
+    from xltemplate.form.coerce import coerce
+    from xltemplate.form.values import MISSING
 
     data: dict[str, Any] = {}
     for f, raw in zip(model.fields, values, strict=True):
@@ -459,8 +459,8 @@ def _simple_instance(model: Any, values: list[Any]) -> dict[str, Any]:
 def naive_import(model: Any, path: Path) -> tuple[str, dict[str, Any]]:
     import openpyxl
 
-    from xltemplate.importer import extract
-    from xltemplate.validate import validate
+    from xltemplate.collect.importer import extract
+    from xltemplate.form.validate import validate
 
     wb = openpyxl.load_workbook(path)
     sheets = {name: wb[name] for name in {f.sheet for f in model.fields}}
@@ -476,7 +476,7 @@ def naive_import(model: Any, path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def bench_baseline(model: Any, files: list[Path]) -> dict[str, Any]:
-    from xltemplate.importer import import_workbook
+    from xltemplate.collect.importer import import_workbook
 
     statuses = []
     t0 = time.perf_counter()
@@ -513,11 +513,11 @@ def _clock() -> tuple[float, float]:
 
 
 def bench_breakdown(model: Any, files: list[Path], work: Path) -> dict[str, Any]:
-    from xltemplate import batch
-    from xltemplate.importer import ImportResult, extract
-    from xltemplate.reader import open_book
-    from xltemplate.store import Store
-    from xltemplate.validate import validate
+    from xltemplate.collect import batch
+    from xltemplate.collect.importer import ImportResult, extract
+    from xltemplate.collect.store import Store
+    from xltemplate.form.validate import validate
+    from xltemplate.xlsx.reader import open_book
 
     blobs = [(p, p.read_bytes()) for p in files]
     db = work / "breakdown.db"
@@ -578,7 +578,7 @@ def bench_breakdown(model: Any, files: list[Path], work: Path) -> dict[str, Any]
 
 def _probe_child(kind: str, paths: list[str], ready: Any, go: Any, conn: Any) -> None:
     """One probe process (spawned: a fresh interpreter, nothing inherited from this one)."""
-    from xltemplate import batch
+    from xltemplate.collect import batch
 
     blobs = [(p, Path(p).read_bytes()) for p in paths]
     if kind == "import":
@@ -803,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = max(1, args.n)
 
-    from xltemplate.forms import load_form
+    from xltemplate.form.forms import load_form
 
     model = load_form(FORM)
     if args.keep:

@@ -26,7 +26,7 @@ import atheris
 os.environ["XLTEMPLATE_DEBUG"] = "1"  # let unexpected exceptions through to the fuzzer
 
 with atheris.instrument_imports(include=["xltemplate"]):
-    from xltemplate.importer import import_workbook
+    from xltemplate.collect.importer import import_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 STATUSES = {"valid", "invalid", "unreadable"}
@@ -38,8 +38,8 @@ def seeds(folder: Path) -> None:
 
     from corpus import CASES
 
-    from xltemplate.forms import load_form
-    from xltemplate.writer import write_workbook
+    from xltemplate.form.forms import load_form
+    from xltemplate.xlsx.writer import write_workbook
 
     wuhai = load_form("wuhai-perf-target")
     seed = json.loads((ROOT / "tests/data/seed_000.json").read_text(encoding="utf-8"))

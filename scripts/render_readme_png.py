@@ -35,9 +35,9 @@ def main() -> None:
 def _annotated(tmp: Path, xlsx: Path) -> Path:
     import openpyxl
 
-    from xltemplate.annotate import annotate
-    from xltemplate.forms import load_form
-    from xltemplate.importer import import_workbook
+    from xltemplate.collect.annotate import annotate
+    from xltemplate.collect.importer import import_workbook
+    from xltemplate.form.forms import load_form
 
     model = load_form("wuhai-perf-target")
     wb = openpyxl.load_workbook(xlsx)

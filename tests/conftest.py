@@ -12,9 +12,9 @@ import openpyxl
 import pgserver
 import pytest
 
-from xltemplate.forms import load_form
-from xltemplate.model import FormModel
-from xltemplate.writer import write_workbook
+from xltemplate.form.forms import load_form
+from xltemplate.form.model import FormModel
+from xltemplate.xlsx.writer import write_workbook
 
 DATA = Path(__file__).parent / "data"
 

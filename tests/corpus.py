@@ -19,7 +19,7 @@ from typing import Any
 
 import openpyxl
 
-from xltemplate.model import FormModel
+from xltemplate.form.model import FormModel
 
 Builder = Callable[[FormModel, bytes, dict[str, Any]], bytes]
 

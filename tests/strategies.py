@@ -16,10 +16,10 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from xltemplate.model import Field, FormModel
-from xltemplate.schema import node_at, resolve, split_pointer
-from xltemplate.validate import validate
-from xltemplate.values import expand, get
+from xltemplate.form.model import Field, FormModel
+from xltemplate.form.schema import node_at, resolve, split_pointer
+from xltemplate.form.validate import validate
+from xltemplate.form.values import expand, get
 
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
 ASCII = st.characters(min_codepoint=0x21, max_codepoint=0x7E)

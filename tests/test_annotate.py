@@ -8,10 +8,10 @@ import openpyxl
 import pytest
 from conftest import poke, write_return
 
-from xltemplate.annotate import annotate
-from xltemplate.importer import import_workbook
-from xltemplate.model import META_SHEET
-from xltemplate.writer import ERROR_FILL
+from xltemplate.collect.annotate import annotate
+from xltemplate.collect.importer import import_workbook
+from xltemplate.form.model import META_SHEET
+from xltemplate.xlsx.writer import ERROR_FILL
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import poke, write_return
 
-from xltemplate import batch
-from xltemplate.store import Store
+from xltemplate.collect import batch
+from xltemplate.collect.store import Store
 
 
 def _messy_folder(root: Path, wuhai, seed0, seed1) -> dict[str, Path]:
@@ -126,7 +126,7 @@ def test_gbk_member_names_from_windows_zips(tmp_path, wuhai, seed0) -> None:
 
 
 def test_killed_midway_loses_nothing_and_a_rerun_finishes(tmp_path, wuhai) -> None:
-    from xltemplate.distribute import distribute
+    from xltemplate.collect.distribute import distribute
 
     n = 1200
     roster = [{"code": f"{i:05d}", "name": f"单位{i}"} for i in range(n)]

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from conftest import DATA
 
 from xltemplate.cli import main
-from xltemplate.forms import load_form
+from xltemplate.form.forms import load_form
 
 
 def run(*args: str) -> object:

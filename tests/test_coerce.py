@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from xltemplate.coerce import coerce
-from xltemplate.model import Field
-from xltemplate.values import MISSING
+from xltemplate.form.coerce import coerce
+from xltemplate.form.model import Field
+from xltemplate.form.values import MISSING
 
 CASES = json.loads((Path(__file__).parent / "cases" / "coerce.json").read_text(encoding="utf-8"))
 

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from xltemplate.cli import main
-from xltemplate.distribute import RosterError, distribute, plan, read_roster
-from xltemplate.importer import import_workbook
+from xltemplate.collect.distribute import RosterError, distribute, plan, read_roster
+from xltemplate.collect.importer import import_workbook
 
 
 def _roster(path, rows, encoding="utf-8-sig"):

@@ -11,9 +11,9 @@ import pytest
 from conftest import write_return
 from corpus import CASES
 
-from xltemplate import batch
-from xltemplate.importer import import_workbook
-from xltemplate.writer import write_workbook
+from xltemplate.collect import batch
+from xltemplate.collect.importer import import_workbook
+from xltemplate.xlsx.writer import write_workbook
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +68,9 @@ def test_formula_typed_in_an_input_is_reported_with_the_formula(wuhai, good, tmp
 
 
 def test_formula_like_text_never_runs_in_anything_we_export(wuhai, seed0, tmp_path) -> None:
-    from xltemplate.annotate import annotate
-    from xltemplate.report import write_report
-    from xltemplate.store import Store
+    from xltemplate.collect.annotate import annotate
+    from xltemplate.collect.report import write_report
+    from xltemplate.collect.store import Store
 
     evil = ["=HYPERLINK(\"http://x\",\"点这里\")", "=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "-2+3"]
     data = copy.deepcopy(seed0)
@@ -84,7 +84,7 @@ def test_formula_like_text_never_runs_in_anything_we_export(wuhai, seed0, tmp_pa
     assert result.status == "valid" and result.data["unit"]["contact"] == evil[0]
     # the annotated copy (of an invalid variant) keeps them as text
     result.errors = [type(result.errors[0])(None, None, "/unit/name", "x", "x", "x", "x")] if result.errors else \
-        [__import__("xltemplate.validate", fromlist=["Issue"]).Issue(None, None, "/unit/name", "x", "x", "x", "x")]
+        [__import__("xltemplate.form.validate", fromlist=["Issue"]).Issue(None, None, "/unit/name", "x", "x", "x", "x")]
     copy_path = annotate(wuhai, result, tmp_path, meta)
     wb = openpyxl.load_workbook(copy_path)
     for pointer in ("/unit/contact", "/unit/supervisor", "/project/basis"):

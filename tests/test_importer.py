@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 from conftest import poke
 
-from xltemplate.importer import import_workbook
-from xltemplate.model import FormModel
+from xltemplate.collect.importer import import_workbook
+from xltemplate.form.model import FormModel
 
 
 @pytest.mark.parametrize("seed", ["seed0", "seed1"])

@@ -9,9 +9,9 @@ from conftest import write_return
 from corpus import _meta
 
 from xltemplate.cli import main
-from xltemplate.distribute import distribute
-from xltemplate.importer import import_workbook
-from xltemplate.writer import write_workbook
+from xltemplate.collect.distribute import distribute
+from xltemplate.collect.importer import import_workbook
+from xltemplate.xlsx.writer import write_workbook
 
 KEY = "财政局的密钥-2021"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from xltemplate.layout import LayoutError, auto_layout, place
-from xltemplate.model import build_model, describe
+from xltemplate.form.layout import LayoutError, auto_layout, place
+from xltemplate.form.model import build_model, describe
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "wuhai-perf-target.layout.txt"
 
@@ -75,7 +75,7 @@ def test_fields_have_one_cell_each_and_capacities_fit_both_seeds(wuhai, seed0, s
     assert len(cells) == len(set(cells))
     for seed in (seed0, seed1):
         for pointer, area in wuhai.arrays.items():
-            from xltemplate.values import get
+            from xltemplate.form.values import get
             assert len(get(seed, pointer, [])) <= area.capacity
 
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import load_json
 
 from xltemplate.api import generate
-from xltemplate.importer import import_workbook
-from xltemplate.model import FormModel
-from xltemplate.values import leaves_of
+from xltemplate.collect.importer import import_workbook
+from xltemplate.form.model import FormModel
+from xltemplate.form.values import leaves_of
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,7 @@ def test_annotated_return_opens_and_is_corrected_in_libreoffice(wuhai, tmp_path,
     """The bureau sends the annotated copy back; the clerk fixes it in LibreOffice; it imports valid."""
     from conftest import poke, write_return
 
-    from xltemplate.annotate import annotate
+    from xltemplate.collect.annotate import annotate
 
     path = write_return(tmp_path / "a.xlsx", wuhai, seed0, submission_id="A-1", department="市信访局")
     poke(path, wuhai, {"/funding/request": "七万"})

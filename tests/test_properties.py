@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from openpyxl.utils.exceptions import IllegalCharacterError
 from strategies import instances
 
-from xltemplate.forms import load_form
-from xltemplate.importer import import_workbook
-from xltemplate.writer import write_workbook
+from xltemplate.collect.importer import import_workbook
+from xltemplate.form.forms import load_form
+from xltemplate.xlsx.writer import write_workbook
 
 WUHAI = load_form("wuhai-perf-target")
 EXPENSE = load_form("expense-claim")

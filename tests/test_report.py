@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 from conftest import load_json, poke
 
-from xltemplate import batch
-from xltemplate.model import FormModel
-from xltemplate.report import ReportError, write_report
-from xltemplate.store import Store
-from xltemplate.writer import write_workbook
+from xltemplate.collect import batch
+from xltemplate.collect.report import ReportError, write_report
+from xltemplate.collect.store import Store
+from xltemplate.form.model import FormModel
+from xltemplate.xlsx.writer import write_workbook
 
 INJECTION = '=HYPERLINK("http://x","y")'
 TOTAL = "项目资金来源(万元) · 项目资金总额"
@@ -258,7 +258,7 @@ def test_unknown_form_and_empty_database(tmp_path: Path) -> None:
 
 
 def test_sheet_names_are_legal_and_unique() -> None:
-    from xltemplate.report import _sheet_name, risky
+    from xltemplate.collect.report import _sheet_name, risky
 
     taken: set[str] = set()
     names = [_sheet_name(n, taken) for n in ("汇总", "汇总", "a/b:c*d?[e]", "x" * 40, "x" * 40, "History", "'q'")]

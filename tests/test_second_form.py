@@ -6,7 +6,7 @@ import copy
 
 from conftest import load_json, poke
 
-from xltemplate.importer import import_workbook
+from xltemplate.collect.importer import import_workbook
 
 
 def test_expense_claim_generates_fills_and_round_trips(expense, make_filled) -> None:

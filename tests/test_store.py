@@ -6,8 +6,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from xltemplate.importer import ImportResult
-from xltemplate.store import Store, db_url
+from xltemplate.collect.importer import ImportResult
+from xltemplate.collect.store import Store, db_url
 
 
 def _result(data, sid="S-1", status="valid"):

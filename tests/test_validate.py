@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from xltemplate.forms import load_form
-from xltemplate.model import FormModel
-from xltemplate.validate import Issue, validate
+from xltemplate.form.forms import load_form
+from xltemplate.form.model import FormModel
+from xltemplate.form.validate import Issue, validate
 
 HERE = Path(__file__).parent
 CASES = json.loads((HERE / "cases" / "validate.json").read_text(encoding="utf-8"))

@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 from openpyxl.utils import range_boundaries
 
-from xltemplate.model import META_SHEET, FormModel
-from xltemplate.writer import FillError, write_workbook
+from xltemplate.form.model import META_SHEET, FormModel
+from xltemplate.xlsx.writer import FillError, write_workbook
 
 
 @pytest.fixture(scope="module")

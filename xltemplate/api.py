@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .forms import bundled, load_form
-from .importer import ImportResult, import_workbook
-from .model import FormModel
-from .writer import FillError, write_workbook
+from .collect.importer import ImportResult, import_workbook
+from .form.forms import bundled, load_form
+from .form.model import FormModel
+from .xlsx.writer import FillError, write_workbook
 
 __all__ = ["FillError", "ImportResult", "field_map", "fill", "forms", "generate", "import_workbook",
            "load_form"]

@@ -29,10 +29,10 @@ def _fail(exc: BaseException) -> None:
 
 
 def _form_errors() -> tuple[type[BaseException], ...]:
-    from .forms import FormNotFound
-    from .layout import LayoutError
-    from .schema import SchemaError
-    from .writer import FillError
+    from .form.forms import FormNotFound
+    from .form.layout import LayoutError
+    from .form.schema import SchemaError
+    from .xlsx.writer import FillError
 
     return FormNotFound, LayoutError, SchemaError, FillError, OSError, json.JSONDecodeError
 
@@ -130,7 +130,7 @@ def generate(form: str, output: Path, submission_id: str, password: str | None, 
 def fill(form: str, data: Path, output: Path, submission_id: str, password: str | None, key: str | None) -> None:
     """用 JSON 数据预填模板 / prefill the template from a JSON instance."""
     from .api import fill as do_fill
-    from .writer import FillError
+    from .xlsx.writer import FillError
 
     try:
         _write_output(output, do_fill(form, data, submission_id=submission_id, password=password, key=key))
@@ -157,8 +157,8 @@ def distribute(form: str, roster: Path, output: Path, password: str | None, key:
     from tqdm import tqdm
 
     from .api import load_form
-    from .distribute import RosterError, read_roster
-    from .distribute import distribute as run
+    from .collect.distribute import RosterError, read_roster
+    from .collect.distribute import distribute as run
 
     lang = _Ctx.lang
     try:
@@ -199,7 +199,7 @@ _LABELS = {"zh": {"valid": "通过", "invalid": "有错误", "unreadable": "无�
 
 
 def _width(text: str) -> int:
-    from .writer import display_width
+    from .xlsx.writer import display_width
 
     return display_width(text)
 
@@ -249,7 +249,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
     """
     from tqdm import tqdm
 
-    from . import batch
+    from .collect import batch
 
     lang = _Ctx.lang
     if form:
@@ -261,7 +261,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             _fail(exc)
     store = None
     if not no_db:
-        from .store import Store, db_url
+        from .collect.store import Store, db_url
 
         try:
             store = Store(db)
@@ -304,7 +304,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             store.dispose()
     click.echo(summary_table(summary, lang), err=True)
     if store is not None:
-        from .store import db_url
+        from .collect.store import db_url
 
         click.echo(("结果已保存到 " if lang == "zh" else "results stored in ") + db_url(db), err=True)
     sys.exit(0 if summary.ok else 1)
@@ -327,8 +327,8 @@ def report(db: str | None, output: Path, form: str | None) -> None:
     """
     import sqlalchemy as sa
 
-    from .report import ReportError, write_report
-    from .store import Store, db_url
+    from .collect.report import ReportError, write_report
+    from .collect.store import Store, db_url
 
     lang = _Ctx.lang
     url = db_url(db)

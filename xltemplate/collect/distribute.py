@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from . import coerce
+from ..form import coerce
+from ..form.model import Field, FormModel
+from ..form.validate import validate
+from ..form.values import MISSING, get, leaves_of
+from ..xlsx.writer import FillError, check_fit, write_workbook
 from .integrity import signature
-from .model import Field, FormModel
-from .validate import validate
-from .values import MISSING, get, leaves_of
-from .writer import FillError, check_fit, write_workbook
 
 ALIASES = {
     "code": ("code", "代码", "编码", "部门代码", "单位代码", "部门编码", "预算代码", "部门预算代码"),

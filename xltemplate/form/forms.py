@@ -14,7 +14,7 @@ from .layout import auto_layout, load_layout
 from .model import FormModel, build_model
 from .schema import load_schema
 
-_PKG = Path(__file__).resolve().parent
+_PKG = Path(__file__).resolve().parent.parent  # the package: xltemplate/
 
 
 class FormNotFound(LookupError):

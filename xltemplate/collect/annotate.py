@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..form.model import FormModel
+from ..xlsx.writer import write_workbook
 from .importer import ImportResult
-from .model import FormModel
-from .writer import write_workbook
 
 SUFFIX = {"zh": "_退回修改", "en": "_to-correct"}
 

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .coerce import coerce
-from .forms import find_form, load_form
+from ..form.coerce import coerce
+from ..form.forms import find_form, load_form
+from ..form.model import Field, FormModel, a1
+from ..form.schema import split_pointer
+from ..form.validate import Issue, scaffold, validate
+from ..form.values import MISSING
+from ..messages import message
+from ..xlsx.reader import RawBook, ReadError, open_book
 from .integrity import check as check_integrity
-from .messages import message
-from .model import Field, FormModel, a1
-from .reader import RawBook, ReadError, open_book
-from .schema import split_pointer
-from .validate import Issue, scaffold, validate
-from .values import MISSING
 
 VALID, INVALID, UNREADABLE = "valid", "invalid", "unreadable"
 
@@ -222,7 +222,7 @@ def _by_labels(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormMo
     """No metadata: a form whose every label is found where its layout puts it can still be read
     (a copy retyped or re-saved by a program that drops hidden sheets and properties); it is
     reported, so nobody takes it for an issued template."""
-    from .forms import bundled
+    from ..form.forms import bundled
 
     candidates = [form] if form is not None else [load_form(p) for p in bundled().values()]
     for model in candidates:

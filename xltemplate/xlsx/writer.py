@@ -22,11 +22,11 @@ from typing import Any
 
 import xlsxwriter
 
-from . import __version__
-from .model import META_SHEET, Field, FormModel, a1, quote_sheet
-from .schema import text
-from .validate import decimals
-from .values import MISSING, expand, get, leaves_of
+from .. import __version__
+from ..form.model import META_SHEET, Field, FormModel, a1, quote_sheet
+from ..form.schema import text
+from ..form.validate import decimals
+from ..form.values import MISSING, expand, get, leaves_of
 
 FONT = "宋体"
 INPUT_FILL = "#FFF8DC"
@@ -281,7 +281,7 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
                  "schema_hash": model.schema_hash, "submission_id": submission_id,
                  **{k: str(v) for k, v in (extra_meta or {}).items()}, "generator": f"xltemplate {__version__}"}
     if key:
-        from .integrity import signature
+        from ..collect.integrity import signature
 
         meta_info["signature"] = signature(key, meta_info)
     for name, value in meta_info.items():

@@ -16,9 +16,9 @@ import hashlib
 import hmac
 from typing import Any
 
-from .model import FormModel
-from .validate import Issue
-from .values import get
+from ..form.model import FormModel
+from ..form.validate import Issue
+from ..form.values import get
 
 SIGNED = ("form_id", "form_version", "submission_id", "department_code")
 

@@ -22,8 +22,8 @@ from xml.sax.saxutils import unescape as xml_unescape
 from defusedxml import DefusedXmlException, ElementTree
 from python_calamine import CalamineWorkbook
 
+from ..form.model import META_SHEET, Field
 from .guard import Refused, identify
-from .model import META_SHEET, Field
 
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")

@@ -27,9 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from ..form.model import FormModel
+from ..form.schema import node_at, split_pointer
 from .importer import ImportResult
-from .model import FormModel
-from .schema import node_at, split_pointer
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"

@@ -44,10 +44,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .model import FormModel
-from .schema import join_pointer, node_at, split_pointer, text
+from ..form.model import FormModel
+from ..form.schema import join_pointer, node_at, split_pointer, text
+from ..xlsx.writer import FONT, display_width
 from .store import Store
-from .writer import FONT, display_width
 
 FORMATS = (".xlsx", ".csv", ".jsonl")
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
@@ -105,7 +105,7 @@ def form_ids(store: Store) -> list[str]:
 
 
 def _model(store: Store, form: str | None, lang: str) -> FormModel:
-    from .forms import FormNotFound, find_form, load_form
+    from ..form.forms import FormNotFound, find_form, load_form
 
     if form is None:
         ids = form_ids(store)

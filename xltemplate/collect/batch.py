@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .forms import find_form, load_form
+from ..form.forms import find_form, load_form
+from ..form.model import FormModel
 from .importer import ImportResult, import_workbook
-from .model import FormModel
 
 #: Files a folder walk passes over: lock files and OS litter, never returns.
 IGNORED = re.compile(r"^(\.~lock\..*#|~\$.*|\.DS_Store|Thumbs\.db|desktop\.ini|__MACOSX)$", re.I)
@@ -117,7 +117,7 @@ def _init(job: _Job) -> None:
 def _department(result: ImportResult, model: FormModel | None, meta: dict[str, str]) -> tuple[str | None, str | None]:
     name, code = meta.get("department") or None, meta.get("department_code") or None
     if model is not None and result.data:
-        from .values import get
+        from ..form.values import get
 
         hint = model.schema.get("x-form", {}).get("department", {})
         name = name or (get(result.data, hint["name"], None) if "name" in hint else None)
@@ -136,8 +136,8 @@ def model_of(result: ImportResult, expected: FormModel | None) -> FormModel | No
 
 def work(source: Source, job: _Job | None = None) -> Done:
     """Import one source (in a worker process); never raises for a bad file."""
-    from .messages import message
-    from .validate import Issue
+    from ..form.validate import Issue
+    from ..messages import message
 
     job = job or _JOB or _Job(None, "zh", None)
     data = source.data
@@ -251,8 +251,8 @@ def work_chunk(chunk: list[Source]) -> list[Done]:
 
 
 def _crashed(source: Source, job: _Job, why: str, code: str = "crashed") -> Done:
-    from .messages import message
-    from .validate import Issue
+    from ..form.validate import Issue
+    from ..messages import message
 
     result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
         None, None, None, None, None, message(code, job.lang, detail=why), code)])

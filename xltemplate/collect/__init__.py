@@ -1,0 +1,1 @@
+"""Collecting returns: import, batch, store, rounds, distribute, annotated copies, reports."""

@@ -1,0 +1,1 @@
+"""The workbook layer: what a file is (guard), reading returns (reader), writing templates (writer)."""
