@@ -47,6 +47,9 @@ class Issue:
     value: Any
     message: str
     code: str
+    #: the template's own cell for this field when the value was read elsewhere (rows inserted by a
+    #: client moved it): ``cell`` is always where the value was actually read
+    form_cell: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

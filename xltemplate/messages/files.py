@@ -1,8 +1,8 @@
-"""Messages a clerk reads about a whole file (cell-level messages live in :mod:`validate`)."""
+"""Messages about a whole returned file: why it cannot be read, or how it was read."""
 
 from __future__ import annotations
 
-MESSAGES: dict[str, dict[str, str]] = {
+TEXTS: dict[str, dict[str, str]] = {
     "not_xlsx": {
         "zh": "无法读取：不是有效的 Excel（.xlsx）工作簿，可能已损坏或是其他类型的文件。"
               "请用 Excel、WPS 或 LibreOffice 打开后“另存为 .xlsx”再提交。",
@@ -135,10 +135,3 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
-
-def message(code: str, lang: str = "zh", **params: object) -> str:
-    entry = MESSAGES.get(code) or MESSAGES["unexpected"]
-    text = entry.get(lang) or entry["zh"]
-    for key, value in params.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text.replace("{detail}", "")

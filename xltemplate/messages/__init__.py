@@ -1,0 +1,37 @@
+"""The one catalog of every text a user reads, in Chinese (``zh``, the default) and English (``en``).
+
+Each entry is a key with one text per language; ``{name}`` in a text is a parameter.  The
+entries live in section modules (files, cells, client, cli, rounds, web, ...) so that the
+catalog reads by subject, but a key is defined once and :func:`t` is the only way code gets a
+text: no module writes ``"..." if zh else "..."`` of its own.  ``tests/test_messages.py``
+holds every entry to both languages and the same parameters.
+"""
+
+from __future__ import annotations
+
+from . import files
+
+LANGS = ("zh", "en")
+SECTIONS = (files,)
+CATALOG: dict[str, dict[str, str]] = {}
+for _section in SECTIONS:
+    for _key, _texts in _section.TEXTS.items():
+        if _key in CATALOG:
+            raise RuntimeError(f"message key {_key!r} is defined twice")
+        CATALOG[_key] = _texts
+
+
+def t(key: str, lang: str = "zh", **params: object) -> str:
+    """The text of ``key`` in ``lang`` (Chinese when the language has none), parameters filled in.
+
+    An unknown key is a bug and raises ``KeyError``; a parameter not given is left out."""
+    entry = CATALOG[key]
+    text = entry.get(lang) or entry["zh"]
+    for name, value in params.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text.replace("{detail}", "")
+
+
+def message(code: str, lang: str = "zh", **params: object) -> str:
+    """The message of a file-level outcome ``code``; an unknown code reads as ``unexpected``."""
+    return t(code if code in CATALOG else "unexpected", lang, **params)
