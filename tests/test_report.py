@@ -123,8 +123,9 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
 
     ws = wb["汇总"]
     heads = [c.value for c in ws[1]]
-    assert heads[:5] == ["部门", "部门代码", "报送编号", "文件", "接收时间"]
-    assert heads[5:] == [f.label for f in wuhai.fields if f.array is None]
+    assert heads[:6] == ["记录号", "部门", "部门代码", "报送编号", "文件", "接收时间"]
+    assert heads[6:] == [f.label for f in wuhai.fields if f.array is None]
+    assert all(isinstance(r["记录号"], int) for r in _rows(ws))  # what `withdraw` takes
     rows = _rows(ws)
     assert [(r["部门"], r["部门代码"], r["报送编号"], r["文件"]) for r in rows] == [
         ("市信访局", "101", "A-1", "a.xlsx"), ("市财政局", "102", "B-1", "b-fixed.xlsx")]
@@ -140,7 +141,7 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
     # formula injection: a string, protected by the quote prefix, value unchanged
     cell = ws.cell(2, heads.index(CONTACT) + 1)
     assert cell.value == INJECTION and cell.data_type == "s" and cell.quotePrefix
-    assert not ws.cell(2, 1).quotePrefix
+    assert not ws.cell(2, 2).quotePrefix
     # widths follow the content, CJK counted double, long text capped; long headers wrap
     def width(header: str) -> float:
         return ws.column_dimensions[openpyxl.utils.get_column_letter(heads.index(header) + 1)].width
@@ -154,8 +155,8 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
         ("市财政局", "B-1", 1, "社会化聘用人员经费", 30, "项目预算明细")]
 
     ws = wb["项目绩效指标"]
-    assert [c.value for c in ws[1]] == ["部门", "部门代码", "报送编号", "期间", "类别", "子类", "区域", "行号",
-                                        "三级指标", "指标值"]
+    assert [c.value for c in ws[1]] == ["记录号", "部门", "部门代码", "报送编号", "期间", "类别", "子类", "区域",
+                                        "行号", "三级指标", "指标值"]
     got = [(r["期间"], r["类别"], r["子类"], r["行号"], r["三级指标"], r["指标值"]) for r in _rows(ws)]
     assert sorted(got) == sorted(indicators)
     first = _rows(ws)[0]

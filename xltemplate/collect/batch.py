@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from typing import Any
 from ..form.forms import find_form, load_form
 from ..form.model import FormModel
 from .importer import ImportResult, import_workbook
+from .rounds import Context, admit
+from .rounds import context as rounds_context
+from .store import Identity, Pending
 
 #: Files a folder walk passes over: lock files and OS litter, never returns.
 IGNORED = re.compile(r"^(\.~lock\..*#|~\$.*|\.DS_Store|Thumbs\.db|desktop\.ini|__MACOSX)$", re.I)
@@ -96,6 +100,8 @@ class Done:
     department: str | None = None
     department_code: str | None = None
     annotated: str | None = None
+    identity: Identity | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +110,7 @@ class _Job:
     lang: str
     annotate: str | None
     key: str | None = None
+    context: Context | None = None  # rounds, issued templates, published versions (with a database)
 
 
 _JOB: _Job | None = None
@@ -112,26 +119,26 @@ _JOB: _Job | None = None
 def _init(job: _Job) -> None:
     global _JOB
     _JOB = job
+    if job.context is not None:
+        from ..form.forms import register
 
-
-def _department(result: ImportResult, model: FormModel | None, meta: dict[str, str]) -> tuple[str | None, str | None]:
-    name, code = meta.get("department") or None, meta.get("department_code") or None
-    if model is not None and result.data:
-        from ..form.values import get
-
-        hint = model.schema.get("x-form", {}).get("department", {})
-        name = name or (get(result.data, hint["name"], None) if "name" in hint else None)
-        code = code or (get(result.data, hint["code"], None) if "code" in hint else None)
-    return (str(name) if name is not None else None, str(code) if code is not None else None)
+        for schema, layout in job.context.versions:
+            register(schema, layout)
 
 
 def model_of(result: ImportResult, expected: FormModel | None) -> FormModel | None:
-    """The form model of a read result: the one asked for (bundled or a schema path), else bundled."""
+    """The form model of a read result: the version it was read by (the one asked for, bundled,
+    or a published earlier version)."""
     if result.data is None or not result.form:
         return None
-    if expected is not None and expected.id == result.form:
+    if expected is not None and expected.id == result.form and expected.version == result.version:
         return expected
-    return find_form(result.form)
+    current = find_form(result.form) if expected is None or expected.id != result.form else expected
+    if current is None or current.version == result.version or not result.version:
+        return current
+    from ..form.forms import find_version
+
+    return find_version(result.form, result.version, near=current) or current
 
 
 def work(source: Source, job: _Job | None = None) -> Done:
@@ -145,19 +152,21 @@ def work(source: Source, job: _Job | None = None) -> Done:
         if data is None:
             data = Path(source.path).read_bytes()
     except OSError as exc:
-        result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
-            None, None, None, None, None, message("io", job.lang, detail=str(exc)), "io")])
+        result = ImportResult(file=source.name, status="unreadable",
+                              errors=[Issue.of_file(message("io", job.lang, detail=str(exc)), "io")])
         return Done(source, result, hashlib.sha256(source.name.encode()).hexdigest(), None)
     sha = hashlib.sha256(data).hexdigest()
     if source.error is not None:
-        result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
-            None, None, None, None, None, message("bad_archive", job.lang, detail=source.error), "bad_archive")])
+        result = ImportResult(file=source.name, status="unreadable", errors=[
+            Issue.of_file(message("bad_archive", job.lang, detail=source.error), "bad_archive")])
         return Done(source, result, sha, None)
     expected = load_form(job.form) if job.form else None
     result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True, key=job.key)
     model = model_of(result, expected)
-    name, code = _department(result, model, meta)
-    done = Done(source, result, sha, result.saved_at, name, code)
+    admission = admit(result, meta, model, job.context, find_form(result.form) if result.form else None, job.lang)
+    ident = admission.identity
+    done = Done(source, result, sha, result.saved_at, ident.department, ident.department_code,
+                identity=ident, notes=admission.notes)
     if job.annotate and result.status == "invalid" and model is not None:
         from .annotate import annotate
 
@@ -191,17 +200,26 @@ class Summary:
         return t["invalid"] == 0 and t["unreadable"] == 0
 
 
+STORE_BATCH = 64  # results stored per transaction
+STORE_WAIT = 0.5  # seconds a result may wait for its batch to fill
+
+
 def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = None, lang: str = "zh",
         annotate: str | Path | None = None, jobs: int | None = None,
-        on_done: Callable[[Done, Any], None] | None = None, progress: Any = None, key: str | None = None) -> Summary:
-    """Import everything under ``inputs``; record into ``store`` (a :class:`~xltemplate.store.Store`).
+        on_done: Callable[[Done, Any], None] | None = None, progress: Any = None, key: str | None = None,
+        round_name: str | None = None) -> Summary:
+    """Import everything under ``inputs``; record into ``store`` (a :class:`~xltemplate.collect.store.Store`).
 
-    ``on_done(done, outcome)`` is called in the main process for each file, in completion order.
-    ``progress`` is a tqdm-like object with ``update()`` and ``total``.
+    With a store, each return is placed in its round (``round_name``, else as
+    :mod:`~xltemplate.collect.rounds` says) and given its identity.  Results are stored several
+    per transaction; ``on_done(done, outcome)`` is called in the main process for each file once
+    it is stored, in completion order.  ``progress`` is a tqdm-like object with ``update()`` and
+    ``total``.
     """
     if form:
         load_form(form)  # a wrong --form fails here, once, not per file
-    job = _Job(str(form) if form else None, lang, str(annotate) if annotate else None, key)
+    ctx = rounds_context(store, round_name) if store is not None else None
+    job = _Job(str(form) if form else None, lang, str(annotate) if annotate else None, key, ctx)
     if annotate:
         Path(annotate).mkdir(parents=True, exist_ok=True)
     sources = list(collect(inputs)) if progress is not None else collect(inputs)
@@ -210,35 +228,52 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
         progress.refresh()
     jobs = jobs or os.cpu_count() or 1
     summary = Summary()
+    pending: list[Done] = []
+    since = [0.0]
 
-    def handle(done: Done) -> None:
+    def count(done: Done, outcome: Any) -> None:
         summary.files += 1
-        outcome = None
-        if store is not None:
-            model = model_of(done.result, load_form(form) if form else None)
-            outcome = store.record(done.result, sha256=done.sha256, file_name=Path(done.source.name).name,
-                                   source=done.source.name, model=model, saved_at=done.saved_at,
-                                   department=done.department, department_code=done.department_code)
-            if outcome.status == "duplicate":
-                summary.add(done.department, "duplicate")
-            else:
-                summary.add(done.department, done.result.status)
-                if outcome.superseded or not outcome.current:
-                    summary.add(done.department, "superseded", len(outcome.superseded) or 1)
+        if outcome is not None and outcome.status == "duplicate":
+            summary.add(done.department, "duplicate")
         else:
             summary.add(done.department, done.result.status)
+            if outcome is not None and (outcome.superseded or not outcome.current):
+                summary.add(done.department, "superseded", len(outcome.superseded) or 1)
         if on_done:
             on_done(done, outcome)
         if progress is not None:
             progress.update(1)
 
+    def flush() -> None:
+        if not pending:
+            return
+        expected = load_form(form) if form else None
+        outcomes = store.record_many([
+            Pending(d.result, d.sha256, Path(d.source.name).name, d.source.name, model_of(d.result, expected),
+                    d.saved_at, None, d.identity, d.notes or None) for d in pending])
+        for d, outcome in zip(pending, outcomes, strict=True):
+            count(d, outcome)
+        pending.clear()
+
+    def handle(done: Done) -> None:
+        if store is None:
+            count(done, None)
+            return
+        if not pending:
+            since[0] = time.monotonic()
+        pending.append(done)
+        if len(pending) >= STORE_BATCH or time.monotonic() - since[0] > STORE_WAIT:
+            flush()
+
     if jobs <= 1:
         _init(job)
         for source in sources:
             handle(work(source, job))
-        return summary
-    for done in _parallel(sources, job, jobs):
-        handle(done)
+    else:
+        for done in _parallel(sources, job, jobs):
+            handle(done)
+    if store is not None:
+        flush()
     return summary
 
 
@@ -254,8 +289,8 @@ def _crashed(source: Source, job: _Job, why: str, code: str = "crashed") -> Done
     from ..form.validate import Issue
     from ..messages import message
 
-    result = ImportResult(file=source.name, status="unreadable", errors=[Issue(
-        None, None, None, None, None, message(code, job.lang, detail=why), code)])
+    result = ImportResult(file=source.name, status="unreadable",
+                          errors=[Issue.of_file(message(code, job.lang, detail=why), code)])
     data = source.data if source.data is not None else source.name.encode()
     return Done(source, result, hashlib.sha256(data + b"\0crashed").hexdigest(), None)
 

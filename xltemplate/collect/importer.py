@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..form.coerce import coerce
-from ..form.forms import find_form, load_form
+from ..form.forms import find_form, find_version, load_form
 from ..form.model import Field, FormModel, a1
 from ..form.schema import split_pointer
 from ..form.validate import Issue, scaffold, validate
@@ -210,6 +210,11 @@ def recognise(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormMod
     if model is None:
         return None, [_file_issue(message("unknown_form", lang, found=found), "unknown_form")]
     version = meta.get("form_version", "")
+    if version != model.version or meta.get("layout_hash") != model.hash:
+        # made from another published version of the form: read by that version's own layout
+        other = find_version(found, version, meta.get("layout_hash"), near=model) if version else None
+        if other is not None:
+            return other, []
     if version != model.version:
         return None, [_file_issue(message("old_version", lang, form=model.title, found=version or "?",
                                           expected=model.version), "old_version")]

@@ -46,7 +46,10 @@ import sqlalchemy as sa
 
 from ..form.model import FormModel
 from ..form.schema import join_pointer, node_at, split_pointer, text
+from ..messages import t as t_
 from ..xlsx.writer import FONT, display_width
+from . import rounds
+from .rounds import Round
 from .store import Store
 
 FORMATS = (".xlsx", ".csv", ".jsonl")
@@ -58,12 +61,13 @@ _BAD_SHEET_CHARS = re.compile(r'[\[\]:*?/\\<>|"\x00-\x1f]')
 _FETCH = 1000  # rows per round trip when streaming
 
 _TEXT = {
-    "zh": {"summary": "汇总", "errors": "错误清单", "department": "部门", "department_code": "部门代码",
+    "zh": {"id": "记录号", "summary": "汇总", "errors": "错误清单", "department": "部门", "department_code": "部门代码",
            "submission_id": "报送编号", "file": "文件", "received_at": "接收时间", "row": "行号", "area": "区域",
            "status": "状态", "sheet": "工作表", "cell": "单元格", "label": "项目", "value": "填写的内容",
            "message": "问题", "invalid": "有错误", "unreadable": "无法读取", "true": "是", "false": "否",
            "period": "期间", "category": "类别", "subcategory": "子类"},
-    "en": {"summary": "Summary", "errors": "Errors", "department": "Department", "department_code": "Department code",
+    "en": {"id": "Record", "summary": "Summary", "errors": "Errors", "department": "Department",
+           "department_code": "Department code",
            "submission_id": "Submission ID", "file": "File", "received_at": "Received at", "row": "Row",
            "area": "Area", "status": "Status", "sheet": "Sheet", "cell": "Cell", "label": "Field",
            "value": "Value entered", "message": "Problem", "invalid": "invalid", "unreadable": "unreadable",
@@ -152,22 +156,30 @@ def _stream(conn: sa.Connection, stmt: sa.Select) -> Iterator[tuple[Any, ...]]:
         result.close()
 
 
-def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str) -> list[_Sheet]:
+def _current(store: Store, rnd: Round | None) -> tuple[Any, ...]:
+    """The copies that count: current, not withdrawn, of the round (when there is one)."""
+    s = store.submissions
+    out = (s.c.is_current.is_(True), s.c.withdrawn_at.is_(None))
+    return (*out, s.c.round_id == rnd.id) if rnd is not None else out
+
+
+def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd: Round | None) -> list[_Sheet]:
     t = _TEXT[lang]
     s = store.submissions
     tables = store.tables_for(model)
-    current = (s.c.is_current.is_(True),)
+    plan = tables.plans[model.hash]
+    current = _current(store, rnd)
     valid = (s.c.form_id == model.id, s.c.status == "valid", *current)
     order = (sa.func.coalesce(s.c.department_code, ""), sa.func.coalesce(s.c.department, ""),
              sa.func.coalesce(s.c.submission_id, ""), s.c.id)
-    keys = [s.c.department, s.c.department_code, s.c.submission_id]
-    key_headers = [t["department"], t["department_code"], t["submission_id"]]
+    keys = [s.c.id, s.c.department, s.c.department_code, s.c.submission_id]
+    key_headers = [t["id"], t["department"], t["department_code"], t["submission_id"]]
     taken: set[str] = set()
 
-    # 汇总: one row per current valid submission, every scalar field typed
+    # 汇总: one row per current valid return, every scalar field typed
     by_tokens = {tuple(split_pointer(f.pointer)): f for f in model.fields if f.array is None}
-    headers, kinds, columns = [*key_headers, t["file"], t["received_at"]], ["text"] * 4 + ["datetime"], []
-    for column, tokens, field_kind in tables.scalar_paths:
+    headers, kinds, columns = [*key_headers, t["file"], t["received_at"]], ["integer"] + ["text"] * 4 + ["datetime"], []
+    for column, tokens, field_kind in plan.scalars:
         f = by_tokens.get(tuple(tokens))
         headers.append(f.label if f is not None else column)
         kinds.append(_kind(field_kind))
@@ -179,7 +191,8 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str) -> l
 
     # one sheet per array table, named after the schema title of its top-level property
     groups: dict[str, _ArrayTable] = {}
-    for table, tokens, _fixed, cols in tables.array_paths:
+    for path in plan.arrays:
+        table, tokens, cols = tables.arrays[path.table], path.tokens, path.cols
         group = groups.setdefault(table.name, _ArrayTable(table, tokens[0], cols, {}))
         area = model.arrays.get(join_pointer(tokens))
         for f in area.slots[0] if area is not None else []:
@@ -196,7 +209,8 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str) -> l
                         for i, p in enumerate(path_cols)]
         headers = [*key_headers, *path_headers, t["area"], t["row"],
                    *(group.titles.get(key, key) for key, _c, _k in cols)]
-        kinds = ["text"] * (len(key_headers) + len(path_cols) + 1) + ["integer"] + [_kind(k) for _key, _c, k in cols]
+        kinds = (["integer"] + ["text"] * (len(key_headers) - 1 + len(path_cols) + 1) + ["integer"]
+                 + [_kind(k) for _key, _c, k in cols])
         stmt = (sa.select(*keys, *(table.c[p] for p in path_cols), table.c.label, table.c.row,
                           *(table.c[c] for _key, c, _k in cols))
                 .select_from(table.join(s, table.c.submission == s.c.id)).where(*valid)
@@ -205,14 +219,16 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str) -> l
         sheets.append(_Sheet(_sheet_name(title, taken), headers, kinds,
                              lambda stmt=stmt: _stream(conn, stmt)))
 
-    # 错误清单: errors of current invalid or unreadable files (unreadable ones have no form id)
+    # 错误清单: errors of current invalid or unreadable files (unreadable ones may have no form id,
+    # and no round when nothing in them says where they belong: those are listed in every report)
     e = store.errors
+    where = [*current[:2], s.c.status.in_(("invalid", "unreadable")),
+             sa.or_(s.c.form_id == model.id, s.c.form_id.is_(None))]
+    if rnd is not None:
+        where.append(sa.or_(s.c.round_id == rnd.id, sa.and_(s.c.round_id.is_(None), s.c.form_id.is_(None))))
     errors = (sa.select(s.c.file_name, s.c.department, s.c.status, e.c.sheet, e.c.cell, e.c.label, e.c.value,
                         e.c.message)
-              .select_from(e.join(s, e.c.submission == s.c.id))
-              .where(*current, s.c.status.in_(("invalid", "unreadable")),
-                     sa.or_(s.c.form_id == model.id, s.c.form_id.is_(None)))
-              .order_by(*order, e.c.id))
+              .select_from(e.join(s, e.c.submission == s.c.id)).where(*where).order_by(*order, e.c.id))
 
     def error_rows() -> Iterator[tuple[Any, ...]]:
         for row in _stream(conn, errors):
@@ -221,7 +237,37 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str) -> l
     sheets.append(_Sheet(_sheet_name(t["errors"], taken),
                          [t["file"], t["department"], t["status"], t["sheet"], t["cell"], t["label"], t["value"],
                           t["message"]], ["text"] * 8, error_rows))
+    if rnd is not None:
+        sheets += _round_sheets(store, rnd, lang, taken)
     return sheets
+
+
+def _round_sheets(store: Store, rnd: Round, lang: str, taken: set[str]) -> list[_Sheet]:
+    """报送情况 (every department of the roster and where it stands) and 未报送 (who sent nothing)."""
+    lines = rounds.status(store, rnd)
+    heads = [t_(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_valid",
+                                   "col_last_sent", "col_contact")]
+    table = [(d.code, d.name, t_("status_" + d.status, lang), d.returns, d.valid, d.last_sent, d.contact)
+             for d in lines]
+    missing = [(d.code, d.name, d.contact) for d in lines if d.in_roster and d.status == rounds.NOT_RETURNED]
+    return [
+        _Sheet(_sheet_name(t_("sheet_status", lang), taken), heads,
+               ["text", "text", "text", "integer", "integer", "datetime", "text"], lambda: table),
+        _Sheet(_sheet_name(t_("sheet_missing", lang), taken), [heads[0], heads[1], heads[6]], ["text"] * 3,
+               lambda: missing),
+    ]
+
+
+def report_round(store: Store, model: FormModel, name: str | None) -> Round | None:
+    """The round a report is for: the one named, else the form's only or latest open round, else
+    its latest round; None when the form has no rounds (everything current is reported)."""
+    if name:
+        rnd = rounds.find_round(store, name)
+        if rnd.form_id != model.id:
+            raise ReportError(t_("carry_other_form", name=rnd.name, found=rnd.form_id, expected=model.id))
+        return rnd
+    mine = rounds.rounds(store, model.id)
+    return rounds.default_round(mine, model.id) or (mine[0] if mine else None)
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -341,11 +387,12 @@ def _write_csv(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
     return counts
 
 
-def _write_jsonl(store: Store, model: FormModel, conn: sa.Connection, out: Path, lang: str) -> dict[str, int]:
+def _write_jsonl(store: Store, model: FormModel, conn: sa.Connection, out: Path, lang: str,
+                 rnd: Round | None) -> dict[str, int]:
     s = store.submissions
     stmt = (sa.select(s.c.department, s.c.department_code, s.c.submission_id, s.c.file_name, s.c.received_at,
                       s.c.data)
-            .where(s.c.form_id == model.id, s.c.status == "valid", s.c.is_current.is_(True))
+            .where(s.c.form_id == model.id, s.c.status == "valid", *_current(store, rnd))
             .order_by(sa.func.coalesce(s.c.department_code, ""), sa.func.coalesce(s.c.department, ""),
                       sa.func.coalesce(s.c.submission_id, ""), s.c.id))
     n = 0
@@ -358,8 +405,13 @@ def _write_jsonl(store: Store, model: FormModel, conn: sa.Connection, out: Path,
     return {_TEXT[lang]["summary"]: n}
 
 
-def write_report(store: Store, out: Path, *, form: str | None = None, lang: str = "zh") -> dict[str, int]:
-    """Write the report for ``form`` to ``out`` (.xlsx, .csv or .jsonl); rows written per sheet."""
+def write_report(store: Store, out: Path, *, form: str | None = None, lang: str = "zh",
+                 round_name: str | None = None) -> dict[str, int]:
+    """Write the report for ``form`` to ``out`` (.xlsx, .csv or .jsonl); rows written per sheet.
+
+    The report is for one round (``round_name``, else the form's only or latest open round, else its
+    latest): its returns, and the sheets 报送情况 and 未报送.  A form with no rounds reports
+    everything current."""
     out = Path(out)
     lang = lang if lang in _TEXT else "zh"
     suffix = out.suffix.lower()
@@ -368,10 +420,14 @@ def write_report(store: Store, out: Path, *, form: str | None = None, lang: str 
                           else f"unsupported report format {out.suffix or '(no suffix)'}: use .xlsx, .csv or .jsonl")
     model = _model(store, form, lang)
     store.tables_for(model)  # creates the form's tables if nothing of it was imported yet (outside our read)
+    try:
+        rnd = report_round(store, model, round_name)
+    except rounds.RoundError as exc:
+        raise ReportError(str(exc)) from exc
     with store.engine.connect() as conn:
         if suffix == ".jsonl":
-            return _write_jsonl(store, model, conn, out, lang)
-        sheets = _sheets(store, model, conn, lang)
+            return _write_jsonl(store, model, conn, out, lang, rnd)
+        sheets = _sheets(store, model, conn, lang, rnd)
         if suffix == ".csv":
             return _write_csv(sheets, out, lang)
         return _write_xlsx(sheets, out, lang)

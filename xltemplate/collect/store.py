@@ -1,50 +1,77 @@
 """Results into a real database: SQLite by default (embedded, nothing to set up), PostgreSQL by URL.
 
-Tables (SQLAlchemy Core, created on first use):
+Tables (see :mod:`xltemplate.collect.db` for the core ones):
 
 * ``submissions``: one row per imported file: file name and source, sha256 (unique), received
   and saved times, form id/version, submission id, department, status, data and errors as JSON,
-  ``is_current`` and ``superseded_by`` for resubmissions.
+  the round, the identity of the return (``return_key``), ``is_current`` and ``superseded_by``.
 * ``submission_errors``: one row per error (sheet, cell, pointer, label, value, message, code).
 * ``<form>_fields``: one row per submission with every scalar field as a typed column
   (``funding_total``, ``project_function_code``, ...).
 * ``<form>_<table>``: one table per repeating area, or per group of areas with the same item
-  fields under one top-level property (the 18 indicator areas share ``indicators``, with columns
-  ``period``/``category``/``subcategory`` naming the area: ``x-table`` in the schema).
+  fields under one top-level property (the 18 indicator areas share ``indicators``, with path
+  columns naming the area: ``x-table`` in the schema).
 
-Every file is one transaction: a crash loses nothing already committed and a rerun skips what is
-there (identical files by sha256).  A file with the submission id of an earlier one supersedes it
-(the later *saved* copy wins, else the later received); the earlier stays, ``is_current`` false.
+Every version of a form stores into the same per-form tables: columns are named by pointer, a
+version that adds a field adds its column (``ALTER TABLE ... ADD``), and a field an earlier
+version had keeps its column.
+
+**Identity and history.** Each stored file carries the identity of the return it is a copy of
+(:class:`Identity`, worked out by :mod:`xltemplate.collect.rounds`). Of all copies of one
+return, the one the client saved last (else received last) is current; the others stay, with
+``is_current`` false and ``superseded_by`` set. A partial unique index (one current row per
+``return_key``) makes this hold whatever importers run at once: a transaction that loses the
+race fails on the index, is rolled back and retried, and then sees the winner.
+
+**Exactly once.** The unique sha256 makes storing idempotent: an identical file changes nothing,
+and a rerun after a crash stores what the crash lost. Several files go into one transaction
+(:meth:`Store.record_many`), so a kill loses at most one batch, which a rerun redoes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import random
 import re
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 from ..form.model import FormModel
 from ..form.schema import node_at, split_pointer
+from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, schema_lock, upgrade, writing
 from .importer import ImportResult
 
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
-DEFAULT_DB = "sqlite:///xltemplate.db"
+__all__ = ["DEFAULT_DB", "Identity", "Outcome", "Pending", "Store", "db_url"]
+
+RETRIES = 8  # a batch that loses a race (same file or same return stored meanwhile) is retried
 
 
-def db_url(text: str | None) -> str:
-    """A SQLAlchemy URL; a bare path means a SQLite file."""
-    if not text:
-        return DEFAULT_DB
-    return text if "://" in text else f"sqlite:///{text}"
+@dataclass(frozen=True)
+class Identity:
+    """Which return a file is a copy of, and whose.
+
+    ``return_key`` is None for a file that belongs to no return (nothing identifies it): it is
+    stored, current, and never replaces anything.  ``also`` lists other keys whose current copy
+    this file replaces too (a copy with no project name yet, made from the same template)."""
+
+    return_key: str | None
+    round_id: int | None = None
+    department: str | None = None
+    department_code: str | None = None
+    key_text: str | None = None
+    also: tuple[str, ...] = ()
 
 
-def _ident(text: str) -> str:
-    out = re.sub(r"[^0-9a-zA-Z_]+", "_", text).strip("_").lower() or "x"
-    return out if not out[0].isdigit() else "t_" + out
+def default_identity(result: ImportResult) -> Identity:
+    """The identity when no round says otherwise: the form and the template's submission id."""
+    if result.submission_id and result.form:
+        return Identity(f"f{result.form}|sid|{result.submission_id}")
+    return Identity(None)
 
 
 @dataclass
@@ -58,17 +85,63 @@ class Outcome:
 
 
 @dataclass
-class _FormTables:
-    fields: sa.Table
-    scalar_paths: list[tuple[str, list[str], str]]  # column, pointer tokens, field kind
-    array_paths: list[tuple[sa.Table, list[str], dict[str, Any], list[tuple[str, str, str]]]]
-    fields_insert: Any = None
-    array_inserts: list[Any] = field(default_factory=list)
+class Pending:
+    """One result waiting to be stored."""
 
-    def __post_init__(self) -> None:
-        self.fields_insert = self.fields.insert()
-        inserts = {id(t): t.insert() for t, *_ in self.array_paths}
-        self.array_inserts = [inserts[id(t)] for t, *_ in self.array_paths]
+    result: ImportResult
+    sha256: str
+    file_name: str
+    source: str
+    model: FormModel | None = None
+    saved_at: dt.datetime | None = None
+    received_at: dt.datetime | None = None
+    identity: Identity | None = None
+    notes: list[dict[str, Any]] | None = None
+
+
+def _ident(text: str) -> str:
+    out = re.sub(r"[^0-9a-zA-Z_]+", "_", text).strip("_").lower() or "x"
+    return out if not out[0].isdigit() else "t_" + out
+
+
+_RESERVED = {"id", "submission", "row", "label"}
+
+
+def column_name(tokens: Sequence[str], reserved: Iterable[str] = ()) -> str:
+    """The column of a pointer: its tokens joined by ``_``, with a short hash of the pointer
+    when that is not already a plain lower-case identifier (so the name never depends on which
+    other fields a form version has)."""
+    joined = "_".join(tokens)
+    name = _ident(joined)
+    if name != joined or name in _RESERVED or name in set(reserved):
+        name = f"{name}_{hashlib.sha256(joined.encode()).hexdigest()[:6]}"
+    return name
+
+
+_COLUMN_TYPES = {"number": lambda: sa.Numeric(24, 6, asdecimal=False), "integer": sa.BigInteger,
+                 "boolean": sa.Boolean, "date": sa.Date}
+
+
+def _column_type(kind: str) -> Any:
+    return _COLUMN_TYPES.get(kind, sa.Text)()
+
+
+def _typed(kind: str, value: Any) -> Any:
+    """The value for a typed column, or None when the (invalid) value does not fit the type."""
+    if value is None:
+        return None
+    if kind == "number":
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if kind == "integer":
+        return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63 else None
+    if kind == "boolean":
+        return value if isinstance(value, bool) else None
+    if kind == "date":
+        try:
+            return dt.date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    return value if isinstance(value, str) else str(value)
 
 
 def _dig(data: Any, tokens: list[str]) -> Any:
@@ -80,126 +153,156 @@ def _dig(data: Any, tokens: list[str]) -> Any:
     return node
 
 
-_COLUMN_TYPES = {"number": sa.Numeric(24, 6, asdecimal=False), "integer": sa.BigInteger(), "boolean": sa.Boolean(),
-                 "date": sa.Date()}
+@dataclass
+class _ArrayPath:
+    table: str
+    tokens: list[str]  # pointer of the area
+    fixed: dict[str, Any]  # path columns and label
+    cols: list[tuple[str, str, str]]  # item key, column, kind
 
 
-def _typed(kind: str, value: Any) -> Any:
-    """The value for a typed column, or None when the (invalid) value does not fit the type."""
-    if value is None:
-        return None
-    if kind == "number":
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if kind == "integer":
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    if kind == "boolean":
-        return value if isinstance(value, bool) else None
-    if kind == "date":
-        try:
-            return dt.date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
-    return value if isinstance(value, str) else str(value)
+@dataclass
+class _Plan:
+    """How one form version's data goes into the per-form tables."""
+
+    scalars: list[tuple[str, list[str], str]]  # column, pointer tokens, kind
+    arrays: list[_ArrayPath]
+
+
+@dataclass
+class _FormTables:
+    """The per-form tables (shared by every version of the form) and each version's plan."""
+
+    fields: sa.Table
+    arrays: dict[str, sa.Table]
+    plans: dict[str, _Plan]  # by model hash
+    columns: dict[str, set[str]]  # table name -> columns in the database
+
+
+def _design(model: FormModel) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]], _Plan]:
+    """The columns one form version needs: (scalar column -> (kind, comment)), array tables
+    (name -> {"path": [...], "items": {column: kind}}), and its plan."""
+    in_arrays = {f.pattern for f in model.fields if f.array}
+    scalar_cols: dict[str, tuple[str, str]] = {}
+    scalars = []
+    for f in model.fields:
+        if f.pattern in in_arrays:
+            continue
+        tokens = split_pointer(f.pointer)
+        name = column_name(tokens)
+        scalar_cols[name] = (f.kind, f.label[:250])
+        scalars.append((name, tokens, f.kind))
+    prefix = _ident(model.id)
+    groups: dict[str, dict[str, Any]] = {}
+    arrays: list[_ArrayPath] = []
+    for pointer, area in model.arrays.items():
+        tokens = split_pointer(pointer)
+        top = tokens[0]
+        hint = node_at(model.schema, "/" + top).get("x-table", {})
+        path = tokens[1:]
+        table_name = _ident(hint.get("name", top))
+        path_names = [_ident(n) for n in hint.get("path", [])][:len(path)]
+        path_names += [f"k{i + 1}" for i in range(len(path_names), len(path))]
+        full = f"{prefix}_{table_name}"
+        group = groups.setdefault(full, {"path": path_names, "items": {}})
+        if group["path"] != path_names:  # areas of another depth under the same property
+            full = f"{prefix}_{_ident('_'.join(tokens))}"
+            group = groups.setdefault(full, {"path": path_names, "items": {}})
+        cols = []
+        for f in area.slots[0]:
+            key = split_pointer(f.pattern)[-1]
+            col = column_name([key], path_names)
+            group["items"][col] = f.kind
+            cols.append((key, col, f.kind))
+        fixed = dict(zip(path_names, path, strict=True)) | {"label": area.label}
+        arrays.append(_ArrayPath(full, tokens, fixed, cols))
+    return scalar_cols, groups, _Plan(scalars, arrays)
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether the database refused a value (not a lock, a lost connection or a bug of ours)."""
+    if isinstance(exc, sa.exc.IntegrityError | sa.exc.OperationalError):
+        return False
+    return isinstance(exc, sa.exc.DataError) or isinstance(getattr(exc, "orig", None), ValueError | OverflowError)
 
 
 class Store:
-    def __init__(self, url: str | None = None):
+    """The results database. ``upgrade`` (default) brings an older database to the current layout."""
+
+    def __init__(self, url: str | None = None, *, upgrade_db: bool = True):
         self.url = db_url(url)
-        self.engine = sa.create_engine(self.url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine = engine_for(self.url)
+        if upgrade_db:
+            self.upgraded = upgrade(self.engine)
         self.meta = sa.MetaData()
-        self.submissions = sa.Table(
-            "submissions", self.meta,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("sha256", sa.String(64), nullable=False, unique=True),
-            sa.Column("file_name", sa.Text, nullable=False),
-            sa.Column("source", sa.Text, nullable=False),
-            sa.Column("received_at", sa.DateTime, nullable=False),
-            sa.Column("saved_at", sa.DateTime),
-            sa.Column("form_id", sa.String(200)),
-            sa.Column("form_version", sa.String(50)),
-            sa.Column("submission_id", sa.String(200)),
-            sa.Column("department", sa.Text),
-            sa.Column("department_code", sa.String(100)),
-            sa.Column("status", sa.String(20), nullable=False),
-            sa.Column("error_count", sa.Integer, nullable=False, default=0),
-            sa.Column("is_current", sa.Boolean, nullable=False, default=True),
-            sa.Column("superseded_by", sa.Integer, sa.ForeignKey("submissions.id")),
-            sa.Column("data", JSONType),
-            sa.Column("errors", JSONType),
-            # the resubmission lookup of every insert: without it, each file scans the whole form
-            sa.Index("ix_submissions_lookup", "submission_id", "form_id", "is_current"),
-            sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
-        )
-        self.errors = sa.Table(
-            "submission_errors", self.meta,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("submission", sa.Integer, sa.ForeignKey("submissions.id", ondelete="CASCADE"),
-                      nullable=False, index=True),
-            *(sa.Column(name, sa.Text) for name in ("sheet", "cell", "pointer", "label", "value", "message", "code")),
-        )
-        self.meta.create_all(self.engine)
+        self.t: CoreTables = core_tables(self.meta)
+        self.submissions = self.t.submissions
+        self.errors = self.t.errors
         self._forms: dict[str, _FormTables] = {}
         self._known: set[str] | None = None
+        s = self.submissions
+        self._insert = s.insert().returning(s.c.id, sort_by_parameter_order=True)
+        self._insert_errors = self.errors.insert()
+        self._exists = sa.select(s.c.sha256).where(s.c.sha256.in_(sa.bindparam("shas", expanding=True)))
+        self._current = sa.select(s.c.id, s.c.return_key, s.c.saved_at, s.c.received_at).where(
+            s.c.return_key.in_(sa.bindparam("keys", expanding=True)), s.c.is_current.is_(True))
+        if self.engine.dialect.name == "postgresql":
+            self._current = self._current.with_for_update()
 
     # -- per-form tables -----------------------------------------------------------------
     def tables_for(self, model: FormModel) -> _FormTables:
-        if model.id in self._forms:
-            return self._forms[model.id]
+        """The per-form tables, created or extended for this version of the form when needed."""
+        known = self._forms.get(model.id)
+        if known is not None and model.hash in known.plans:
+            return known
+        scalar_cols, groups, plan = _design(model)
         prefix = _ident(model.id)
-        in_arrays = {f.pattern for f in model.fields if f.array}
-        columns: dict[str, str] = {}
-        kinds: dict[str, str] = {}
-        cols = [sa.Column("submission", sa.Integer, sa.ForeignKey("submissions.id", ondelete="CASCADE"),
-                          primary_key=True)]
-        for f in model.fields:
-            if f.pattern in in_arrays:
-                continue
-            name = _ident("_".join(split_pointer(f.pointer)))
-            while name in columns.values() or name == "submission":
-                name += "_"
-            columns[f.pointer], kinds[f.pointer] = name, f.kind
-            cols.append(sa.Column(name, _COLUMN_TYPES.get(f.kind, sa.Text()), comment=f.label[:250]))
-        fields = sa.Table(f"{prefix}_fields", self.meta, *cols)
-        groups: dict[str, dict[str, Any]] = {}
-        for pointer, area in model.arrays.items():
-            tokens = split_pointer(pointer)
-            top = tokens[0]
-            hint = node_at(model.schema, "/" + top).get("x-table", {})
-            table_name = _ident(hint.get("name", top))
-            path = tokens[1:]
-            group = groups.setdefault(table_name, {"areas": [], "depth": len(path), "hint": hint, "items": {}})
-            if group["depth"] != len(path):
-                table_name = _ident("_".join(tokens))
-                group = groups.setdefault(table_name, {"areas": [], "depth": len(path), "hint": {}, "items": {}})
-            group["areas"].append((pointer, path, area))
-            for f in area.slots[0]:
-                group["items"].setdefault(split_pointer(f.pattern)[-1], f.kind)
-        arrays = []
-        for table_name, group in groups.items():
-            path_names = [_ident(n) for n in group["hint"].get("path", [])]
-            path_names += [f"k{i + 1}" for i in range(len(path_names), group["depth"])]
-            item_cols = {key: _ident(key) if _ident(key) not in (*path_names, "id", "submission", "row", "label")
-                         else _ident(key) + "_" for key in group["items"]}
-            table = sa.Table(
-                f"{prefix}_{table_name}", self.meta,
-                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        with schema_lock(self.engine) as conn:
+            inspector = sa.inspect(conn)
+            existing = {name: {c["name"] for c in inspector.get_columns(name)}
+                        for name in inspector.get_table_names() if name.startswith(prefix + "_")}
+            fields = self._table(conn, existing, f"{prefix}_fields", [
                 sa.Column("submission", sa.Integer, sa.ForeignKey("submissions.id", ondelete="CASCADE"),
-                          nullable=False, index=True),
-                *(sa.Column(n, sa.String(100)) for n in path_names),
-                sa.Column("label", sa.Text),
-                sa.Column("row", sa.Integer, nullable=False),
-                *(sa.Column(col, _COLUMN_TYPES.get(group["items"][key], sa.Text())) for key, col in item_cols.items()),
-            )
-            for pointer, path, area in group["areas"]:
-                fixed = dict(zip(path_names, path, strict=True)) | {"label": area.label}
-                arrays.append((table, split_pointer(pointer), fixed,
-                               [(key, col, group["items"][key]) for key, col in item_cols.items()]))
-        self.meta.create_all(self.engine)
-        scalars = [(col, split_pointer(pointer), kinds[pointer]) for pointer, col in columns.items()]
-        self._forms[model.id] = _FormTables(fields, scalars, arrays)
-        return self._forms[model.id]
+                          primary_key=True)],
+                {name: (kind, comment) for name, (kind, comment) in scalar_cols.items()})
+            arrays = dict(known.arrays) if known else {}
+            for name, group in groups.items():
+                fixed = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                         sa.Column("submission", sa.Integer, sa.ForeignKey("submissions.id", ondelete="CASCADE"),
+                                   nullable=False, index=True),
+                         *(sa.Column(p, sa.String(100)) for p in group["path"]),
+                         sa.Column("label", sa.Text),
+                         sa.Column("row", sa.Integer, nullable=False)]
+                arrays[name] = self._table(conn, existing, name, fixed,
+                                           {col: (kind, None) for col, kind in group["items"].items()})
+        tables = _FormTables(fields, arrays, dict(known.plans) if known else {},
+                             {n: set(c) for n, c in existing.items()})
+        tables.plans[model.hash] = plan
+        self._forms[model.id] = tables
+        return tables
+
+    def _table(self, conn: sa.Connection, existing: dict[str, set[str]], name: str, fixed: list[sa.Column],
+               wanted: dict[str, tuple[str, str | None]]) -> sa.Table:
+        """The table ``name`` with at least the ``wanted`` columns: created, or extended in place."""
+        have = existing.get(name)
+        if have is None:
+            columns = [sa.Column(c, _column_type(kind), comment=comment) for c, (kind, comment) in wanted.items()]
+            table = sa.Table(name, self.meta, *fixed, *columns, extend_existing=True)
+            table.create(conn)
+            existing[name] = {c.name for c in table.columns}
+            return table
+        missing = [c for c in wanted if c not in have]
+        for col in missing:
+            column = sa.Column(col, _column_type(wanted[col][0]))
+            conn.execute(sa.text(f'ALTER TABLE "{name}" ADD COLUMN "{col}" '
+                                 f"{column.type.compile(dialect=conn.dialect)}"))
+            have.add(col)
+        if name in self.meta.tables:
+            table = self.meta.tables[name]
+            for col in missing:
+                table.append_column(sa.Column(col, _column_type(wanted[col][0])), replace_existing=True)
+            return table
+        return sa.Table(name, self.meta, autoload_with=conn)
 
     # -- writing -------------------------------------------------------------------------
     def _known_hashes(self) -> set[str]:
@@ -209,109 +312,168 @@ class Store:
                 self._known = set(conn.execute(sa.select(self.submissions.c.sha256)).scalars())
         return self._known
 
-    def _statements(self) -> dict[str, Any]:
-        """Statements built once: building them per file costs more than running them."""
-        if not hasattr(self, "_stmts"):
-            s = self.submissions
-            self._stmts = {
-                "exists": sa.select(s.c.id).where(s.c.sha256 == sa.bindparam("sha")),
-                "insert": s.insert().returning(s.c.id),
-                "errors": self.errors.insert(),
-                "current": sa.select(s.c.id, s.c.saved_at, s.c.received_at).where(
-                    s.c.form_id == sa.bindparam("form"), s.c.submission_id == sa.bindparam("sid"),
-                    s.c.is_current.is_(True)),
-            }
-        return self._stmts
-
     def record(self, result: ImportResult, *, sha256: str, file_name: str, source: str,
                model: FormModel | None, saved_at: dt.datetime | None = None,
                received_at: dt.datetime | None = None, department: str | None = None,
-               department_code: str | None = None) -> Outcome:
+               department_code: str | None = None, identity: Identity | None = None,
+               notes: list[dict[str, Any]] | None = None) -> Outcome:
         """Store one result in its own transaction; identical files change nothing."""
-        st = self._statements()
-        received_at = received_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
-        tables = self.tables_for(model) if model is not None and result.data is not None else None
-        if sha256 in self._known_hashes():
-            return Outcome("duplicate")
-        try:
-            return self._record(result, st, sha256=sha256, file_name=file_name, source=source, tables=tables,
-                                saved_at=saved_at, received_at=received_at, department=department,
-                                department_code=department_code)
-        except sa.exc.IntegrityError:  # stored meanwhile by another importer: the unique sha256 says so
-            with self.engine.connect() as conn:
-                if conn.execute(st["exists"], {"sha": sha256}).first() is None:
+        if identity is None:
+            base = default_identity(result)
+            identity = Identity(base.return_key, department=department, department_code=department_code)
+        return self.record_many([Pending(result, sha256, file_name, source, model, saved_at, received_at,
+                                         identity, notes)])[0]
+
+    def record_many(self, items: Sequence[Pending]) -> list[Outcome]:
+        """Store several results in one transaction (retried as a whole when it loses a race);
+        an outcome per item, in order.  A result the database refuses (a value it cannot hold) is
+        stored on its own, as unreadable with the reason, and never stops the others."""
+        for item in items:
+            if item.model is not None and item.result.data is not None:
+                self.tables_for(item.model)
+        for attempt in range(RETRIES):
+            try:
+                return self._record_batch(items)
+            except sa.exc.IntegrityError:
+                self._refresh_known([i.sha256 for i in items])
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+            except (sa.exc.DataError, sa.exc.StatementError) as exc:
+                if not _refused(exc):
                     raise
-            self._known_hashes().add(sha256)
-            return Outcome("duplicate")
+                if len(items) == 1:
+                    return [self._record_refused(items[0])]
+                return [out for item in items for out in self.record_many([item])]
+        return self._record_batch(items)  # the last try lets its error through
 
-    def _record(self, result: ImportResult, st: dict[str, Any], *, sha256: str, file_name: str, source: str,
-                tables: _FormTables | None, saved_at: dt.datetime | None, received_at: dt.datetime,
-                department: str | None, department_code: str | None) -> Outcome:
-        with self.engine.begin() as conn:
-            errors = [e.as_dict() for e in result.errors]
-            new_id = conn.execute(st["insert"], {
-                "sha256": sha256, "file_name": file_name, "source": source, "received_at": received_at,
-                "saved_at": saved_at, "form_id": result.form, "form_version": result.version,
-                "submission_id": result.submission_id, "department": department,
-                "department_code": department_code, "status": result.status, "error_count": len(errors),
-                "is_current": True, "superseded_by": None, "data": result.data, "errors": errors,
-            }).scalar_one()
-            outcome = Outcome(result.status, new_id)
-            if errors:
+    def _refresh_known(self, shas: list[str]) -> None:
+        with self.engine.connect() as conn:
+            self._known_hashes().update(conn.execute(self._exists, {"shas": shas}).scalars())
+
+    def _record_refused(self, item: Pending) -> Outcome:
+        """A result whose values the database would not take: kept as unreadable, with the reason."""
+        from ..form.validate import Issue
+        from ..messages import message
+
+        lang = "zh"
+        issue = Issue(None, None, None, None, None, message("db_refused", lang), "db_refused")
+        refused = ImportResult(file=item.result.file, status="unreadable", errors=[issue])
+        plain = Pending(refused, item.sha256, item.file_name[:1000], item.source[:4000], None, item.saved_at,
+                        item.received_at, Identity(None))
+        return self._record_batch([plain])[0]
+
+    def _record_batch(self, items: Sequence[Pending]) -> list[Outcome]:
+        known = self._known_hashes()
+        outcomes: list[Outcome | None] = [None] * len(items)
+        fresh: list[int] = []
+        seen: set[str] = set()
+        for n, item in enumerate(items):
+            if item.sha256 in known or item.sha256 in seen:
+                outcomes[n] = Outcome("duplicate")
+            else:
+                seen.add(item.sha256)
+                fresh.append(n)
+        if not fresh:
+            return [o or Outcome("duplicate") for o in outcomes]
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
+        with writing(self.engine) as conn:
+            new_ids = conn.execute(self._insert, [self._row(items[n], now) for n in fresh]).scalars().all()
+            ids = dict(zip(fresh, new_ids, strict=True))
+            error_rows, data_rows = [], {}
+            for n in fresh:
+                item, sid = items[n], ids[n]
                 keys = ("sheet", "cell", "pointer", "label", "value", "message", "code")
-                conn.execute(st["errors"], [
-                    {"submission": new_id, **{k: None if e[k] is None else str(e[k]) for k in keys}} for e in errors])
-            if tables is not None:
-                self._insert_data(conn, tables, new_id, result.data or {})
-            if result.submission_id and result.form:
-                self._supersede(conn, result.form, result.submission_id, new_id, outcome)
-        self._known_hashes().add(sha256)
-        return outcome
+                for e in item.result.errors:
+                    d = e.as_dict()
+                    error_rows.append({"submission": sid, **{k: None if d[k] is None else str(d[k]) for k in keys}})
+                if item.model is not None and item.result.data is not None:
+                    self._data_rows(data_rows, item.model, sid, item.result.data)
+            if error_rows:
+                conn.execute(self._insert_errors, error_rows)
+            for table, rows in data_rows.items():
+                conn.execute(table.insert(), rows)
+            for n in fresh:
+                outcomes[n] = Outcome(items[n].result.status, ids[n])
+            self._supersede(conn, [(items[n], ids[n], outcomes[n]) for n in fresh], now)
+        known.update(items[n].sha256 for n in fresh)
+        return [o or Outcome("duplicate") for o in outcomes]
 
-    def _insert_data(self, conn: Any, tables: _FormTables, sid: int, data: dict[str, Any]) -> None:
+    def _row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
+        r, ident = item.result, item.identity or default_identity(item.result)
+        errors = [e.as_dict() for e in r.errors]
+        return {"sha256": item.sha256, "file_name": item.file_name, "source": item.source,
+                "received_at": item.received_at or now, "saved_at": item.saved_at, "form_id": r.form,
+                "form_version": r.version, "submission_id": r.submission_id, "department": ident.department,
+                "department_code": ident.department_code, "status": r.status, "error_count": len(errors),
+                "is_current": ident.return_key is None, "superseded_by": None, "data": r.data, "errors": errors,
+                "round_id": ident.round_id, "return_key": ident.return_key, "key_text": ident.key_text,
+                "notes": item.notes or None}
+
+    def _data_rows(self, out: dict[sa.Table, list[dict[str, Any]]], model: FormModel, sid: int,
+                   data: dict[str, Any]) -> None:
+        tables = self.tables_for(model)
+        plan = tables.plans[model.hash]
         row: dict[str, Any] = {"submission": sid}
-        for column, tokens, kind in tables.scalar_paths:
+        for column, tokens, kind in plan.scalars:
             row[column] = _typed(kind, _dig(data, tokens))
-        conn.execute(tables.fields_insert, [row])
-        batches: dict[int, list[dict[str, Any]]] = {}
-        for index, (_table, tokens, fixed, cols) in enumerate(tables.array_paths):
-            items = _dig(data, tokens)
+        out.setdefault(tables.fields, []).append(row)
+        for path in plan.arrays:
+            items = _dig(data, path.tokens)
             if not isinstance(items, list):
                 continue
+            table = tables.arrays[path.table]
             for n, item in enumerate(items, start=1):
                 if isinstance(item, dict):
-                    rec = {"submission": sid, "row": n, **fixed}
-                    for key, col, kind in cols:
+                    rec = {"submission": sid, "row": n, **path.fixed}
+                    for key, col, kind in path.cols:
                         rec[col] = _typed(kind, item.get(key))
-                    batches.setdefault(index, []).append(rec)
-        merged: dict[Any, list[dict[str, Any]]] = {}
-        for index, rows in batches.items():
-            merged.setdefault(tables.array_inserts[index], []).extend(rows)
-        for stmt, rows in merged.items():
-            conn.execute(stmt, rows)
+                    out.setdefault(table, []).append(rec)
 
-    def _supersede(self, conn: Any, form_id: str, submission_id: str, new_id: int, outcome: Outcome) -> None:
-        """Of the current copies of one submission (same form and submission id), keep the newest."""
-        rows = conn.execute(self._statements()["current"], {"form": form_id, "sid": submission_id}).all()
-        if len(rows) < 2:
+    def _supersede(self, conn: sa.Connection, stored: list[tuple[Pending, int, Outcome | None]],
+                   now: dt.datetime) -> None:
+        """Of the copies of each return, make the newest current and the others history."""
+        wanted = {}
+        for item, _sid, _o in stored:
+            ident = item.identity or default_identity(item.result)
+            if ident.return_key is not None:
+                wanted[ident.return_key] = None
+                wanted.update(dict.fromkeys(ident.also))
+        if not wanted:
             return
-        newest = max(rows, key=lambda r: (r.saved_at or r.received_at, r.received_at, r.id))
-        older = [r.id for r in rows if r.id != newest.id]
+        current: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        for row in conn.execute(self._current, {"keys": list(wanted)}):
+            current[row.return_key] = (row.id, (row.saved_at or row.received_at, row.received_at, row.id))
         s = self.submissions
-        conn.execute(s.update().where(s.c.id.in_(older)).values(is_current=False, superseded_by=newest.id))
-        if newest.id == new_id:
-            outcome.superseded = older
-        else:
-            outcome.current = False
+        losers: dict[int, int] = {}  # submission -> the one that replaces it
+        for item, sid, outcome in stored:
+            ident = item.identity or default_identity(item.result)
+            if ident.return_key is None:
+                continue
+            received = item.received_at or now
+            mine = (item.saved_at or received, received, sid)
+            rival = current.get(ident.return_key)
+            if rival is None or rival[1] < mine:
+                # the newest copy of its return; it also replaces older copies of its other keys
+                replaced = [rival] if rival else []
+                for k in ident.also:
+                    if k in current and current[k][1] < mine:
+                        replaced.append(current.pop(k))
+                for rival_id, _ in replaced:
+                    losers[rival_id] = sid
+                    if outcome is not None:
+                        outcome.superseded.append(rival_id)
+                current[ident.return_key] = (sid, mine)
+            else:
+                newest = rival
+                losers[sid] = newest[0]
+                if outcome is not None:
+                    outcome.current = False
+        winners = {entry[0] for entry in current.values()} - set(losers)
+        for loser, winner in losers.items():
+            conn.execute(s.update().where(s.c.id == loser).values(is_current=False, superseded_by=winner))
+        new_ids = {sid for _i, sid, _o in stored}
+        for sid in winners & new_ids:
+            conn.execute(s.update().where(s.c.id == sid).values(is_current=True))
 
     # -- reading -------------------------------------------------------------------------
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()

@@ -3,12 +3,25 @@
 ``FORM`` on the command line is a bundled form id (``wuhai-perf-target``) or a path to a
 schema file.  A schema's layout is ``templates/<form id>.layout.json`` beside the bundled
 schemas, else ``<name>.layout.json`` next to the schema file, else the automatic layout.
+
+**Versions side by side.** The schema file is the form's current version.  Every earlier
+published version stays readable, so returns made from it during a round are read by that
+version's own layout (:func:`find_version`).  An earlier version is found, in this order:
+
+1. registered in this process (:func:`register`): the versions the database keeps, published
+   by ``distribute`` (the ``form_versions`` table), which import registers before reading;
+2. a folder named after the form id beside the schema: ``<id>/<version>.schema.json`` with its
+   layout ``<id>/<version>.layout.json`` there, or (bundled forms) in ``templates/<id>/``.
+
+A version is matched by its number and, when the workbook gives it, its structure hash, so a
+layout changed without a new version number is still told apart.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .layout import auto_layout, load_layout
 from .model import FormModel, build_model
@@ -47,15 +60,18 @@ def layout_path(schema_path: Path, form_id: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def _load(path: str, layout: str | None) -> FormModel:
     schema = load_schema(path)
     form_id = str(schema.get("x-form", {}).get("id") or Path(path).name.removesuffix(".schema.json"))
     schema.setdefault("x-form", {}).setdefault("id", form_id)
     lpath = Path(layout) if layout else layout_path(Path(path), form_id)
     if lpath is None:
-        return build_model(schema, auto_layout(schema), auto=True)
-    return build_model(schema, load_layout(lpath))
+        model = build_model(schema, auto_layout(schema), auto=True)
+    else:
+        model = build_model(schema, load_layout(lpath))
+    model.path = path
+    return model
 
 
 def load_form(form: str | Path, layout: str | Path | None = None) -> FormModel:
@@ -85,3 +101,43 @@ def find_form(form_id: str) -> FormModel | None:
 
 
 _BY_ID: dict[str, FormModel | None] = {}
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+_REGISTERED: dict[tuple[str, str, str], FormModel] = {}
+
+
+def register(schema: dict[str, Any], layout: dict[str, Any] | None) -> FormModel:
+    """Make a published version (schema + layout, None for the automatic layout) readable here."""
+    model = build_model(schema, layout if layout is not None else auto_layout(schema), auto=layout is None)
+    return _REGISTERED.setdefault((model.id, model.version, model.hash), model)
+
+
+def _history(model: FormModel) -> list[FormModel]:
+    """The earlier versions kept in files beside the form's schema (see the module docstring)."""
+    if not model.path:
+        return []
+    schema_path = Path(model.path)
+    _, templates = _dirs()
+    out = []
+    for path in sorted((schema_path.parent / model.id).glob("*.schema.json")):
+        version = path.name.removesuffix(".schema.json")
+        layout = next((p for p in (path.with_name(f"{version}.layout.json"),
+                                   templates / model.id / f"{version}.layout.json") if p.is_file()), None)
+        out.append(_load(str(path.resolve()), str(layout.resolve()) if layout else None))
+    return out
+
+
+def find_version(form_id: str, version: str, layout_hash: str | None = None,
+                 near: FormModel | None = None) -> FormModel | None:
+    """The model of one version of a form, by version number and (when known) structure hash."""
+    current = near if near is not None and near.id == form_id else find_form(form_id)
+    candidates = [current] if current is not None else []
+    candidates += [m for key, m in _REGISTERED.items() if key[0] == form_id]
+    if current is not None:
+        candidates += _history(current)
+    for model in candidates:
+        if model.version == version and (not layout_hash or model.hash == layout_hash):
+            return model
+    return None

@@ -54,6 +54,11 @@ class Issue:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of_file(cls, message: str, code: str) -> Issue:
+        """A problem of the whole file (no sheet, no cell)."""
+        return cls(sheet=None, cell=None, pointer=None, label=None, value=None, message=message, code=code)
+
 
 def _num(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -133,5 +133,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "读取时发生意外错误（{detail}），请将此文件交给系统管理员。",
         "en": "Unexpected error while reading ({detail}); please pass this file to the administrator.",
     },
+    "db_refused": {
+        "zh": "数据库无法保存此文件中的内容（含有数据库不能存放的字符或数值），文件已记为无法读取。请用 Excel/WPS 打开检查后重新提交。",
+        "en": "The database cannot hold this file's content (characters or numbers it cannot store); it is recorded as unreadable. Check it in Excel/WPS and resubmit.",
+    },
 }
-

@@ -1,0 +1,248 @@
+"""The database: its tables (defined here, once), how it is opened, and how it is upgraded.
+
+SQLite (the embedded default, a file beside the user) and PostgreSQL (several processes or
+machines) run the same SQLAlchemy Core code.
+
+* **Tables.** :func:`core_tables` defines the tables every database has (submissions, their errors,
+  rounds, rosters, issued templates, published form versions, the audit log); the typed per-form
+  tables are made by :mod:`xltemplate.collect.store` from the form model.
+* **Upgrades.** A database is brought to the current layout by Alembic migrations
+  (``collect/migrations/``), run by every command that opens it, or by ``xltemplate db upgrade``.
+  A database made by the release before migrations existed (tables but no ``alembic_version``) is
+  recognised as the baseline revision and upgraded in place, its data kept.
+* **Several processes at once.** Migrations and the creation of per-form tables run under a lock
+  (PostgreSQL: an advisory lock; SQLite: ``BEGIN IMMEDIATE``), so two importers using a new
+  database for the first time never collide. On SQLite every write transaction starts with
+  ``BEGIN IMMEDIATE`` (it takes the write lock at once, so two writers wait instead of failing
+  on a lock upgrade) and waits up to a minute for another writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+DEFAULT_DB = "sqlite:///xltemplate.db"
+HEAD = "0002"  # the newest migration: a database at HEAD needs no Alembic at all
+BASELINE = "0001"  # the layout of the release before migrations
+_LOCK_KEY = 0x78_6C_74_70  # "xltp": the advisory lock of schema changes on PostgreSQL
+SQLITE_BUSY_SECONDS = 60
+
+
+def db_url(text: str | None) -> str:
+    """A SQLAlchemy URL; a bare path means a SQLite file."""
+    if not text:
+        return DEFAULT_DB
+    return text if "://" in text else f"sqlite:///{text}"
+
+
+@dataclass
+class CoreTables:
+    submissions: sa.Table
+    errors: sa.Table
+    rounds: sa.Table
+    roster: sa.Table
+    issued: sa.Table
+    form_versions: sa.Table
+    events: sa.Table
+
+
+def core_tables(meta: sa.MetaData) -> CoreTables:
+    """The tables every database has, in ``meta`` (the per-form tables join it)."""
+    submissions = sa.Table(
+        "submissions", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("file_name", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("received_at", sa.DateTime, nullable=False),
+        sa.Column("saved_at", sa.DateTime),
+        sa.Column("form_id", sa.String(200)),
+        sa.Column("form_version", sa.String(50)),
+        sa.Column("submission_id", sa.String(200)),
+        sa.Column("department", sa.Text),
+        sa.Column("department_code", sa.String(100)),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("error_count", sa.Integer, nullable=False, default=0),
+        sa.Column("is_current", sa.Boolean, nullable=False, default=True),
+        sa.Column("superseded_by", sa.Integer, sa.ForeignKey("submissions.id")),
+        sa.Column("data", JSONType),
+        sa.Column("errors", JSONType),
+        # since 0002: the round, the identity of the return, withdrawal, notes for staff
+        sa.Column("round_id", sa.Integer, index=True),
+        sa.Column("return_key", sa.Text),
+        sa.Column("key_text", sa.Text),
+        sa.Column("withdrawn_at", sa.DateTime),
+        sa.Column("withdrawn_by", sa.Text),
+        sa.Column("withdraw_reason", sa.Text),
+        sa.Column("notes", JSONType),
+        sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
+        # at most one current copy of each return, whatever importers run at once
+        sa.Index("ux_submissions_current_return", "return_key", unique=True,
+                 sqlite_where=sa.text("is_current AND return_key IS NOT NULL"),
+                 postgresql_where=sa.text("is_current AND return_key IS NOT NULL")),
+        sa.Index("ix_submissions_return", "return_key"),
+        sa.Index("ix_submissions_lookup", "submission_id", "form_id", "is_current"),
+    )
+    errors = sa.Table(
+        "submission_errors", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("submission", sa.Integer, sa.ForeignKey("submissions.id", ondelete="CASCADE"),
+                  nullable=False, index=True),
+        *(sa.Column(name, sa.Text) for name in ("sheet", "cell", "pointer", "label", "value", "message", "code")),
+    )
+    rounds = sa.Table(
+        "rounds", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.Text, nullable=False, unique=True),
+        sa.Column("form_id", sa.String(200), nullable=False),
+        sa.Column("form_version", sa.String(50), nullable=False),
+        sa.Column("year", sa.Integer),
+        sa.Column("deadline", sa.Date),
+        sa.Column("status", sa.String(20), nullable=False, default="open"),  # open | closed
+        sa.Column("roster_kind", sa.String(20), nullable=False, default="departments"),  # or projects
+        sa.Column("roster_columns", JSONType),
+        sa.Column("carried_from", sa.Integer, sa.ForeignKey("rounds.id")),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_by", sa.Text),
+        sa.Column("closed_at", sa.DateTime),
+    )
+    roster = sa.Table(
+        "roster", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("round_id", sa.Integer, sa.ForeignKey("rounds.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("line", sa.Integer, nullable=False),  # the roster file's row (1 is the header)
+        sa.Column("code", sa.String(100), nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("contact", sa.Text),
+        sa.Column("project", sa.Text),  # a roster of projects: the project this line is for
+        sa.Column("columns", JSONType),  # every column as given
+        sa.Index("ix_roster_round", "round_id", "code"),
+    )
+    issued = sa.Table(
+        "issued", meta,
+        sa.Column("submission_id", sa.String(200), primary_key=True),
+        sa.Column("round_id", sa.Integer, sa.ForeignKey("rounds.id", ondelete="CASCADE"), nullable=False,
+                  index=True),
+        sa.Column("roster_id", sa.Integer, sa.ForeignKey("roster.id", ondelete="CASCADE")),
+        sa.Column("department_code", sa.String(100), nullable=False),
+        sa.Column("department", sa.Text, nullable=False),
+        sa.Column("project", sa.Text),  # set: this template is for one project, its id alone identifies the return
+        sa.Column("file", sa.Text, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("issued_at", sa.DateTime, nullable=False),
+        sa.Column("carried_from", sa.Integer),  # the submission of the earlier round it carries forward
+        sa.Column("data", JSONType),  # what was prefilled
+    )
+    form_versions = sa.Table(
+        "form_versions", meta,
+        sa.Column("form_id", sa.String(200), primary_key=True),
+        sa.Column("version", sa.String(50), primary_key=True),
+        sa.Column("hash", sa.String(32), primary_key=True),
+        sa.Column("schema", JSONType, nullable=False),
+        sa.Column("layout", JSONType),  # None: the automatic layout
+        sa.Column("published_at", sa.DateTime, nullable=False),
+    )
+    events = sa.Table(
+        "events", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("actor", sa.Text),
+        sa.Column("action", sa.String(50), nullable=False),
+        sa.Column("round_id", sa.Integer),
+        sa.Column("submission", sa.Integer),
+        sa.Column("detail", JSONType),
+        sa.Column("address", sa.Text),
+        sa.Index("ix_events_submission", "submission"),
+        sa.Index("ix_events_round", "round_id", "at"),
+    )
+    return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events)
+
+
+# -- opening ------------------------------------------------------------------------------------
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cur.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """Writes take SQLite's write lock at once (``BEGIN IMMEDIATE``); reads stay deferred."""
+    immediate = conn.get_execution_options().get("xt_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def engine_for(url: str | None) -> sa.Engine:
+    url = db_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+@contextlib.contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+    with engine.connect().execution_options(xt_write=True) as conn, conn.begin():
+        yield conn
+
+
+@contextlib.contextmanager
+def schema_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction in which one process at a time changes the database's tables."""
+    with writing(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        yield conn
+
+
+# -- upgrading ----------------------------------------------------------------------------------
+
+def revision(conn: sa.Connection) -> str | None:
+    """The database's migration revision; ``BASELINE`` for a database of the release before
+    migrations; None for an empty database."""
+    names = set(sa.inspect(conn).get_table_names())
+    if "alembic_version" in names:
+        found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        if found:
+            return str(found)
+    return BASELINE if "submissions" in names else None
+
+
+def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
+    """Bring the database to the newest layout; return (revision before, revision after).
+
+    Cheap when there is nothing to do (one query, no Alembic import)."""
+    with engine.connect() as conn:
+        before = revision(conn)
+    if before == HEAD:
+        return before, before
+    from alembic import command
+    from alembic.config import Config
+
+    with schema_lock(engine) as conn:
+        before = revision(conn)  # another process may have upgraded while we waited for the lock
+        if before == HEAD:
+            return before, before
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+        cfg.attributes["connection"] = conn
+        if before == BASELINE and not sa.inspect(conn).has_table("alembic_version"):
+            command.stamp(cfg, BASELINE)
+        command.upgrade(cfg, "head")
+    return before, HEAD
