@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .messages import t
 
 
 class _Ctx:
@@ -98,7 +99,7 @@ def fields(form: str, as_json: bool) -> None:
 def _write_output(out: Path, data: bytes) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    click.echo(f"已生成 {out}" if _Ctx.lang == "zh" else f"wrote {out}", err=True)
+    click.echo(t("wrote", _Ctx.lang, path=out), err=True)
 
 
 @main.command()
@@ -135,25 +136,99 @@ def fill(form: str, data: Path, output: Path, submission_id: str, password: str 
     try:
         _write_output(output, do_fill(form, data, submission_id=submission_id, password=password, key=key))
     except FillError as exc:
-        head = f"{data}：数据无法放入模板：" if _Ctx.lang == "zh" else f"{data}: the data does not fit the template:"
+        head = t("fill_does_not_fit", _Ctx.lang, path=data)
         raise click.ClickException(head + "\n  " + "\n  ".join(exc.problems)) from exc
     except _form_errors() as exc:
         _fail(exc)
 
 
+def _db_option(f: Any) -> Any:
+    return click.option("--db", "db", default=None, metavar="URL",
+                        help="数据库（默认当前目录下的 SQLite 文件 xltemplate.db；PostgreSQL 用 "
+                             "postgresql+psycopg://...）/ database URL (default: SQLite file xltemplate.db).")(f)
+
+
+def _store(db: str | None, *, must_exist: bool = False) -> Any:
+    """Open (and, when needed, upgrade) the database; a plain sentence when it cannot be."""
+    import sqlalchemy as sa
+
+    from .collect.db import db_url
+    from .collect.store import Store
+
+    url, lang = db_url(db), _Ctx.lang
+    try:
+        parsed = sa.make_url(url)
+        if must_exist and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+                and not Path(parsed.database).is_file():  # never create an empty database for a mistyped path
+            raise click.ClickException(t("db_missing", lang, path=parsed.database))
+        store = Store(db)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
+        if _Ctx.debug:
+            traceback.print_exc()
+        raise click.ClickException(t("db_open_failed", lang, url=url, detail=exc)) from exc
+    before, after = store.upgraded
+    if before is not None and before != after:
+        click.echo(t("db_upgraded", lang, before=before, after=after), err=True)
+    return store
+
+
+def _date(value: str | None) -> Any:
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise click.BadParameter(t("bad_date", _Ctx.lang, value=value)) from exc
+
+
+def _local(stamp: Any) -> str:
+    """A stored UTC time as this machine's local time, to the minute."""
+    import datetime as dt
+
+    if stamp is None:
+        return ""
+    return stamp.replace(tzinfo=dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a container
+        return ""
+
+
 @main.command()
 @click.argument("form")
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="部门名单 CSV：code、name（部门代码、部门名称），可选 contact 及任意字段列 / roster CSV.")
+              help="部门名单 CSV：code、name（部门代码、部门名称），可选 contact、项目名称及任意字段列 / roster CSV.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="输出目录 / output folder.")
+@_db_option
+@click.option("--no-db", is_flag=True, help="不记录收集轮次 / do not record a round.")
+@click.option("--round", "round_name", default=None, help="轮次名称（默认：年度 + 表单名称）/ round name.")
+@click.option("--year", type=click.IntRange(1990, 2100), default=None, help="预算年度，写入模板 / budget year.")
+@click.option("--deadline", default=None, metavar="YYYY-MM-DD", help="报送截止日期 / deadline.")
+@click.option("--carry-from", default=None, metavar="ROUND",
+              help="为上一轮通过的延续项目各生成一份预填模板 / carry continuing projects forward from ROUND.")
 @click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD")
 @click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
               help="签名密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
 @click.option("--progress/--no-progress", default=None)
-def distribute(form: str, roster: Path, output: Path, password: str | None, key: str | None,
-               progress: bool | None) -> None:
-    """按部门名单批量生成预填模板 / one prefilled template per roster row, with a manifest."""
+def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: bool, round_name: str | None,
+               year: int | None, deadline: str | None, carry_from: str | None, password: str | None,
+               key: str | None, progress: bool | None) -> None:
+    """按名单生成预填模板并记录收集轮次 / one prefilled template per roster line; records the round.
+
+    The round (roster, templates issued, year, deadline) is recorded in the database, so that
+    `xltemplate status` shows who has not returned.  A roster with a 项目名称 column lists
+    projects: one template per project.
+    """
     from tqdm import tqdm
 
     from .api import load_form
@@ -161,41 +236,44 @@ def distribute(form: str, roster: Path, output: Path, password: str | None, key:
     from .collect.distribute import distribute as run
 
     lang = _Ctx.lang
+    when = _date(deadline)
+    if no_db and (round_name or carry_from):
+        raise click.ClickException(t("round_needs_db", lang, option="--round/--carry-from"))
     try:
         model = load_form(form)
         rows = read_roster(roster)
     except (*_form_errors(), RosterError) as exc:
         _fail(exc)
-    bar = tqdm(total=len(rows), desc="生成" if lang == "zh" else "write", unit="份" if lang == "zh" else "file",
+    store = None if no_db else _store(db)
+    bar = tqdm(total=len(rows), desc=t("bar_write", lang), unit=t("bar_write_unit", lang),
                disable=(not sys.stderr.isatty()) if progress is None else not progress, file=sys.stderr)
     try:
-        issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update)
+        issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update,
+                     store=store, round_name=round_name, year=year, deadline=when, carry_from=carry_from,
+                     created_by=_actor())
     except RosterError as exc:
         bar.close()
-        head = "名单有问题，未生成任何文件：" if lang == "zh" else "roster problems, nothing written:"
-        raise click.ClickException(head + "\n  " + "\n  ".join(exc.problems)) from exc
+        raise click.ClickException(t("roster_problems", lang) + "\n  " + "\n  ".join(exc.problems)) from exc
+    finally:
+        if store is not None:
+            store.dispose()
     bar.close()
-    click.echo((f"已生成 {len(issued)} 份模板到 {output}，清单：{output / 'manifest.csv'}" if lang == "zh" else
-                f"wrote {len(issued)} templates to {output}; manifest: {output / 'manifest.csv'}"), err=True)
+    click.echo(t("distributed", lang, n=len(issued), path=output, manifest=output / "manifest.csv"), err=True)
+    if store is not None:
+        from .collect.rounds import rounds
 
-
-_STATUS = {"zh": {"valid": "通过", "invalid": "有错误", "unreadable": "无法读取"},
-           "en": {"valid": "valid", "invalid": "invalid", "unreadable": "unreadable"}}
+        newest = rounds(store)[0]
+        click.echo(t("round_recorded", lang, name=newest.name, n=len({i.code for i in issued}),
+                     templates=len(issued), url=store.url), err=True)
 
 
 def _describe(result: Any, lang: str) -> str:
-    lines = [f"{result.file}: {_STATUS[lang][result.status]}"]
+    lines = [f"{result.file}: {t('status_' + result.status, lang)}"]
     for e in result.errors:
         where = f"{e.sheet}!{e.cell} " if e.cell else ""
         label = f"{e.label}：" if e.label else ""
         lines.append(f"  {where}{label}{e.message}")
     return "\n".join(lines)
-
-
-_LABELS = {"zh": {"valid": "通过", "invalid": "有错误", "unreadable": "无法读取", "duplicate": "重复",
-                  "superseded": "被替代", "department": "部门", "total": "合计"},
-           "en": {"valid": "valid", "invalid": "invalid", "unreadable": "unreadable", "duplicate": "duplicate",
-                  "superseded": "superseded", "department": "department", "total": "total"}}
 
 
 def _width(text: str) -> int:
@@ -204,33 +282,39 @@ def _width(text: str) -> int:
     return display_width(text)
 
 
-def summary_table(summary: Any, lang: str) -> str:
-    """The per-department table printed at the end of a batch (CJK-aware column widths)."""
-    labels = _LABELS[lang]
-    keys = summary.KEYS
-    rows = [[labels["department"], *(labels[k] for k in keys)]]
-    for dept in sorted(summary.rows):
-        rows.append([dept, *(str(summary.rows[dept][k]) for k in keys)])
-    total = summary.total()
-    rows.append([labels["total"], *(str(total[k]) for k in keys)])
+def table(rows: list[list[str]], numeric: set[int] = frozenset(), rule_before_last: bool = False) -> str:
+    """Rows as a plain-text table: a header, a rule under it, columns padded for CJK widths
+    (numbers right-aligned); optionally a rule above the last row (a total)."""
     widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
-        cells = [r[0] + " " * (widths[0] - _width(r[0]))] + [" " * (widths[i] - _width(c)) + c
-                                                           for i, c in enumerate(r[1:], start=1)]
-        lines.append("  ".join(cells))
-        if n == 0 or n == len(rows) - 2:
+        cells = [" " * (widths[i] - _width(c)) + c if i in numeric else c + " " * (widths[i] - _width(c))
+                 for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0 or (rule_before_last and n == len(rows) - 2):
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def summary_table(summary: Any, lang: str) -> str:
+    """The per-department table printed at the end of a batch."""
+    keys = summary.KEYS
+    label = {k: t(f"summary_{k}", lang) for k in (*keys, "department", "total")}
+    rows = [[label["department"], *(label[k] for k in keys)]]
+    for dept in sorted(summary.rows):
+        rows.append([dept, *(str(summary.rows[dept][k]) for k in keys)])
+    total = summary.total()
+    rows.append([label["total"], *(str(total[k]) for k in keys)])
+    return table(rows, set(range(1, len(keys) + 1)), rule_before_last=True)
 
 
 @main.command(name="import")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--form", default=None, help="只接受这个表单 / accept only this form (id or schema path).")
-@click.option("--db", "db", default=None, metavar="URL",
-              help="结果数据库（默认当前目录下的 SQLite 文件 xltemplate.db；PostgreSQL 用 postgresql+psycopg://...）"
-                   " / database URL (default: SQLite file xltemplate.db).")
+@_db_option
 @click.option("--no-db", is_flag=True, help="不写数据库 / do not store results.")
+@click.option("--round", "round_name", default=None,
+              help="收集轮次（默认：模板所属的轮次，否则该表单唯一或最新的进行中轮次）/ the round.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="每个文件一行 JSON 的结果文件（- 为标准输出）/ JSON lines output ('-' for stdout).")
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -240,18 +324,23 @@ def summary_table(summary: Any, lang: str) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="只输出汇总 / print only the summary.")
 @click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
               help="校验模板签名的密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
-def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: bool, json_out: Path | None,
-            annotate_dir: Path | None, jobs: int | None, progress: bool | None, quiet: bool, key: str | None) -> None:
+def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: bool, round_name: str | None,
+            json_out: Path | None, annotate_dir: Path | None, jobs: int | None, progress: bool | None, quiet: bool,
+            key: str | None) -> None:
     """导入并检查填好的工作簿（文件、文件夹、zip 压缩包）/ import and check returned workbooks.
 
-    Files, folders (recursively) and .zip archives; in parallel; each file stored in its own
-    transaction.  Exit 0 when every file is valid (duplicates included), 1 otherwise.
+    Files, folders (recursively) and .zip archives; in parallel; stored several files per
+    transaction, each return in its round.  Exit 0 when every file is valid (duplicates
+    included), 1 otherwise.
     """
     from tqdm import tqdm
 
     from .collect import batch
+    from .collect.rounds import RoundError
 
     lang = _Ctx.lang
+    if no_db and round_name:
+        raise click.ClickException(t("round_needs_db", lang, option="--round"))
     if form:
         from .api import load_form
 
@@ -259,22 +348,11 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             load_form(form)
         except _form_errors() as exc:
             _fail(exc)
-    store = None
-    if not no_db:
-        from .collect.store import Store, db_url
-
-        try:
-            store = Store(db)
-        except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
-            if _Ctx.debug:
-                traceback.print_exc()
-            raise click.ClickException(
-                f"无法打开数据库 {db_url(db)}：{exc}" if lang == "zh" else f"cannot open database {db_url(db)}: {exc}"
-            ) from exc
+    store = None if no_db else _store(db)
     sink = None
     if json_out is not None:
         sink = sys.stdout if str(json_out) == "-" else json_out.open("w", encoding="utf-8")
-    bar = tqdm(total=0, desc="导入" if lang == "zh" else "import", unit="个文件" if lang == "zh" else "file",
+    bar = tqdm(total=0, desc=t("bar_import", lang), unit=t("bar_import_unit", lang),
                disable=(not sys.stderr.isatty()) if progress is None else not progress, file=sys.stderr,
                dynamic_ncols=True)
 
@@ -284,9 +362,17 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             line = result.as_dict()
             line["sha256"] = done.sha256
             line["department"] = done.department
+            line["department_code"] = done.department_code
+            if done.identity is not None:
+                line["round_id"] = done.identity.round_id
+                line["project"] = done.identity.key_text
+            if done.notes:
+                line["notes"] = done.notes
             if outcome is not None:
+                line["id"] = outcome.id
                 line["stored"] = "duplicate" if outcome.status == "duplicate" else \
                     ("superseded" if not outcome.current else "current")
+                line["replaces"] = outcome.superseded
             if done.annotated:
                 line["annotated"] = done.annotated
             sink.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
@@ -295,7 +381,10 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
 
     try:
         summary = batch.run([str(p) for p in inputs], store=store, form=form, lang=lang,
-                            annotate=annotate_dir, jobs=jobs, on_done=on_done, progress=bar, key=key)
+                            annotate=annotate_dir, jobs=jobs, on_done=on_done, progress=bar, key=key,
+                            round_name=round_name)
+    except RoundError as exc:
+        _fail(exc)
     finally:
         bar.close()
         if sink is not None and sink is not sys.stdout:
@@ -304,61 +393,248 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             store.dispose()
     click.echo(summary_table(summary, lang), err=True)
     if store is not None:
-        from .collect.store import db_url
-
-        click.echo(("结果已保存到 " if lang == "zh" else "results stored in ") + db_url(db), err=True)
+        click.echo(t("stored_in", lang, url=store.url), err=True)
     sys.exit(0 if summary.ok else 1)
 
 
 @main.command()
-@click.option("--db", "db", default=None, metavar="URL",
-              help="结果数据库（默认当前目录下的 SQLite 文件 xltemplate.db；PostgreSQL 用 postgresql+psycopg://...）"
-                   " / database URL (default: SQLite file xltemplate.db).")
+@_db_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="报表文件：.xlsx、.csv 或 .jsonl / report file: .xlsx, .csv or .jsonl.")
 @click.option("--form", default=None,
               help="表单 id 或 schema 路径（数据库中只有一种表单时可省略）/ form id or schema path "
                    "(optional when the database holds one form).")
-def report(db: str | None, output: Path, form: str | None) -> None:
-    """汇总报表：通过的报送、明细表和错误清单 / report: current valid returns, their tables, the errors.
+@click.option("--round", "round_name", default=None,
+              help="收集轮次（默认：该表单唯一或最新的进行中轮次）/ the round (default: the open one).")
+def report(db: str | None, output: Path, form: str | None, round_name: str | None) -> None:
+    """汇总报表：通过的报送、明细表、错误清单、报送情况 / report: valid returns, tables, errors, status.
 
-    .xlsx: sheets 汇总, one per repeating table, 错误清单; .csv: one file per sheet
-    (OUT, and <OUT stem>.<sheet>.csv beside it); .jsonl: one line per current valid return.
+    .xlsx: sheets 汇总, one per repeating table, 错误清单, and for a round 报送情况 and 未报送;
+    .csv: one file per sheet (OUT, and <OUT stem>.<sheet>.csv beside it); .jsonl: one line per
+    current valid return.
     """
     import sqlalchemy as sa
 
     from .collect.report import ReportError, write_report
-    from .collect.store import Store, db_url
 
     lang = _Ctx.lang
-    url = db_url(db)
+    store = _store(db, must_exist=True)
     try:
-        parsed = sa.make_url(url)
-        missing = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
-            and not Path(parsed.database).is_file()
-        store = None if missing else Store(db)
-    except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
-        if _Ctx.debug:
-            traceback.print_exc()
-        raise click.ClickException(
-            f"无法打开数据库 {url}：{exc}" if lang == "zh" else f"cannot open database {url}: {exc}") from exc
-    if store is None:  # a report never creates an empty SQLite file for a mistyped path
-        raise click.ClickException(f"找不到数据库文件 {parsed.database}" if lang == "zh"
-                                   else f"no database file {parsed.database}")
-    try:
-        counts = write_report(store, output, form=form, lang=lang)
+        counts = write_report(store, output, form=form, lang=lang, round_name=round_name)
     except (ReportError, *_form_errors()) as exc:
         _fail(exc)
     except sa.exc.SQLAlchemyError as exc:
         if _Ctx.debug:
             traceback.print_exc()
-        raise click.ClickException(
-            f"读取数据库 {url} 出错：{exc}" if lang == "zh" else f"cannot read database {url}: {exc}") from exc
+        raise click.ClickException(t("db_read_failed", lang, url=store.url, detail=exc)) from exc
     finally:
         store.dispose()
     for name, n in counts.items():
         click.echo(f"{name}\t{n}", err=True)
-    click.echo(f"已生成 {output}" if lang == "zh" else f"wrote {output}", err=True)
+    click.echo(t("wrote", lang, path=output), err=True)
+
+
+def _round(store: Any, name: str | None) -> Any:
+    """The round named, else the only or latest open one; a sentence when there is none."""
+    from .collect.rounds import RoundError, default_round, find_round, rounds
+
+    try:
+        if name:
+            return find_round(store, name)
+        rnd = default_round(rounds(store), None) or next(iter(rounds(store)), None)
+    except RoundError as exc:
+        _fail(exc)
+    if rnd is None:
+        raise click.ClickException(t("no_round", _Ctx.lang))
+    return rnd
+
+
+def _round_line(rnd: Any, lang: str) -> str:
+    year = t("year_part", lang, year=rnd.year) if rnd.year else ""
+    state = t("round_open" if rnd.status == "open" else "round_closed_state", lang)
+    return t("round_line", lang, name=rnd.name, form=rnd.form_id, version=rnd.form_version, year=year,
+             deadline=rnd.deadline.isoformat() if rnd.deadline else "—", state=state)
+
+
+@main.command()
+@_db_option
+@click.option("--round", "round_name", default=None, help="收集轮次（默认：唯一或最新的进行中轮次）/ the round.")
+@click.option("--json", "as_json", is_flag=True, help="JSON 输出 / output JSON.")
+def status(db: str | None, round_name: str | None, as_json: bool) -> None:
+    """各部门报送情况：未报送 / 有错误 / 通过 / 无法读取 / where each roster department stands."""
+    from .collect import rounds
+
+    lang = _Ctx.lang
+    store = _store(db, must_exist=True)
+    try:
+        rnd = _round(store, round_name)
+        lines = rounds.status(store, rnd)
+    finally:
+        store.dispose()
+    totals = rounds.totals(lines)
+    if as_json:
+        click.echo(json.dumps({"round": rnd.as_dict(), "departments": [d.as_dict() for d in lines],
+                               "totals": totals}, ensure_ascii=False, indent=1))
+        return
+    rows = [[t(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_valid",
+                                  "col_last_sent")]]
+    for d in lines:
+        rows.append([d.code, d.name, t("status_" + d.status, lang), str(d.returns), str(d.valid),
+                     _local(d.last_sent)])
+    click.echo(_round_line(rnd, lang))
+    click.echo(table(rows, {3, 4}))
+    click.echo(t("status_totals", lang, **totals))
+
+
+@main.group(invoke_without_command=True)
+@_db_option
+@click.option("--json", "as_json", is_flag=True, help="JSON 输出 / output JSON.")
+@click.pass_context
+def rounds(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """列出收集轮次；close / reopen 关闭或重新开放 / list rounds; close or reopen one."""
+    ctx.obj = {"db": db}
+    if ctx.invoked_subcommand is not None:
+        return
+    from .collect import rounds as r
+
+    lang = _Ctx.lang
+    store = _store(db, must_exist=True)
+    try:
+        found = r.rounds(store)
+        counts = {rnd.id: len(r.status(store, rnd)) for rnd in found}
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps([x.as_dict() for x in found], ensure_ascii=False, indent=1))
+        return
+    if not found:
+        click.echo(t("no_rounds_listed", lang))
+        return
+    rows = [[t(k, lang) for k in ("col_id", "col_round", "col_form", "col_year", "col_deadline", "col_status",
+                                  "col_department", "col_created")]]
+    for x in found:
+        rows.append([str(x.id), x.name, f"{x.form_id} {x.form_version}", str(x.year or ""),
+                     x.deadline.isoformat() if x.deadline else "",
+                     t("round_open" if x.status == "open" else "round_closed_state", lang), str(counts[x.id]),
+                     _local(x.created_at)])
+    click.echo(table(rows, {0, 6}))
+
+
+def _set_round(ctx: click.Context, name: str, state: str) -> None:
+    from .collect import rounds as r
+
+    store = _store(ctx.obj["db"], must_exist=True)
+    try:
+        rnd = r.set_status(store, name, state, actor=_actor())
+    except r.RoundError as exc:
+        _fail(exc)
+    finally:
+        store.dispose()
+    click.echo(t("round_state_set", _Ctx.lang, name=rnd.name,
+                 state=t("round_open" if state == "open" else "round_closed_state", _Ctx.lang)))
+
+
+@rounds.command(name="close")
+@click.argument("name")
+@click.pass_context
+def close_round(ctx: click.Context, name: str) -> None:
+    """截止关闭一轮：不再接收报送 / close a round: no more returns are taken."""
+    _set_round(ctx, name, "closed")
+
+
+@rounds.command(name="reopen")
+@click.argument("name")
+@click.pass_context
+def reopen_round(ctx: click.Context, name: str) -> None:
+    """重新开放一轮 / reopen a round."""
+    _set_round(ctx, name, "open")
+
+
+@main.command(name="returns")
+@_db_option
+@click.option("--round", "round_name", default=None, help="收集轮次（默认：唯一或最新的进行中轮次）/ the round.")
+@click.option("--department", default=None, metavar="CODE", help="只看这个部门代码 / one department.")
+@click.option("--history", is_flag=True, help="包括被替代的副本 / include superseded copies.")
+@click.option("--json", "as_json", is_flag=True, help="JSON 输出 / output JSON.")
+def returns_(db: str | None, round_name: str | None, department: str | None, history: bool, as_json: bool) -> None:
+    """列出报送（记录号用于 withdraw）/ list returns (the id is what withdraw takes)."""
+    from .collect import rounds as r
+
+    lang = _Ctx.lang
+    store = _store(db, must_exist=True)
+    try:
+        rnd = _round(store, round_name)
+        found = r.returns(store, rnd, department, history)
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps([x.as_dict() for x in found], ensure_ascii=False, indent=1))
+        return
+    if not found:
+        click.echo(t("no_returns", lang))
+        return
+    rows = [[t(k, lang) for k in ("col_id", "col_code", "col_department", "col_project", "col_status", "col_errors",
+                                  "col_state", "col_received", "col_file")]]
+    for x in found:
+        state = "state_withdrawn" if x.withdrawn_at else ("state_current" if x.current else "state_superseded")
+        rows.append([str(x.id), x.department_code or "", x.department or "", x.key_text or "",
+                     t("status_" + x.status, lang), str(x.errors), t(state, lang), _local(x.received_at), x.file])
+    click.echo(_round_line(rnd, lang))
+    click.echo(table(rows, {0, 5}))
+
+
+@main.command()
+@click.argument("submission", type=int, metavar="ID")
+@click.option("--reason", required=True, help="撤回原因 / why.")
+@click.option("--by", "actor", default=None, help="操作人（默认：当前用户）/ who (default: this user).")
+@_db_option
+def withdraw(submission: int, reason: str, actor: str | None, db: str | None) -> None:
+    """撤回误报的报送（保留在历史中，可恢复）/ withdraw a return filed by mistake (kept, restorable)."""
+    from .collect import rounds as r
+
+    store = _store(db, must_exist=True)
+    try:
+        row = r.withdraw(store, submission, reason, actor or _actor())
+    except r.RoundError as exc:
+        _fail(exc)
+    finally:
+        store.dispose()
+    click.echo(t("withdrawn_done", _Ctx.lang, id=row.id, department=row.department or "",
+                 project=row.key_text or "", reason=row.withdraw_reason))
+
+
+@main.command()
+@click.argument("submission", type=int, metavar="ID")
+@click.option("--by", "actor", default=None, help="操作人（默认：当前用户）/ who (default: this user).")
+@_db_option
+def restore(submission: int, actor: str | None, db: str | None) -> None:
+    """恢复撤回的报送 / restore a withdrawn return."""
+    from .collect import rounds as r
+
+    store = _store(db, must_exist=True)
+    try:
+        row = r.restore(store, submission, actor or _actor())
+    except r.RoundError as exc:
+        _fail(exc)
+    finally:
+        store.dispose()
+    click.echo(t("restored_done", _Ctx.lang, id=row.id, department=row.department or "", project=row.key_text or ""))
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """数据库维护 / database maintenance."""
+
+
+@db_group.command(name="upgrade")
+@_db_option
+def db_upgrade(db: str | None) -> None:
+    """把数据库升级到当前版本的结构（其他命令也会自动升级）/ upgrade the database in place."""
+    store = _store(db, must_exist=True)
+    store.dispose()
+    from .collect.db import HEAD
+
+    click.echo(t("db_current", _Ctx.lang, rev=HEAD, url=store.url))
 
 
 if __name__ == "__main__":

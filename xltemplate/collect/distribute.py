@@ -13,7 +13,9 @@ re-zipped; otherwise each copy is written in full.  Both give the same workbook.
 
 from __future__ import annotations
 
+import copy
 import csv
+import datetime as dt
 import hashlib
 import io
 import re
@@ -25,12 +27,18 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import sqlalchemy as sa
+
 from ..form import coerce
 from ..form.model import Field, FormModel
 from ..form.validate import validate
 from ..form.values import MISSING, get, leaves_of
+from ..messages import t
 from ..xlsx.writer import FillError, check_fit, write_workbook
+from . import rounds
 from .integrity import signature
+from .rounds import RosterLine, key_pointers
+from .store import Store
 
 ALIASES = {
     "code": ("code", "代码", "编码", "部门代码", "单位代码", "部门编码", "预算代码", "部门预算代码"),
@@ -56,6 +64,10 @@ class Issued:
     file: str
     submission_id: str
     sha256: str
+    project: str | None = None  # a template for one project (a roster of projects, or carried forward)
+    line: int | None = None  # the roster line it was made for
+    carried_from: int | None = None  # the earlier round's submission it carries forward
+    data: dict[str, Any] | None = None  # what was prefilled
 
 
 def read_roster(path: str | Path) -> list[dict[str, str]]:
@@ -131,8 +143,11 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
             if issue.pointer in given and issue.code != "required":
                 problems.append(f"{source} 第{n}行：{issue.label}“{issue.value}”：{issue.message}")
         out.append((code, name, data))
-    codes = [c for c, _, _ in out]
-    problems += [f"{source}：部门代码 {c} 出现了不止一次" for c in sorted({c for c in codes if codes.count(c) > 1})]
+    keys = key_pointers(model)
+    project_cols = [c for c, fields in targets.items() if any(f.pointer in keys for f in fields)]
+    seen = [(c, tuple(row.get(p, "") for p in project_cols)) for (c, _, _), row in zip(out, roster, strict=False)]
+    twice = sorted({c for c, k in seen if seen.count((c, k)) > 1})
+    problems += [f"{source}：部门代码 {c} 出现了不止一次" + ("（同一项目）" if project_cols else "") for c in twice]
     if problems:
         raise RosterError(problems)
     return out
@@ -141,8 +156,8 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
 def _put(data: dict[str, Any], pointer: str, value: Any) -> None:
     tokens = pointer.strip("/").split("/")
     node = data
-    for t in tokens[:-1]:
-        node = node.setdefault(t, {})
+    for token in tokens[:-1]:
+        node = node.setdefault(token, {})
     node[tokens[-1]] = value
 
 
@@ -153,15 +168,17 @@ def file_name(code: str, name: str) -> str:
 class _Skeleton:
     """The workbook written once with markers where per-department text goes."""
 
-    def __init__(self, model: FormModel, pointers: list[str], password: str | None, key: str | None = None):
+    def __init__(self, model: FormModel, pointers: list[str], password: str | None, key: str | None = None,
+                 common: dict[str, Any] | None = None, meta: dict[str, str] | None = None):
         tag = uuid.uuid4().hex[:10]
         self.markers = {p: f"xt{tag}m{i:03d}" for i, p in enumerate(pointers)}
         self.sid, self.dept, self.code, self.sig = (f"xt{tag}s", f"xt{tag}d", f"xt{tag}c", f"xt{tag}g")
         self.model, self.key = model, key
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = copy.deepcopy(common or {})
         for p, marker in self.markers.items():
             _put(data, p, marker)
-        extra = {"department": self.dept, "department_code": self.code} | ({"signature": self.sig} if key else {})
+        extra = {"department": self.dept, "department_code": self.code, **(meta or {})} | (
+            {"signature": self.sig} if key else {})
         book = write_workbook(model, data, submission_id=self.sid, password=password, extra_meta=extra)
         with zipfile.ZipFile(io.BytesIO(book)) as zf:
             self.parts = [(info, zf.read(info.filename).decode("utf-8")) for info in zf.infolist()]
@@ -183,39 +200,221 @@ class _Skeleton:
         return out.getvalue()
 
 
+def round_lines(model: FormModel, roster: list[dict[str, str]]) -> list[RosterLine]:
+    """The roster as a round records it: code, name, contact, the project of a roster of projects
+    (a column naming the form's key field, e.g. 项目名称), and every column as given."""
+    columns = list(roster[0]) if roster else []
+
+    def role(key: str) -> str | None:
+        return next((c for c in columns if c.lower() in ALIASES[key]), None)
+
+    code, name, contact = role("code"), role("name"), role("contact")
+    keys = key_pointers(model)
+    projects = [c for c in columns if c not in (code, name, contact)
+                and (f := _column_field(model, c)) is not None and f.pointer in keys]
+    out = []
+    for n, row in enumerate(roster, start=2):
+        project = " / ".join(row[c] for c in projects if row.get(c)) or None
+        out.append(RosterLine(n, row.get(code or "", ""), row.get(name or "", ""),
+                              (row.get(contact) or None) if contact else None, project, dict(row)))
+    return out
+
+
+def year_data(model: FormModel, year: int | None) -> dict[str, Any]:
+    """The budget year prefilled into the form's year field (``x-form.year``)."""
+    pointer = model.schema.get("x-form", {}).get("year")
+    data: dict[str, Any] = {}
+    if year is not None and pointer and pointer in model.by_pointer:
+        _put(data, pointer, year)
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for pointer, value in leaves_of(extra):
+        if value not in ({}, []):
+            _put(out, pointer, value)
+    return out
+
+
+def _book(model: FormModel, data: dict[str, Any], sid: str, name: str, code: str, meta: dict[str, str],
+          password: str | None, key: str | None, source: str) -> bytes:
+    try:
+        return write_workbook(model, data, submission_id=sid, password=password, key=key,
+                              extra_meta={"department": name, "department_code": code, **meta})
+    except FillError as exc:
+        raise RosterError([f"{source}（{code} {name}）：{p}" for p in exc.problems]) from exc
+
+
 def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Path, *,
                password: str | None = None, key: str | None = None, source: str = "roster",
-               progress: Callable[[int], None] | None = None) -> list[Issued]:
-    """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``."""
+               progress: Callable[[int], None] | None = None, store: Store | None = None,
+               round_name: str | None = None, year: int | None = None, deadline: dt.date | None = None,
+               carry_from: str | None = None, created_by: str | None = None) -> list[Issued]:
+    """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``.
+
+    With ``store`` the collection round is recorded too (see :mod:`~xltemplate.collect.rounds`):
+    the round (``round_name``, by default the year and the form's title), its roster and every
+    template issued.  ``year`` goes into the form's year field (``x-form.year``) and the metadata.
+    ``carry_from`` (a round) adds, for each department, one template per project it returned valid
+    in that round that continues into ``year``, prefilled with the fields the form carries
+    (``x-form.carry``).
+    """
     rows = plan(model, roster, source)
+    lines = round_lines(model, roster)
     outdir = Path(outdir)
+    common = year_data(model, year)
+    meta = {"year": str(year)} if year is not None else {}
+    name = None
+    if store is not None:
+        name = round_name or default_round_name(store, model, year)
+        taken = {r.name for r in rounds.rounds(store)}
+        if name in taken:
+            raise RosterError([t("round_exists", name=name)])
+    carried = carried_projects(store, model, carry_from, {c for c, _, _ in rows}, year) if carry_from else {}
     outdir.mkdir(parents=True, exist_ok=True)
     pointers = sorted({p for _, _, data in rows for p, _ in leaves_of(data)})
     fast = all(model.by_pointer[p].kind in ("string", "month-range") for p in pointers)
-    skeleton = _Skeleton(model, pointers, password, key) if fast else None
-    issued, taken = [], set()
-    for code, name, data in rows:
+    skeleton = _Skeleton(model, pointers, password, key, common, meta) if fast else None
+    issued: list[Issued] = []
+    taken_files: set[str] = set()
+
+    def put(book: bytes, i: Issued) -> None:
+        fname = file_name(i.code, i.name if i.project is None else f"{i.name}_{i.project}")
+        while fname.lower() in taken_files:
+            fname = fname[:-5] + "_" + i.submission_id[-4:] + ".xlsx"
+        taken_files.add(fname.lower())
+        (outdir / fname).write_bytes(book)
+        i.file, i.sha256 = fname, hashlib.sha256(book).hexdigest()
+        issued.append(i)
+        if progress:
+            progress(1)
+
+    for (code, dept, data), line in zip(rows, lines, strict=True):
         sid = f"{code}-{uuid.uuid4().hex[:12]}"
         if skeleton is not None:
             values = {p: str(get(data, p, None) or "") for p in pointers}
-            book = skeleton.render(values, sid, name, code)
+            book = skeleton.render(values, sid, dept, code)
         else:
-            try:
-                book = write_workbook(model, data, submission_id=sid, password=password, key=key,
-                                      extra_meta={"department": name, "department_code": code})
-            except FillError as exc:
-                raise RosterError([f"{source}（{code} {name}）：{p}" for p in exc.problems]) from exc
-        fname = file_name(code, name)
-        while fname.lower() in taken:
-            fname = fname[:-5] + "_" + sid[-4:] + ".xlsx"
-        taken.add(fname.lower())
-        (outdir / fname).write_bytes(book)
-        issued.append(Issued(code, name, fname, sid, hashlib.sha256(book).hexdigest()))
-        if progress:
-            progress(1)
+            book = _book(model, _merge(common, data), sid, dept, code, meta, password, key, source)
+        put(book, Issued(code, dept, "", sid, "", line.project, line.line, None, _merge(common, data)))
+        for old_id, project, old_data in carried.get(code, []):
+            sid = f"{code}-{uuid.uuid4().hex[:12]}"
+            data_c = _merge(_merge(common, data), old_data)
+            put(_book(model, data_c, sid, dept, code, meta, password, key, source),
+                Issued(code, dept, "", sid, "", project, line.line, old_id, data_c))
     with open(outdir / "manifest.csv", "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["code", "name", "file", "submission_id", "sha256"])
+        w.writerow(["code", "name", "project", "file", "submission_id", "sha256", "round"])
         for i in issued:
-            w.writerow([i.code, i.name, i.file, i.submission_id, i.sha256])
+            w.writerow([i.code, i.name, i.project or "", i.file, i.submission_id, i.sha256, name or ""])
+    if store is not None and name is not None:
+        record_round(store, model, name, lines, issued, year=year, deadline=deadline, carry_from=carry_from,
+                     created_by=created_by, columns=list(roster[0]))
     return issued
+
+
+def default_round_name(store: Store, model: FormModel, year: int | None) -> str:
+    """``2027年度 乌海市…申报表``, or today's date when no year is given; numbered when taken."""
+    base = f"{year}年度 {model.title}" if year else f"{dt.date.today().isoformat()} {model.title}"
+    taken = {r.name for r in rounds.rounds(store)}
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}（{n}）"
+    return name
+
+
+def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLine], issued: list[Issued], *,
+                 year: int | None, deadline: dt.date | None, carry_from: str | None, created_by: str | None,
+                 columns: list[str]) -> rounds.Round:
+    """The round, its roster and its issued templates, in one transaction."""
+    from .db import writing
+
+    carried_round = rounds.find_round(store, carry_from).id if carry_from else None
+    kind = "projects" if any(line.project for line in lines) else "departments"
+    with writing(store.engine) as conn:
+        rnd = rounds.create_round(store, model, name, year=year, deadline=deadline, roster_kind=kind,
+                                  roster_columns=columns, carried_from=carried_round, created_by=created_by, conn=conn)
+        ids = rounds.add_roster(store, conn, rnd.id, lines)
+        rounds.add_issued(store, conn, [
+            {"submission_id": i.submission_id, "round_id": rnd.id, "roster_id": ids.get(i.line or 0),
+             "department_code": i.code, "department": i.name, "project": i.project, "file": i.file,
+             "sha256": i.sha256, "carried_from": i.carried_from, "data": i.data} for i in issued])
+        rounds.log(store, conn, "create_round", actor=created_by, round_id=rnd.id,
+                   detail={"templates": len(issued), "roster": len(lines)})
+    return rnd
+
+
+def carried_projects(store: Store | None, model: FormModel, carry_from: str, codes: set[str],
+                     year: int | None) -> dict[str, list[tuple[int, str | None, dict[str, Any]]]]:
+    """Per department code: (submission id, project, data to prefill) of each project it returned
+    valid in round ``carry_from`` that continues into ``year``.
+
+    ``x-form.carry`` says what is carried: ``fields`` (pointers; a section carries all of it),
+    ``set`` (values for the new year, e.g. 项目属性 = 延续) and ``continues`` (a month-range field:
+    a project whose period ends before ``year`` is finished and not carried)."""
+    if store is None:
+        raise RosterError([t("round_needs_db", option="--carry-from")])
+    try:
+        old = rounds.find_round(store, carry_from)
+    except rounds.RoundError as exc:
+        raise RosterError([str(exc)]) from exc
+    if old.form_id != model.id:
+        raise RosterError([t("carry_other_form", name=old.name, found=old.form_id, expected=model.id)])
+    spec = model.schema.get("x-form", {}).get("carry", {})
+    fields, set_values, continues = spec.get("fields", []), spec.get("set", {}), spec.get("continues")
+    new_year = year or ((old.year + 1) if old.year else None)
+    s = store.submissions
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.c.id, s.c.department_code, s.c.key_text, s.c.data).where(
+            s.c.round_id == old.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None),
+            s.c.status == "valid").order_by(s.c.id)).all()
+    out: dict[str, list[tuple[int, str | None, dict[str, Any]]]] = {}
+    for row in rows:
+        if row.department_code not in codes or not isinstance(row.data, dict):
+            continue
+        if continues and new_year and not _continues(get(row.data, continues, None), new_year):
+            continue
+        data: dict[str, Any] = {}
+        for prefix in fields:
+            value = get(row.data, prefix, MISSING)
+            if value is not MISSING:
+                for pointer, leaf in leaves_of(value, prefix):
+                    if pointer in model.by_pointer and leaf not in ({}, []):
+                        _put_path(data, pointer, leaf)
+        for pointer, value in set_values.items():
+            _put(data, pointer, value)
+        out.setdefault(row.department_code, []).append((row.id, row.key_text, data))
+    return out
+
+
+def _continues(period: Any, year: int) -> bool:
+    """Whether a ``YYYY-MM~YYYY-MM`` period reaches into ``year`` (unknown periods: yes)."""
+    m = re.search(r"~\s*(\d{4})", period) if isinstance(period, str) else None
+    return m is None or int(m.group(1)) >= year
+
+
+def _put_path(data: dict[str, Any], pointer: str, value: Any) -> None:
+    """Put ``value`` at a concrete pointer, array indexes included (``/budget_items/0/name``)."""
+    from ..form.schema import split_pointer
+
+    tokens = split_pointer(pointer)
+    node: Any = data
+    for i, token in enumerate(tokens[:-1]):
+        nxt = tokens[i + 1]
+        if isinstance(node, list):
+            idx = int(token)
+            while len(node) <= idx:
+                node.append([] if nxt.isdigit() else {})
+            node = node[idx]
+        else:
+            node = node.setdefault(token, [] if nxt.isdigit() else {})
+    last = tokens[-1]
+    if isinstance(node, list):
+        idx = int(last)
+        while len(node) <= idx:
+            node.append(None)
+        node[idx] = value
+    else:
+        node[last] = value
