@@ -273,7 +273,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
             raise RosterError([t("round_exists", name=name)])
     carried = carried_projects(store, model, carry_from, {c for c, _, _ in rows}, year) if carry_from else {}
     outdir.mkdir(parents=True, exist_ok=True)
-    pointers = sorted({p for _, _, data in rows for p, _ in leaves_of(data)})
+    pointers = sorted({p for _, _, data in rows for p, v in leaves_of(data) if v not in ({}, [])})
     fast = all(model.by_pointer[p].kind in ("string", "month-range") for p in pointers)
     skeleton = _Skeleton(model, pointers, password, key, common, meta) if fast else None
     issued: list[Issued] = []
