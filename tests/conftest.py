@@ -12,6 +12,7 @@ import openpyxl
 import pgserver
 import pytest
 
+from xltemplate.form import forms
 from xltemplate.form.forms import load_form
 from xltemplate.form.model import FormModel
 from xltemplate.xlsx.writer import write_workbook
@@ -25,8 +26,10 @@ def load_json(name: str) -> Any:
 
 @pytest.fixture(autouse=True)
 def _in_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own folder: commands that default to ./xltemplate.db stay apart."""
+    """Every test runs in its own folder (commands that default to ./xltemplate.db stay apart), and
+    knows no form versions published by another test's database."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(forms, "_REGISTERED", {})
 
 
 @pytest.fixture(scope="session")

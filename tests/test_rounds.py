@@ -18,10 +18,11 @@ from conftest import poke
 from xltemplate.cli import main
 from xltemplate.collect import batch, rounds
 from xltemplate.collect.distribute import distribute, read_roster
+from xltemplate.collect.importer import import_workbook
 from xltemplate.collect.report import write_report
 from xltemplate.collect.store import Store
 from xltemplate.form.model import FormModel
-from xltemplate.form.values import leaves_of
+from xltemplate.form.values import get, leaves_of
 
 
 def roster_file(path: Path, rows: list[list[str]]) -> Path:
@@ -273,3 +274,42 @@ def test_rounds_command_lists_and_closes(tmp_path, db_url, wuhai) -> None:
     res = CliRunner().invoke(main, ["distribute", "wuhai-perf-target", "--roster", str(roster), "-o",
                                     str(tmp_path / "x"), "--db", db_url, "--deadline", "31.12.2026"])
     assert res.exit_code == 2 and "YYYY-MM-DD" in res.output
+
+
+def test_next_years_round_carries_continuing_projects_forward(tmp_path, db_url, wuhai, seed0) -> None:
+    store = Store(db_url)
+    roster = read_roster(roster_file(tmp_path / "r.csv", [["code", "name"], ["101", "市信访局"], ["102", "市财政局"]]))
+    issued = distribute(wuhai, roster, tmp_path / "2026", store=store, year=2026, round_name="2026")
+    going = as_department(seed0, "市信访局", "101")
+    going["cover"]["year"] = 2026
+    going["project"]["period"] = "2026-01~2028-12"  # continues into 2027
+    done_2026 = as_department(seed0, "市信访局", "101", "已完成的项目")
+    done_2026["cover"]["year"] = 2026
+    done_2026["project"]["period"] = "2026-01~2026-12"  # finished: not carried
+    import_all(store, clerk_fills(tmp_path / "2026" / issued[0].file, wuhai, going, tmp_path / "in" / "a.xlsx"),
+               clerk_fills(tmp_path / "2026" / issued[0].file, wuhai, done_2026, tmp_path / "in" / "b.xlsx"))
+    new = distribute(wuhai, roster, tmp_path / "2027", store=store, year=2027, round_name="2027", carry_from="2026")
+    assert [(i.code, i.project, i.carried_from is not None) for i in new] == [
+        ("101", None, False), ("101", "外派人员生活补贴", True), ("102", None, False)]
+    carried = tmp_path / "2027" / new[1].file
+    blank = import_workbook(carried)
+    data = blank.data
+    assert data["cover"]["year"] == 2027 and data["project"]["attribute"] == "延续"
+    for pointer in ("/unit", "/project/function_code", "/project/overview", "/goals/long_term",
+                    "/indicators/long_term"):
+        assert get(data, pointer) == get(going, pointer), pointer
+    assert "funding" not in data or not data["funding"]  # this year's amounts are the department's to type
+    assert {e.pointer for e in blank.errors} >= {"/funding/total", "/goals/annual"}
+    # the department types this year's figures into the carried template: a valid return of the new round
+    this_year = {k: going[k] for k in ("funding", "budget_items", "sign_off")}
+    this_year["goals"] = {"annual": going["goals"]["annual"]}
+    this_year["indicators"] = {"annual": going["indicators"]["annual"]}
+    this_year["cover"] = {k: going["cover"][k] for k in ("preparer", "prepared_on")}
+    filled = clerk_fills(carried, wuhai, this_year, tmp_path / "in" / "2027.xlsx")
+    [(done, _)] = import_all(store, filled)
+    assert done.result.status == "valid", done.result.errors
+    assert done.identity.round_id == rounds.find_round(store, "2027").id
+    assert done.identity.return_key.endswith(f"|sid|{new[1].submission_id}")  # a project template: its id
+    status = {d.code: d for d in rounds.status(store, rounds.find_round(store, "2027"))}
+    assert (status["101"].status, status["102"].status) == ("valid", "not_returned")
+    store.dispose()

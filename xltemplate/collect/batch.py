@@ -163,7 +163,9 @@ def work(source: Source, job: _Job | None = None) -> Done:
     expected = load_form(job.form) if job.form else None
     result, meta = import_workbook(source.name, expected, job.lang, data=data, with_meta=True, key=job.key)
     model = model_of(result, expected)
-    admission = admit(result, meta, model, job.context, find_form(result.form) if result.form else None, job.lang)
+    current = expected if expected is not None and expected.id == result.form else \
+        (find_form(result.form) if result.form else None)
+    admission = admit(result, meta, model, job.context, current, job.lang)
     ident = admission.identity
     done = Done(source, result, sha, result.saved_at, ident.department, ident.department_code,
                 identity=ident, notes=admission.notes)

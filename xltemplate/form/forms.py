@@ -60,12 +60,41 @@ def layout_path(schema_path: Path, form_id: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=64)
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    """What tells a changed file: its modification time and size."""
+    if path is None:
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _load(path: str, layout: str | None) -> FormModel:
+    """The model of a schema file (and layout), built again when either file changed on disk."""
+    stamp = _stamp(path)
+    lpath = layout or (str(found) if (found := layout_path(Path(path), _form_id(path, stamp))) else None)
+    return _build(path, lpath, stamp, _stamp(lpath))
+
+
+@lru_cache(maxsize=256)
+def _form_id(path: str, _stamp: Any) -> str:
+    try:
+        import json
+
+        found = json.loads(Path(path).read_text(encoding="utf-8")).get("x-form", {}).get("id")
+    except (OSError, ValueError, AttributeError):
+        found = None
+    return str(found or Path(path).name.removesuffix(".schema.json"))
+
+
+@lru_cache(maxsize=64)
+def _build(path: str, layout: str | None, _stamp: Any, _layout_stamp: Any) -> FormModel:
     schema = load_schema(path)
     form_id = str(schema.get("x-form", {}).get("id") or Path(path).name.removesuffix(".schema.json"))
     schema.setdefault("x-form", {}).setdefault("id", form_id)
-    lpath = Path(layout) if layout else layout_path(Path(path), form_id)
+    lpath = Path(layout) if layout else None
     if lpath is None:
         model = build_model(schema, auto_layout(schema), auto=True)
     else:
@@ -89,18 +118,16 @@ def load_form(form: str | Path, layout: str | Path | None = None) -> FormModel:
 
 
 def find_form(form_id: str) -> FormModel | None:
-    """A bundled form by the id found in a workbook's metadata."""
-    if form_id not in _BY_ID:
-        _BY_ID[form_id] = None
+    """A bundled form by the id found in a workbook's metadata (its current version)."""
+    if not _BY_ID:
         for fid, path in bundled().items():
-            model = load_form(path)
-            if fid == form_id or model.id == form_id:
-                _BY_ID[form_id] = model
-                break
-    return _BY_ID[form_id]
+            _BY_ID.setdefault(fid, path)
+            _BY_ID.setdefault(load_form(path).id, path)
+    path = _BY_ID.get(form_id)
+    return load_form(path) if path is not None else None
 
 
-_BY_ID: dict[str, FormModel | None] = {}
+_BY_ID: dict[str, Path] = {}
 
 
 # -- versions ---------------------------------------------------------------------------------
