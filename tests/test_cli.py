@@ -72,3 +72,24 @@ def test_report_command(tmp_path) -> None:
     assert res.exit_code == 0 and (tmp_path / "汇总.xlsx").is_file()
     res = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "nope.db"), "-o", str(tmp_path / "x.xlsx")])
     assert res.exit_code == 1 and "nope.db" in res.output and not (tmp_path / "nope.db").exists()
+
+
+def test_fill_as_an_issued_template_carries_its_identity(tmp_path) -> None:
+    roster = tmp_path / "r.csv"
+    roster.write_text("code,name\n101,市信访局\n", encoding="utf-8")
+    assert run("distribute", "wuhai-perf-target", "--roster", str(roster), "-o", str(tmp_path / "out"),
+               "--year", "2021").exit_code == 0
+    issued = tmp_path / "out" / "101_市信访局.xlsx"
+    filled = tmp_path / "in" / "f.xlsx"
+    assert run("fill", "wuhai-perf-target", str(DATA / "seed_000.json"), "--as", str(issued),
+               "-o", str(filled)).exit_code == 0
+    from xltemplate.collect.importer import import_workbook
+
+    template, copy = import_workbook(issued, with_meta=True), import_workbook(filled, with_meta=True)
+    assert copy[0].status == "valid" and copy[0].submission_id == template[0].submission_id
+    assert {k: copy[1][k] for k in ("department", "department_code", "year")} == \
+        {"department": "市信访局", "department_code": "101", "year": "2021"}
+    res = run("status")  # the default database in the current folder
+    assert "市信访局  通过" not in res.output
+    assert run("import", str(filled)).exit_code == 0
+    assert "市信访局  通过" in run("status").output

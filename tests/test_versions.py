@@ -98,6 +98,11 @@ def test_a_return_of_the_earlier_version_is_read_by_its_own_layout(earlier_retur
                             {"i": outcome.id}).scalar_one()
     assert row.form_version == "1" and row.notes[0]["pointer"] == "/project/necessity"
     assert kept == seed0["project"]["necessity"]
+    # staff see it in the report
+    from xltemplate.collect.report import write_report
+
+    counts = write_report(store, tmp_path / "汇总.xlsx", form=str(v2_path))
+    assert counts["版本提示"] == 1 and counts["汇总"] == 1
 
 
 def _import(store: Store, path: Path, form: Path) -> list[Any]:

@@ -28,12 +28,28 @@ def generate(form: str | Path | FormModel, out: str | Path | None = None, *, sub
     return data
 
 
+#: what a copy filled "as" an issued template takes from it: who it was issued to, and the year
+ISSUED_META = ("department", "department_code", "year")
+
+
 def fill(form: str | Path | FormModel, instance: Any, out: str | Path | None = None, *,
-         submission_id: str = "", password: str | None = None, key: str | None = None) -> bytes:
-    """The template prefilled with ``instance`` (a dict, or a path to a JSON file)."""
+         submission_id: str = "", password: str | None = None, key: str | None = None,
+         template: str | Path | None = None) -> bytes:
+    """The template prefilled with ``instance`` (a dict, or a path to a JSON file).
+
+    With ``template`` (an issued template) the copy carries that template's identity: its
+    submission id, department and year, as if the department had filled it in."""
     if isinstance(instance, str | Path):
         instance = json.loads(Path(instance).read_text(encoding="utf-8"))
-    data = write_workbook(_model(form), instance, submission_id=submission_id, password=password, key=key)
+    extra = None
+    if template is not None:
+        from .xlsx.reader import open_book
+
+        meta = open_book(template).meta
+        submission_id = submission_id or meta.get("submission_id", "")
+        extra = {k: meta[k] for k in ISSUED_META if meta.get(k)}
+    data = write_workbook(_model(form), instance, submission_id=submission_id, password=password, key=key,
+                          extra_meta=extra)
     if out is not None:
         Path(out).write_bytes(data)
     return data

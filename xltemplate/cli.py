@@ -128,13 +128,22 @@ def generate(form: str, output: Path, submission_id: str, password: str | None, 
 @click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD")
 @click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
               help="签名密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
-def fill(form: str, data: Path, output: Path, submission_id: str, password: str | None, key: str | None) -> None:
+@click.option("--as", "template", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="按这份下发的模板填写（报送编号、部门、年度取自它）/ fill as this issued template.")
+def fill(form: str, data: Path, output: Path, submission_id: str, password: str | None, key: str | None,
+         template: Path | None) -> None:
     """用 JSON 数据预填模板 / prefill the template from a JSON instance."""
     from .api import fill as do_fill
+    from .xlsx.reader import ReadError
     from .xlsx.writer import FillError
 
     try:
-        _write_output(output, do_fill(form, data, submission_id=submission_id, password=password, key=key))
+        _write_output(output, do_fill(form, data, submission_id=submission_id, password=password, key=key,
+                                      template=template))
+    except ReadError as exc:
+        from .messages import message
+
+        raise click.ClickException(f"{template}：" + message(exc.code, _Ctx.lang, detail=exc.detail)) from exc
     except FillError as exc:
         head = t("fill_does_not_fit", _Ctx.lang, path=data)
         raise click.ClickException(head + "\n  " + "\n  ".join(exc.problems)) from exc
@@ -376,8 +385,10 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             if done.annotated:
                 line["annotated"] = done.annotated
             sink.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        if not quiet and result.status != "valid":
-            tqdm.write(_describe(result, lang), file=sys.stderr)
+        if not quiet and (result.status != "valid" or done.notes):
+            text = _describe(result, lang)
+            notes = [t("note_line", lang, message=n["message"]) for n in done.notes]
+            tqdm.write("\n".join([text, *notes]), file=sys.stderr)
 
     try:
         summary = batch.run([str(p) for p in inputs], store=store, form=form, lang=lang,

@@ -187,6 +187,9 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 def engine_for(url: str | None) -> sa.Engine:
     url = db_url(url)
     if url.startswith("sqlite"):
+        path = sa.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)

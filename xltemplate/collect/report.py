@@ -237,9 +237,29 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
     sheets.append(_Sheet(_sheet_name(t["errors"], taken),
                          [t["file"], t["department"], t["status"], t["sheet"], t["cell"], t["label"], t["value"],
                           t["message"]], ["text"] * 8, error_rows))
+    notes = _notes(store, model, conn, current, lang)
+    if notes:
+        sheets.append(_Sheet(_sheet_name(t_("sheet_notes", lang), taken),
+                             [t["id"], t["file"], t["department"], t_("col_version", lang), t["label"], t["value"],
+                              t["message"]], ["integer"] + ["text"] * 6, lambda: notes))
     if rnd is not None:
         sheets += _round_sheets(store, rnd, lang, taken)
     return sheets
+
+
+def _notes(store: Store, model: FormModel, conn: sa.Connection, current: tuple[Any, ...],
+           lang: str) -> list[tuple[Any, ...]]:
+    """Notes for staff on current returns (fields of an earlier form version that the current one
+    no longer has): a sheet 版本提示 when there are any."""
+    s = store.submissions
+    rows = conn.execute(sa.select(s.c.id, s.c.file_name, s.c.department, s.c.form_version, s.c.notes)
+                        .where(s.c.form_id == model.id, s.c.notes.is_not(None), *current).order_by(s.c.id)).all()
+    return [(r.id, r.file_name, r.department, r.form_version, n.get("label"), _note_value(n.get("value")),
+             n.get("message")) for r in rows for n in (r.notes or [])]
+
+
+def _note_value(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _round_sheets(store: Store, rnd: Round, lang: str, taken: set[str]) -> list[_Sheet]:

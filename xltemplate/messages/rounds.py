@@ -47,4 +47,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "col_contact": {"zh": "联系人", "en": "Contact"},
     "sheet_status": {"zh": "报送情况", "en": "Status"},
     "sheet_missing": {"zh": "未报送", "en": "Not returned"},
+    "sheet_notes": {"zh": "版本提示", "en": "Version notes"},
+    "col_version": {"zh": "表单版本", "en": "Form version"},
+    "note_line": {"zh": "  提示：{message}", "en": "  note: {message}"},
 }
