@@ -6,9 +6,11 @@ exit; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,25 @@ def _store(db: str | None, *, must_exist: bool = False) -> Any:
     return store
 
 
+@contextlib.contextmanager
+def _opened(db: str | None) -> Iterator[Any]:
+    """An existing database for a command that reads or changes rounds; closed after, and a
+    round or return that cannot be found or changed becomes one plain sentence."""
+    from .collect.rounds import RoundError
+
+    store = _store(db, must_exist=True)
+    try:
+        yield store
+    except RoundError as exc:
+        _fail(exc)
+    finally:
+        store.dispose()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=1))
+
+
 def _date(value: str | None) -> Any:
     import datetime as dt
 
@@ -260,20 +281,20 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
         issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update,
                      store=store, round_name=round_name, year=year, deadline=when, carry_from=carry_from,
                      created_by=_actor())
+        bar.close()
+        click.echo(t("distributed", lang, n=len(issued), path=output, manifest=output / "manifest.csv"), err=True)
+        if store is not None:
+            from .collect.rounds import rounds
+
+            newest = rounds(store)[0]
+            click.echo(t("round_recorded", lang, name=newest.name, n=len({i.code for i in issued}),
+                         templates=len(issued), url=store.url), err=True)
     except RosterError as exc:
         bar.close()
         raise click.ClickException(t("roster_problems", lang) + "\n  " + "\n  ".join(exc.problems)) from exc
     finally:
         if store is not None:
             store.dispose()
-    bar.close()
-    click.echo(t("distributed", lang, n=len(issued), path=output, manifest=output / "manifest.csv"), err=True)
-    if store is not None:
-        from .collect.rounds import rounds
-
-        newest = rounds(store)[0]
-        click.echo(t("round_recorded", lang, name=newest.name, n=len({i.code for i in issued}),
-                     templates=len(issued), url=store.url), err=True)
 
 
 def _describe(result: Any, lang: str) -> str:
@@ -447,14 +468,11 @@ def report(db: str | None, output: Path, form: str | None, round_name: str | Non
 
 def _round(store: Any, name: str | None) -> Any:
     """The round named, else the only or latest open one; a sentence when there is none."""
-    from .collect.rounds import RoundError, default_round, find_round, rounds
+    from .collect.rounds import default_round, find_round, rounds
 
-    try:
-        if name:
-            return find_round(store, name)
-        rnd = default_round(rounds(store), None) or next(iter(rounds(store)), None)
-    except RoundError as exc:
-        _fail(exc)
+    if name:
+        return find_round(store, name)
+    rnd = default_round(rounds(store), None) or next(iter(rounds(store)), None)
     if rnd is None:
         raise click.ClickException(t("no_round", _Ctx.lang))
     return rnd
@@ -476,16 +494,12 @@ def status(db: str | None, round_name: str | None, as_json: bool) -> None:
     from .collect import rounds
 
     lang = _Ctx.lang
-    store = _store(db, must_exist=True)
-    try:
+    with _opened(db) as store:
         rnd = _round(store, round_name)
         lines = rounds.status(store, rnd)
-    finally:
-        store.dispose()
     totals = rounds.totals(lines)
     if as_json:
-        click.echo(json.dumps({"round": rnd.as_dict(), "departments": [d.as_dict() for d in lines],
-                               "totals": totals}, ensure_ascii=False, indent=1))
+        _echo_json({"round": rnd.as_dict(), "departments": [d.as_dict() for d in lines], "totals": totals})
         return
     rows = [[t(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_valid",
                                   "col_last_sent")]]
@@ -509,14 +523,11 @@ def rounds(ctx: click.Context, db: str | None, as_json: bool) -> None:
     from .collect import rounds as r
 
     lang = _Ctx.lang
-    store = _store(db, must_exist=True)
-    try:
+    with _opened(db) as store:
         found = r.rounds(store)
         counts = {rnd.id: len(r.status(store, rnd)) for rnd in found}
-    finally:
-        store.dispose()
     if as_json:
-        click.echo(json.dumps([x.as_dict() for x in found], ensure_ascii=False, indent=1))
+        _echo_json([x.as_dict() for x in found])
         return
     if not found:
         click.echo(t("no_rounds_listed", lang))
@@ -534,13 +545,8 @@ def rounds(ctx: click.Context, db: str | None, as_json: bool) -> None:
 def _set_round(ctx: click.Context, name: str, state: str) -> None:
     from .collect import rounds as r
 
-    store = _store(ctx.obj["db"], must_exist=True)
-    try:
+    with _opened(ctx.obj["db"]) as store:
         rnd = r.set_status(store, name, state, actor=_actor())
-    except r.RoundError as exc:
-        _fail(exc)
-    finally:
-        store.dispose()
     click.echo(t("round_state_set", _Ctx.lang, name=rnd.name,
                  state=t("round_open" if state == "open" else "round_closed_state", _Ctx.lang)))
 
@@ -572,14 +578,11 @@ def returns_(db: str | None, round_name: str | None, department: str | None, his
     from .collect import rounds as r
 
     lang = _Ctx.lang
-    store = _store(db, must_exist=True)
-    try:
+    with _opened(db) as store:
         rnd = _round(store, round_name)
         found = r.returns(store, rnd, department, history)
-    finally:
-        store.dispose()
     if as_json:
-        click.echo(json.dumps([x.as_dict() for x in found], ensure_ascii=False, indent=1))
+        _echo_json([x.as_dict() for x in found])
         return
     if not found:
         click.echo(t("no_returns", lang))
@@ -603,13 +606,8 @@ def withdraw(submission: int, reason: str, actor: str | None, db: str | None) ->
     """撤回误报的报送（保留在历史中，可恢复）/ withdraw a return filed by mistake (kept, restorable)."""
     from .collect import rounds as r
 
-    store = _store(db, must_exist=True)
-    try:
+    with _opened(db) as store:
         row = r.withdraw(store, submission, reason, actor or _actor())
-    except r.RoundError as exc:
-        _fail(exc)
-    finally:
-        store.dispose()
     click.echo(t("withdrawn_done", _Ctx.lang, id=row.id, department=row.department or "",
                  project=row.key_text or "", reason=row.withdraw_reason))
 
@@ -622,13 +620,8 @@ def restore(submission: int, actor: str | None, db: str | None) -> None:
     """恢复撤回的报送 / restore a withdrawn return."""
     from .collect import rounds as r
 
-    store = _store(db, must_exist=True)
-    try:
+    with _opened(db) as store:
         row = r.restore(store, submission, actor or _actor())
-    except r.RoundError as exc:
-        _fail(exc)
-    finally:
-        store.dispose()
     click.echo(t("restored_done", _Ctx.lang, id=row.id, department=row.department or "", project=row.key_text or ""))
 
 
