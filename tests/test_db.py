@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import write_return
+from conftest import poke, write_return
 
 from xltemplate.cli import main
 from xltemplate.collect.db import BASELINE, HEAD, engine_for, revision
@@ -59,7 +59,7 @@ def _previous_release(url: str) -> sa.Engine:
     return engine
 
 
-def test_a_database_of_the_previous_release_upgrades_in_place(db_url, wuhai, seed0) -> None:
+def test_a_database_of_the_previous_release_upgrades_in_place(db_url, wuhai, seed0, tmp_path) -> None:
     old = _previous_release(db_url)
     with old.connect() as conn:
         assert revision(conn) == BASELINE
@@ -83,6 +83,18 @@ def test_a_database_of_the_previous_release_upgrades_in_place(db_url, wuhai, see
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT cover_preparer FROM wuhai_perf_target_fields WHERE submission = :i"),
                             {"i": outcome.id}).scalar_one() == seed0["cover"]["preparer"]
+    # through the importer: a copy of S-2 with no department replaces it (one return per template, as
+    # before); a copy of S-1 sent by its department, with its project name, replaces the current S-1
+    from xltemplate.collect import batch
+
+    seen = []
+    files = [write_return(tmp_path / "in" / "s2.xlsx", wuhai, seed0, submission_id="S-2"),
+             write_return(tmp_path / "in" / "s1.xlsx", wuhai, seed0 | {"cover": seed0["cover"] | {"preparer": "新"}},
+                          submission_id="S-1", department="市信访局", code="101")]
+    for f in files:
+        poke(f, wuhai, {})  # saved by a client today: later than the copies stored back then
+    batch.run(files, store=store, jobs=1, on_done=lambda d, o: seen.append(o))
+    assert [o.superseded for o in seen] == [[rows["c"].id], [outcome.id]]
     store.dispose()
     again = Store(db_url)  # nothing left to do
     assert again.upgraded == (HEAD, HEAD)

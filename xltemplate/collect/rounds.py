@@ -299,20 +299,21 @@ def admit(result: ImportResult, meta: dict[str, str], model: FormModel | None, c
     keys = key_pointers(model) if model is not None else []
     if result.data is not None and keys:
         key_text = " / ".join(str(v) for p in keys if (v := get(result.data, p, None)) not in (None, ""))
+    round_id = rnd.id if rnd else None
+    values = [normalise_key(get(result.data or {}, p, None)) for p in keys]
     if refusal is not None or not result.form:
-        identity = Identity(None, rnd.id if rnd else None, name, code, key_text)
-    elif (issued is not None and issued.project is not None) or not keys:
-        identity = Identity(f"{scope}|sid|{sid}" if sid else None, rnd.id if rnd else None, name, code,
+        identity = Identity(None, round_id, name, code, key_text)
+    elif (issued is not None and issued.project is not None) or not keys or not code:
+        # one return per template: a project template, a form without key, or no department to scope a key
+        identity = Identity(f"{scope}|sid|{sid}" if sid else None, round_id, name, code,
                             key_text or (issued.project if issued else None))
+    elif all(values):
+        # it also replaces an older copy of its template that had no key yet, or that was stored
+        # when one template was one return (a database of the release before rounds)
+        also = (f"{scope}|sid|{sid}|nokey", f"{scope}|sid|{sid}") if sid else ()
+        identity = Identity(f"{scope}|d{code}|k" + "|".join(values), round_id, name, code, key_text, also)
     else:
-        values = [normalise_key(get(result.data or {}, p, None)) for p in keys]
-        if code and all(values):
-            also = (f"{scope}|sid|{sid}|nokey",) if sid else ()
-            identity = Identity(f"{scope}|d{code}|k" + "|".join(values), rnd.id if rnd else None, name, code,
-                                key_text, also)
-        else:
-            identity = Identity(f"{scope}|sid|{sid}|nokey" if sid else None, rnd.id if rnd else None, name, code,
-                                key_text)
+        identity = Identity(f"{scope}|sid|{sid}|nokey" if sid else None, round_id, name, code, key_text)
     return Admission(identity, refusal, version_notes(result, model, current, lang))
 
 
