@@ -1,8 +1,10 @@
 """Where forms come from: the bundled ``schemas/`` + ``templates/``, or a schema path.
 
 ``FORM`` on the command line is a bundled form id (``wuhai-perf-target``) or a path to a
-schema file.  A schema's layout is ``templates/<form id>.layout.json`` beside the bundled
-schemas, else ``<name>.layout.json`` next to the schema file, else the automatic layout.
+schema file.  A schema's layout is ``<name>.layout.json`` next to the schema file, else
+``templates/<form id>.layout.json`` beside the bundled schemas, else the automatic layout (the
+file next to the schema comes first, so a form made by ``xltemplate design`` with the id of a
+bundled form uses its own layout).
 
 **Versions side by side.** The schema file is the form's current version.  Every earlier
 published version stays readable, so returns made from it during a round are read by that
@@ -54,7 +56,7 @@ def bundled() -> dict[str, Path]:
 def layout_path(schema_path: Path, form_id: str) -> Path | None:
     _, templates = _dirs()
     stem = schema_path.name.removesuffix(".json").removesuffix(".schema")
-    for candidate in (templates / f"{form_id}.layout.json", schema_path.with_name(f"{stem}.layout.json")):
+    for candidate in (schema_path.with_name(f"{stem}.layout.json"), templates / f"{form_id}.layout.json"):
         if candidate.is_file():
             return candidate
     return None

@@ -15,11 +15,20 @@ a field), ``{"field": "/pointer"}`` (an input cell), ``{"formula": "=SUM({/items
 (pointers in braces become cell references), ``{"check": "rule-id"}`` (a live formula for an
 ``x-sum`` rule) or ``{}`` (an empty bordered cell).  Any cell may carry ``colspan``, ``rowspan``,
 ``style`` and ``height``.  A schema with no layout gets :func:`auto_layout`.
+
+*Explicit positions* (what ``xltemplate design`` writes from a drawn workbook): a sheet with
+``"cells"`` instead of ``"rows"`` places every cell at its own A1 range, ``{"at": "B15:C15",
+"field": "/items/*/name", "repeat": 8}`` (``repeat`` stacks the range N times downwards, ``*``
+being the index), and gives its row heights as ``"heights": {"15": 22}`` (1-based rows).  In
+either mode a cell may name a ``look`` from the document's ``"looks"`` (its whole look: font,
+fill, borders, alignment, number format; see :mod:`xltemplate.xlsx.look`) instead of a built-in
+``style``, and a sheet may carry ``"print"`` (its page set-up) instead of the form's defaults.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +55,7 @@ class Placed:
     pattern: str | None = None  # pointer with ``*`` for inputs in repeats
     formula: str | None = None  # formula template, braces unresolved
     rule: str | None = None
+    look: dict[str, Any] | None = None  # the cell's whole look (a layout ``looks`` entry), if it names one
 
 
 @dataclass
@@ -56,6 +66,7 @@ class SheetLayout:
     cells: list[Placed] = field(default_factory=list)
     landscape: bool = False
     nrows: int = 0
+    setup: dict[str, Any] | None = None  # the sheet's ``print`` set-up; None: the form's defaults
 
 
 def load_layout(path: str | Path) -> dict[str, Any]:
@@ -75,10 +86,11 @@ def _count_rows(item: dict[str, Any]) -> int:
 
 
 class _Placer:
-    def __init__(self, sheet: SheetLayout) -> None:
+    def __init__(self, sheet: SheetLayout, looks: dict[str, Any] | None = None) -> None:
         self.sheet = sheet
         self.taken: set[tuple[int, int]] = set()
         self.ncols = len(sheet.widths)
+        self.looks = looks or {}
 
     def free_col(self, row: int, start: int = 0) -> int:
         col = start
@@ -86,8 +98,9 @@ class _Placer:
             col += 1
         return col
 
-    def put(self, row: int, col: int, spec: dict[str, Any], rowspan: int, index: int | None) -> Placed:
-        colspan = int(spec.get("colspan", 1))
+    def put(self, row: int, col: int, spec: dict[str, Any], rowspan: int, index: int | None,
+            colspan: int | None = None) -> Placed:
+        colspan = int(spec.get("colspan", 1)) if colspan is None else colspan
         if col + colspan > self.ncols:
             raise LayoutError(
                 f"sheet {self.sheet.name!r} row {row + 1}: cell {spec} overflows the {self.ncols} columns")
@@ -97,8 +110,25 @@ class _Placer:
                     raise LayoutError(f"sheet {self.sheet.name!r}: cell {spec} overlaps another at row {r + 1}")
                 self.taken.add((r, c))
         placed = _make_cell(spec, row, col, rowspan, colspan, index)
+        if "look" in spec:
+            name = spec["look"]
+            if name not in self.looks:
+                raise LayoutError(f"sheet {self.sheet.name!r}: cell {spec} names look {name!r}, "
+                                  f"which the layout's \"looks\" does not define")
+            placed.look, placed.style = self.looks[name], str(name)
         self.sheet.cells.append(placed)
         return placed
+
+    def at(self, cells: list[dict[str, Any]]) -> int:
+        """Explicit positions: each cell at its ``at`` range, ``repeat`` times downwards."""
+        end = 0
+        for spec in cells:
+            row, col, rowspan, colspan = parse_range(str(spec.get("at", "")), self.sheet.name)
+            repeat = int(spec.get("repeat", 1))
+            for i in range(repeat):
+                self.put(row + i * rowspan, col, spec, rowspan, i if "repeat" in spec else None, colspan)
+            end = max(end, row + repeat * rowspan)
+        return end
 
     def row(self, r: int, cells: list[dict[str, Any]], index: int | None, repeat: int) -> None:
         col = 0
@@ -154,13 +184,54 @@ def _make_cell(spec: dict[str, Any], row: int, col: int, rowspan: int, colspan: 
     return Placed(row, col, rowspan, colspan, "blank", style or "blank")
 
 
+_A1 = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
+
+
+def parse_a1(ref: str) -> tuple[int, int] | None:
+    """``C5`` / ``$C$5`` -> 0-based (row, col); None when it is not a cell reference."""
+    m = _A1.match(ref.strip().upper())
+    if not m or int(m.group(2)) == 0:
+        return None
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
+
+
+def parse_range(ref: str, sheet: str = "") -> tuple[int, int, int, int]:
+    """``B15`` or ``B15:C16`` -> (row, col, rowspan, colspan), 0-based."""
+    first, _, last = ref.partition(":")
+    start, end = parse_a1(first), parse_a1(last or first)
+    if start is None or end is None or end[0] < start[0] or end[1] < start[1]:
+        raise LayoutError(f"sheet {sheet!r}: {ref!r} is not a cell or range like \"B15\" or \"B15:C16\"")
+    return start[0], start[1], end[0] - start[0] + 1, end[1] - start[1] + 1
+
+
 def place(layout: dict[str, Any]) -> list[SheetLayout]:
     """Place every sheet of a layout document."""
     sheets = []
+    looks = layout.get("looks", {})
+    if looks:
+        from ..xlsx.look import check_look
+
+        for name, look in looks.items():
+            check_look(name, look)
     for spec in layout.get("sheets", []):
+        setup = spec.get("print")
+        if setup is not None:
+            from ..xlsx.look import check_print
+
+            check_print(spec["name"], setup)
+        orientation = (setup or spec).get("orientation")
         sheet = SheetLayout(name=spec["name"], widths=[float(w) for w in spec["columns"]],
-                            landscape=spec.get("orientation") == "landscape")
-        sheet.nrows = _Placer(sheet).items(spec["rows"], 0)
+                            landscape=orientation == "landscape", setup=setup)
+        placer = _Placer(sheet, looks)
+        if "cells" in spec:
+            sheet.nrows = placer.at(spec["cells"])
+            for row, height in spec.get("heights", {}).items():
+                sheet.heights[int(row) - 1] = float(height)
+        else:
+            sheet.nrows = placer.items(spec["rows"], 0)
         sheets.append(sheet)
     if not sheets:
         raise LayoutError("a layout needs at least one sheet")

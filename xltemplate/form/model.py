@@ -252,9 +252,13 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
     return model
 
 
-def describe(model: FormModel) -> str:
+def describe(model: FormModel, *, placed: bool = False) -> str:
     """A text picture of the placed layout, one line per cell: reviewed as a snapshot in tests,
-    so a change to the official form's look shows up in a diff."""
+    so a change to the official form's look shows up in a diff.
+
+    ``placed`` draws only what is placed, so that a hand-written layout and one made by
+    ``xltemplate design`` compare: no style or look names, and check cells as the formulas they
+    write."""
     lines = [f"form {model.id} version {model.version}"]
     for sheet in model.sheets:
         widths = " ".join(f"{w:g}" for w in sheet.widths)
@@ -274,8 +278,9 @@ def describe(model: FormModel) -> str:
             elif cell.kind == "formula":
                 body = "formula " + model.formula(cell.formula or "", sheet.name)
             elif cell.kind == "check":
-                body = f"check   {cell.rule}"
+                body = "formula " + model.check_formula(cell.rule or "", sheet.name) if placed \
+                    else f"check   {cell.rule}"
             else:
                 body = "blank"
-            lines.append(f"{ref:<8} {body} [{cell.style}]{h}")
+            lines.append(f"{ref:<8} {body}{'' if placed else f' [{cell.style}]'}{h}")
     return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ from ..form.model import META_SHEET, Field, FormModel, a1, quote_sheet
 from ..form.schema import text
 from ..form.validate import decimals
 from ..form.values import MISSING, expand, get, leaves_of
+from .look import format_props, setup_sheet
 
 FONT = "宋体"
 INPUT_FILL = "#FFF8DC"
@@ -76,13 +77,14 @@ class _Formats:
         self.cache: dict[tuple, Any] = {}
 
     def get(self, style: str, *, unlocked: bool = False, num_format: str | None = None,
-            error: bool = False) -> Any:
-        key = (style, unlocked, num_format, error)
+            error: bool = False, look: dict[str, Any] | None = None) -> Any:
+        key = (style, unlocked, num_format, error, look is not None)
         if key not in self.cache:
-            props = {**_BASE, **STYLES.get(style, {})}
+            # a layout look is the cell exactly as drawn (xlsx/look.py): no base, no input fill
+            props = format_props(look) if look is not None else {**_BASE, **STYLES.get(style, {})}
             if unlocked:
                 props["locked"] = False
-                if props.get("border", 1) or style.startswith("input"):
+                if look is None and (props.get("border", 1) or style.startswith("input")):
                     props["bg_color"] = INPUT_FILL
             if error:
                 props.update(bg_color=ERROR_FILL, font_color=ERROR_FONT)
@@ -320,7 +322,11 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
             if cell.kind == "input":
                 f = model.by_pointer[cell.field or ""]
                 issue = marked.get(f.pointer)
-                cf = fmt.get(cell.style, unlocked=True, num_format=_num_format(f), error=issue is not None)
+                num_format = _num_format(f)
+                if cell.look is not None:  # a look's number format yields only to the schema's
+                    num_format = f.schema.get("x-num-format") or cell.look.get("number_format") or num_format
+                cf = fmt.get(cell.style, unlocked=True, num_format=num_format, error=issue is not None,
+                             look=cell.look)
                 value = get(data, f.pointer, None) if data is not None else None
                 if data is None and "x-placeholder" in f.schema:  # prompts on the blank form only
                     value = f.schema["x-placeholder"]
@@ -335,7 +341,7 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
                 ws.data_validation(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1,
                                    _validation(f, list_ref, lang))
                 continue
-            cf = fmt.get(cell.style)
+            cf = fmt.get(cell.style, look=cell.look)
             last_r, last_c = cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1
             if cell.kind == "text":
                 content: Any = cell.text or ""
@@ -358,14 +364,7 @@ def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "
             ws.set_row(r, h)
         ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
                                     "select_unlocked_cells": True})
-        ws.set_paper(9)
-        ws.set_landscape() if layout.landscape else ws.set_portrait()
-        ws.fit_to_pages(1, 0)
-        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-        ws.center_horizontally()
-        ws.print_area(0, 0, layout.nrows - 1, len(layout.widths) - 1)
-        ws.set_footer("&C第 &P 页 共 &N 页")
-        ws.hide_gridlines(2)
+        setup_sheet(ws, layout)
 
     for f in model.fields:
         book.define_name(f.name, f"={quote_sheet(f.sheet)}!{a1(f.row, f.col, True)}")

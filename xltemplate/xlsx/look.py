@@ -1,0 +1,275 @@
+"""A layout's look keywords -> xlsxwriter formats, and a sheet's page set-up.
+
+A *look* (an entry of the layout's ``"looks"``, named by a cell's ``"look"``) is the whole look
+of one cell, in the words of the file format (what Excel, WPS and LibreOffice store):
+
+    {"font": {"name": "宋体", "size": 10, "bold": true, "italic": true, "underline": "single",
+              "strike": true, "color": "#C00000", "script": "superscript"},
+     "fill": "#FFF8DC"  or  {"pattern": "gray125", "color": "#000000", "background": "#FFFFFF"},
+     "border": {"left": "thin", "right": "thin", "top": "medium", "bottom": "double",
+                "diagonal": "thin", "diagonal_up": true, "diagonal_down": false},
+     "border_color": {"bottom": "#FF0000"},
+     "align": {"horizontal": "center", "vertical": "center", "wrap": true, "shrink": false,
+               "indent": 1, "rotation": 90},
+     "number_format": "0.00"}
+
+Unlike a built-in ``style`` (which adds to the form's 宋体, bordered, centred base), a look
+starts from Excel's defaults: what it does not say is not there.  The writer adds no fill to
+input cells with a look: the form looks as its author drew it (decision: a bureau that wants
+its input cells marked fills them in its workbook).  ``rotation`` is the file's value (0–90
+anticlockwise, 91–180 clockwise, 255 stacked).
+
+A sheet's ``"print"`` is its page set-up; a sheet without one gets the form's defaults
+(:func:`setup_sheet`): A4 fitted to one page wide, centred, page-number footer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..form.layout import LayoutError, SheetLayout, parse_range
+
+#: Border styles, in xlsxwriter's index order (the index is what xlsxwriter takes).
+BORDER_STYLES = ("none", "thin", "medium", "dashed", "dotted", "thick", "double", "hair", "mediumDashed",
+                 "dashDot", "mediumDashDot", "dashDotDot", "mediumDashDotDot", "slantDashDot")
+#: Fill patterns, in xlsxwriter's index order.
+PATTERNS = ("none", "solid", "mediumGray", "darkGray", "lightGray", "darkHorizontal", "darkVertical", "darkDown",
+            "darkUp", "darkGrid", "darkTrellis", "lightHorizontal", "lightVertical", "lightDown", "lightUp",
+            "lightGrid", "lightTrellis", "gray125", "gray0625")
+HORIZONTAL = {"general": None, "left": "left", "center": "center", "right": "right", "fill": "fill",
+              "justify": "justify", "centerContinuous": "center_across", "distributed": "distributed"}
+VERTICAL = {"top": "top", "center": "vcenter", "bottom": "bottom", "justify": "vjustify",
+            "distributed": "vdistributed"}
+UNDERLINE = {"single": 1, "double": 2, "singleAccounting": 33, "doubleAccounting": 34}
+SCRIPT = {"superscript": 1, "subscript": 2}
+SIDES = ("left", "right", "top", "bottom", "diagonal")
+
+_KEYS = {"font": {"name", "size", "bold", "italic", "underline", "strike", "color", "script"},
+         "border": {*SIDES, "diagonal_up", "diagonal_down"}, "border_color": set(SIDES),
+         "align": {"horizontal", "vertical", "wrap", "shrink", "indent", "rotation"},
+         "fill": {"pattern", "color", "background"}}
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_PRINT_KEYS = {"paper", "orientation", "fit", "scale", "margins", "center_horizontally", "center_vertically",
+               "header", "footer", "area", "repeat_rows", "screen_gridlines", "print_gridlines"}
+_MARGINS = {"left", "right", "top", "bottom", "header", "footer"}
+#: Excel's own margins (inches), for a ``print`` that does not give them.
+EXCEL_MARGINS = {"left": 0.7, "right": 0.7, "top": 0.75, "bottom": 0.75, "header": 0.3, "footer": 0.3}
+MAX_HEADER = 255  # Excel's limit for a header or footer
+
+
+def check_look(name: str, look: Any) -> None:
+    """Refuse a look with an unknown keyword or value, naming it (at load, not at write)."""
+    def bad(what: str) -> LayoutError:
+        return LayoutError(f"look {name!r}: {what}")
+
+    if not isinstance(look, dict):
+        raise bad("must be an object")
+    for key, value in look.items():
+        if key == "number_format":
+            if not isinstance(value, str):
+                raise bad("number_format must be a string")
+            continue
+        if key == "fill" and isinstance(value, str):
+            value = {"pattern": "solid", "color": value}
+        if key not in _KEYS or not isinstance(value, dict):
+            raise bad(f"unknown keyword {key!r} or not an object")
+        unknown = set(value) - _KEYS[key]
+        if unknown:
+            raise bad(f"{key} has unknown keywords {sorted(unknown)}")
+        for sub, v in value.items():
+            if (sub == "color" or key == "border_color" or sub == "background") and not _COLOR.match(str(v)):
+                raise bad(f"{key}.{sub} must be a colour like #RRGGBB, got {v!r}")
+            if key == "border" and sub in SIDES and v not in BORDER_STYLES:
+                raise bad(f"border.{sub} must be one of {', '.join(BORDER_STYLES)}")
+        if key == "fill" and value.get("pattern", "solid") not in PATTERNS:
+            raise bad(f"fill.pattern must be one of {', '.join(PATTERNS)}")
+        if key == "align":
+            if value.get("horizontal", "general") not in HORIZONTAL:
+                raise bad(f"align.horizontal must be one of {', '.join(HORIZONTAL)}")
+            if value.get("vertical", "bottom") not in VERTICAL:
+                raise bad(f"align.vertical must be one of {', '.join(VERTICAL)}")
+        if key == "font" and value.get("underline", "single") not in UNDERLINE:
+            raise bad(f"font.underline must be one of {', '.join(UNDERLINE)}")
+        if key == "font" and value.get("script", "superscript") not in SCRIPT:
+            raise bad(f"font.script must be one of {', '.join(SCRIPT)}")
+
+
+def _rotation(value: int) -> int:
+    """The file's textRotation -> xlsxwriter's (-90..90, 270 stacked)."""
+    value = int(value)
+    if value == 255:
+        return 270
+    return -(value - 90) if value > 90 else value
+
+
+def format_props(look: dict[str, Any]) -> dict[str, Any]:
+    """xlsxwriter format properties for a look (checked by :func:`check_look`)."""
+    props: dict[str, Any] = {}
+    font = look.get("font", {})
+    for key, prop in (("name", "font_name"), ("size", "font_size"), ("bold", "bold"), ("italic", "italic"),
+                      ("strike", "font_strikeout"), ("color", "font_color")):
+        if key in font:
+            props[prop] = font[key]
+    if "underline" in font:
+        props["underline"] = UNDERLINE[font["underline"]]
+    if "script" in font:
+        props["font_script"] = SCRIPT[font["script"]]
+    fill = look.get("fill")
+    if isinstance(fill, str):
+        fill = {"pattern": "solid", "color": fill}
+    if fill:
+        pattern = PATTERNS.index(fill.get("pattern", "solid"))
+        props["pattern"] = pattern
+        if pattern == 1:  # xlsxwriter takes a solid fill's colour as bg_color
+            if "color" in fill:
+                props["bg_color"] = fill["color"]
+        else:
+            if "color" in fill:
+                props["fg_color"] = fill["color"]
+            if "background" in fill:
+                props["bg_color"] = fill["background"]
+    border, colors = look.get("border", {}), look.get("border_color", {})
+    for side in ("left", "right", "top", "bottom"):
+        if side in border:
+            props[side] = BORDER_STYLES.index(border[side])
+        if side in colors:
+            props[f"{side}_color"] = colors[side]
+    if border.get("diagonal") and (border.get("diagonal_up") or border.get("diagonal_down")):
+        props["diag_type"] = (1 if border.get("diagonal_up") else 0) + (2 if border.get("diagonal_down") else 0)
+        props["diag_border"] = BORDER_STYLES.index(border["diagonal"])
+        if "diagonal" in colors:
+            props["diag_color"] = colors["diagonal"]
+    align = look.get("align", {})
+    if HORIZONTAL.get(align.get("horizontal", "general")):
+        props["align"] = HORIZONTAL[align["horizontal"]]
+    if "vertical" in align and align["vertical"] != "bottom":
+        props["valign"] = VERTICAL[align["vertical"]]
+    if align.get("wrap"):
+        props["text_wrap"] = True
+    if align.get("shrink"):
+        props["shrink"] = True
+    if align.get("indent"):
+        props["indent"] = int(align["indent"])
+    if align.get("rotation"):
+        props["rotation"] = _rotation(align["rotation"])
+    if "number_format" in look:
+        props["num_format"] = look["number_format"]
+    return props
+
+
+def check_print(sheet: str, setup: Any) -> None:
+    """Refuse a ``print`` set-up with an unknown keyword or a value xlsxwriter cannot write."""
+    def bad(what: str) -> LayoutError:
+        return LayoutError(f"sheet {sheet!r} print: {what}")
+
+    if not isinstance(setup, dict):
+        raise bad("must be an object")
+    unknown = set(setup) - _PRINT_KEYS
+    if unknown:
+        raise bad(f"unknown keywords {sorted(unknown)}")
+    if setup.get("orientation", "portrait") not in ("portrait", "landscape"):
+        raise bad("orientation must be portrait or landscape")
+    fit = setup.get("fit")
+    if fit is not None and not (isinstance(fit, list) and len(fit) == 2 and all(isinstance(n, int) for n in fit)):
+        raise bad("fit must be [pages wide, pages tall] (0: as many as needed)")
+    if set(setup.get("margins", {})) - _MARGINS:
+        raise bad(f"margins take {sorted(_MARGINS)}")
+    for key in ("header", "footer"):
+        if len(str(setup.get(key, ""))) > MAX_HEADER:
+            raise bad(f"{key} is longer than Excel's {MAX_HEADER} characters")
+    if "area" in setup:
+        parse_range(str(setup["area"]), sheet)
+    if "repeat_rows" in setup and not re.fullmatch(r"\d+:\d+", str(setup["repeat_rows"])):
+        raise bad('repeat_rows must be like "1:3"')
+
+
+def setup_sheet(ws: Any, sheet: SheetLayout) -> None:
+    """Page set-up of a written sheet: its layout's ``print``, else the form's defaults."""
+    setup = sheet.setup
+    if setup is None:  # the form's defaults, for hand-written layouts
+        ws.set_paper(9)
+        ws.set_landscape() if sheet.landscape else ws.set_portrait()
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        ws.center_horizontally()
+        ws.print_area(0, 0, sheet.nrows - 1, len(sheet.widths) - 1)
+        ws.set_footer("&C第 &P 页 共 &N 页")
+        ws.hide_gridlines(2)
+        return
+    if "paper" in setup:
+        ws.set_paper(int(setup["paper"]))
+    ws.set_landscape() if sheet.landscape else ws.set_portrait()
+    if "fit" in setup:
+        ws.fit_to_pages(*setup["fit"])
+    elif "scale" in setup:
+        ws.set_print_scale(int(setup["scale"]))
+    margins = {**EXCEL_MARGINS, **setup.get("margins", {})}
+    ws.set_margins(left=margins["left"], right=margins["right"], top=margins["top"], bottom=margins["bottom"])
+    if setup.get("header"):
+        ws.set_header(setup["header"], {"margin": margins["header"]})
+    if setup.get("footer"):
+        ws.set_footer(setup["footer"], {"margin": margins["footer"]})
+    if setup.get("center_horizontally"):
+        ws.center_horizontally()
+    if setup.get("center_vertically"):
+        ws.center_vertically()
+    if "area" in setup:
+        row, col, rowspan, colspan = parse_range(setup["area"], sheet.name)
+        ws.print_area(row, col, row + rowspan - 1, col + colspan - 1)
+    if "repeat_rows" in setup:
+        first, last = (int(n) - 1 for n in str(setup["repeat_rows"]).split(":"))
+        ws.repeat_rows(first, last)
+    screen, printed = setup.get("screen_gridlines", True), setup.get("print_gridlines", False)
+    ws.hide_gridlines(0 if printed else 1 if screen else 2)
+
+
+# -- column widths and row heights -----------------------------------------------------------
+# A file stores a column's width in characters of the default font *plus padding* (Excel's 8.43
+# is stored as 9.140625); a client draws it in whole pixels.  xlsxwriter takes the width a user
+# types (8.43) and rounds it to pixels the way Excel does, with a 7-pixel digit and 5 pixels of
+# padding.  ``width_from_stored`` goes back: the shortest width that draws the same pixels, so
+# a designed form's columns are the source's to the pixel and read like typed widths (6.5, 13).
+
+DIGIT, PADDING = 7, 5
+
+
+def _pixels(width: float) -> int:
+    """Pixels xlsxwriter gives a typed width (its own rounding)."""
+    if width <= 0:
+        return 0
+    if width < 1:
+        return int(width * (DIGIT + PADDING) + 0.5)
+    return int(width * DIGIT + 0.5) + PADDING
+
+
+def width_from_stored(stored: float) -> float:
+    """The typed width that xlsxwriter draws as wide as a file's stored ``width``: of the widths
+    that draw those pixels, the one with the fewest decimals, and of those the smallest."""
+    target = int(stored * DIGIT + 0.5)  # what a client draws
+    if target <= 0:
+        return 0.0
+    # the least typed width that rounds to the target
+    lo = (target - PADDING - 0.5) / DIGIT if target >= DIGIT + PADDING else (target - 0.5) / (DIGIT + PADDING)
+    for digits in range(5):
+        scale = 10 ** digits
+        candidate = math.ceil(lo * scale - 1e-9) / scale
+        for c in (candidate, candidate + 1 / scale):
+            if c > 0 and _pixels(c) == target:
+                return int(c) if digits == 0 else round(c, digits)
+    return round(lo, 4)
+
+
+def height_from_stored(stored: float) -> float:
+    """The typed row height (points) that xlsxwriter writes as a file's stored one: xlsxwriter
+    rounds heights to whole pixels (0.75 pt), so 80 is stored as 80.25; this gives 80 back."""
+    target = int(stored * 4 / 3 + 0.5)
+    lo = (target - 0.5) * 0.75
+    for digits in range(4):
+        scale = 10 ** digits
+        candidate = math.ceil(lo * scale - 1e-9) / scale
+        for c in (candidate, candidate + 1 / scale):
+            if int(c * 4 / 3 + 0.5) == target:
+                return int(c) if digits == 0 else round(c, digits)
+    return stored
