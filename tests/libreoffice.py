@@ -6,6 +6,7 @@ API:
     convert(src, outdir, fmt="xlsx") -> Path
     fill_by_names(src, dst, values) -> None
     render_png(src, png, sheet_index=None, dpi=80) -> None
+    pages(src, dpi=60) -> list[bytes]      # every printed page as a greyscale bitmap (PGM)
 
 Every soffice run gets a fresh throw-away profile (-env:UserInstallation) and HOME,
 so calls are independent and may run in parallel.  UNO work is done by
@@ -363,3 +364,23 @@ def render_png(
                 f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
             )
         shutil.move(str(out), png)
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def pages(src: Path, dpi: int = 60, *, recalc: bool = True) -> list[bytes]:
+    """Every page LibreOffice prints of src, as greyscale PGM bytes (PDF export + pdftoppm -gray):
+    two workbooks that print alike give equal lists."""
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        raise LibreOfficeError("pdftoppm not found (install poppler-utils)")
+    with tempfile.TemporaryDirectory(prefix="xlt-pages-", ignore_cleanup_errors=True) as tmp:
+        pdf = convert(src, Path(tmp), "pdf", recalc=recalc)
+        prefix = Path(tmp, "page")
+        cmd = [pdftoppm, "-gray", "-r", str(dpi), str(pdf), str(prefix)]
+        r = _run(cmd, timeout=CONVERT_TIMEOUT, env=_child_env(), what="pdftoppm")
+        out = sorted(Path(tmp).glob("page*.pgm"))
+        if r.returncode != 0 or not out:
+            raise LibreOfficeError(f"pdftoppm failed (exit {r.returncode}) for {pdf.name}\nstderr:\n{r.stderr}")
+        return [p.read_bytes() for p in out]

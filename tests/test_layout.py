@@ -86,3 +86,22 @@ def test_layout_snapshot(wuhai) -> None:
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert text == SNAPSHOT.read_text(encoding="utf-8")
+
+
+def test_explicit_positions_place_each_cell_at_its_range_and_repeat_downwards() -> None:
+    layout = {"sheets": [{"name": "s", "columns": [4, 8, 8], "heights": {"2": 30, "4": 18.5}, "cells": [
+        {"at": "A1:C1", "text": "标题"},
+        {"at": "B3:C3", "field": "/x/*/a", "repeat": 3},
+        {"at": "A2", "field": "/n"},
+    ]}]}
+    sheet = place(layout)[0]
+    assert [(c.text or c.field, c.row, c.col, c.rowspan, c.colspan) for c in sheet.cells] == [
+        ("标题", 0, 0, 1, 3), ("/x/0/a", 2, 1, 1, 2), ("/x/1/a", 3, 1, 1, 2), ("/x/2/a", 4, 1, 1, 2),
+        ("/n", 1, 0, 1, 1)]
+    assert (sheet.heights, sheet.nrows) == ({1: 30.0, 3: 18.5}, 5)
+    for cells, words in [([{"at": "A1:B2", "text": "a"}, {"at": "B2", "text": "b"}], "overlaps"),
+                         ([{"at": "B1:A1", "text": "a"}], "not a cell or range"),
+                         ([{"at": "A1", "text": "a", "look": "nope"}], "look 'nope'"),
+                         ([{"at": "D1", "text": "a"}], "overflows")]:
+        with pytest.raises(LayoutError, match=words):
+            place({"sheets": [{"name": "s", "columns": [4, 8, 8], "cells": cells}]})

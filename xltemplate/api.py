@@ -11,7 +11,7 @@ from .form.forms import bundled, load_form
 from .form.model import FormModel
 from .xlsx.writer import FillError, write_workbook
 
-__all__ = ["FillError", "ImportResult", "field_map", "fill", "forms", "generate", "import_workbook",
+__all__ = ["FillError", "ImportResult", "design", "field_map", "fill", "forms", "generate", "import_workbook",
            "load_form"]
 
 
@@ -79,3 +79,15 @@ def forms() -> list[dict[str, str]]:
         model = load_form(path)
         out.append({"id": fid, "version": model.version, "title": model.title, "schema": str(path)})
     return out
+
+
+def design(workbook: str | Path, out_dir: str | Path, *, form_id: str | None = None, version: str | None = None,
+           schema: str | Path | None = None, lang: str = "zh") -> Any:
+    """A bureau's own workbook, its input cells marked, -> ``out_dir/<id>.schema.json`` and
+    ``<id>.layout.json`` (:mod:`xltemplate.form.design`); returns the :class:`Design`, whose
+    ``notes`` the author should read.  Raises :class:`DesignError` listing every problem."""
+    from .form.design import design_workbook
+
+    made = design_workbook(workbook, form_id=form_id, version=version, schema=schema, lang=lang)
+    made.write(out_dir)
+    return made

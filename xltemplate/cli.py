@@ -641,5 +641,41 @@ def db_upgrade(db: str | None) -> None:
     click.echo(t("db_current", _Ctx.lang, rev=HEAD, url=store.url))
 
 
+# -- design: a bureau's own workbook, its input cells marked -> the form (schema + layout) ----------
+@main.command()
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="输出目录：写入 <id>.schema.json 和 <id>.layout.json / output folder.")
+@click.option("--id", "form_id", default=None, help="表单标识（英文，如 ordos-perf-target；默认取文件名）/ form id.")
+@click.option("--version", "form_version", default=None, help="表单版本（默认 1）/ form version (default 1).")
+@click.option("--schema", "edited", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="修改过的 schema：保留其中的说明、规则等修改 / an edited schema whose edits are kept.")
+@click.option("--lang", "lang", type=click.Choice(["zh", "en"]), default=None, help="消息语言 / language of messages.")
+def design(workbook: Path, output: Path, form_id: str | None, form_version: str | None, edited: Path | None,
+           lang: str | None) -> None:
+    """把财政局自己的工作簿（在填写处写上标记）变成表单 / turn a marked workbook into a form.
+
+    Markers such as {项目名称}, {/cover/year:integer}, {.明细项目名称} or {金额:number>=0,2位小数}
+    in the input cells; every other cell, its look and the page set-up are kept as drawn.
+    """
+    from .api import design as run
+    from .form.design import DesignError
+    from .messages import t
+
+    lang = lang or _Ctx.lang
+    try:
+        made = run(workbook, output, form_id=form_id, version=form_version, schema=edited, lang=lang)
+    except (DesignError, OSError) as exc:
+        if _Ctx.debug:
+            traceback.print_exc()
+        problems = getattr(exc, "problems", [str(exc)])
+        head = getattr(exc, "head", "")
+        raise click.ClickException("\n  ".join([head, *problems] if head else problems)) from exc
+    if made.notes:
+        click.echo(t("design_notes", lang) + "\n  " + "\n  ".join(made.notes), err=True)
+    click.echo(t("design_wrote", lang, schema=made.schema_path, layout=made.layout_path, fields=made.fields,
+                 tables=made.tables), err=True)
+
+
 if __name__ == "__main__":
     main()

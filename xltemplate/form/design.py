@@ -134,6 +134,8 @@ def parse_marker(text: str, lang: str = "zh") -> Marker:
     if "\n" in body:
         raise _Bad(t("design_reason_multiline", lang))
     marker = Marker(text=text.strip())
+    if body.endswith(("*", "＊")) and not body.endswith("/*"):  # {金额:number,2位小数*}
+        marker.required, body = True, body[:-1].rstrip()
     cut = min((i for i in (body.find(":"), body.find("：")) if i >= 0), default=-1)
     head, colon, spec = (body[:cut], True, body[cut + 1:]) if cut >= 0 else (body, False, "")
     head = head.strip().translate(_FULLWIDTH)
@@ -222,6 +224,8 @@ def _rules(marker: Marker, items: list[str], lang: str) -> None:
         raise _Bad(t("design_reason_number_rule", lang, item=numeric[0], kind=marker.kind))
     if textual and marker.kind not in (None, "string"):
         raise _Bad(t("design_reason_text_rule", lang, item=textual[0], kind=marker.kind))
+    if textual:
+        marker.kind = "string"
     if marker.kind is not None:
         kw = {**_KIND_KEYWORDS[marker.kind](), **kw}
     marker.keywords = kw
@@ -541,7 +545,8 @@ class _Reader:
         ps, out = ws.page_setup, {}
         if ps.paperSize:
             out["paper"] = int(ps.paperSize)
-        out["orientation"] = "landscape" if ps.orientation == "landscape" else "portrait"
+        if ps.orientation in ("landscape", "portrait"):
+            out["orientation"] = ps.orientation
         props = ws.sheet_properties.pageSetUpPr
         if props is not None and props.fitToPage:
             out["fit"] = [int(ps.fitToWidth if ps.fitToWidth is not None else 1),
@@ -687,7 +692,7 @@ def _resolve_color(color: Any, theme: list[str]) -> str | None:
     if rgb is None:
         return None
     tint = float(getattr(color, "tint", 0) or 0)
-    if tint:
+    if tint:  # ECMA-376's tint on the luminance, computed as LibreOffice does (Excel may differ by one)
         r, g, b = (int(rgb[i:i + 2], 16) / 255 for i in (0, 2, 4))
         h, lum, s = colorsys.rgb_to_hls(r, g, b)
         lum = lum * (1 + tint) if tint < 0 else lum * (1 - tint) + tint
@@ -729,6 +734,10 @@ class _Table:
     @property
     def capacity(self) -> int:
         return len(self.columns[0].cells)
+
+    @property
+    def first(self) -> _Cell:
+        return self.columns[0].first
 
 
 def _clean_title(text: str) -> str:
@@ -953,14 +962,17 @@ class _SchemaBuilder:
             seen[key] = cell
             return True
 
-        for column in self.fields.singles:
-            m = column.marker
-            if m.pointer:
-                if claim(("pointer", m.pointer), column.first):
-                    column.pointer = m.pointer
-            elif column.identity and claim(("title", column.identity), column.first):
-                column.pointer = "/" + (leaf_keys.pop(column.identity, None) or fresh("f"))
-        for table in self.fields.tables:
+        units: list[Any] = sorted([*self.fields.singles, *self.fields.tables], key=lambda u: self.fields.key(u.first))
+        for unit in units:  # in reading order, so f1, f2, ... run down the form
+            if isinstance(unit, _Column):
+                m = unit.marker
+                if m.pointer:
+                    if claim(("pointer", m.pointer), unit.first):
+                        unit.pointer = m.pointer
+                elif unit.identity and claim(("title", unit.identity), unit.first):
+                    unit.pointer = "/" + (leaf_keys.pop(unit.identity, None) or fresh("f"))
+                continue
+            table = unit
             first = table.columns[0].marker
             if first.pointer:
                 tokens = split_pointer(first.pointer)
@@ -1344,16 +1356,18 @@ class Design:
     notes: list[str]
     fields: int
     tables: int
+    schema_path: Path | None = None  # where :meth:`write` put them
+    layout_path: Path | None = None
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """``<id>.schema.json`` and ``<id>.layout.json`` in ``out_dir`` (found by each other:
-        :func:`forms.layout_path`)."""
+        """``<id>.schema.json`` and ``<id>.layout.json`` in ``out_dir`` (the layout is found next to
+        the schema: :func:`forms.layout_path`)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        schema_path, layout_path = out / f"{self.form_id}.schema.json", out / f"{self.form_id}.layout.json"
-        schema_path.write_text(json.dumps(self.schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        layout_path.write_text(_layout_json(self.layout) + "\n", encoding="utf-8")
-        return schema_path, layout_path
+        self.schema_path, self.layout_path = out / f"{self.form_id}.schema.json", out / f"{self.form_id}.layout.json"
+        self.schema_path.write_text(json.dumps(self.schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        self.layout_path.write_text(_layout_json(self.layout) + "\n", encoding="utf-8")
+        return self.schema_path, self.layout_path
 
 
 def _layout_json(layout: dict[str, Any]) -> str:

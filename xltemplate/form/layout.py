@@ -200,8 +200,8 @@ def parse_a1(ref: str) -> tuple[int, int] | None:
 
 def parse_range(ref: str, sheet: str = "") -> tuple[int, int, int, int]:
     """``B15`` or ``B15:C16`` -> (row, col, rowspan, colspan), 0-based."""
-    first, _, last = ref.partition(":")
-    start, end = parse_a1(first), parse_a1(last or first)
+    first, colon, last = ref.partition(":")
+    start, end = parse_a1(first), parse_a1(last if colon else first)
     if start is None or end is None or end[0] < start[0] or end[1] < start[1]:
         raise LayoutError(f"sheet {sheet!r}: {ref!r} is not a cell or range like \"B15\" or \"B15:C16\"")
     return start[0], start[1], end[0] - start[0] + 1, end[1] - start[1] + 1

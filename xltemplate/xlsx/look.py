@@ -198,9 +198,11 @@ def setup_sheet(ws: Any, sheet: SheetLayout) -> None:
         ws.set_footer("&C第 &P 页 共 &N 页")
         ws.hide_gridlines(2)
         return
+    # only what the set-up says: a sheet that names no paper prints on the client's default (A4 in China)
     if "paper" in setup:
         ws.set_paper(int(setup["paper"]))
-    ws.set_landscape() if sheet.landscape else ws.set_portrait()
+    if "orientation" in setup:
+        ws.set_landscape() if sheet.landscape else ws.set_portrait()
     if "fit" in setup:
         ws.fit_to_pages(*setup["fit"])
     elif "scale" in setup:
@@ -222,7 +224,7 @@ def setup_sheet(ws: Any, sheet: SheetLayout) -> None:
         first, last = (int(n) - 1 for n in str(setup["repeat_rows"]).split(":"))
         ws.repeat_rows(first, last)
     screen, printed = setup.get("screen_gridlines", True), setup.get("print_gridlines", False)
-    ws.hide_gridlines(0 if printed else 1 if screen else 2)
+    ws.hide_gridlines(0 if printed else 1 if screen else 2)  # printed gridlines show on screen too
 
 
 # -- column widths and row heights -----------------------------------------------------------
@@ -263,8 +265,12 @@ def width_from_stored(stored: float) -> float:
 
 def height_from_stored(stored: float) -> float:
     """The typed row height (points) that xlsxwriter writes as a file's stored one: xlsxwriter
-    rounds heights to whole pixels (0.75 pt), so 80 is stored as 80.25; this gives 80 back."""
+    rounds heights to whole pixels (0.75 pt), so 80 is stored as 80.25; this gives 80 back (the
+    whole number when it draws the same, else the stored height, else the shortest)."""
     target = int(stored * 4 / 3 + 0.5)
+    for c in (round(stored), stored):  # 80 for 80.25, and 22.5 as itself
+        if int(c * 4 / 3 + 0.5) == target and round(c, 2) == c:
+            return c
     lo = (target - 0.5) * 0.75
     for digits in range(4):
         scale = 10 ** digits

@@ -1,0 +1,361 @@
+"""``xltemplate design``: a bureau's own workbook, its input cells marked, becomes a form.
+
+Two comparisons prove it: the bundled form redrawn by markers over its own template gives the
+same placed layout and the same look cell by cell; a second variant drawn by a county (see
+``variant.py``) becomes a form that prints exactly as the county's own blank workbook, is filled
+in LibreOffice and imported back unchanged, with no code of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import xlsxwriter
+from click.testing import CliRunner
+from variant import LAST_ROW, draw
+
+from xltemplate.api import design, generate
+from xltemplate.cli import main
+from xltemplate.collect.importer import import_workbook
+from xltemplate.form.design import DesignError, design_workbook, parse_marker
+from xltemplate.form.forms import load_form
+from xltemplate.form.model import FormModel, describe
+from xltemplate.form.values import leaves_of
+from xltemplate.xlsx.writer import write_workbook
+
+
+def marker(f: Any) -> str:
+    """The marker an author writes for a field of the bundled form."""
+    spec = {"integer": "integer", "number": "number", "date": "date", "month-range": "month-range",
+            "enum": "|".join(f.schema.get("enum", []))}.get(f.kind, "")
+    return "{" + ("*" if f.required else "") + f.pattern + (":" + spec if spec else "") + "}"
+
+
+def marked_template(model: FormModel, path: Path) -> Path:
+    """The form's own blank template with each input cell's content replaced by its marker."""
+    wb = openpyxl.load_workbook(io.BytesIO(write_workbook(model)))
+    for f in model.fields:
+        wb[f.sheet].cell(f.row + 1, f.col + 1).value = marker(f)
+    wb.save(path)
+    return path
+
+
+def _look(cell: Any) -> tuple[str, ...]:
+    return (repr(cell.font), repr(cell.fill), repr(cell.border), repr(cell.alignment), cell.number_format,
+            str(cell.protection.locked), "" if cell.data_type == "n" and cell.value is None else str(cell.value))
+
+
+def _sheet_setup(ws: Any) -> tuple[Any, ...]:
+    return (sorted(map(str, ws.merged_cells.ranges)), {k: d.width for k, d in ws.column_dimensions.items()},
+            {k: d.ht for k, d in ws.row_dimensions.items()}, ws.print_area, repr(ws.page_setup),
+            repr(ws.page_margins), repr(ws.print_options), str(ws.oddHeader), str(ws.oddFooter),
+            ws.sheet_view.showGridLines, ws.sheet_properties.pageSetUpPr.fitToPage)
+
+
+# -- comparison (a): the bundled form, redrawn by markers ------------------------------------
+
+def test_bundled_form_marked_over_its_template_gives_the_same_form(wuhai, tmp_path) -> None:
+    src = marked_template(wuhai, tmp_path / "乌海.xlsx")
+    made = design(src, tmp_path / "out", form_id=wuhai.id, version=wuhai.version)
+    designed = load_form(made.schema_path)
+    assert made.layout_path == tmp_path / "out" / "wuhai-perf-target.layout.json"
+    # the same labels at the same cells, merges, widths, heights, input cells (pointer, type, name)
+    assert describe(designed, placed=True) == describe(wuhai, placed=True)
+    # and the same look, cell by cell, and the same page set-up, in the two generated templates
+    ours = openpyxl.load_workbook(io.BytesIO(write_workbook(wuhai)))
+    theirs = openpyxl.load_workbook(io.BytesIO(write_workbook(designed)))
+    inputs = {(f.sheet, f.cell) for f in wuhai.fields}
+    for sheet in wuhai.sheets:
+        a, b = ours[sheet.name], theirs[sheet.name]
+        assert _sheet_setup(a) == _sheet_setup(b)
+        for row in a.iter_rows():
+            for cell in row:
+                want, got = _look(cell), _look(b[cell.coordinate])
+                if (sheet.name, cell.coordinate) in inputs:  # the bundled form's prompt text is schema, not look
+                    want, got = want[:-1], got[:-1]
+                assert got == want, f"{sheet.name}!{cell.coordinate}"
+
+
+def test_markers_read_types_rules_and_titles() -> None:
+    cases = {
+        "{金额:number>=0,2位小数}": ("金额", {"type": "number", "minimum": 0, "multipleOf": 0.01}, False),
+        "{项目属性：新增｜延续*}": ("项目属性", {"type": "string", "enum": ["新增", "延续"]}, True),
+        "｛填报日期:date｝": ("填报日期", {"type": "string", "format": "date"}, False),
+        "{*人数:integer,0~500}": ("人数", {"type": "integer", "minimum": 0, "maximum": 500}, True),
+        "{三级指标:150字内,必填}": ("三级指标", {"type": "string", "maxLength": 150}, True),
+        "{分值:>0,<=100}": ("分值", {"type": "number", "exclusiveMinimum": 0, "maximum": 100}, False),
+        "{是否政府采购:boolean}": ("是否政府采购", {"type": "boolean"}, False),
+        "{名称}": ("名称", {}, False),
+    }
+    for text, (title, keywords, required) in cases.items():
+        m = parse_marker(text)
+        assert (m.title, m.keywords, m.required) == (title, keywords, required), text
+    code = parse_marker("{预算功能科目:7位数字}")
+    assert code.keywords["pattern"] == "^[0-9]{7}$" and "7位数字" in code.keywords["x-messages"]["pattern"]["zh"]
+    assert parse_marker("{起止时间:month-range}").keywords["format"] == "month-range"
+    table = parse_marker("{预算明细.金额:number}")
+    assert (table.table, table.title, table.is_list) == ("预算明细", "金额", True)
+    assert parse_marker("{.}").is_list and parse_marker("{.}").title is None
+    assert parse_marker("{/budget_items/*/amount:number}").is_list
+    assert parse_marker("{1.项目概况}").title == "1.项目概况"  # a numbered title, not a table
+
+
+# -- comparison (b): a county's own variant -----------------------------------------------------
+
+def _pointers(model: FormModel) -> dict[str, str]:
+    """Field pattern by the title its marker or label gave it."""
+    return {str(f.schema.get("x-marker") or f.schema.get("title")): f.pattern for f in model.fields}
+
+
+def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
+    tokens = pointer.strip("/").split("/")
+    node: Any = data
+    for token, nxt in itertools.pairwise(tokens):
+        if isinstance(node, list):
+            while len(node) <= int(token):
+                node.append({})
+            node = node[int(token)]
+        else:
+            node = node.setdefault(token, [] if nxt.isdigit() else {})
+    node[tokens[-1]] = value
+
+
+def variant_instance(model: FormModel) -> dict[str, Any]:
+    """A county department's return: values by the titles the county wrote, no pointer spelled."""
+    by = _pointers(model)
+    plan = model.fields[[f.schema.get("title") for f in model.fields].index("实施内容")].array or ""
+    data: dict[str, Any] = {}
+    for title, value in {"填报单位": "示例县农业农村局", "填报日期": "2022-01-17", "项目名称": "高标准农田建设",
+                         "主管部门": "示例县农业农村局", "实施单位": "示例县农田建设服务中心", "项目负责人": "王建国",
+                         "联系电话": "13514730000", "项目属性": "新增", "项目期限": "2022-03~2022-11",
+                         "资金总额": 1280.5, "财政拨款": 1000, "自有资金": 200.5, "其他资金": 80,
+                         "年度绩效目标": "目标1：新建高标准农田5000亩。\n目标2：亩均粮食产能提高100公斤。",
+                         "填表人": "李娜", "填表人电话": "04733990000"}.items():
+        if title in by:  # a field the county may have dropped
+            _set(data, by[title], value)
+    for i, (what, start, end) in enumerate([("项目设计与招标", "2022-03-01", "2022-04-30"),
+                                            ("田间工程施工", "2022-05-01", "2022-10-31"),
+                                            ("竣工验收", "2022-11-01", "2022-11-30")]):
+        for title, value in (("实施内容", what), ("开始时间", start), ("完成时间", end)):
+            _set(data, by[title].replace("*", str(i)), value)
+    for pointer, rows in {"/indicators/output/quantity": [("新建高标准农田面积", "≥5000亩", 20, ""),
+                                                          ("新建灌溉渠道", "≥12公里", 10, "含维修")],
+                          "/indicators/output/quality": [("工程验收合格率", "=100%", 20, "")],
+                          "/indicators/benefit/environmental": [("化肥使用量减少", "≥5%", 10, "")],
+                          "/indicators/satisfaction/service": [("受益农户满意度", "≥90%", 40, "")]}.items():
+        data.setdefault("indicators", {})
+        _set(data, pointer, [{"name": n, "value": v, "score": s, **({"note": note} if note else {})}
+                             for n, v, s, note in rows])
+    assert plan and len(data[plan.strip("/")]) == 3
+    return data
+
+
+def by_names(model: FormModel, data: dict[str, Any]) -> dict[str, Any]:
+    """Defined name -> value as a clerk types it (dates as dates)."""
+    out = {}
+    for pointer, value in leaves_of(data):
+        f = model.by_pointer[pointer]
+        out[f.name] = dt.date.fromisoformat(value) if f.kind == "date" else value
+    return out
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FormModel]:
+    """The county's marked workbook and the form design made of it, by the command line."""
+    tmp = tmp_path_factory.mktemp("county")
+    src = draw(tmp / "示例县绩效目标申报表.xlsx")
+    res = CliRunner().invoke(main, ["design", str(src), "-o", str(tmp / "form"), "--id", "sample-county-perf",
+                                    "--version", "2022.1"])
+    assert res.exit_code == 0, res.output
+    return src, load_form(tmp / "form" / "sample-county-perf.schema.json")
+
+
+def test_county_variant_becomes_a_form_with_no_code_of_its_own(county) -> None:
+    _, model = county
+    by = _pointers(model)
+    assert model.arrays[by["实施内容"].rsplit("/*/", 1)[0]].capacity == 5
+    assert model.arrays["/indicators/satisfaction/service"].capacity == 2  # 满意度指标, its own 一级指标
+    assert {f.pattern for f in model.fields} >= {"/indicators/benefit/environmental/*/score"}
+    schema = {f.pattern: f for f in model.fields}
+    assert schema[by["资金总额"]].schema["multipleOf"] == 0.01 and schema[by["资金总额"]].required
+    assert schema[by["项目属性"]].schema["enum"] == ["新增", "延续"]
+    assert schema[by["联系电话"]].schema["pattern"] == "^[0-9]{7,12}$"
+    assert schema[by["开始时间"]].kind == "date" and schema[by["年度绩效目标"]].schema["maxLength"] == 500
+    # the formulas of the county's sheet now follow the fields they name
+    formulas = {c.formula for s in model.sheets for c in s.cells if c.kind == "formula"}
+    assert "={" + by["资金总额"] + "}-SUM(C10:F10)" in formulas
+    total = next(f for f in formulas if f and f.startswith("=SUM("))
+    assert "{/indicators/output/quantity/*/score}" in total and "{/indicators/satisfaction/service/*/score}" in total
+    assert [s.name for s in model.sheets] == ["绩效目标申报表", "填表说明"]
+
+
+def test_county_template_prints_exactly_as_the_countys_own_blank_form(county, tmp_path) -> None:
+    import libreoffice as lo
+
+    lo.require()
+    _, model = county
+    blank = draw(tmp_path / "县里原来的空表.xlsx", marked=False)
+    template = tmp_path / "模板.xlsx"
+    generate(model, template)
+    assert lo.pages(template) == lo.pages(blank)  # every printed page, pixel for pixel
+
+
+def test_county_template_filled_in_libreoffice_imports_unchanged(county, tmp_path) -> None:
+    import libreoffice as lo
+
+    lo.require()
+    _, model = county
+    data = variant_instance(model)
+    template, filled = tmp_path / "模板.xlsx", tmp_path / "示例县农业农村局.xlsx"
+    generate(model, template)
+    lo.fill_by_names(template, filled, by_names(model, data))
+    result = import_workbook(filled, form=model)
+    assert result.status == "valid", [e.as_dict() for e in result.errors]
+    assert result.data == data
+
+
+# -- refining the schema, designing again ------------------------------------------------------
+
+def test_design_again_with_the_edited_schema_keeps_the_edits(county, tmp_path) -> None:
+    src, first = county
+    by = _pointers(first)
+    edited = json.loads(json.dumps(first.schema))
+    project = by["项目名称"].strip("/")
+    edited["properties"][project]["description"] = "填写项目全称，与预算系统一致。"
+    edited["properties"][by["财政拨款"].strip("/")]["minimum"] = 5  # the marker says >=0: it wins, reported
+    edited["x-sum"] = [{"id": "funding", "total": by["资金总额"],
+                        "parts": [by["财政拨款"], by["自有资金"], by["事业收入"], by["其他资金"]],
+                        "message": {"zh": "资金总额应等于各项之和（{sum}）", "en": "total must be the sum ({sum})"}}]
+    edited["x-sum"].append({"id": "phone", "total": by["填表人电话"], "parts": [by["资金总额"]]})
+    schema_path = tmp_path / "edited.schema.json"
+    schema_path.write_text(json.dumps(edited, ensure_ascii=False), encoding="utf-8")
+    # the county changes its workbook: a new field above the others, the preparer's phone removed
+    wb = openpyxl.load_workbook(src)
+    ws = wb["绩效目标申报表"]
+    ws["A3"].value = "项目编码："
+    ws.unmerge_cells("A3:H3")
+    ws["B3"].value = "{项目编码:7位数字}"
+    ws[f"H{LAST_ROW + 1}"].value = None  # the 填表人电话 marker
+    changed = tmp_path / "示例县绩效目标申报表.xlsx"
+    wb.save(changed)
+
+    made = design(changed, tmp_path / "form", schema=schema_path)
+    again = load_form(made.schema_path)
+    by2 = _pointers(again)
+    assert (again.id, again.version) == ("sample-county-perf", "2022.1")
+    assert {k: v for k, v in by2.items() if k != "项目编码"} == {k: v for k, v in by.items() if k != "填表人电话"}
+    assert by2["项目编码"] not in by.values()  # a new name, after the ones already given
+    node = again.schema["properties"]
+    assert node[project]["description"] == "填写项目全称，与预算系统一致。"
+    assert node[by["财政拨款"].strip("/")]["minimum"] == 0
+    assert [r["id"] for r in again.schema["x-sum"]] == ["funding"]
+    assert by["填表人电话"].strip("/") not in node
+    notes = "\n".join(made.notes)
+    assert f"“{by['填表人电话']}”（填表人电话）在工作簿中已没有标记" in notes
+    assert "规则“phone”" in notes and "minimum = 0" in notes and "5" in notes
+    # the refined rule now checks returns: a wrong total is reported at its cell
+    data = variant_instance(again)
+    data[by2["资金总额"].strip("/")] = 999
+    path = tmp_path / "wrong.xlsx"
+    path.write_bytes(write_workbook(again, data))
+    result = import_workbook(path, form=again)
+    [issue] = [e for e in result.errors if e.code == "x-sum"]
+    assert issue.cell == "B10" and "1280.5" in issue.message
+
+
+# -- a badly marked workbook -------------------------------------------------------------------
+
+def _badly_marked(path: Path) -> Path:
+    """Every mistake at once (written with xlsxwriter, which can put text in a merged range's
+    hidden cells as LibreOffice does when asked to keep them)."""
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("申报表")
+    ws.write("A1", "金额")
+    ws.write("B1", "{金额:numbr}")  # does not parse
+    ws.write("A2", "项目名称")
+    ws.write("B2", "{项目名称}")
+    ws.write("B3", "{项目名称}")  # the same field twice
+    ws.write("A5", "内容")
+    for row in (6, 7, 9):  # a table column with a gap at row 8
+        ws.write(f"A{row}", "{.内容}")
+    ws.merge_range("D1:E1", "{合并项}", None)
+    ws.write("E1", "{藏起来}")  # in the hidden part of D1:E1
+    ws.write_formula("D3", '="{金额}"')  # a formula in a marked cell
+    ws.write("D4", "项目名称：{名称}")  # a marker inside a label
+    ws.write("H20", "{}")  # no title to be found
+    ws.write("D6", "{/a}")
+    ws.write("D7", "{/a/b}")  # /a is both a field and a group
+    ws.write_formula("D9", "=SUM(预算)")  # a name, not a cell
+    ws.set_row(11, None, None, {"hidden": True})
+    ws.write("B12", "{隐藏:number}")  # in a hidden row
+    wb.close()
+    return path
+
+
+def test_every_problem_is_listed_at_its_cell_in_chinese_and_english(tmp_path) -> None:
+    src = _badly_marked(tmp_path / "标错了.xlsx")
+    with pytest.raises(DesignError) as err:
+        design_workbook(src, form_id="bad-form")
+    problems = err.value.problems
+    expected = {"B1": "无法识别", "B3": "有两个标记", "A9": "不连续", "E1": "被遮住", "D3": "公式",
+                "D4": "单独占满", "H20": "没有标题", "D7": "既是一个填写项", "D9": "不是单元格地址",
+                "B12": "被隐藏"}
+    for cell, words in expected.items():
+        assert any(f"工作表“申报表” {cell}" in p and words in p for p in problems), (cell, problems)
+    assert len(problems) == len(expected)
+    res = CliRunner().invoke(main, ["design", str(src), "-o", str(tmp_path / "out"), "--id", "bad-form",
+                                    "--lang", "en"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert f"{len(expected)} problem(s)" in res.output and "sheet “申报表” A9" in res.output
+    assert "not contiguous" in res.output and "hidden part of the merged cells D1:E1" in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_xls_and_et_files_are_refused_with_save_as_xlsx(tmp_path) -> None:
+    import libreoffice as lo
+
+    lo.require()
+    xls = lo.convert(draw(tmp_path / "县.xlsx"), tmp_path / "xls", "xls")
+    et = shutil.copy(xls, tmp_path / "县.et")
+    for path in (xls, et):
+        res = CliRunner().invoke(main, ["design", str(path), "-o", str(tmp_path / "out"), "--id", "county"])
+        assert res.exit_code == 1 and "另存为”Excel 工作簿（.xlsx）" in res.output, res.output
+    res = CliRunner().invoke(main, ["--lang", "en", "design", str(et), "-o", str(tmp_path / "out"), "--id", "x1"])
+    assert "save it as an Excel workbook (.xlsx)" in res.output
+
+
+def test_an_id_is_needed_when_the_file_name_gives_none(tmp_path) -> None:
+    src = draw(tmp_path / "绩效目标申报表.xlsx")
+    with pytest.raises(DesignError, match="--id"):
+        design_workbook(src)
+    with pytest.raises(DesignError, match="不可用"):
+        design_workbook(src, form_id="有中文")
+
+
+def test_theme_colours_and_tints_become_the_colours_shown(tmp_path) -> None:
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles.colors import Color
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"].value, ws["B1"].value = "标签", "{值}"
+    ws["A1"].fill = PatternFill("solid", fgColor=Color(theme=4, tint=0.7999816888943144))  # accent 1, lighter 80%
+    ws["A1"].font = Font(name="宋体", color=Color(theme=5, tint=-0.249977111117893))  # accent 2, darker 25%
+    ws["B1"].fill = PatternFill("solid", fgColor=Color(indexed=22))
+    wb.save(tmp_path / "colours.xlsx")
+    made = design_workbook(tmp_path / "colours.xlsx", form_id="colours")
+    looks = {c["at"]: made.layout["looks"][c["look"]] for c in made.layout["sheets"][0]["cells"]}
+
+    def near(got: str, shown: str) -> bool:  # Excel versions round a tint differently by one
+        return all(abs(int(got[i:i + 2], 16) - int(shown[i:i + 2], 16)) <= 1 for i in (1, 3, 5))
+
+    assert near(looks["A1"]["fill"], "#DCE6F1") and near(looks["A1"]["font"]["color"], "#963634")  # as Excel shows
+    assert looks["B1"]["fill"] == "#C0C0C0"
