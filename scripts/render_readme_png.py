@@ -1,8 +1,10 @@
-"""Render the README pictures with LibreOffice: the bundled form filled with seed 000, and an
-annotated return (the same form with three mistakes typed over its validation).
+"""Render the README pictures with LibreOffice: the bundled form filled with seed 000, an
+annotated return (the same form with three mistakes typed over its validation), and a county's
+own form (tests/variant.py) as its staff marked it and as the template design made of it, filled.
 
     .venv/bin/python scripts/render_readme_png.py
-    # writes docs/template-cover.png, docs/template-main.png, docs/annotated-errors.png, docs/annotated-main.png
+    # writes docs/template-cover.png, docs/template-main.png, docs/annotated-errors.png, docs/annotated-main.png,
+    # docs/variant-source.png, docs/variant-template.png
 """
 
 from __future__ import annotations
@@ -30,6 +32,23 @@ def main() -> None:
         annotated = _annotated(Path(tmp), xlsx)
         lo.render_png(annotated, ROOT / "docs/annotated-errors.png", sheet_index=0, dpi=70)
         lo.render_png(annotated, ROOT / "docs/annotated-main.png", sheet_index=2, dpi=80)
+        _variant(Path(tmp))
+
+
+def _variant(tmp: Path) -> None:
+    """The county's marked workbook, and the template design makes of it, filled by a department."""
+    from variant import draw, variant_instance
+
+    from xltemplate.api import design
+    from xltemplate.form.forms import load_form
+
+    src = draw(tmp / "示例县绩效目标申报表.xlsx")
+    made = design(src, tmp / "form", form_id="sample-county-perf", version="2022.1")
+    model = load_form(made.schema_path)
+    filled = tmp / "示例县农业农村局.xlsx"
+    fill(model, variant_instance(model), filled)
+    lo.render_png(src, ROOT / "docs/variant-source.png", sheet_index=0, dpi=70)
+    lo.render_png(filled, ROOT / "docs/variant-template.png", sheet_index=0, dpi=70)
 
 
 def _annotated(tmp: Path, xlsx: Path) -> Path:

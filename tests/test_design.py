@@ -8,9 +8,7 @@ in LibreOffice and imported back unchanged, with no code of its own.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import itertools
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +18,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 from click.testing import CliRunner
-from variant import LAST_ROW, draw
+from variant import LAST_ROW, by_names, by_title, draw, variant_instance
 
 from xltemplate.api import design, generate
 from xltemplate.cli import main
@@ -28,7 +26,6 @@ from xltemplate.collect.importer import import_workbook
 from xltemplate.form.design import DesignError, design_workbook, parse_marker
 from xltemplate.form.forms import load_form
 from xltemplate.form.model import FormModel, describe
-from xltemplate.form.values import leaves_of
 from xltemplate.xlsx.writer import write_workbook
 
 
@@ -110,63 +107,6 @@ def test_markers_read_types_rules_and_titles() -> None:
 
 # -- comparison (b): a county's own variant -----------------------------------------------------
 
-def _pointers(model: FormModel) -> dict[str, str]:
-    """Field pattern by the title its marker or label gave it."""
-    return {str(f.schema.get("x-marker") or f.schema.get("title")): f.pattern for f in model.fields}
-
-
-def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
-    tokens = pointer.strip("/").split("/")
-    node: Any = data
-    for token, nxt in itertools.pairwise(tokens):
-        if isinstance(node, list):
-            while len(node) <= int(token):
-                node.append({})
-            node = node[int(token)]
-        else:
-            node = node.setdefault(token, [] if nxt.isdigit() else {})
-    node[tokens[-1]] = value
-
-
-def variant_instance(model: FormModel) -> dict[str, Any]:
-    """A county department's return: values by the titles the county wrote, no pointer spelled."""
-    by = _pointers(model)
-    plan = model.fields[[f.schema.get("title") for f in model.fields].index("实施内容")].array or ""
-    data: dict[str, Any] = {}
-    for title, value in {"填报单位": "示例县农业农村局", "填报日期": "2022-01-17", "项目名称": "高标准农田建设",
-                         "主管部门": "示例县农业农村局", "实施单位": "示例县农田建设服务中心", "项目负责人": "王建国",
-                         "联系电话": "13514730000", "项目属性": "新增", "项目期限": "2022-03~2022-11",
-                         "资金总额": 1280.5, "财政拨款": 1000, "自有资金": 200.5, "其他资金": 80,
-                         "年度绩效目标": "目标1：新建高标准农田5000亩。\n目标2：亩均粮食产能提高100公斤。",
-                         "填表人": "李娜", "填表人电话": "04733990000"}.items():
-        if title in by:  # a field the county may have dropped
-            _set(data, by[title], value)
-    for i, (what, start, end) in enumerate([("项目设计与招标", "2022-03-01", "2022-04-30"),
-                                            ("田间工程施工", "2022-05-01", "2022-10-31"),
-                                            ("竣工验收", "2022-11-01", "2022-11-30")]):
-        for title, value in (("实施内容", what), ("开始时间", start), ("完成时间", end)):
-            _set(data, by[title].replace("*", str(i)), value)
-    for pointer, rows in {"/indicators/output/quantity": [("新建高标准农田面积", "≥5000亩", 20, ""),
-                                                          ("新建灌溉渠道", "≥12公里", 10, "含维修")],
-                          "/indicators/output/quality": [("工程验收合格率", "=100%", 20, "")],
-                          "/indicators/benefit/environmental": [("化肥使用量减少", "≥5%", 10, "")],
-                          "/indicators/satisfaction/service": [("受益农户满意度", "≥90%", 40, "")]}.items():
-        data.setdefault("indicators", {})
-        _set(data, pointer, [{"name": n, "value": v, "score": s, **({"note": note} if note else {})}
-                             for n, v, s, note in rows])
-    assert plan and len(data[plan.strip("/")]) == 3
-    return data
-
-
-def by_names(model: FormModel, data: dict[str, Any]) -> dict[str, Any]:
-    """Defined name -> value as a clerk types it (dates as dates)."""
-    out = {}
-    for pointer, value in leaves_of(data):
-        f = model.by_pointer[pointer]
-        out[f.name] = dt.date.fromisoformat(value) if f.kind == "date" else value
-    return out
-
-
 @pytest.fixture(scope="module")
 def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FormModel]:
     """The county's marked workbook and the form design made of it, by the command line."""
@@ -180,7 +120,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FormModel]:
 
 def test_county_variant_becomes_a_form_with_no_code_of_its_own(county) -> None:
     _, model = county
-    by = _pointers(model)
+    by = by_title(model)
     assert model.arrays[by["实施内容"].rsplit("/*/", 1)[0]].capacity == 5
     assert model.arrays["/indicators/satisfaction/service"].capacity == 2  # 满意度指标, its own 一级指标
     assert {f.pattern for f in model.fields} >= {"/indicators/benefit/environmental/*/score"}
@@ -226,7 +166,7 @@ def test_county_template_filled_in_libreoffice_imports_unchanged(county, tmp_pat
 
 def test_design_again_with_the_edited_schema_keeps_the_edits(county, tmp_path) -> None:
     src, first = county
-    by = _pointers(first)
+    by = by_title(first)
     edited = json.loads(json.dumps(first.schema))
     project = by["项目名称"].strip("/")
     edited["properties"][project]["description"] = "填写项目全称，与预算系统一致。"
@@ -249,7 +189,7 @@ def test_design_again_with_the_edited_schema_keeps_the_edits(county, tmp_path) -
 
     made = design(changed, tmp_path / "form", schema=schema_path)
     again = load_form(made.schema_path)
-    by2 = _pointers(again)
+    by2 = by_title(again)
     assert (again.id, again.version) == ("sample-county-perf", "2022.1")
     assert {k: v for k, v in by2.items() if k != "项目编码"} == {k: v for k, v in by.items() if k != "填表人电话"}
     assert by2["项目编码"] not in by.values()  # a new name, after the ones already given
@@ -359,3 +299,36 @@ def test_theme_colours_and_tints_become_the_colours_shown(tmp_path) -> None:
 
     assert near(looks["A1"]["fill"], "#DCE6F1") and near(looks["A1"]["font"]["color"], "#963634")  # as Excel shows
     assert looks["B1"]["fill"] == "#C0C0C0"
+
+
+def test_a_merged_range_takes_each_outer_border_from_the_cells_along_that_edge(tmp_path) -> None:
+    """As Excel writes a bordered merged range: the top-left cell has the left and top border,
+    the cells on the right and bottom edges the others."""
+    path = tmp_path / "merged.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("表")
+    edge = {(0, 0): {"left": 2, "top": 2}, (0, 1): {"top": 2, "right": 5}, (1, 0): {"left": 2, "bottom": 6},
+            (1, 1): {"right": 5, "bottom": 6}}
+    for (r, c), border in edge.items():
+        ws.write_blank(r, c, None, wb.add_format({"font_name": "宋体", **border}))
+    ws.write_string(0, 0, "项目名称", wb.add_format({"font_name": "宋体", "left": 2, "top": 2}))
+    ws.write_string(0, 2, "{名称}")
+    wb.close()
+    made = design_workbook(_merged_keeping_styles(path, tmp_path / "m.xlsx"), form_id="merged")
+    [label] = [c for c in made.layout["sheets"][0]["cells"] if c["at"] == "A1:B2"]
+    assert made.layout["looks"][label["look"]]["border"] == {"left": "medium", "top": "medium", "right": "thick",
+                                                             "bottom": "double"}
+
+
+def _merged_keeping_styles(src: Path, out: Path) -> Path:
+    """``src`` with A1:B2 merged in the sheet XML itself (openpyxl would rewrite the cells' borders)."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b'</sheetData><mergeCells count="1"><mergeCell ref="A1:B2"/>'
+                                                     b"</mergeCells>")
+            zout.writestr(item, data)
+    return out

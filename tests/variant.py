@@ -9,17 +9,23 @@ vertical label, medium outer borders, a header and a footer, and a second sheet 
 
 ``draw(path, marked=True)`` writes the workbook with the bureau's markers in its input cells
 (title markers, a table column per ``{.列}``, pointer markers for the indicators);
-``marked=False`` writes the same form blank, as the bureau printed it before.
+``marked=False`` writes the same form blank, as the bureau printed it before;
+``variant_instance(model)`` is a department's return for the form design makes of it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.colors import Color
+
+from xltemplate.form.model import FormModel
+from xltemplate.form.values import leaves_of
 
 TITLE = "示例县财政项目支出绩效目标申报表"
 BODY, HEAD = "仿宋", "黑体"
@@ -113,7 +119,7 @@ def draw(path: Path, marked: bool = True) -> Path:
     _put(ws, "H11", "完成时间", font=head, fill=GREY)
     for i in range(PLAN_ROWS):
         row = 12 + i
-        _put(ws, f"B{row}", i + 1)  # a number, drawn as a fixed label
+        _put(ws, f"B{row}", i + 1, align=Alignment(vertical="center"))  # a number as a label: shown on the right
         _put(ws, f"C{row}:E{row}", m("{.实施内容}"), align=left)
         _put(ws, f"F{row}:G{row}", m("{.:date}"), fmt="yyyy-mm-dd")
         _put(ws, f"H{row}", m("{.:date}"), fmt="yyyy-mm-dd")
@@ -182,3 +188,62 @@ def draw(path: Path, marked: bool = True) -> Path:
     notes.sheet_view.showGridLines = False
     wb.save(path)
     return path
+
+
+# -- a department's return, by the titles the county wrote -------------------------------------
+
+def by_title(model: FormModel) -> dict[str, str]:
+    """Field pattern by the title its marker or label gave it."""
+    return {str(f.schema.get("x-marker") or f.schema.get("title")): f.pattern for f in model.fields}
+
+
+def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
+    tokens = pointer.strip("/").split("/")
+    node: Any = data
+    for token, nxt in itertools.pairwise(tokens):
+        if isinstance(node, list):
+            while len(node) <= int(token):
+                node.append({})
+            node = node[int(token)]
+        else:
+            node = node.setdefault(token, [] if nxt.isdigit() else {})
+    node[tokens[-1]] = value
+
+
+def variant_instance(model: FormModel) -> dict[str, Any]:
+    """A county department's return: values by the titles the county wrote, no pointer spelled."""
+    by = by_title(model)
+    plan = model.fields[[f.schema.get("title") for f in model.fields].index("实施内容")].array or ""
+    data: dict[str, Any] = {}
+    for title, value in {"填报单位": "示例县农业农村局", "填报日期": "2022-01-17", "项目名称": "高标准农田建设",
+                         "主管部门": "示例县农业农村局", "实施单位": "示例县农田建设服务中心", "项目负责人": "王建国",
+                         "联系电话": "13514730000", "项目属性": "新增", "项目期限": "2022-03~2022-11",
+                         "资金总额": 1280.5, "财政拨款": 1000, "自有资金": 200.5, "其他资金": 80,
+                         "年度绩效目标": "目标1：新建高标准农田5000亩。\n目标2：亩均粮食产能提高100公斤。",
+                         "填表人": "李娜", "填表人电话": "04733990000"}.items():
+        if title in by:  # a field the county may have dropped
+            _set(data, by[title], value)
+    for i, (what, start, end) in enumerate([("项目设计与招标", "2022-03-01", "2022-04-30"),
+                                            ("田间工程施工", "2022-05-01", "2022-10-31"),
+                                            ("竣工验收", "2022-11-01", "2022-11-30")]):
+        for title, value in (("实施内容", what), ("开始时间", start), ("完成时间", end)):
+            _set(data, by[title].replace("*", str(i)), value)
+    for pointer, rows in {"/indicators/output/quantity": [("新建高标准农田面积", "≥5000亩", 20, ""),
+                                                          ("新建灌溉渠道", "≥12公里", 10, "含维修")],
+                          "/indicators/output/quality": [("工程验收合格率", "=100%", 20, "")],
+                          "/indicators/benefit/environmental": [("化肥使用量减少", "≥5%", 10, "")],
+                          "/indicators/satisfaction/service": [("受益农户满意度", "≥90%", 40, "")]}.items():
+        data.setdefault("indicators", {})
+        _set(data, pointer, [{"name": n, "value": v, "score": s, **({"note": note} if note else {})}
+                             for n, v, s, note in rows])
+    assert plan and len(data[plan.strip("/")]) == 3
+    return data
+
+
+def by_names(model: FormModel, data: dict[str, Any]) -> dict[str, Any]:
+    """Defined name -> value as a clerk types it (dates as dates)."""
+    out = {}
+    for pointer, value in leaves_of(data):
+        f = model.by_pointer[pointer]
+        out[f.name] = dt.date.fromisoformat(value) if f.kind == "date" else value
+    return out

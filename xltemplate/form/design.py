@@ -60,6 +60,10 @@ SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 
 
+#: A problem found in the workbook: (sheet, row, col, text), so all are listed in reading order.
+Problem = tuple[str, int, int, str]
+
+
 class DesignError(ValueError):
     """The workbook cannot become a form; ``problems`` lists every reason, each at its cell."""
 
@@ -294,7 +298,7 @@ class _Reader:
 
     def __init__(self, path: Path, lang: str):
         self.path, self.lang = path, lang
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.title = ""
         self.sheets = self._read()
@@ -337,6 +341,7 @@ class _Reader:
         self.theme = _theme_colors(wb.loaded_theme)
         self.default_font = wb._fonts[0] if wb._fonts else None
         self.title = str(wb.properties.title or "").strip()
+        self.sheet_names = list(wb.sheetnames)
         sheets = []
         for ws in wb.worksheets:
             if ws.sheet_state != "visible":
@@ -344,7 +349,7 @@ class _Reader:
                     self.notes.append(t("design_note_hidden_sheet", self.lang, sheet=ws.title))
                 continue
             if ws.title == META_SHEET:
-                self.problems.append(t("design_meta_sheet", self.lang, sheet=ws.title))
+                self.problems.append((ws.title, -1, -1, t("design_meta_sheet", self.lang, sheet=ws.title)))
                 continue
             sheets.append(self._sheet(ws, ro[ws.title]))
         for chart in wb.chartsheets:
@@ -371,8 +376,8 @@ class _Reader:
                 if isinstance(cell.value, str) and is_marker(cell.value):
                     rs_, cs = spans[top]
                     rng = f"{a1(*top)}:{a1(top[0] + rs_ - 1, top[1] + cs - 1)}"
-                    self.problems.append(t("design_hidden_merged", lang, where=self.where(name, a1(r, c)),
-                                           marker=cell.value.strip(), range=rng))
+                    self.problems.append((name, r, c, t("design_hidden_merged", lang, where=self.where(name, a1(r, c)),
+                                                        marker=cell.value.strip(), range=rng)))
                 continue
             if cell.value is not None or cell.has_style:  # a styled empty cell is drawn too
                 owner[(r, c)] = (r, c)
@@ -386,8 +391,8 @@ class _Reader:
             cells[(r, c)] = cell
             if cell.kind == "marker" and (set(range(r, r + rs_)) <= hidden_rows
                                           or set(range(c, c + cs)) <= hidden_cols):
-                self.problems.append(t("design_hidden_marker", lang, where=self.where(name, cell.ref),
-                                       marker=cell.text))
+                self.problems.append((name, r, c, t("design_hidden_marker", lang, where=self.where(name, cell.ref),
+                                                    marker=cell.text)))
         if hidden_rows or hidden_cols:
             self.notes.append(t("design_note_hidden_rows", lang, sheet=name))
         nrows = max((c.row + c.rowspan for c in cells.values()), default=1)
@@ -416,18 +421,19 @@ class _Reader:
             if not formula.startswith("="):
                 formula = "=" + formula
             if _INSIDE.search(formula):
-                self.problems.append(t("design_formula_marked", self.lang, where=where, formula=formula))
+                self.problems.append((sheet, r, c, t("design_formula_marked", self.lang, where=where, formula=formula)))
             out.kind, out.text = "formula", formula
         elif isinstance(value, str) and is_marker(value):
             out.kind, out.text = "marker", value.strip()
             try:
                 out.marker = parse_marker(value, self.lang)
             except _Bad as exc:
-                self.problems.append(t("design_bad_marker", self.lang, where=where, marker=value.strip(),
-                                       reason=str(exc)))
+                self.problems.append((sheet, r, c, t("design_bad_marker", self.lang, where=where,
+                                                     marker=value.strip(), reason=str(exc))))
         elif isinstance(value, str):
             if _INSIDE.search(value.replace("｛", "{").replace("｝", "}")) and "{" in value:
-                self.problems.append(t("design_partial_marker", self.lang, where=where, text=value.strip()))
+                self.problems.append((sheet, r, c, t("design_partial_marker", self.lang, where=where,
+                                                     text=value.strip())))
             if value.strip():
                 out.kind, out.text = "text", value
         elif value is not None:  # a number, date or truth value drawn as a fixed label
@@ -778,7 +784,7 @@ class _Fields:
 
     def __init__(self, reader: _Reader):
         self.reader, self.lang = reader, reader.lang
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.singles: list[_Column] = []
         self.tables: list[_Table] = []
         self.sheet_of = {s.name: s for s in reader.sheets}
@@ -792,6 +798,9 @@ class _Fields:
 
     def where(self, cell: _Cell) -> str:
         return self.reader.where(cell.sheet, cell.ref)
+
+    def problem(self, cell: _Cell, text: str) -> None:
+        self.problems.append((cell.sheet, cell.row, cell.col, text))
 
     def _collect(self, marked: list[_Cell]) -> None:
         runs: dict[tuple[Any, ...], list[_Cell]] = {}
@@ -818,21 +827,21 @@ class _Fields:
         label = cells[0].marker.pointer or cells[0].marker.title or cells[0].text  # type: ignore[union-attr]
         shapes = {(c.sheet, c.col, c.rowspan, c.colspan) for c in cells}
         if len(shapes) > 1:
-            self.problems.append(t("design_not_column", self.lang, field=label,
-                                   cells="、".join(self.where(c) for c in cells[:6])))
+            self.problem(cells[0], t("design_not_column", self.lang, field=label,
+                                     cells="、".join(self.where(c) for c in cells[:6])))
             return []
         first = cells[0]
         for prev, cell in itertools.pairwise(cells):
             if cell.row != prev.row + prev.rowspan:
-                self.problems.append(t("design_not_contiguous", self.lang, where=self.where(cell), field=label,
-                                       after=prev.row + prev.rowspan, missing=prev.row + prev.rowspan + 1))
+                self.problem(cell, t("design_not_contiguous", self.lang, where=self.where(cell), field=label,
+                                     after=prev.row + prev.rowspan, missing=prev.row + prev.rowspan + 1))
                 return []
         for cell in cells[1:]:
             m = cell.marker
             assert m is not None and first.marker is not None
             if m.says != first.marker.says and (m.required or m.kind or m.keywords):
-                self.problems.append(t("design_row_markers_differ", self.lang, where=self.where(cell), field=label,
-                                       first=first.text, other=cell.text))
+                self.problem(cell, t("design_row_markers_differ", self.lang, where=self.where(cell), field=label,
+                                     first=first.text, other=cell.text))
         return [_Column(first.marker, cells)]  # type: ignore[arg-type]
 
     def _title(self, column: _Column, left_first: bool) -> None:
@@ -849,7 +858,7 @@ class _Fields:
                 column.identity = column.title
                 return
         if m.pointer is None:  # a pointer marker needs no title; a title marker does
-            self.problems.append(t("design_no_title", self.lang, where=self.where(column.first), marker=m.text))
+            self.problem(column.first, t("design_no_title", self.lang, where=self.where(column.first), marker=m.text))
 
     def _tables(self, columns: list[_Column]) -> None:
         groups: dict[Any, list[_Column]] = {}
@@ -883,13 +892,15 @@ class _Fields:
             label = name if kind != "unnamed" else (cols[0].title or "")
             sheets = {c.first.sheet for c in cols}
             if len(sheets) > 1:
-                self.problems.append(t("design_table_sheets", self.lang, table=label, sheets="、".join(sorted(sheets))))
+                self.problem(cols[0].first, t("design_table_sheets", self.lang, table=label,
+                                              sheets="、".join(sorted(sheets))))
                 continue
             for other in cols[1:]:
                 if other.rows != cols[0].rows:
-                    self.problems.append(t("design_rows_differ", self.lang, table=label,
-                                           a=cols[0].title or cols[0].marker.text, b=other.title or other.marker.text,
-                                           rows_a=self._rows(cols[0]), rows_b=self._rows(other)))
+                    self.problem(other.first, t("design_rows_differ", self.lang, table=label,
+                                                a=cols[0].title or cols[0].marker.text,
+                                                b=other.title or other.marker.text, rows_a=self._rows(cols[0]),
+                                                rows_b=self._rows(other)))
                     break
             if kind == "name":
                 table.title, table.derived = name, False
@@ -919,8 +930,7 @@ class _SchemaBuilder:
     """Fields -> the schema, starting from an edited schema when there is one."""
 
     def __init__(self, fields: _Fields, edited: dict[str, Any] | None, lang: str, notes: list[str]):
-        self.fields, self.lang, self.notes = fields, lang, notes
-        self.problems: list[str] = []
+        self.fields, self.lang, self.notes = fields, lang, notes  # problems go to fields.problems
         self.edited = edited
         self.schema: dict[str, Any] = copy.deepcopy(edited) if edited else {
             "$schema": SCHEMA_URI, "title": "", "type": "object", "additionalProperties": False,
@@ -956,8 +966,8 @@ class _SchemaBuilder:
 
         def claim(key: tuple[str, ...], cell: _Cell) -> bool:
             if key in seen:
-                self.problems.append(t("design_duplicate", self.lang, field=key[-1], first=self.fields.where(seen[key]),
-                                       second=self.fields.where(cell)))
+                self.fields.problem(cell, t("design_duplicate", self.lang, field=key[-1],
+                                            first=self.fields.where(seen[key]), second=self.fields.where(cell)))
                 return False
             seen[key] = cell
             return True
@@ -1048,8 +1058,8 @@ class _SchemaBuilder:
     def _conflict(self, path: list[str], cell: _Cell) -> None:
         pointer = join_pointer(path)
         other = next((c for p, c in self.owners.items() if p.startswith(pointer + "/") or p == pointer), None)
-        self.problems.append(t("design_tree_conflict", self.lang, where=self.fields.where(cell), pointer=pointer,
-                               other=self.fields.where(other) if other else pointer))
+        self.fields.problem(cell, t("design_tree_conflict", self.lang, where=self.fields.where(cell), pointer=pointer,
+                                    other=self.fields.where(other) if other else pointer))
 
     def _array(self, table: _Table, number: int) -> dict[str, Any] | None:
         tokens = split_pointer(table.pointer)
@@ -1239,7 +1249,7 @@ def _max_number(schema: dict[str, Any], prefix: str) -> int:
 class _LayoutBuilder:
     def __init__(self, reader: _Reader, fields: _Fields):
         self.reader, self.fields, self.lang = reader, fields, reader.lang
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.looks: dict[str, str] = {}  # canonical JSON -> name
         self.look_defs: dict[str, Any] = {}
         # (sheet, row, col) of an input cell -> its concrete pointer; column ranges -> pattern
@@ -1332,10 +1342,12 @@ class _LayoutBuilder:
         if start is None or end is None:
             if re.fullmatch(r"\$?[A-Z]{1,3}:\$?[A-Z]{1,3}|\$?\d+:\$?\d+", cells) and "[" not in target:
                 return ref  # whole columns or rows
-            self.problems.append(t("design_formula_name", self.lang, where=where, formula=formula, name=ref))
+            self.problems.append((sheet, cell.row, cell.col, t("design_formula_name", self.lang, where=where,
+                                                               formula=formula, name=ref)))
             return ref
         if "[" in target or target_name not in names:
-            self.problems.append(t("design_formula_sheet", self.lang, where=where, formula=formula, sheet=target_name))
+            self.problems.append((sheet, cell.row, cell.col, t("design_formula_sheet", self.lang, where=where,
+                                                               formula=formula, sheet=target_name)))
             return ref
         if not last:
             pointer = self.inputs.get((target_name, *start))
@@ -1422,8 +1434,7 @@ def design_workbook(path: str | Path, *, form_id: str | None = None, version: st
     fid = _form_id(path, form_id, edited, lang)
     reader = _Reader(path, lang)
     fields = _Fields(reader)
-    problems = reader.problems + fields.problems
-    if not fields.singles and not fields.tables and not problems:
+    if not fields.singles and not fields.tables and not reader.problems + fields.problems:
         raise DesignError([t("design_no_markers", lang, file=path.name)])
     notes = list(reader.notes)
     builder = _SchemaBuilder(fields, edited, lang, notes)
@@ -1433,9 +1444,11 @@ def design_workbook(path: str | Path, *, form_id: str | None = None, version: st
     schema_doc = builder.build(fid, version, title)
     layout = _LayoutBuilder(reader, fields)
     layout_doc = layout.build()
-    problems += builder.problems + layout.problems
-    if problems:
-        raise DesignError(problems, t("design_problems", lang, file=path.name, n=len(problems)))
+    problems = reader.problems + fields.problems + layout.problems
+    if problems:  # every one, in reading order
+        order = {name: i for i, name in enumerate(reader.sheet_names)}
+        texts = [p[3] for p in sorted(problems, key=lambda p: (order.get(p[0], 0), p[1], p[2]))]
+        raise DesignError(texts, t("design_problems", lang, file=path.name, n=len(texts)))
     build_model(schema_doc, layout_doc)  # what generate will do: a mismatch here is a bug of ours
     count = sum(1 for c in fields.singles if c.pointer) + sum(len(tb.columns) for tb in fields.tables)
     return Design(fid, schema_doc, layout_doc, notes, count, len(fields.tables))

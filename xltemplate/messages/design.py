@@ -82,7 +82,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "* 只能出现一次，且不能在开头或结尾", "en": "* may appear once, not first and not last"},
     "design_partial_marker": {
         "zh": "{where}：“{text}”中含有标记，但标记必须单独占满一个单元格（标签写在旁边的单元格里）。"
-              "如果这些花括号本来就是表格文字，请改用全角括号 ｛｝ 并在括号外加上文字。",
+              "如果这些花括号本来就是表格文字，请改用全角括号 ｛｝。",
         "en": "{where}: “{text}” contains a marker, but a marker must be the whole content of its cell "
               "(put the label in the cell beside it).",
     },

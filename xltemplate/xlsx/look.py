@@ -209,10 +209,8 @@ def setup_sheet(ws: Any, sheet: SheetLayout) -> None:
         ws.set_print_scale(int(setup["scale"]))
     margins = {**EXCEL_MARGINS, **setup.get("margins", {})}
     ws.set_margins(left=margins["left"], right=margins["right"], top=margins["top"], bottom=margins["bottom"])
-    if setup.get("header"):
-        ws.set_header(setup["header"], {"margin": margins["header"]})
-    if setup.get("footer"):
-        ws.set_footer(setup["footer"], {"margin": margins["footer"]})
+    ws.set_header(setup.get("header", ""), {"margin": margins["header"]})  # the margins, even with no text
+    ws.set_footer(setup.get("footer", ""), {"margin": margins["footer"]})
     if setup.get("center_horizontally"):
         ws.center_horizontally()
     if setup.get("center_vertically"):
