@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import t
-from .layout import parse_a1
+from .layout import LayoutError, parse_a1
 from .model import META_SHEET, a1, build_model
 from .schema import SchemaError, join_pointer, leaves, resolve, split_pointer
 
@@ -245,9 +245,7 @@ _KIND_KEYWORDS = {
     "integer": lambda: {"type": "integer"}, "date": lambda: {"type": "string", "format": "date"},
     "month-range": _month_range, "boolean": lambda: {"type": "boolean"},
 }
-#: Keywords a marker can state: they come from the workbook on every design run.
-MARKER_KEYWORDS = ("type", "format", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                   "multipleOf", "maxLength", "pattern", "x-ordered-range")
+
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -731,8 +729,7 @@ class _Column:
 @dataclass
 class _Table:
     columns: list[_Column]
-    name: str | None = None  # written in the markers ({名称.列})
-    title: str | None = None
+    title: str | None = None  # the name written in the markers ({名称.列}), else a label's
     derived: bool = False
     identity: str = ""  # what matches it to a table of an edited schema (title markers)
     pointer: str = ""
@@ -814,15 +811,15 @@ class _Fields:
             else:
                 runs.setdefault(("title", cell.sheet, cell.col, m.table, m.title), []).append(cell)
         columns: list[_Column] = []
-        for key, cells in runs.items():
-            columns += self._columns(key, cells)
+        for cells in runs.values():
+            columns += self._columns(cells)
         for column in self.singles:
             self._title(column, left_first=True)
         for column in columns:
             self._title(column, left_first=False)
         self._tables(columns)
 
-    def _columns(self, key: tuple[Any, ...], cells: list[_Cell]) -> list[_Column]:
+    def _columns(self, cells: list[_Cell]) -> list[_Column]:
         """One marked column's cells -> the column (stacked, alike, contiguous), or problems."""
         label = cells[0].marker.pointer or cells[0].marker.title or cells[0].text  # type: ignore[union-attr]
         shapes = {(c.sheet, c.col, c.rowspan, c.colspan) for c in cells}
@@ -888,7 +885,7 @@ class _Fields:
             groups[("unnamed", len(groups))] = current
         for (kind, name), cols in groups.items():
             cols.sort(key=lambda c: self.key(c.first))
-            table = _Table(cols, name if kind != "unnamed" else None)
+            table = _Table(cols)
             label = name if kind != "unnamed" else (cols[0].title or "")
             sheets = {c.first.sheet for c in cols}
             if len(sheets) > 1:
@@ -1018,7 +1015,7 @@ class _SchemaBuilder:
         xform["id"], xform["version"] = form_id, version
         for column in self.fields.singles:
             if column.pointer:
-                self._leaf(column, None)
+                self._leaf(column)
         for number, table in enumerate(self.fields.tables, start=1):
             if not table.pointer:
                 continue
@@ -1027,7 +1024,7 @@ class _SchemaBuilder:
                 continue
             for column in table.columns:
                 if column.pointer:
-                    self._leaf(column, table)
+                    self._leaf(column)
         self._remove_untouched()
         self._required_sections(schema)
         return schema
@@ -1078,7 +1075,7 @@ class _SchemaBuilder:
             node["title"] = t("design_table_title", self.lang, n=number)
         return node
 
-    def _leaf(self, column: _Column, table: _Table | None) -> None:
+    def _leaf(self, column: _Column) -> None:
         tokens = split_pointer(column.pointer)
         node = self._node(tokens, column.first, "leaf")
         if node is None:
@@ -1431,6 +1428,13 @@ def design_workbook(path: str | Path, *, form_id: str | None = None, version: st
             raise DesignError([t("design_schema_unreadable", lang, file=schema, detail=exc)]) from exc
         if not isinstance(edited, dict):
             raise DesignError([t("design_schema_unreadable", lang, file=schema, detail="not an object")])
+        from jsonschema import Draft202012Validator
+
+        try:
+            Draft202012Validator.check_schema(edited)
+        except Exception as exc:  # jsonschema.SchemaError: a long message; its first line says it
+            detail = str(getattr(exc, "message", exc)).splitlines()[0]
+            raise DesignError([t("design_schema_unreadable", lang, file=schema, detail=detail)]) from exc
     fid = _form_id(path, form_id, edited, lang)
     reader = _Reader(path, lang)
     fields = _Fields(reader)
@@ -1449,7 +1453,10 @@ def design_workbook(path: str | Path, *, form_id: str | None = None, version: st
         order = {name: i for i, name in enumerate(reader.sheet_names)}
         texts = [p[3] for p in sorted(problems, key=lambda p: (order.get(p[0], 0), p[1], p[2]))]
         raise DesignError(texts, t("design_problems", lang, file=path.name, n=len(texts)))
-    build_model(schema_doc, layout_doc)  # what generate will do: a mismatch here is a bug of ours
+    try:  # what generate will do; an edited schema can still disagree (a leaf of a type we cannot fill)
+        build_model(schema_doc, layout_doc)
+    except (LayoutError, SchemaError) as exc:
+        raise DesignError([t("design_schema_unreadable", lang, file=schema or path.name, detail=exc)]) from exc
     count = sum(1 for c in fields.singles if c.pointer) + sum(len(tb.columns) for tb in fields.tables)
     return Design(fid, schema_doc, layout_doc, notes, count, len(fields.tables))
 
@@ -1462,4 +1469,4 @@ def _first_label(reader: _Reader) -> str:
     return ""
 
 
-__all__ = ["MARKER_KEYWORDS", "Design", "DesignError", "Marker", "design_workbook", "is_marker", "parse_marker"]
+__all__ = ["Design", "DesignError", "Marker", "design_workbook", "is_marker", "parse_marker"]
