@@ -110,8 +110,8 @@ def _satisfy_required_objects(schema: dict[str, Any], data: dict[str, Any]) -> N
 def _satisfy_sums(model: FormModel, data: dict[str, Any]) -> None:
     fixed: set[str] = set()
     for rule in model.rules:
-        parts = [(p, v) for pattern in rule["parts"] for p, v in expand(data, pattern)]
-        total_pointer = rule["total"]
+        parts = [(p, v) for pattern in rule.parts for p, v in expand(data, pattern)]
+        total_pointer = rule.total
         if total_pointer not in fixed:
             total = sum((Decimal(repr(v)) for _, v in parts), Decimal(0))
             _put(data, split_pointer(total_pointer), _num(total))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..form.model import FormModel
-from ..xlsx.writer import write_workbook
+from ..xlsx.writer import write_annotated
 from .importer import ImportResult
 
 SUFFIX = {"zh": "_退回修改", "en": "_to-correct"}
@@ -21,8 +21,8 @@ def annotate(model: FormModel, result: ImportResult, outdir: Path, meta: dict[st
     """Write the annotated copy of ``result`` into ``outdir``; return its path."""
     keep = {k: v for k, v in (meta or {}).items()
             if k not in ("form_id", "form_version", "layout_hash", "schema_hash", "submission_id", "generator")}
-    data = write_workbook(model, result.data or {}, submission_id=result.submission_id or "",
-                          extra_meta=keep, errors=result.errors, lang=lang)
+    data = write_annotated(model, result.data or {}, result.errors, submission_id=result.submission_id or "",
+                           extra_meta=keep, lang=lang)
     stem = Path(result.file.rsplit("!", 1)[-1]).stem or "return"
     return str(_write_new(outdir, stem + SUFFIX.get(lang, SUFFIX["zh"]), data))
 

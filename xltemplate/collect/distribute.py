@@ -34,7 +34,7 @@ from ..form.model import Field, FormModel
 from ..form.validate import validate
 from ..form.values import MISSING, get, leaves_of
 from ..messages import t
-from ..xlsx.writer import FillError, check_fit, write_workbook
+from ..xlsx.writer import FillError, check_fit, write_filled
 from . import rounds
 from .integrity import signature
 from .rounds import RosterLine, key_pointers
@@ -179,7 +179,7 @@ class _Skeleton:
             _put(data, p, marker)
         extra = {"department": self.dept, "department_code": self.code, **(meta or {})} | (
             {"signature": self.sig} if key else {})
-        book = write_workbook(model, data, submission_id=self.sid, password=password, extra_meta=extra)
+        book = write_filled(model, data, submission_id=self.sid, password=password, extra_meta=extra)
         with zipfile.ZipFile(io.BytesIO(book)) as zf:
             self.parts = [(info, zf.read(info.filename).decode("utf-8")) for info in zf.infolist()]
         self.tag = f"xt{tag}"
@@ -240,8 +240,8 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def _book(model: FormModel, data: dict[str, Any], sid: str, name: str, code: str, meta: dict[str, str],
           password: str | None, key: str | None, source: str) -> bytes:
     try:
-        return write_workbook(model, data, submission_id=sid, password=password, key=key,
-                              extra_meta={"department": name, "department_code": code, **meta})
+        return write_filled(model, data, submission_id=sid, password=password, key=key,
+                            extra_meta={"department": name, "department_code": code, **meta})
     except FillError as exc:
         raise RosterError([f"{source}（{code} {name}）：{p}" for p in exc.problems]) from exc
 

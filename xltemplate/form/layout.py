@@ -23,6 +23,10 @@ being the index), and gives its row heights as ``"heights": {"15": 22}`` (1-base
 either mode a cell may name a ``look`` from the document's ``"looks"`` (its whole look: font,
 fill, borders, alignment, number format; see :mod:`xltemplate.xlsx.look`) instead of a built-in
 ``style``, and a sheet may carry ``"print"`` (its page set-up) instead of the form's defaults.
+
+A style is one of :data:`STYLES` or one the layout declares in ``"styles": {name: format}``
+(format properties over the base look; the bundled form's cover styles live in its layout); a cell
+naming any other style (and no look) is refused.
 """
 
 from __future__ import annotations
@@ -33,11 +37,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..messages import t
 from .schema import Leaf, leaves, resolve, text
 
 
 class LayoutError(ValueError):
     """The layout cannot be placed or does not match the schema."""
+
+
+#: the built-in styles: xlsxwriter format properties over the base look (宋体 10, thin borders,
+#: centred, wrapped); a layout adds its own under "styles"
+STYLES: dict[str, dict[str, Any]] = {
+    "title": {"font_size": 16, "bold": True, "border": 0},
+    "label": {},
+    "section": {"bold": True},
+    "input": {"align": "left"},
+    "input_long": {"align": "left", "valign": "top"},
+    "formula": {},
+    "check": {"font_size": 9},
+    "blank": {},
+    "plain": {"border": 0},
+    "plain_label": {"border": 0, "align": "left"},
+    "plain_formula": {"border": 0, "align": "left"},
+    "sign_input": {"border": 0, "bottom": 1, "align": "left"},
+}
+
+
+def layout_styles(layout: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The styles a layout may use: the built-in ones and its own."""
+    own = layout.get("styles", {})
+    if not isinstance(own, dict) or not all(isinstance(v, dict) for v in own.values()):
+        raise LayoutError('"styles" must map style names to format properties')
+    return {**STYLES, **own}
 
 
 @dataclass
@@ -216,6 +247,7 @@ def place(layout: dict[str, Any]) -> list[SheetLayout]:
 
         for name, look in looks.items():
             check_look(name, look)
+    styles = layout_styles(layout)
     for spec in layout.get("sheets", []):
         setup = spec.get("print")
         if setup is not None:
@@ -232,6 +264,10 @@ def place(layout: dict[str, Any]) -> list[SheetLayout]:
                 sheet.heights[int(row) - 1] = float(height)
         else:
             sheet.nrows = placer.items(spec["rows"], 0)
+        for cell in sheet.cells:
+            if cell.look is None and cell.style not in styles:
+                raise LayoutError(f"sheet {sheet.name!r} row {cell.row + 1}: style {cell.style!r} is neither built in "
+                                  f"({', '.join(STYLES)}) nor declared in the layout's \"styles\"")
         sheets.append(sheet)
     if not sheets:
         raise LayoutError("a layout needs at least one sheet")
@@ -240,7 +276,7 @@ def place(layout: dict[str, Any]) -> list[SheetLayout]:
 
 def _sheet_title(title: str) -> str:
     bad = '[]:*?/\\'
-    name = "".join("_" if ch in bad else ch for ch in title).strip("'") or "表单"
+    name = "".join("_" if ch in bad else ch for ch in title).strip("'") or t("auto_title")
     return name[:31]
 
 
@@ -258,7 +294,7 @@ def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
             arrays.setdefault(leaf.array, []).append(leaf)
     width = max([3, *(len(v) + 1 for v in arrays.values())])
     rows: list[dict[str, Any]] = [
-        {"cells": [{"text": schema.get("title", "表单"), "colspan": width, "style": "title"}], "height": 32}]
+        {"cells": [{"text": schema.get("title", t("auto_title")), "colspan": width, "style": "title"}], "height": 32}]
     root = resolve(schema, schema)
 
     def leaf_row(leaf: Leaf, label_cols: int) -> dict[str, Any]:
@@ -289,11 +325,14 @@ def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
         else:
             rows.extend(leaf_row(lf, 2) for lf in mine)
         done.update(lf.pattern for lf in mine)
-    rules = root.get("x-sum", [])
+    from .rules import SumRule
+
+    rules = [SumRule.of(r) for r in root.get("x-sum", [])]
     if rules:
-        rows.append({"label": {"text": "校验", "style": "section"},
-                     "rows": [{"cells": [{"text": text(r.get("title", r["id"]), "zh")},
-                                         {"check": r["id"], "colspan": width - 2}]}
+        rows.append({"label": {"text": t("auto_checks"), "style": "section"},
+                     "rows": [{"cells": [{"text": text(r.title or r.id, "zh")},
+                                         {"check": r.id, "colspan": width - 2}]}
                               for r in rules]})
     widths = [10.0, 18.0] + [18.0] * (width - 2)
-    return {"sheets": [{"name": _sheet_title(schema.get("title", "表单")), "columns": widths, "rows": rows}]}
+    return {"sheets": [{"name": _sheet_title(schema.get("title", t("auto_title"))), "columns": widths,
+                        "rows": rows}]}

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .layout import LayoutError, Placed, SheetLayout, place
-from .schema import Leaf, canonical_hash, field_kind, leaves, node_at, split_pointer
+from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
+from .rules import Expr, SumRule, excel, parse, refs
+from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
 
 META_SHEET = "_xltemplate"
 NAME_PREFIX = "xt_"
@@ -94,8 +95,12 @@ class FormModel:
     sheets: list[SheetLayout]
     fields: list[Field]
     arrays: dict[str, ArrayArea]
-    rules: list[dict[str, Any]]
+    rules: list[SumRule]  # the root's x-sum rules: the ones a check cell can show
     auto_layout: bool = False
+    #: the parsed formula of every formula cell, by (sheet, row, col)
+    formulas: dict[tuple[str, int, int], Expr] = field(default_factory=dict)
+    #: style name -> format properties (built-in and the layout's own)
+    styles: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_pointer: dict[str, Field] = field(default_factory=dict)
     by_pattern: dict[str, list[Field]] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-form work done once
@@ -120,26 +125,19 @@ class FormModel:
             ref = f"{quote_sheet(first.sheet)}!{ref}"
         return ref
 
-    def formula(self, template: str, sheet: str) -> str:
-        return re.sub(r"\{(/[^}]*)\}", lambda m: self.ref(m.group(1), sheet), template)
+    def formula(self, expr: Expr, sheet: str) -> str:
+        """The formula text of an expression written on ``sheet``."""
+        return excel(expr, lambda pointer: self.ref(pointer, sheet))
 
-    def rule(self, rule_id: str) -> dict[str, Any]:
+    def rule(self, rule_id: str) -> SumRule:
         for rule in self.rules:
-            if rule.get("id") == rule_id:
+            if rule.id == rule_id:
                 return rule
         raise LayoutError(f"check cell names rule {rule_id!r}, which the schema's x-sum does not declare")
 
     def check_formula(self, rule_id: str, sheet: str, lang: str = "zh") -> str:
-        """Live formula for an ``x-sum`` rule: blank until something is typed, then ✔ or ✘."""
-        from .schema import text
-
-        rule = self.rule(rule_id)
-        total = self.ref(rule["total"], sheet)
-        parts = ",".join(self.ref(p, sheet) for p in rule["parts"])
-        ok = text(rule.get("ok", "✔"), lang).replace('"', '""')
-        bad = text(rule.get("fail", "✘"), lang).replace('"', '""')
-        return (f'=IF(COUNT({total},{parts})=0,"",'
-                f'IF(ABS(N({total})-SUM({parts}))<0.005,"{ok}","{bad}"))')
+        """Live formula for an ``x-sum`` rule (:meth:`SumRule.check`): blank while undecided, then ✔ or ✘."""
+        return self.formula(self.rule(rule_id).check_text(lang), sheet)
 
     # -- lookups ---------------------------------------------------------------------
     def field_for(self, pointer: str) -> Field | None:
@@ -239,14 +237,24 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
     # The structure hash covers what decides where a value is read from: sheets and field cells.
     # Prompts, messages and rules may be corrected without invalidating templates already sent out.
     structure = [form_id, version, [s.name for s in sheets], [(f.pointer, f.sheet, f.row, f.col) for f in fields]]
+    # every x-sum of the schema, wherever it sits, is a well-formed rule (else the load fails, naming it)
+    for where, value in keyword_values(schema, "x-sum"):
+        if not isinstance(value, list):
+            raise SchemaError(f"{where}: x-sum must be a list of rules")
+        for rule in value:
+            SumRule.of(rule, where)
     model = FormModel(
         id=form_id, version=version, title=str(schema.get("title", form_id)), schema=schema,
         layout=layout, hash=canonical_hash(structure), schema_hash=canonical_hash(schema), sheets=sheets,
-        fields=fields, arrays=arrays, rules=list(schema.get("x-sum", [])), auto_layout=auto)
-    for sheet in sheets:  # resolve every formula now, so a bad reference fails at load, not at write
+        fields=fields, arrays=arrays, rules=[SumRule.of(r) for r in schema.get("x-sum", [])], auto_layout=auto,
+        styles=layout_styles(layout))
+    for sheet in sheets:  # parse and resolve every formula now: a bad one fails at load, not at write
         for cell in sheet.cells:
             if cell.kind == "formula":
-                model.formula(cell.formula or "", sheet.name)
+                expr = parse(cell.formula or "")
+                for pointer in refs(expr):
+                    model.ref(pointer, sheet.name)
+                model.formulas[(sheet.name, cell.row, cell.col)] = expr
             elif cell.kind == "check":
                 model.check_formula(cell.rule or "", sheet.name)
     return model
@@ -276,7 +284,7 @@ def describe(model: FormModel, *, placed: bool = False) -> str:
             elif cell.kind == "text":
                 body = "text    " + repr(cell.text)
             elif cell.kind == "formula":
-                body = "formula " + model.formula(cell.formula or "", sheet.name)
+                body = "formula " + model.formula(model.formulas[(sheet.name, cell.row, cell.col)], sheet.name)
             elif cell.kind == "check":
                 body = "formula " + model.check_formula(cell.rule or "", sheet.name) if placed \
                     else f"check   {cell.rule}"

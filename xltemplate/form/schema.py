@@ -121,6 +121,41 @@ def leaves(schema: dict[str, Any]) -> Iterator[Leaf]:
     yield from walk(schema, [], (), True, None, None)
 
 
+#: keywords whose value is a map of names to subschemas (the names are data, not keywords)
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+#: keywords whose value is a subschema, or a list of subschemas
+_SCHEMA_VALUES = ("items", "prefixItems", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "contains",
+                  "additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+                  "additionalItems", "contentSchema")
+
+
+def subschemas(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location, schema) for ``node`` and every schema inside it, by keyword position only: the
+    names under ``properties`` are data (a property may be called ``x-ray``), and the values of
+    ``enum``, ``const``, ``default`` or ``examples`` are never walked."""
+    if not isinstance(node, dict):
+        return
+    yield where, node
+    for key in _SCHEMA_MAPS:
+        if isinstance(node.get(key), dict):
+            for name, sub in node[key].items():
+                yield from subschemas(sub, f"{where}/{key}/{escape(name)}")
+    for key in _SCHEMA_VALUES:
+        value = node.get(key)
+        if isinstance(value, list):
+            for i, sub in enumerate(value):
+                yield from subschemas(sub, f"{where}/{key}/{i}")
+        else:
+            yield from subschemas(value, f"{where}/{key}")
+
+
+def keyword_values(schema: dict[str, Any], keyword: str) -> Iterator[tuple[str, Any]]:
+    """(location, value) of every use of ``keyword`` in the schema, at keyword positions."""
+    for where, node in subschemas(schema):
+        if keyword in node:
+            yield f"{where}/{keyword}", node[keyword]
+
+
 def node_at(schema: dict[str, Any], pattern: str) -> dict[str, Any]:
     """The resolved sub-schema at a pattern pointer (``*`` steps into ``items``)."""
     node = resolve(schema, schema)

@@ -1,39 +1,49 @@
 """Validation: jsonschema draft 2020-12 plus the rule keywords of ours, errors in clerk's words.
 
-Our keywords are small functions in the jsonschema style (``validator, value, instance, schema``):
+Our keywords, each implemented once (a function yielding :class:`Problem`\\ s) and run by both
+engines wherever the schema puts them (``properties``, ``items``, ``prefixItems``, ``$ref``/``$defs``,
+``allOf``, ``anyOf``, ``oneOf``, ``if``/``then``/``else``, ``not``, ...), with the applicator's
+usual meaning (a failure inside an ``anyOf`` branch is the ``anyOf``'s failure):
 
-* ``x-sum``: a list of rules ``{"id", "total": POINTER, "parts": [POINTER...], "message"}``;
-  pointers are relative to the object carrying the keyword, ``*`` spans an array.  Absent parts
-  count as 0; the rule is skipped while the total is absent or any value is not a number
-  (those get their own errors).  The error sits at the total.
+* ``x-sum``: a list of rules (:class:`~xltemplate.form.rules.SumRule`); pointers are relative to
+  the object carrying the keyword, ``*`` spans an array.  Its verdict is the live check's own
+  expression evaluated over the instance (see :mod:`.rules` for non-numbers: an absent part is 0,
+  the rule is undecided while the total is absent or anything is not a number).  The error sits
+  at the total.
 * ``x-ordered-range``: on a string ``start<sep>end``, the start must not be after the end.
 * ``x-placeholder``: the template's prompt text, left unchanged, is an error.
 * ``multipleOf`` is replaced by a decimal check (``7.1`` is a multiple of ``0.01``; in binary
   floating point it is not).
 
-Messages: ``x-messages`` on a field (``{"pattern": {"zh": ..., "en": ...}}``) override ours.
+Messages: ``x-messages`` on a field (``{"pattern": {"zh": ..., "en": ...}}``) override ours; ours
+are in the catalog (:mod:`xltemplate.messages.cells`).
 
-Two engines give the same :class:`Failure` records: ``"rs"`` (default) runs the standard
-keywords in jsonschema-rs (about 100x faster) and our keywords in Python at the places the schema
-declares them; ``"jsonschema"`` runs everything through the reference Python implementation,
-extended with our keywords.  The tests hold the two to the same results.
+Two engines give the same :class:`Failure` records: ``"rs"`` (default) is jsonschema-rs (about
+100x faster) with our keywords registered as its custom keywords; ``"jsonschema"`` is the reference
+Python implementation extended with the same keywords, and with ``pattern`` read as ECMA-262 (as
+jsonschema-rs and JSON Schema read it: ``\\d`` is ASCII, ``$`` is the very end).  The tests hold
+the two to the same results, on data-driven cases and on generated schemas.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
-from functools import partial
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
-from jsonschema.exceptions import _unset as _UNSET
 
+from ..messages import t
 from .model import FormModel
+from .rules import SumRule
 from .schema import join_pointer, node_at, resolve, split_pointer, text
-from .values import MISSING, expand, get
+from .values import MISSING, get
 
 
 @dataclass
@@ -72,46 +82,66 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def x_sum(validator: Any, rules: list[dict[str, Any]], instance: Any, schema: dict[str, Any],
-          lang: str = "zh") -> Iterator:
+def decimal_places(step: Any) -> int | None:
+    """n when ``step`` is 10**-n (0.01 -> 2, 1 -> 0), else None: a ``multipleOf`` that says
+    "at most n decimals"."""
+    try:
+        d = Decimal(repr(step)).normalize()
+    except InvalidOperation:
+        return None
+    exponent = d.as_tuple().exponent
+    return -exponent if d.as_tuple().digits == (1,) and isinstance(exponent, int) and exponent <= 0 else None
+
+
+# -- our keywords, once ---------------------------------------------------------------------------
+
+@dataclass
+class Problem:
+    """One failure of one of our keywords: ``path`` (tokens) below the instance that carries it."""
+
+    message: str
+    path: tuple[str, ...] = ()
+    limit: Any = None
+    instance: Any = MISSING
+
+
+_RULES: dict[int, tuple[Any, list[SumRule]]] = {}
+
+
+def _sum_rules(rules: Any) -> list[SumRule]:
+    key = id(rules)
+    if key not in _RULES:
+        _RULES[key] = (rules, [SumRule.of(r) for r in rules])  # keep ``rules`` alive so its id stays unique
+    return _RULES[key][1]
+
+
+def x_sum(rules: list[dict[str, Any]], instance: Any, lang: str) -> Iterator[Problem]:
     if not isinstance(instance, dict):
         return
-    for rule in rules:
-        total = get(instance, rule["total"], MISSING)
-        if not _num(total):
-            continue
-        parts = [v for p in rule["parts"] for _, v in expand(instance, p)]
-        if not all(_num(v) for v in parts):
-            continue
-        found = sum((Decimal(repr(v)) for v in parts), Decimal(0))
-        if abs(Decimal(repr(total)) - found) >= Decimal("0.005"):
-            template = text(rule.get("message", "{total} ≠ {sum}"), lang)
-            msg = template.replace("{sum}", _fmt(found)).replace("{total}", _fmt(total))
-            yield ValidationError(msg, path=deque(split_pointer(rule["total"])), instance=total,
-                                  validator_value=rule)
+    for raw, rule in zip(rules, _sum_rules(rules), strict=True):
+        verdict = rule.judge(instance)
+        if verdict is not None and not verdict.ok:
+            yield Problem(rule.describe(verdict, lang), tuple(split_pointer(rule.total)), raw,
+                          get(instance, rule.total))
 
 
-def x_ordered_range(validator: Any, sep: str, instance: Any, schema: dict[str, Any],
-                    lang: str = "zh") -> Iterator:
+def x_ordered_range(sep: str, instance: Any, lang: str) -> Iterator[Problem]:
     if isinstance(instance, str) and instance.count(sep) == 1:
         start, end = (part.strip() for part in instance.split(sep))
         if start and end and start > end:
-            yield ValidationError("开始时间晚于结束时间" if lang == "zh" else
-                                  "The start is after the end")
+            yield Problem(t("x-ordered-range", lang))
 
 
 def _squash(value: str) -> str:
     return "".join(value.split()).replace("…", "⋯").replace("...", "⋯")
 
 
-def x_placeholder(validator: Any, prompt: str, instance: Any, schema: dict[str, Any],
-                  lang: str = "zh") -> Iterator:
+def x_placeholder(prompt: str, instance: Any, lang: str) -> Iterator[Problem]:
     if isinstance(instance, str) and _squash(instance) == _squash(prompt):
-        yield ValidationError("仍是模板中的提示文字，请改为实际内容" if lang == "zh" else
-                              "Still the template's prompt text; replace it with the real content")
+        yield Problem(t("x-placeholder", lang))
 
 
-def multiple_of(validator: Any, step: Any, instance: Any, schema: dict[str, Any]) -> Iterator:
+def multiple_of(step: Any, instance: Any, lang: str) -> Iterator[Problem]:
     if not _num(instance):
         return
     try:
@@ -119,26 +149,73 @@ def multiple_of(validator: Any, step: Any, instance: Any, schema: dict[str, Any]
     except InvalidOperation:
         ok = False
     if not ok:
-        yield ValidationError(f"{instance!r} is not a multiple of {step}")
+        yield Problem(f"{instance!r} is not a multiple of {step}")
 
 
 OWN = {"x-sum": x_sum, "x-ordered-range": x_ordered_range, "x-placeholder": x_placeholder}
+KEYWORDS = {**OWN, "multipleOf": multiple_of}  # what both engines run with our implementation
+
+
+# -- the reference engine -------------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def ecma(pattern: str) -> re.Pattern[str]:
+    """An ECMA-262 ``pattern`` as a Python regex: ``\\d``/``\\w`` ASCII, ``$`` only at the very end,
+    ``.`` not matching line terminators."""
+    out, i, in_class = [], 0, False
+    classes = {"d": "0-9", "w": "A-Za-z0-9_"}
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in classes:
+                out.append(classes[nxt] if in_class else f"[{classes[nxt]}]")
+            elif nxt in "DW" and not in_class:
+                out.append(f"[^{classes[nxt.lower()]}]")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]" or out[-1] == "["
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            ch = r"\Z"
+        elif ch == ".":
+            ch = "[^\n\r\u2028\u2029]"
+        out.append(ch)
+        i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error:
+        return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _reference_keyword(name: str, lang: str) -> Any:
+    fn = KEYWORDS[name]
+
+    def keyword(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+        for p in fn(value, instance, lang):
+            yield ValidationError(p.message, path=deque(p.path), validator_value=value if p.limit is None else p.limit,
+                                  instance=instance if p.instance is MISSING else p.instance)
+
+    return keyword
+
+
 VALIDATORS = {
-    lang: validators.extend(Draft202012Validator, {**{k: partial(f, lang=lang) for k, f in OWN.items()},
-                                                   "multipleOf": multiple_of})
+    lang: validators.extend(Draft202012Validator, {**{k: _reference_keyword(k, lang) for k in KEYWORDS},
+                                                   "pattern": _pattern})
     for lang in ("zh", "en")
 }
 
-_TYPES = {"zh": {"number": "数字", "integer": "整数", "string": "文字", "boolean": "是/否", "object": "一组内容",
-                 "array": "列表"},
-          "en": {"number": "a number", "integer": "a whole number", "string": "text", "boolean": "yes/no",
-                 "object": "a group", "array": "a list"}}
 
-
-def decimals(step: Any) -> int:
-    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
+# -- describing a failure -------------------------------------------------------------------------
 
 def describe(error: Failure, leaf: dict[str, Any], lang: str) -> str:
     """The message a clerk reads for one failure."""
@@ -148,48 +225,38 @@ def describe(error: Failure, leaf: dict[str, Any], lang: str) -> str:
         return text(custom, lang)
     if kw in OWN:
         return error.message
-    zh = lang == "zh"
     if kw == "required":
-        return "必填，不能为空" if zh else "Required; this cell must not be empty"
+        return t("required", lang)
     if kw == "type":
         want = limit[0] if isinstance(limit, list) else limit
-        name = _TYPES[lang if lang in _TYPES else "zh"].get(want, want)
-        return f"应填写{name}，现在是“{value}”" if zh else f"Expected {name}, found “{value}”"
-    if kw == "minimum":
-        return f"不能小于 {_fmt(limit)}" if zh else f"Must not be less than {_fmt(limit)}"
-    if kw == "maximum":
-        return f"不能大于 {_fmt(limit)}" if zh else f"Must not be more than {_fmt(limit)}"
-    if kw == "exclusiveMinimum":
-        return f"必须大于 {_fmt(limit)}" if zh else f"Must be more than {_fmt(limit)}"
-    if kw == "exclusiveMaximum":
-        return f"必须小于 {_fmt(limit)}" if zh else f"Must be less than {_fmt(limit)}"
+        name = t(f"type_{want}", lang) if f"type_{want}" in _TYPE_KEYS else want
+        return t("type", lang, name=name, value=value)
+    if kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return t(kw, lang, limit=_fmt(limit))
     if kw == "multipleOf":
-        if Decimal(repr(limit)).normalize().as_tuple().digits == (1,) and limit < 1:  # 0.1, 0.01, ...
-            n = decimals(limit)
-            return f"最多保留 {n} 位小数" if zh else f"At most {n} decimal places"
-        return f"应为 {_fmt(limit)} 的整数倍" if zh else f"Must be a multiple of {_fmt(limit)}"
+        n = decimal_places(limit)
+        if n:
+            return t("multipleOf_decimals", lang, n=n)
+        return t("multipleOf", lang, limit=_fmt(limit))
     if kw == "minLength":
-        return f"至少 {limit} 个字" if zh else f"At least {limit} characters"
+        return t("minLength", lang, limit=limit)
     if kw == "maxLength":
-        n = len(value) if isinstance(value, str) else "?"
-        return f"不能超过 {limit} 个字（现有 {n} 个字）" if zh else f"At most {limit} characters (has {n})"
+        return t("maxLength", lang, limit=limit, n=len(value) if isinstance(value, str) else "?")
     if kw == "pattern":
-        return "格式不正确" if zh else "Wrong format"
+        return t("pattern", lang)
     if kw in ("enum", "const"):
-        choices = "、".join(map(str, limit if kw == "enum" else [limit]))
-        return (f"只能填写：{choices}（请从下拉列表选择）" if zh else f"Must be one of: {choices} (use the dropdown)")
+        choices = t("choices_sep", lang).join(map(str, limit if kw == "enum" else [limit]))
+        return t("enum", lang, choices=choices)
     if kw == "format":
-        if limit == "date":
-            return ("不是有效日期，请写成 2020-10-16 或 2020年10月16日" if zh else
-                    "Not a valid date; write e.g. 2020-10-16")
-        return f"格式应为 {limit}" if zh else f"Expected format {limit}"
-    if kw == "minItems":
-        return f"至少填写 {limit} 行" if zh else f"Fill in at least {limit} row(s)"
-    if kw == "maxItems":
-        return f"最多填写 {limit} 行" if zh else f"At most {limit} row(s)"
+        return t("format_date", lang) if limit == "date" else t("format", lang, limit=limit)
+    if kw in ("minItems", "maxItems"):
+        return t(kw, lang, limit=limit)
     if kw in ("additionalProperties", "unevaluatedProperties"):
-        return "表单中没有这一项" if zh else "Not a field of this form"
+        return t("not_a_field", lang)
     return error.message
+
+
+_TYPE_KEYS = {f"type_{k}" for k in ("number", "integer", "string", "boolean", "object", "array")}
 
 
 @dataclass
@@ -203,58 +270,57 @@ class Failure:
     message: str = ""  # final text for our own keywords, the engine's English otherwise
 
 
-def _schema_nodes(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(pattern, resolved node) for every object, array and leaf of the schema."""
+# -- the engines ----------------------------------------------------------------------------------
 
-    def walk(node: dict[str, Any], tokens: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-        node = resolve(node, schema)
-        yield join_pointer(tokens), node
-        for key, sub in node.get("properties", {}).items():
-            yield from walk(sub, [*tokens, key])
-        if isinstance(node.get("items"), dict):
-            yield from walk(node["items"], [*tokens, "*"])
+def _rs_keyword(name: str, lang: str) -> type:
+    """Our keyword as a jsonschema-rs custom keyword: a failure travels as JSON in the error's message
+    (path below the instance, limit, instance, text), which :class:`RsEngine` reads back."""
+    fn = KEYWORDS[name]
 
-    yield from walk(schema, [])
+    class Keyword:
+        def __init__(self, parent_schema: dict[str, Any], value: Any, schema_path: list[Any]) -> None:
+            self.value = value
+            if name == "x-sum":
+                _sum_rules(value)
 
+        def iter_errors(self, instance: Any) -> Iterator[ValueError]:
+            for p in fn(self.value, instance, lang):
+                yield ValueError(json.dumps({"path": p.path, "limit": self.value if p.limit is None else p.limit,
+                                             "instance": None if p.instance is MISSING else p.instance,
+                                             "own": p.instance is not MISSING, "message": p.message},
+                                            ensure_ascii=False))
 
-def _strip(node: Any) -> Any:
-    """The schema without ``multipleOf`` (ours is decimal) and our ``x-`` keywords."""
-    if isinstance(node, dict):
-        return {k: _strip(v) for k, v in node.items()
-                if k != "multipleOf" and not (k.startswith("x-") and k not in ("x-form",))}
-    if isinstance(node, list):
-        return [_strip(v) for v in node]
-    return node
+        def validate(self, instance: Any) -> None:
+            for error in self.iter_errors(instance):
+                raise error
+
+    Keyword.__name__ = f"Keyword_{name}"
+    return Keyword
 
 
 class RsEngine:
-    """jsonschema-rs for the standard keywords, our keyword functions where the schema uses them."""
+    """jsonschema-rs, with our keywords as its custom keywords (so they work wherever a schema may be)."""
 
     def __init__(self, schema: dict[str, Any], lang: str):
         import jsonschema_rs
 
-        self.rs = jsonschema_rs.validator_for(_strip(schema), validate_formats=True)
-        self.lang = lang
-        self.own = [(pattern, kw, node[kw], node) for pattern, node in _schema_nodes(schema)
-                    for kw in (*OWN, "multipleOf") if kw in node]
+        self.custom = jsonschema_rs.ValidationErrorKind.Custom
+        self.rs = jsonschema_rs.validator_for(schema, validate_formats=True,
+                                              keywords={k: _rs_keyword(k, lang) for k in KEYWORDS})
 
     def failures(self, instance: Any) -> list[Failure]:
         out = []
         for e in self.rs.iter_errors(instance):
-            kw = e.kind.name
-            limit = e.kind.value
             path = tuple(e.instance_path)
+            if isinstance(e.kind, self.custom):
+                p = json.loads(e.kind.message)
+                inst = p["instance"] if p["own"] else e.instance
+                out.append(Failure((*path, *p["path"]), e.kind.keyword, p["limit"], inst, p["message"]))
+                continue
+            kw, limit = e.kind.name, e.kind.value
             if kw == "required":
                 path, limit = (*path, limit), None
             out.append(Failure(path, kw, limit, e.instance, e.message))
-        for pattern, kw, value, node in self.own:
-            fn = OWN.get(kw, multiple_of)
-            for pointer, inst in expand(instance, pattern):
-                for err in (fn(None, value, inst, node, lang=self.lang) if kw in OWN
-                            else fn(None, value, inst, node)):
-                    path = (*split_pointer(pointer), *err.path)
-                    limit = err.validator_value if err.validator_value is not _UNSET else value
-                    out.append(Failure(path, kw, limit, err.instance if err.path else inst, err.message))
         return out
 
 
@@ -278,25 +344,42 @@ class ReferenceEngine:
 
 
 ENGINES = {"rs": RsEngine, "jsonschema": ReferenceEngine}
+#: the compiled engines of each form model, by (engine, language); dropped with the model
+_COMPILED: dict[int, dict[tuple[str, str], Any]] = {}
 
 
 def engine_for(model: FormModel, lang: str, engine: str = "rs") -> Any:
-    key = ("engine", engine, lang)
-    if key not in model.cache:
-        model.cache[key] = ENGINES[engine](model.schema, lang)
-    return model.cache[key]
+    """The compiled validator of ``model`` (compiled once per model, engine and language)."""
+    compiled = _COMPILED.get(id(model))
+    if compiled is None:
+        compiled = _COMPILED[id(model)] = {}
+        weakref.finalize(model, _COMPILED.pop, id(model), None)
+    if (engine, lang) not in compiled:
+        compiled[(engine, lang)] = ENGINES[engine](model.schema, lang)
+    return compiled[(engine, lang)]
+
+
+#: keywords about fields still to be filled: not checked on a partial instance (a prefill)
+PARTIAL_SKIPS = ("required", "minItems", "minProperties", "dependentRequired", "dependencies")
 
 
 def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = None,
-             engine: str = "rs") -> list[Issue]:
+             engine: str = "rs", partial: bool = False) -> list[Issue]:
     """Every problem in ``instance``, as :class:`Issue` objects in sheet/cell order.
 
     ``locate(pointer) -> Field | None`` maps a data pointer to the field that holds it (the
-    importer passes one that knows which template row each array item came from).
+    importer passes one that knows which template row each array item came from).  A ``partial``
+    instance (a prefill, to be completed by the department) is not held to the rules about what
+    is still to come: :data:`PARTIAL_SKIPS`, and an ``x-sum`` rule whose total and parts are not
+    all given (:meth:`~xltemplate.form.rules.SumRule.complete`).
     """
     order = {s.name: i for i, s in enumerate(model.sheets)}
     keyed = []
-    for failure in engine_for(model, lang, engine).failures(scaffold(model.schema, instance)):
+    checked = scaffold(model.schema, instance)
+    for failure in engine_for(model, lang, engine).failures(checked):
+        if partial and (failure.keyword in PARTIAL_SKIPS or (failure.keyword == "x-sum"
+                                                             and not _complete(failure, checked))):
+            continue
         pointer = join_pointer(list(failure.path))
         field = locate(pointer) if locate else model.field_for(pointer)
         exact = field is not None and field.pointer.count("/") == pointer.count("/")
@@ -317,6 +400,13 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     keyed = [k for k in keyed if k[4] or k[1] not in authored or k[2] in OWN]
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
+
+
+def _complete(failure: Failure, instance: Any) -> bool:
+    """Whether the x-sum rule of ``failure`` has its total and every part given."""
+    rule = SumRule.of(failure.limit)
+    depth = len(split_pointer(rule.total))
+    return rule.complete(get(instance, join_pointer(list(failure.path[:len(failure.path) - depth])), None))
 
 
 def scaffold(schema: dict[str, Any], instance: Any, arrays: bool = True) -> Any:
@@ -371,3 +461,6 @@ def _node(model: FormModel, pointer: str) -> dict[str, Any]:
         return node_at(model.schema, pointer)
     except (KeyError, TypeError, IndexError):
         return {}
+
+
+__all__ = ["Failure", "Issue", "Problem", "decimal_places", "describe", "scaffold", "validate"]

@@ -1,12 +1,24 @@
 """Form model (+ optional instance) -> xlsx bytes, with xlsxwriter.
 
+Three workbooks, one entry each, built from the same parts:
+
+* :func:`write_template`: the blank template (prompt texts of ``x-placeholder`` in their cells);
+* :func:`write_filled`: a prefilled copy; refuses data that does not fit (:class:`FillError`);
+* :func:`write_annotated`: an invalid return regenerated, values as found (wrong types too), each
+  wrong cell highlighted and commented, and a first sheet 错误清单 listing every error.
+
+:func:`write_workbook` is the one-call form of the three.  The parts: :class:`_Book` (the
+workbook: document properties, formats, the metadata sheet with the dropdown lists, defined
+names, protection of the structure, fixed timestamps) and :class:`_FormSheet` (one sheet of the
+layout: labels, inputs with their data validation from :mod:`.validation`, formulas and live
+checks with their cached values from :mod:`..form.rules`, print set-up, protection).
+
 What the clerk gets: the sheets of the layout with merged labels, borders and a Chinese font,
 A4 portrait fit to width; every sheet protected so that only input cells can be edited; a
-dropdown for every enum (lists on the hidden metadata sheet) and a Chinese input prompt and
-error alert on every input; live ``x-sum`` checks; a workbook-level defined name per input
-cell and per repeating area; the metadata sheet ``_xltemplate`` (very hidden) with form id,
-version, model hash and submission id; the workbook structure locked.  The output is
-deterministic: fixed document dates and zip timestamps, so the same input gives the same bytes.
+dropdown for every enum and a Chinese input prompt and error alert on every input; live ``x-sum``
+checks; a workbook-level defined name per input cell and per repeating area; the metadata sheet
+``_xltemplate`` (very hidden) with form id, version, model hash and submission id; the workbook
+structure locked.  The output is deterministic: the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -14,51 +26,33 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass
 from typing import Any
 
 import xlsxwriter
 
 from .. import __version__
 from ..form.model import META_SHEET, Field, FormModel, a1, quote_sheet
-from ..form.schema import text
-from ..form.validate import decimals
-from ..form.values import MISSING, expand, get, leaves_of
+from ..form.rules import Cells, XlError, cell_content, evaluate, parse_date
+from ..form.values import get, leaves_of
+from ..messages import t
 from .look import format_props, setup_sheet
+from .validation import MAX_CELL_TEXT, field_validation
 
 FONT = "宋体"
 INPUT_FILL = "#FFF8DC"
 DATE_FORMAT = 'yyyy"年"m"月"d"日"'
 FIXED_TIME = dt.datetime(2020, 1, 1)
-MAX_CELL_TEXT = 32767
 MAX_ROW_HEIGHT = 409
 ERROR_FILL, ERROR_FONT = "#FFC7CE", "#9C0006"
-ERROR_SHEET = "错误清单"
+ERROR_SHEET = t("errors_sheet")
 
 _BASE = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1,
          "align": "center"}
-STYLES: dict[str, dict[str, Any]] = {
-    "title": {"font_size": 16, "bold": True, "border": 0},
-    "cover_title": {"font_size": 22, "bold": True, "border": 0},
-    "cover_sub": {"font_size": 14, "border": 0},
-    "cover_year": {"font_size": 14, "border": 0},
-    "cover_label": {"font_size": 12, "border": 0, "align": "right"},
-    "cover_input": {"font_size": 12, "border": 0, "bottom": 1, "align": "left"},
-    "label": {},
-    "section": {"bold": True},
-    "input": {"align": "left"},
-    "input_long": {"align": "left", "valign": "top"},
-    "formula": {},
-    "check": {"font_size": 9},
-    "blank": {},
-    "plain": {"border": 0},
-    "plain_label": {"border": 0, "align": "left"},
-    "plain_formula": {"border": 0, "align": "left"},
-    "sign_input": {"border": 0, "bottom": 1, "align": "left"},
-}
+
+__all__ = ["ERROR_FILL", "FONT", "FillError", "check_fit", "display_width", "write_annotated", "write_filled",
+           "write_template", "write_workbook"]
 
 
 class FillError(ValueError):
@@ -69,11 +63,176 @@ class FillError(ValueError):
         self.problems = problems
 
 
-@dataclass
-class _Formats:
-    book: xlsxwriter.Workbook
+def display_width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
-    def __post_init__(self) -> None:
+
+# -- what fits --------------------------------------------------------------------------------
+
+def check_fit(model: FormModel, data: Any, *, types: bool = True, lang: str = "zh") -> list[str]:
+    """Every reason ``data`` cannot be written into the template as it is (empty list: it fits).
+
+    Without ``types`` only the shape is checked (rows beyond a capacity, fields with no cell):
+    an annotated return writes values of the wrong type as found."""
+    if not isinstance(data, dict):
+        return [t("fill_not_object", lang)]
+    problems: list[str] = []
+    overflow: list[str] = []  # pointers of rows beyond a capacity: reported once, per area
+    for pointer, area in model.arrays.items():
+        rows = get(data, pointer, None)
+        if rows is None:
+            continue
+        if not isinstance(rows, list):
+            problems.append(t("fill_not_list", lang, pointer=pointer, label=area.label))
+        elif len(rows) > area.capacity:
+            problems.append(t("fill_too_many_rows", lang, pointer=pointer, label=area.label, n=len(rows),
+                              capacity=area.capacity))
+            overflow += [f"{pointer}/{i}/" for i in range(area.capacity, len(rows))]
+    for pointer, value in leaves_of(data):
+        f = model.by_pointer.get(pointer)
+        if f is not None:
+            problem = _cell_problem(f, value, lang) if types else None
+            if problem:
+                problems.append(t("fill_field_problem", lang, pointer=pointer, label=f.label, problem=problem))
+        elif value not in ({}, []) and not any((pointer + "/").startswith(o) for o in overflow):
+            problems.append(t("fill_no_cell", lang, pointer=pointer))
+    return problems
+
+
+def _cell_problem(f: Field, value: Any, lang: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return t("fill_one_value", lang)
+    shown = repr(value)
+    if f.kind in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return t("fill_not_number", lang, value=shown)
+        if isinstance(value, float) and not math.isfinite(value):
+            return t("fill_not_finite", lang)
+        if abs(value) >= 1e15:
+            return t("fill_too_precise", lang)
+    elif f.kind == "boolean":
+        if not isinstance(value, bool):
+            return t("fill_not_boolean", lang, value=shown)
+    elif f.kind == "date":
+        if parse_date(value) is None:
+            return t("fill_not_date", lang, value=shown)
+    elif f.kind == "enum":
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return t("fill_not_choice", lang, value=shown)
+    elif not isinstance(value, str):
+        return t("fill_not_text", lang, value=shown)
+    if isinstance(value, str) and len(value) > MAX_CELL_TEXT:
+        return t("fill_text_too_long", lang, n=len(value), max=MAX_CELL_TEXT)
+    return None
+
+
+# -- the three workbooks ----------------------------------------------------------------------
+
+def write_template(model: FormModel, *, submission_id: str = "", password: str | None = None, lang: str = "zh",
+                   extra_meta: dict[str, Any] | None = None, key: str | None = None) -> bytes:
+    """The blank template: every cell empty but the prompt texts (``x-placeholder``)."""
+    contents = {f.pointer: f.schema["x-placeholder"] for f in model.fields if "x-placeholder" in f.schema}
+    return _write(model, contents, submission_id=submission_id, password=password, lang=lang,
+                  extra_meta=extra_meta, key=key)
+
+
+def write_filled(model: FormModel, data: Any, *, submission_id: str = "", password: str | None = None,
+                 lang: str = "zh", extra_meta: dict[str, Any] | None = None, key: str | None = None) -> bytes:
+    """The template prefilled with exactly ``data`` (no prompt texts); :class:`FillError` when it
+    does not fit.  Formulas and checks carry the values a client shows before recalculating."""
+    problems = check_fit(model, data)
+    if problems:
+        raise FillError(problems)
+    return _write(model, _contents(model, data), submission_id=submission_id, password=password, lang=lang,
+                  extra_meta=extra_meta, key=key)
+
+
+def write_annotated(model: FormModel, data: Any, errors: list[Any], *, submission_id: str = "",
+                    password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
+                    key: str | None = None) -> bytes:
+    """An annotated return: ``data`` as found (wrong types are what it marks), each cell with an
+    error (``errors``: issues with pointers into ``data``) filled red and commented, and a first
+    sheet 错误清单 listing them all, each linked to its cell."""
+    problems = check_fit(model, data, types=False)
+    if problems:
+        raise FillError(problems)
+    marks: dict[str, str] = {}
+    for e in errors:
+        if e.pointer:
+            marks[e.pointer] = f"{marks[e.pointer]}\n{e.message}" if e.pointer in marks else e.message
+    return _write(model, _contents(model, data), marks=marks, errors=errors, submission_id=submission_id,
+                  password=password, lang=lang, extra_meta=extra_meta, key=key)
+
+
+def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
+                   password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
+                   errors: list[Any] | None = None, key: str | None = None) -> bytes:
+    """The template (``data`` None), a prefilled copy, or with ``errors`` an annotated return."""
+    kw: dict[str, Any] = {"submission_id": submission_id, "password": password, "lang": lang,
+                          "extra_meta": extra_meta, "key": key}
+    if errors is not None:
+        return write_annotated(model, data, errors, **kw)
+    if data is None:
+        return write_template(model, **kw)
+    return write_filled(model, data, **kw)
+
+
+def _contents(model: FormModel, data: Any) -> dict[str, Any]:
+    """pointer -> the value to write, for every field ``data`` gives."""
+    out = {}
+    for f in model.fields:
+        value = get(data, f.pointer, None)
+        if value is not None:
+            out[f.pointer] = value
+    return out
+
+
+def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] | None = None,
+           errors: list[Any] | None = None, submission_id: str, password: str | None, lang: str,
+           extra_meta: dict[str, Any] | None, key: str | None) -> bytes:
+    book = _Book(model, submission_id=submission_id, password=password, extra_meta=extra_meta, key=key)
+    error_sheet = book.add_sheet(t("errors_sheet", lang)) if errors is not None else None
+    sheets = [_FormSheet(book, layout, book.add_sheet(layout.name)) for layout in model.sheets]
+    book.write_meta()
+    cells = _cells(model, contents)
+    for sheet in sheets:
+        sheet.write(contents, marks or {}, cells, lang)
+    book.define_names()
+    if error_sheet is not None:
+        _error_list(model, error_sheet, errors or [], book.fmt, lang, password)
+        error_sheet.activate()
+    else:
+        sheets[0].ws.activate()
+    return book.close()
+
+
+def _cells(model: FormModel, contents: dict[str, Any]) -> Cells:
+    """What formulas see: the content of each field's cell, as written (every row of a ``*`` column)."""
+    def contents_at(pointer: str) -> list[Any]:
+        fields = model.by_pattern.get(pointer, []) if "*" in pointer else [model.by_pointer[pointer]]
+        return [cell_content(f.kind, contents.get(f.pointer)) for f in fields]
+
+    return contents_at
+
+
+def _cached(value: Any) -> Any:
+    """A formula result as xlsxwriter writes it cached: numbers, text, booleans, error codes."""
+    if isinstance(value, XlError):
+        return value.code
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+# -- the parts --------------------------------------------------------------------------------
+
+class _Formats:
+    """One xlsxwriter format per (style, unlocked, number format, error) used."""
+
+    def __init__(self, book: xlsxwriter.Workbook, styles: dict[str, dict[str, Any]]) -> None:
+        self.book, self.styles = book, styles
         self.cache: dict[tuple, Any] = {}
 
     def get(self, style: str, *, unlocked: bool = False, num_format: str | None = None,
@@ -81,7 +240,7 @@ class _Formats:
         key = (style, unlocked, num_format, error, look is not None)
         if key not in self.cache:
             # a layout look is the cell exactly as drawn (xlsx/look.py): no base, no input fill
-            props = format_props(look) if look is not None else {**_BASE, **STYLES.get(style, {})}
+            props = format_props(look) if look is not None else {**_BASE, **self.styles.get(style, {})}
             if unlocked:
                 props["locked"] = False
                 if look is None and (props.get("border", 1) or style.startswith("input")):
@@ -94,6 +253,132 @@ class _Formats:
         return self.cache[key]
 
 
+class _Book:
+    """The workbook: properties, formats, the metadata sheet and its dropdown lists, defined names."""
+
+    def __init__(self, model: FormModel, *, submission_id: str, password: str | None,
+                 extra_meta: dict[str, Any] | None, key: str | None) -> None:
+        self.model, self.password = model, password
+        self.buf = io.BytesIO()
+        self.book = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_numbers": False,
+                                                   "strings_to_formulas": False, "strings_to_urls": False})
+        self.book.set_properties({"title": model.title, "subject": f"{model.id} {model.version}", "author": "",
+                                  "company": "", "comments": f"xltemplate {model.id} {model.version}",
+                                  "created": FIXED_TIME})
+        self.meta_info = {"form_id": model.id, "form_version": model.version, "layout_hash": model.hash,
+                          "schema_hash": model.schema_hash, "submission_id": submission_id,
+                          **{k: str(v) for k, v in (extra_meta or {}).items()},
+                          "generator": f"xltemplate {__version__}"}
+        if key:
+            from ..collect.integrity import signature
+
+            self.meta_info["signature"] = signature(key, self.meta_info)
+        for name, value in self.meta_info.items():
+            self.book.set_custom_property(f"xltemplate.{name}", value)
+        self.book.set_custom_property("xltemplate.format", 1)
+        self.fmt = _Formats(self.book, model.styles)
+        self.list_refs: dict[str, str] = {}
+
+    def add_sheet(self, name: str) -> Any:
+        return self.book.add_worksheet(name)
+
+    def write_meta(self) -> None:
+        """The very hidden ``_xltemplate`` sheet: the identity, then one dropdown list per enum."""
+        meta = self.book.add_worksheet(META_SHEET)
+        meta.write_string(0, 0, "xltemplate")
+        meta.write_string(0, 1, "1")
+        for i, (name, value) in enumerate(self.meta_info.items(), start=1):
+            meta.write_string(i, 0, name)
+            meta.write_string(i, 1, value)
+        col = 3
+        for f in self.model.fields:
+            if f.kind == "enum" and f.pattern not in self.list_refs:
+                meta.write_string(0, col, f.pattern)
+                for i, choice in enumerate(f.schema["enum"], start=1):
+                    meta.write(i, col, choice)
+                self.list_refs[f.pattern] = (f"={quote_sheet(META_SHEET)}!{a1(1, col, True)}:"
+                                             f"{a1(len(f.schema['enum']), col, True)}")
+                col += 1
+        meta.very_hidden()
+        meta.protect(self.password or "")
+
+    def define_names(self) -> None:
+        for f in self.model.fields:
+            self.book.define_name(f.name, f"={quote_sheet(f.sheet)}!{a1(f.row, f.col, True)}")
+        for area in self.model.arrays.values():
+            cells = [f for slot in area.slots for f in slot]
+            r1, c1 = min(f.row for f in cells), min(f.col for f in cells)
+            r2 = max(f.row + f.rowspan - 1 for f in cells)
+            c2 = max(f.col + f.colspan - 1 for f in cells)
+            self.book.define_name(area.name, f"={quote_sheet(area.sheet)}!{a1(r1, c1, True)}:{a1(r2, c2, True)}")
+
+    def close(self) -> bytes:
+        self.book.close()
+        return _finish(self.buf.getvalue())
+
+
+class _FormSheet:
+    """One sheet of the layout."""
+
+    def __init__(self, book: _Book, layout: Any, ws: Any) -> None:
+        self.book, self.layout, self.ws = book, layout, ws
+        self.model = book.model
+
+    def write(self, contents: dict[str, Any], marks: dict[str, str], cells: Cells, lang: str) -> None:
+        layout, ws, fmt = self.layout, self.ws, self.book.fmt
+        for c, width in enumerate(layout.widths):
+            ws.set_column(c, c, width)
+        heights = dict(layout.heights)
+        for cell in layout.cells:
+            if cell.kind == "input":
+                self._input(self.model.by_pointer[cell.field or ""], cell, contents, marks, heights, lang)
+                continue
+            cf = fmt.get(cell.style, look=cell.look)
+            last_r, last_c = cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1
+            merged = (last_r, last_c) != (cell.row, cell.col)
+            if cell.kind in ("formula", "check"):
+                if cell.kind == "formula":
+                    expr = self.model.formulas[(layout.name, cell.row, cell.col)]
+                else:
+                    expr = self.model.rule(cell.rule or "").check_text(lang)
+                if merged:
+                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
+                ws.write_formula(cell.row, cell.col, self.model.formula(expr, layout.name), cf,
+                                 _cached(evaluate(expr, cells)))
+                continue
+            content = cell.text or "" if cell.kind == "text" else ""
+            if merged:
+                ws.merge_range(cell.row, cell.col, last_r, last_c, content, cf)
+            else:
+                ws.write_string(cell.row, cell.col, content, cf)
+        for r, h in heights.items():
+            ws.set_row(r, h)
+        password = self.book.password
+        ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
+                                    "select_unlocked_cells": True})
+        setup_sheet(ws, layout)
+
+    def _input(self, f: Field, cell: Any, contents: dict[str, Any], marks: dict[str, str],
+               heights: dict[int, float], lang: str) -> None:
+        ws = self.ws
+        issue = marks.get(f.pointer)
+        num_format = _num_format(f)
+        if cell.look is not None:  # a look's number format yields only to the schema's
+            num_format = f.schema.get("x-num-format") or cell.look.get("number_format") or num_format
+        cf = self.book.fmt.get(cell.style, unlocked=True, num_format=num_format, error=issue is not None,
+                               look=cell.look)
+        content = cell_content(f.kind, contents.get(f.pointer))
+        _write_value(ws, f, content, cf)
+        if issue is not None:
+            ws.write_comment(f.row, f.col, issue, {"author": "xltemplate", "x_scale": 2.5, "y_scale": 1.5,
+                                                   "font_name": FONT})
+        if isinstance(content, str) and ("\n" in content or display_width(content) > 20):
+            base = heights.get(f.row, 15.0)
+            heights[f.row] = max(base, _row_height(f, content, base, self.layout.widths))
+        ws.data_validation(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1,
+                           field_validation(f, self.book.list_refs.get(f.pattern), lang))
+
+
 def _num_format(f: Field) -> str | None:
     custom = f.schema.get("x-num-format")
     if custom:
@@ -101,294 +386,31 @@ def _num_format(f: Field) -> str | None:
     return {"string": "@", "month-range": "@", "date": DATE_FORMAT, "integer": "0"}.get(f.kind)
 
 
-def display_width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
-def _parse_date(value: Any) -> dt.date | None:
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def check_fit(model: FormModel, data: Any, *, types: bool = True) -> list[str]:
-    """Every reason ``data`` cannot be written into the template as it is (empty list: it fits).
-
-    Without ``types`` only the shape is checked (rows beyond a capacity, fields with no cell):
-    an annotated return writes values of the wrong type as found."""
-    if not isinstance(data, dict):
-        return ["数据必须是一个 JSON 对象"]
-    problems: list[str] = []
-    overflow: list[str] = []  # pointers of rows beyond a capacity: reported once, per area
-    for pointer, area in model.arrays.items():
-        rows = get(data, pointer, None)
-        if rows is None:
-            continue
-        if not isinstance(rows, list):
-            problems.append(f"{pointer}（{area.label}）应为列表")
-        elif len(rows) > area.capacity:
-            problems.append(f"{pointer}（{area.label}）有 {len(rows)} 行，模板只能容纳 {area.capacity} 行，"
-                            f"请拆分为多份或调整模板容量")
-            overflow += [f"{pointer}/{i}/" for i in range(area.capacity, len(rows))]
-    for pointer, value in leaves_of(data):
-        f = model.by_pointer.get(pointer)
-        if f is not None:
-            problem = _cell_problem(f, value) if types else None
-            if problem:
-                problems.append(f"{pointer}（{f.label}）：{problem}")
-        elif value not in ({}, []) and not any((pointer + "/").startswith(o) for o in overflow):
-            problems.append(f"{pointer}：表单中没有这个字段的单元格")
-    return problems
-
-
-def _cell_problem(f: Field, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict | list):
-        return "这里只能填一个值，不能是对象或列表"
-    if f.kind in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"应为数字，得到 {value!r}"
-        if isinstance(value, float) and not math.isfinite(value):
-            return "数字必须是有限值"
-        if abs(value) >= 1e15:
-            return "数字超出 Excel 能精确保存的范围（15 位有效数字）"
-    elif f.kind == "boolean":
-        if not isinstance(value, bool):
-            return f"应为 true/false，得到 {value!r}"
-    elif f.kind == "date":
-        if _parse_date(value) is None:
-            return f"日期应写成 YYYY-MM-DD，得到 {value!r}"
-    elif f.kind == "enum":
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            return f"无法写入下拉单元格：{value!r}"
-    elif not isinstance(value, str):
-        return f"应为文本，得到 {value!r}"
-    if isinstance(value, str) and len(value) > MAX_CELL_TEXT:
-        return f"文本有 {len(value)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}"
-    return None
-
-
-def _cached(model: FormModel, template: str, data: Any) -> Any:
-    """The value a formula shows before any recalculation (LibreOffice does not recalculate)."""
-    m = re.fullmatch(r'=SUM\(\{(/[^}]*)\}\)', template)
-    if m:
-        total = sum(v for _, v in expand(data or {}, m.group(1))
-                    if isinstance(v, int | float) and not isinstance(v, bool))
-        return round(total, 10)
-    m = re.fullmatch(r'=\{(/[^}]*)\}(&"")?', template)
-    if m:
-        value = get(data or {}, m.group(1), "")
-        return "" if value is MISSING or value is None else value
-    return 0
-
-
-def _check_value(model: FormModel, rule_id: str, data: Any, lang: str) -> str:
-    rule = model.rule(rule_id)
-    values = [v for p in (rule["total"], *rule["parts"]) for _, v in expand(data or {}, p)
-              if isinstance(v, int | float) and not isinstance(v, bool)]
-    if not values:
-        return ""
-    total = get(data, rule["total"], 0)
-    total = total if isinstance(total, int | float) else 0
-    parts = sum(v for p in rule["parts"] for _, v in expand(data, p)
-                if isinstance(v, int | float) and not isinstance(v, bool))
-    return text(rule.get("ok" if abs(total - parts) < 0.005 else "fail", ""), lang)
-
-
-def _validation(f: Field, list_ref: str | None, lang: str) -> dict[str, Any]:
-    s = f.schema
-    prompt = text(s.get("description", ""), lang)
-    opts: dict[str, Any] = {"input_title": str(s.get("title", ""))[:32], "error_type": "stop",
-                            "error_title": "输入有误" if lang == "zh" else "Invalid entry"}
-    zh = lang == "zh"
-    if f.kind == "enum":
-        choices = "、".join(str(v) for v in s["enum"])
-        opts.update(validate="list", source=list_ref,
-                    error_message=(f"请从下拉列表中选择：{choices}" if zh else f"Choose from the list: {choices}"))
-    elif f.kind == "boolean":
-        opts.update(validate="list", source=["是", "否"], error_message="请选择 是 或 否" if zh else "Choose 是 or 否")
-    elif f.kind in ("number", "integer"):
-        lo, hi = s.get("minimum", -1e14), s.get("maximum", 1e14)
-        step = s.get("multipleOf")
-        if f.kind == "number" and step:
-            digits = decimals(step)
-            cell = a1(f.row, f.col)
-            opts.update(validate="custom",
-                        value=f"=AND(ISNUMBER({cell}),{cell}>={lo},{cell}<={hi},ROUND({cell},{digits})={cell})",
-                        error_message=(f"请输入 {lo:g} 到 {hi:g} 之间的数字，最多 {digits} 位小数" if zh else
-                                       f"Enter a number from {lo:g} to {hi:g} with at most {digits} decimals"))
-        else:
-            opts.update(validate="integer" if f.kind == "integer" else "decimal", criteria="between",
-                        minimum=lo, maximum=hi,
-                        error_message=(f"请输入 {lo:g} 到 {hi:g} 之间的{'整数' if f.kind == 'integer' else '数字'}"
-                                       if zh else f"Enter a number from {lo:g} to {hi:g}"))
-    elif f.kind == "date":
-        opts.update(validate="date", criteria="between", minimum=dt.date(1990, 1, 1),
-                    maximum=dt.date(2100, 12, 31), error_type="warning",
-                    error_message=("这里应填日期，如 2020-10-16 或 2020年10月16日。仍要保留请点“是”。" if zh else
-                                   "A date is expected here, e.g. 2020-10-16."))
-    else:
-        lo, hi = s.get("minLength", 0), s.get("maxLength", MAX_CELL_TEXT)
-        criteria = {"criteria": "between", "minimum": lo, "maximum": hi} if lo else \
-            {"criteria": "<=", "value": hi}
-        opts.update(validate="length", **criteria,
-                    error_message=(f"长度应为 {lo}–{hi} 个字" if lo and zh else f"最多 {hi} 个字" if zh else
-                                   f"At most {hi} characters"))
-        if lo == hi and lo:
-            opts["error_message"] = f"应为 {lo} 位" if zh else f"Exactly {lo} characters"
-        custom = s.get("x-messages", {}).get("pattern")
-        if custom:
-            opts["error_message"] = text(custom, lang)
-    if prompt:
-        opts["input_message"] = prompt[:255]
-    opts["error_message"] = opts["error_message"][:255]
-    return opts
-
-
-def _row_height(model: FormModel, f: Field, value: str, base: float, widths: list[float]) -> float:
+def _row_height(f: Field, value: str, base: float, widths: list[float]) -> float:
     chars = sum(widths[f.col:f.col + f.colspan]) * 1.2
     lines = sum(max(1, math.ceil(display_width(p) / max(chars, 1))) for p in value.split("\n"))
     return min(MAX_ROW_HEIGHT, max(base, lines * 12.5 + 4) / f.rowspan)
 
 
-def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
-                   password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
-                   errors: list[Any] | None = None, key: str | None = None) -> bytes:
-    """The template (or, with ``data``, a prefilled copy) as xlsx bytes.
-
-    Raises :class:`FillError` when ``data`` does not fit.  With ``errors`` (issues of an import,
-    pointers into ``data``) it writes an *annotated return*: values as found, even of the wrong
-    type, each wrong cell highlighted and commented, and a first sheet 错误清单 listing them all.
-    """
-    if data is not None:
-        # an annotated return keeps values as the clerk left them: wrong types are what it marks
-        problems = check_fit(model, data, types=errors is None)
-        if problems:
-            raise FillError(problems)
-    marked: dict[str, str] = {}
-    for e in errors or []:
-        if e.pointer:
-            marked[e.pointer] = f"{marked[e.pointer]}\n{e.message}" if e.pointer in marked else e.message
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False,
-                                     "strings_to_formulas": False, "strings_to_urls": False})
-    book.set_properties({"title": model.title, "subject": f"{model.id} {model.version}", "author": "",
-                         "company": "", "comments": f"xltemplate {model.id} {model.version}",
-                         "created": FIXED_TIME})
-    meta_info = {"form_id": model.id, "form_version": model.version, "layout_hash": model.hash,
-                 "schema_hash": model.schema_hash, "submission_id": submission_id,
-                 **{k: str(v) for k, v in (extra_meta or {}).items()}, "generator": f"xltemplate {__version__}"}
-    if key:
-        from ..collect.integrity import signature
-
-        meta_info["signature"] = signature(key, meta_info)
-    for name, value in meta_info.items():
-        book.set_custom_property(f"xltemplate.{name}", value)
-    book.set_custom_property("xltemplate.format", 1)
-    fmt = _Formats(book)
-    error_sheet = book.add_worksheet(ERROR_SHEET if lang == "zh" else "Errors") if errors is not None else None
-    sheets = {s.name: book.add_worksheet(s.name) for s in model.sheets}
-    meta = book.add_worksheet(META_SHEET)
-
-    # metadata and dropdown lists
-    meta.write_string(0, 0, "xltemplate")
-    meta.write_string(0, 1, "1")
-    for i, (name, value) in enumerate(meta_info.items(), start=1):
-        meta.write_string(i, 0, name)
-        meta.write_string(i, 1, value)
-    list_refs: dict[str, str] = {}
-    col = 3
-    for f in model.fields:
-        if f.kind == "enum" and f.pattern not in list_refs:
-            meta.write_string(0, col, f.pattern)
-            for i, choice in enumerate(f.schema["enum"], start=1):
-                meta.write(i, col, choice)
-            list_refs[f.pattern] = (f"={quote_sheet(META_SHEET)}!{a1(1, col, True)}:"
-                                    f"{a1(len(f.schema['enum']), col, True)}")
-            col += 1
-    meta.very_hidden()
-    meta.protect(password or "")
-
-    for layout in model.sheets:
-        ws = sheets[layout.name]
-        for c, width in enumerate(layout.widths):
-            ws.set_column(c, c, width)
-        heights = dict(layout.heights)
-        for cell in layout.cells:
-            if cell.kind == "input":
-                f = model.by_pointer[cell.field or ""]
-                issue = marked.get(f.pointer)
-                num_format = _num_format(f)
-                if cell.look is not None:  # a look's number format yields only to the schema's
-                    num_format = f.schema.get("x-num-format") or cell.look.get("number_format") or num_format
-                cf = fmt.get(cell.style, unlocked=True, num_format=num_format, error=issue is not None,
-                             look=cell.look)
-                value = get(data, f.pointer, None) if data is not None else None
-                if data is None and "x-placeholder" in f.schema:  # prompts on the blank form only
-                    value = f.schema["x-placeholder"]
-                _write_value(ws, f, value, cf)
-                if issue is not None:
-                    ws.write_comment(f.row, f.col, issue, {"author": "xltemplate", "x_scale": 2.5,
-                                                                  "y_scale": 1.5, "font_name": FONT})
-                if isinstance(value, str) and ("\n" in value or display_width(value) > 20):
-                    base = heights.get(f.row, 15.0)
-                    heights[f.row] = max(base, _row_height(model, f, value, base, layout.widths))
-                list_ref = list_refs.get(f.pattern)
-                ws.data_validation(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1,
-                                   _validation(f, list_ref, lang))
-                continue
-            cf = fmt.get(cell.style, look=cell.look)
-            last_r, last_c = cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1
-            if cell.kind == "text":
-                content: Any = cell.text or ""
-            elif cell.kind == "formula":
-                content = (model.formula(cell.formula or "", layout.name), _cached(model, cell.formula or "", data))
-            elif cell.kind == "check":
-                content = (model.check_formula(cell.rule or "", layout.name, lang),
-                           _check_value(model, cell.rule or "", data, lang))
-            else:
-                content = ""
-            if isinstance(content, tuple):
-                if (last_r, last_c) != (cell.row, cell.col):
-                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
-                ws.write_formula(cell.row, cell.col, content[0], cf, content[1])
-            elif (last_r, last_c) != (cell.row, cell.col):
-                ws.merge_range(cell.row, cell.col, last_r, last_c, content, cf)
-            else:
-                ws.write_string(cell.row, cell.col, content, cf)
-        for r, h in heights.items():
-            ws.set_row(r, h)
-        ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
-                                    "select_unlocked_cells": True})
-        setup_sheet(ws, layout)
-
-    for f in model.fields:
-        book.define_name(f.name, f"={quote_sheet(f.sheet)}!{a1(f.row, f.col, True)}")
-    for area in model.arrays.values():
-        cells = [f for slot in area.slots for f in slot]
-        r1, c1 = min(f.row for f in cells), min(f.col for f in cells)
-        r2 = max(f.row + f.rowspan - 1 for f in cells)
-        c2 = max(f.col + f.colspan - 1 for f in cells)
-        book.define_name(area.name, f"={quote_sheet(area.sheet)}!{a1(r1, c1, True)}:{a1(r2, c2, True)}")
-    if error_sheet is not None:
-        _error_list(model, error_sheet, errors or [], fmt, lang, password)
-        error_sheet.activate()
+def _write_value(ws: Any, f: Field, content: Any, cf: Any) -> None:
+    """Write a cell's content (:func:`~xltemplate.form.rules.cell_content`) by its type."""
+    if f.rowspan > 1 or f.colspan > 1:
+        ws.merge_range(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1, "", cf)
+    if content is None:
+        ws.write_blank(f.row, f.col, None, cf)
+    elif isinstance(content, dt.date):
+        ws.write_datetime(f.row, f.col, dt.datetime.combine(content, dt.time()), cf)
+    elif isinstance(content, int | float):
+        ws.write_number(f.row, f.col, content, cf)
     else:
-        sheets[model.sheets[0].name].activate()
-    book.close()
-    return _finish(buf.getvalue(), password)
+        ws.write_string(f.row, f.col, content, cf)
 
 
 def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lang: str,
                 password: str | None) -> None:
     """The 错误清单 sheet of an annotated return: one row per error, linked to its cell."""
-    zh = lang == "zh"
-    heads = ["序号", "工作表", "单元格", "项目", "填写的内容", "问题"] if zh else \
-        ["No.", "Sheet", "Cell", "Field", "Found", "Problem"]
+    heads = [t(k, lang) for k in ("errors_no", "errors_sheet_col", "errors_cell", "errors_field", "errors_found",
+                                  "errors_problem")]
     for c, (head, width) in enumerate(zip(heads, (6, 14, 9, 40, 24, 60), strict=True)):
         ws.set_column(c, c, width)
         ws.write_string(0, c, head, fmt.get("section"))
@@ -413,26 +435,7 @@ def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lan
     ws.fit_to_pages(1, 0)
 
 
-def _write_value(ws: Any, f: Field, value: Any, cf: Any) -> None:
-    if f.rowspan > 1 or f.colspan > 1:
-        ws.merge_range(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1, "", cf)
-    if value is None:
-        ws.write_blank(f.row, f.col, None, cf)
-    elif f.kind == "date" and isinstance(value, str):
-        date = _parse_date(value)
-        ws.write_datetime(f.row, f.col, dt.datetime.combine(date, dt.time()), cf) if date else \
-            ws.write_string(f.row, f.col, value, cf)
-    elif f.kind == "boolean" and isinstance(value, bool):
-        ws.write_string(f.row, f.col, "是" if value else "否", cf)
-    elif isinstance(value, bool):
-        ws.write_string(f.row, f.col, str(value).lower(), cf)
-    elif isinstance(value, int | float):
-        ws.write_number(f.row, f.col, value, cf)
-    else:
-        ws.write_string(f.row, f.col, str(value), cf)
-
-
-def _finish(xlsx: bytes, password: str | None) -> bytes:
+def _finish(xlsx: bytes) -> bytes:
     """Lock the workbook structure (xlsxwriter has no API for it) and fix every zip timestamp."""
     src = zipfile.ZipFile(io.BytesIO(xlsx))
     out = io.BytesIO()
@@ -446,3 +449,4 @@ def _finish(xlsx: bytes, password: str | None) -> bytes:
             zi.external_attr = 0o600 << 16
             dst.writestr(zi, data)
     return out.getvalue()
+

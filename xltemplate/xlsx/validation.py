@@ -1,0 +1,494 @@
+"""What the client checks as a clerk types: the data validation of each input cell.
+
+Decision: the client's rule says exactly what the schema says where Excel can express it, and
+promises nothing it does not check.
+
+* enum: a dropdown; yes/no: 是/否; dates: a warning (``2020年10月16日`` typed as text is still read).
+* numbers: the bounds (``minimum``, ``maximum``, exclusive ones) and ``multipleOf`` (a power of
+  ten as "at most n decimals"), with an alert listing exactly those conditions.
+* text with a ``pattern``: :func:`translate` turns the patterns whose meaning a formula can state
+  into one, accepting exactly the pattern's language (ECMA-262 semantics, as JSON Schema and the
+  import use): anchored ``^...$``; a sequence of literal characters and classes (``[0-9]``,
+  ``[A-Z0-9_-]``, ``\\d``, ``\\w``, escapes) each with ``{n}``, ``{n,m}``, ``{n,}``, ``?``, ``*``, ``+``, at
+  most one of variable length per alternative; alternatives ``^(a|b|c)$`` (a code list).  The
+  formula checks each position with ``FIND(MID(...))`` over the allowed characters, never with
+  ``ISNUMBER(--x)`` (which lets ``1e+006``, `` 123456`` and ``1234.56`` through).  The alert is the
+  author's ``x-messages.pattern`` or a description of the pattern's parts.
+* anything else (another pattern, a ``format``, a ``month-range`` field whose typed text the import
+  converts before the pattern applies, a formula over Excel's 255-character limit): the length
+  rule only, and an alert that says the rest is checked when the form is collected.
+
+The client's rule is about the text as typed; the import is more lenient (it trims spaces and folds
+full-width digits before checking), so nothing the client accepts is refused on import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ..form.model import Field, a1
+from ..form.rules import number_text
+from ..form.schema import text
+from ..form.validate import decimal_places
+from ..messages import t
+
+MAX_CELL_TEXT = 32767
+MAX_FORMULA = 255  # Excel's limit for a data-validation formula
+NUMBER_LIMIT = 1e14  # the bound of a number cell whose schema gives none (not mentioned to the clerk)
+_SPECIAL = set(".^$*+?()[]{}|\\")
+_DIGITS = "0123456789"
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = _UPPER.lower()
+_WORD = _UPPER + _LOWER + _DIGITS + "_"
+
+
+# -- patterns -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Segment:
+    """``chars`` repeated ``low`` to ``high`` times (``high`` None: no limit)."""
+
+    chars: str
+    low: int
+    high: int | None
+    literal: bool = False
+
+    @property
+    def fixed(self) -> bool:
+        return self.high == self.low
+
+
+@dataclass(frozen=True)
+class Sequence:
+    segments: tuple[Segment, ...]
+
+    @property
+    def variable(self) -> int | None:
+        return next((i for i, s in enumerate(self.segments) if not s.fixed), None)
+
+    @property
+    def lengths(self) -> tuple[int, int | None]:
+        low = sum(s.low for s in self.segments)
+        highs = [s.high for s in self.segments]
+        return low, None if None in highs else sum(h or 0 for h in highs)
+
+    def matches(self, value: str) -> bool:
+        low, high = self.lengths
+        if len(value) < low or (high is not None and len(value) > high):
+            return False
+        v = self.variable
+        pos = 0
+        for i, seg in enumerate(self.segments):
+            n = len(value) - (low - seg.low) if i == v else seg.low
+            if not all(ch in seg.chars for ch in value[pos:pos + n]):
+                return False
+            pos += n
+        return True
+
+
+@dataclass(frozen=True)
+class PatternRule:
+    """A pattern the client can check: one or more alternative sequences."""
+
+    pattern: str
+    alternatives: tuple[Sequence, ...]
+
+    def matches(self, value: str) -> bool:
+        return any(alt.matches(value) for alt in self.alternatives)
+
+    @property
+    def lengths(self) -> tuple[int, int | None]:
+        lows, highs = zip(*(alt.lengths for alt in self.alternatives), strict=True)
+        return min(lows), None if None in highs else max(h or 0 for h in highs)
+
+    @property
+    def codes(self) -> list[str] | None:
+        """The alternatives when each is one fixed text (a code list)."""
+        out = []
+        for alt in self.alternatives:
+            if not all(s.literal for s in alt.segments):
+                return None
+            out.append("".join(s.chars * s.low for s in alt.segments))
+        return out
+
+    def formula(self, cell: str, lo: int = 0, hi: int | None = None) -> str | None:
+        """``=...`` true exactly for the pattern's strings of length ``lo``..``hi``; None when the
+        formula would pass Excel's 255-character limit."""
+        codes = self.codes
+        if codes is not None:
+            kept = [c for c in codes if len(c) >= lo and (hi is None or len(c) <= hi)]
+            body = ",".join(f'EXACT({cell},"{_quote(c)}")' for c in kept) or "FALSE"
+            body = f"OR({body})" if len(kept) > 1 else body
+        else:
+            parts = [_alternative(alt, cell, lo, hi) for alt in self.alternatives]
+            body = parts[0] if len(parts) == 1 else f"OR({','.join(parts)})"
+        return "=" + body if len(body) <= MAX_FORMULA else None
+
+    def describe(self, lang: str) -> str:
+        codes = self.codes
+        if codes is not None and len(codes) > 1:
+            return t("dv_one_of", lang, choices=t("list_sep", lang).join(codes))
+        alts = [t("dv_pattern_then", lang).join(_describe_segment(s, lang) for s in _merge_literals(alt.segments))
+                for alt in self.alternatives]
+        return t("dv_pattern", lang, parts=t("dv_pattern_or", lang).join(alts))
+
+
+def _quote(s: str) -> str:
+    return s.replace('"', '""')
+
+
+def _positions(cell: str, start: str, end: str, count: str, chars: str) -> str:
+    """True when the characters ``start``..``end`` (formula texts, 1-based) are all in ``chars``."""
+    if start == end:
+        return f'ISNUMBER(FIND(MID({cell},{start},1),"{_quote(chars)}"))'
+    if start.isdigit() and end.isdigit():
+        span = f'"{start}:{end}"'
+    elif start.isdigit():
+        span = f'"{start}:"&{end}'
+    else:
+        span = f'{start}&":"&{end}'
+    return f'SUMPRODUCT(--ISNUMBER(FIND(MID({cell},ROW(INDIRECT({span})),1),"{_quote(chars)}")))={count}'
+
+
+def _alternative(alt: Sequence, cell: str, lo: int, hi: int | None) -> str:
+    """One alternative: the length first (so every position exists), then each segment's characters;
+    segments after the variable one are counted from the end."""
+    low, high = alt.lengths
+    low = max(low, lo)
+    if hi is not None:
+        high = hi if high is None else min(high, hi)
+    if high is not None and high < low:
+        return "FALSE"
+    length = f"LEN({cell})"
+
+    def from_end(k: int) -> str:
+        return f"{length}-{k}" if k else length
+
+    v = alt.variable
+    checks, pos = [], 0
+    for i, seg in enumerate(alt.segments):
+        after = sum(s.low for s in alt.segments[i + 1:])
+        if v is None or i < v:
+            checks.append(_positions(cell, str(pos + 1), str(pos + seg.low), str(seg.low), seg.chars))
+            pos += seg.low
+        elif i == v:
+            fixed = pos + after
+            check = _positions(cell, str(pos + 1), from_end(after), from_end(fixed), seg.chars) if seg.high != 1 \
+                else _positions(cell, str(pos + 1), str(pos + 1), "1", seg.chars)
+            checks.append(f"IF({length}={fixed},TRUE,{check})" if seg.low == 0 else check)
+        else:
+            checks.append(_positions(cell, from_end(after + seg.low - 1), from_end(after), str(seg.low), seg.chars))
+    if high == low:
+        guard = f"{length}={low}"
+    elif high is None:
+        guard = f"{length}>={low}"
+    else:
+        guard = f"AND({length}>={low},{length}<={high})"
+    body = checks[0] if len(checks) == 1 else f"AND({','.join(checks)})"
+    return f"IF({guard},{body},FALSE)"
+
+
+def _merge_literals(segments: tuple[Segment, ...]) -> list[Segment]:
+    out: list[Segment] = []
+    for seg in segments:
+        if seg.literal and out and out[-1].literal:
+            prev = out.pop()
+            out.append(Segment(prev.chars * prev.low + seg.chars * seg.low, 1, 1, True))
+        elif seg.literal:
+            out.append(Segment(seg.chars * seg.low, 1, 1, True))
+        else:
+            out.append(seg)
+    return out
+
+
+def _describe_segment(seg: Segment, lang: str) -> str:
+    if seg.literal:
+        return t("dv_literal", lang, text=seg.chars)
+    chars = set(seg.chars)
+    named = {frozenset(_DIGITS): "dv_class_digits", frozenset(_UPPER): "dv_class_upper",
+             frozenset(_LOWER): "dv_class_lower", frozenset(_UPPER + _LOWER): "dv_class_letters",
+             frozenset(_UPPER + _LOWER + _DIGITS): "dv_class_alnum",
+             frozenset(_UPPER + _DIGITS): "dv_class_upper_digits"}
+    key = named.get(frozenset(chars))
+    what = t(key, lang) if key else t("dv_class_chars", lang, chars=_ranges(chars))
+    if seg.fixed:
+        return t("dv_count_exact", lang, n=seg.low, what=what)
+    if seg.high is None and seg.low == 0:
+        return t("dv_count_any", lang, what=what)
+    if seg.high is None:
+        return t("dv_count_at_least", lang, lo=seg.low, what=what)
+    return t("dv_count_between", lang, lo=seg.low, hi=seg.high, what=what)
+
+
+def _ranges(chars: set[str]) -> str:
+    """``0-9 A-Z _`` for a set of characters: runs of three or more as ranges."""
+    codes, out, i = sorted(map(ord, chars)), [], 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        out.append(f"{chr(codes[i])}–{chr(codes[j])}" if j - i >= 2 else " ".join(map(chr, codes[i:j + 1])))
+        i = j + 1
+    return " ".join(out)
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def translate(pattern: str) -> PatternRule | None:
+    """The client rule for a ``pattern``, or None when a formula cannot state its meaning."""
+    try:
+        if not (pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$")):
+            raise _Untranslatable
+        body = pattern[1:-1]
+        if body.startswith(("(?:", "(")) and body.endswith(")") and _closes_at_end(body):
+            inner = body[3:-1] if body.startswith("(?:") else body[1:-1]
+            alternatives = _split_alternatives(inner)
+        else:
+            alternatives = [body]
+            if len(_split_alternatives(body)) > 1:
+                raise _Untranslatable  # ^a|b$ is (^a)|(b$)
+        seqs = tuple(_sequence(alt) for alt in alternatives)
+    except _Untranslatable:
+        return None
+    if any(sum(not s.fixed for s in seq.segments) > 1 for seq in seqs):
+        return None
+    return PatternRule(pattern, seqs)
+
+
+def _closes_at_end(body: str) -> bool:
+    """Whether the group opening ``body`` closes at its last character."""
+    depth, i, in_class = 0, 0, False
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i == len(body) - 1
+        i += 1
+    return False
+
+
+def _split_alternatives(body: str) -> list[str]:
+    out, start, i, in_class, depth = [], 0, 0, False, 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(body[start:i])
+            start = i + 1
+        i += 1
+    out.append(body[start:])
+    return out
+
+
+_ESCAPES = {"d": _DIGITS, "w": _WORD}
+
+
+def _sequence(alt: str) -> Sequence:
+    segments: list[Segment] = []
+    i = 0
+    while i < len(alt):
+        ch = alt[i]
+        if ch == "[":
+            chars, i = _class(alt, i + 1)
+            literal = False
+        elif ch == "\\":
+            if i + 1 >= len(alt):
+                raise _Untranslatable
+            nxt = alt[i + 1]
+            if nxt in _ESCAPES:
+                chars, literal = _ESCAPES[nxt], False
+            elif not nxt.isalnum():
+                chars, literal = nxt, True
+            else:
+                raise _Untranslatable  # \s, \b, \u...: not stated by this translation
+            i += 2
+        elif ch in _SPECIAL:
+            raise _Untranslatable
+        else:
+            chars, literal = ch, True
+            i += 1
+        if ord(max(chars)) > 0xFFFF:
+            raise _Untranslatable  # Excel counts UTF-16 units
+        low, high, i = _quantifier(alt, i)
+        if high == 0:
+            continue
+        segments.append(Segment(chars, low, high, literal and low == high))
+    if not segments:
+        raise _Untranslatable
+    return Sequence(tuple(segments))
+
+
+def _class(alt: str, i: int) -> tuple[str, int]:
+    if i < len(alt) and alt[i] == "^":
+        raise _Untranslatable
+    items: list[str] = []
+    while i < len(alt) and alt[i] != "]":
+        ch = alt[i]
+        if ch == "\\":
+            if i + 1 >= len(alt):
+                raise _Untranslatable
+            nxt = alt[i + 1]
+            if nxt in _ESCAPES:
+                items.extend(_ESCAPES[nxt])
+                i += 2
+                continue
+            if nxt.isalnum():
+                raise _Untranslatable
+            ch, i = nxt, i + 2
+        else:
+            i += 1
+        if i + 1 < len(alt) and alt[i] == "-" and alt[i + 1] != "]":
+            end = alt[i + 1]
+            if end == "\\":
+                if i + 2 >= len(alt) or alt[i + 2].isalnum():
+                    raise _Untranslatable
+                end, i = alt[i + 2], i + 3
+            else:
+                i += 2
+            if ord(end) < ord(ch) or ord(end) - ord(ch) > 200:
+                raise _Untranslatable
+            items.extend(chr(c) for c in range(ord(ch), ord(end) + 1))
+        else:
+            items.append(ch)
+    if i >= len(alt) or not items:
+        raise _Untranslatable
+    return "".join(dict.fromkeys(items)), i + 1
+
+
+def _quantifier(alt: str, i: int) -> tuple[int, int | None, int]:
+    if i >= len(alt):
+        return 1, 1, i
+    ch = alt[i]
+    if ch in "?*+":
+        low, high = {"?": (0, 1), "*": (0, None), "+": (1, None)}[ch]
+        i += 1
+    elif ch == "{":
+        end = alt.find("}", i)
+        if end < 0:
+            raise _Untranslatable
+        spec = alt[i + 1:end]
+        lo_text, comma, hi_text = spec.partition(",")
+        if not lo_text.isdigit() or (hi_text and not hi_text.isdigit()):
+            raise _Untranslatable
+        low = int(lo_text)
+        high = low if not comma else (int(hi_text) if hi_text else None)
+        if high is not None and high < low:
+            raise _Untranslatable
+        i = end + 1
+    else:
+        return 1, 1, i
+    if i < len(alt) and alt[i] in "?+":
+        raise _Untranslatable  # lazy or possessive
+    return low, high, i
+
+
+# -- the validation of one input cell -----------------------------------------------------------
+
+def field_validation(f: Field, list_ref: str | None, lang: str) -> dict[str, Any]:
+    """xlsxwriter ``data_validation`` options for the input cell of ``f``."""
+    s = f.schema
+    opts: dict[str, Any] = {"input_title": str(s.get("title", ""))[:32], "error_type": "stop",
+                            "error_title": t("dv_error_title", lang)}
+    if f.kind == "enum":
+        choices = t("list_sep", lang).join(str(v) for v in s["enum"])
+        opts.update(validate="list", source=list_ref, error_message=t("dv_choose", lang, choices=choices))
+    elif f.kind == "boolean":
+        opts.update(validate="list", source=["是", "否"], error_message=t("dv_yes_no", lang))
+    elif f.kind in ("number", "integer"):
+        opts.update(_number(f, lang))
+    elif f.kind == "date":
+        opts.update(validate="date", criteria="between", minimum=dt.date(1990, 1, 1),
+                    maximum=dt.date(2100, 12, 31), error_type="warning", error_message=t("dv_date", lang))
+    else:
+        opts.update(_text(f, lang))
+    prompt = text(s.get("description", ""), lang)
+    if prompt:
+        opts["input_message"] = prompt[:255]
+    opts["error_message"] = opts["error_message"][:255]
+    return opts
+
+
+def _num(x: Any) -> str:
+    return number_text(float(x))
+
+
+def _number(f: Field, lang: str) -> dict[str, Any]:
+    s, c = f.schema, a1(f.row, f.col)
+    conditions, terms = [], [f"ISNUMBER({c})"]
+    lo, hi, xlo, xhi = (s.get(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"))
+    step = s.get("multipleOf")
+    for value, key, op in ((lo, "dv_min", ">="), (xlo, "dv_xmin", ">"), (hi, "dv_max", "<="), (xhi, "dv_xmax", "<")):
+        if value is not None:
+            conditions.append(t(key, lang, n=_num(value)))
+            terms.append(f"{c}{op}{_num(value)}")
+    if f.kind == "integer":
+        terms.append(f"INT({c})={c}")
+    if step is not None:
+        digits = decimal_places(step)
+        if digits is not None:
+            if f.kind != "integer" or digits > 0:
+                conditions.append(t("dv_decimals", lang, n=digits))
+                terms.append(f"ROUND({c},{digits})={c}")
+        else:
+            conditions.append(t("dv_multiple", lang, n=_num(step)))
+            terms.append(f"ROUND({c}/{_num(step)},9)=INT(ROUND({c}/{_num(step)},9))")
+    what = t("dv_what_integer" if f.kind == "integer" else "dv_what_number", lang)
+    listed = t("dv_conditions", lang, list=t("list_sep", lang).join(conditions)) if conditions else ""
+    message = t("dv_number", lang, what=what, conditions=listed)
+    if xlo is None and xhi is None and step is None:  # Excel's own number rule says it all
+        return {"validate": "integer" if f.kind == "integer" else "decimal", "criteria": "between",
+                "minimum": lo if lo is not None else -NUMBER_LIMIT, "maximum": hi if hi is not None else NUMBER_LIMIT,
+                "error_message": message}
+    return {"validate": "custom", "value": f"=AND({','.join(terms)})", "error_message": message}
+
+
+def _length_message(lo: int, hi: int, lang: str) -> str:
+    if lo and lo == hi:
+        return t("dv_length_exact", lang, n=lo)
+    if lo:
+        return t("dv_length_between", lang, lo=lo, hi=hi)
+    return t("dv_length_max", lang, hi=hi)
+
+
+def _text(f: Field, lang: str) -> dict[str, Any]:
+    s = f.schema
+    lo, hi = int(s.get("minLength", 0)), int(s.get("maxLength", MAX_CELL_TEXT))
+    pattern = s.get("pattern") if f.kind == "string" and isinstance(s.get("pattern"), str) else None
+    rule = translate(pattern) if pattern else None
+    formula = rule.formula(a1(f.row, f.col), lo, hi if "maxLength" in s else None) if rule else None
+    if rule is not None and formula is not None and "format" not in s:
+        authored = s.get("x-messages", {}).get("pattern")
+        message = text(authored, lang) if authored else rule.describe(lang)
+        r_lo, r_hi = rule.lengths
+        if lo > r_lo or ("maxLength" in s and (r_hi is None or hi < r_hi)):
+            message = t("dv_and_length", lang, rule=message, length=_length_message(lo, hi, lang))
+        return {"validate": "custom", "value": formula, "error_message": message}
+    criteria = {"criteria": "between", "minimum": lo, "maximum": hi} if lo else {"criteria": "<=", "value": hi}
+    message = _length_message(lo, hi, lang)
+    if pattern or "format" in s:
+        message = t("dv_checked_later", lang, rule=message)
+    return {"validate": "length", **criteria, "error_message": message}
