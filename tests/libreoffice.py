@@ -5,6 +5,7 @@ API:
     require() -> None                      # skip, or fail if XLTEMPLATE_REQUIRE_LIBREOFFICE=1
     convert(src, outdir, fmt="xlsx") -> Path
     fill_by_names(src, dst, values) -> None
+    check_validation(src, {name: [values]}) -> {name: ([accepted...], formula)}
     render_png(src, png, sheet_index=None, dpi=80) -> None
     pages(src, dpi=60) -> list[bytes]      # every printed page as a greyscale bitmap (PGM)
 
@@ -319,6 +320,37 @@ def fill_by_names(
         )
     if not dst.is_file():
         raise LibreOfficeError(f"uno_fill.py reported success but {dst} is missing\nstderr:\n{r.stderr}")
+
+
+def check_validation(
+    src: Path, values: dict[str, list[object]], *, timeout: float = FILL_TIMEOUT
+) -> dict[str, tuple[list[bool], str]]:
+    """Type each value (str as text, numbers as numbers) into the cell of each defined name of src in
+    LibreOffice and ask its own data-validation check whether the value is accepted.
+
+    Returns {name: ([accepted, ...], the validation formula as LibreOffice read it)}."""
+    src = Path(src).resolve()
+    with tempfile.TemporaryDirectory(prefix="xlt-uno-probe-", ignore_cleanup_errors=True) as tmp:
+        result = Path(tmp, "result.json")
+        job = {"src": str(src), "dst": str(Path(tmp, "unused.xlsx")), "values": {}, "soffice": SOFFICE,
+               "probe": [{"name": n, "values": v} for n, v in values.items()], "result": str(result),
+               "pgid_file": str(Path(tmp, "soffice.pgid")), "tmpdir": tmp}
+        job_file = Path(tmp, "job.json")
+        job_file.write_text(json.dumps(job, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+
+        def kill_soffice() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                _killpg(int(Path(job["pgid_file"]).read_text()))
+
+        try:
+            r = _run([UNO_PYTHON, str(UNO_FILL_SCRIPT), str(job_file)], timeout=timeout, env=_child_env(),
+                     what=f"check_validation {src.name}", on_timeout=kill_soffice)
+        finally:
+            _remove_lock_files(src)
+        if r.returncode != 0 or not result.is_file():
+            raise LibreOfficeError(f"uno_fill.py probe failed (exit {r.returncode}) for {src}\nstderr:\n{r.stderr}")
+        out = json.loads(result.read_text(encoding="utf-8"))
+    return {name: (entry["valid"], entry["formula"]) for name, entry in out.items()}
 
 
 # --------------------------------------------------------------------------- render_png

@@ -12,7 +12,9 @@ job.json:
                 "xt.e": {"datetime": "2024-01-31T12:00:00"}},
      "recalc": true, "soffice": "/usr/bin/soffice",
      "pgid_file": "/tmp/x/soffice.pgid",  # optional: soffice's process group id is written here
-     "tmpdir": "/tmp/x"}                  # optional: parent dir for the private profile
+     "tmpdir": "/tmp/x",                  # optional: parent dir for the private profile
+     "probe": [{"name": "xt.a", "values": ["1", 2]}], "result": "/abs/out.json"}
+                                          # optional: check values against the data validation instead
 
 Starts a private soffice (own profile dir and HOME, unique pipe), connects with
 retries, writes the top-left cell of each name, stores dst with the
@@ -215,6 +217,49 @@ def insert_rows(doc, inserts: list) -> None:
             sheet.protect("")
 
 
+def probe(doc, probes: list) -> dict:
+    """For each {"name", "values"}: whether LibreOffice's own data-validation check ("mark invalid
+    data", XSheetAuditing.showInvalid) accepts each value typed into the named cell.
+
+    The cell's validation is copied down a scratch column far below the form (LibreOffice moves its
+    relative references along, as when a clerk copies the cell), one value per row, and the rows
+    circled as invalid are read off the circles' positions.  Returns {name: {"valid": [bool...],
+    "formula": the validation formula as LibreOffice read it}}."""
+    out = {}
+    flags = sum(uno.getConstantByName(f"com.sun.star.sheet.CellFlags.{f}")
+                for f in ("VALUE", "DATETIME", "STRING", "FORMULA"))
+    for item in probes:
+        cell = lookup_range(doc, item["name"]).getCellByPosition(0, 0)
+        sheet = doc.Sheets.getByIndex(cell.CellAddress.Sheet)
+        if sheet.isProtected():
+            sheet.unprotect("")
+        col, first = cell.CellAddress.Column, 5000
+        values = item["values"]
+        scratch = sheet.getCellRangeByPosition(col, first, col, first + len(values) - 1)
+        scratch.Validation = cell.Validation
+        scratch.NumberFormat = cell.NumberFormat  # a text cell stays a text cell
+        for i, value in enumerate(values):
+            target = sheet.getCellByPosition(col, first + i)
+            if isinstance(value, str):
+                target.setString(value)
+            else:
+                target.setValue(float(value))
+        sheet.clearArrows()
+        sheet.showInvalid()
+        page = sheet.DrawPage
+        top, height = scratch.Position.Y, scratch.Size.Height / len(values)  # scratch rows: one height
+        circled = set()
+        for k in range(page.Count):
+            shape = page.getByIndex(k)
+            if shape.ShapeType == "com.sun.star.drawing.EllipseShape":
+                circled.add(int((shape.Position.Y + shape.Size.Height / 2 - top) // height))
+        sheet.clearArrows()
+        scratch.clearContents(flags)
+        out[item["name"]] = {"valid": [i not in circled for i in range(len(values))],
+                             "formula": cell.Validation.getFormula1()}
+    return out
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -244,6 +289,10 @@ def main(argv: list[str]) -> int:
         if doc is None:
             raise RuntimeError(f"LibreOffice could not load {src}:\n{soffice_log(tmp)}")
         try:
+            if job.get("probe"):
+                Path(job["result"]).write_text(json.dumps(probe(doc, job["probe"]), ensure_ascii=False),
+                                               encoding="utf-8")
+                return 0
             insert_rows(doc, job.get("insert_rows", []))
             fill(doc, job["values"])
             if job.get("recalc", True):

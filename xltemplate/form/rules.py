@@ -15,12 +15,13 @@ argument of ``SUM``, ``COUNT``, ``COUNTA``, ``AND`` and ``OR``), parentheses, th
 and LibreOffice disagree on them: ``MIN``/``MAX``, text as an argument of a numeric function or
 of ``+ - * /``, and a logical value joined with ``&``.
 
-**Semantics**, Excel's (and LibreOffice's, checked by ``tests/test_rules_libreoffice.py``):
-arithmetic in binary floating point; a number joined as text has at most 15 significant digits;
-an empty cell is 0 in arithmetic and ``""`` in text; ``SUM``/``COUNT`` over references take
-numbers only, ``COUNTA`` counts every non-empty cell; text in arithmetic is converted when it is a
-plain number, else ``#VALUE!``; ``/0`` is ``#DIV/0!``; errors propagate; ``ROUND`` rounds half away
-from zero on the 15-digit decimal value; a formula whose result is an empty cell shows 0.
+**Semantics**, LibreOffice's (checked by ``tests/test_rules_libreoffice.py``; Excel recalculates
+on load, so its own results show there): arithmetic in binary floating point; a number joined as
+text has at most 15 significant digits; an empty cell is 0 in arithmetic and ``""`` in text;
+``SUM``/``COUNT`` over references take numbers only, ``COUNTA`` counts every non-empty cell; text
+in arithmetic or as a condition is converted when it is a plain number or ``TRUE``/``FALSE``,
+else ``#VALUE!``; ``/0`` is ``#DIV/0!``; errors propagate; ``ROUND`` rounds half away from zero on
+the 15-digit decimal value; a formula whose result is an empty cell shows 0.
 
 **Non-numbers in a sum rule**, decided once: an absent part counts as 0 (an empty cell); the
 rule is *undecided* while the total is absent or the total or any part holds something that is
@@ -123,6 +124,8 @@ def _number(v: Any) -> float | XlError:
         return v
     if isinstance(v, str) and _PLAIN_NUMBER.match(v):
         return float(v)
+    if isinstance(v, str) and v.strip().upper() in ("TRUE", "FALSE"):
+        return 1.0 if v.strip().upper() == "TRUE" else 0.0
     return VALUE_ERROR
 
 
@@ -135,8 +138,10 @@ def _logical(v: Any) -> bool | XlError:
         return v
     if isinstance(v, float):
         return v != 0
-    if isinstance(v, str) and v.upper() in ("TRUE", "FALSE"):
-        return v.upper() == "TRUE"
+    if isinstance(v, str) and v.strip().upper() in ("TRUE", "FALSE"):
+        return v.strip().upper() == "TRUE"
+    if isinstance(v, str) and _PLAIN_NUMBER.match(v):
+        return float(v) != 0
     return VALUE_ERROR
 
 
