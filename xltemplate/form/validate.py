@@ -339,6 +339,11 @@ class ReferenceEngine:
                 missing = [p for p in e.validator_value if p not in e.instance and f"{p!r} is a required" in e.message]
                 out += [Failure((*path, p), "required", None, None, e.message) for p in missing[:1]]
                 continue
+            if e.validator == "dependentRequired" and isinstance(e.instance, dict):  # as jsonschema-rs: at the field
+                missing = [d for deps in e.validator_value.values() for d in deps
+                           if d not in e.instance and f"{d!r} is a dependency" in e.message]
+                out += [Failure((*path, d), "required", None, None, e.message) for d in missing[:1]]
+                continue
             out.append(Failure(path, str(e.validator), e.validator_value, e.instance, e.message))
         return out
 
