@@ -59,6 +59,19 @@ def test_auto_layout_gives_every_field_a_cell() -> None:
     assert model.arrays["/rows"].capacity == 4
 
 
+def test_auto_layout_places_repeating_areas_inside_sections() -> None:
+    schema = {"type": "object", "title": "计划", "properties": {
+        "plan": {"type": "object", "title": "分季计划", "properties": {
+            "note": {"type": "string", "title": "说明"},
+            "q1": {"type": "array", "title": "一季度", "maxItems": 2, "items": {"type": "object", "properties": {
+                "what": {"type": "string", "title": "事项"}, "cost": {"type": "number", "title": "费用"}}}},
+            "q2": {"type": "array", "title": "二季度", "items": {"type": "string", "title": "备注"}}}}}}
+    model = build_model(schema, auto_layout(schema, capacity=3), auto=True)
+    assert {p: a.capacity for p, a in model.arrays.items()} == {"/plan/q1": 2, "/plan/q2": 3}
+    texts = [c.text for c in model.sheets[0].cells if c.kind == "text"]
+    assert texts.index("一季度") < texts.index("事项") < texts.index("二季度")
+
+
 def test_layout_that_disagrees_with_the_schema_is_refused() -> None:
     missing = {"sheets": [{"name": "s", "columns": [1, 1], "rows": [{"cells": [{"field": "/name"}]}]}]}
     with pytest.raises(LayoutError, match="no input cell for: /rows"):

@@ -268,3 +268,43 @@ def test_sheet_names_are_legal_and_unique() -> None:
     assert names[5] == "History(2)" and names[6] == "q"
     assert all(len(n) <= 31 for n in names) and len({n.lower() for n in names}) == len(names)
     assert [risky(v) for v in ("=1", "+1", "-1", "@x", "\tx", "\rx", "a=1", "１", "")] == [True] * 6 + [False] * 3
+
+
+@pytest.mark.parametrize(("hint", "zh", "en"), [
+    ({"name": "plan", "path": ["quarter"], "titles": [{"zh": "季度", "en": "Quarter"}]}, "季度", "Quarter"),
+    ({"name": "plan", "path": ["quarter"]}, "quarter", "quarter"),
+    (None, "分组1", "Group 1"),
+], ids=["x-table titles", "x-table path names", "no x-table"])
+def test_a_new_forms_grouped_table_is_reported_from_its_schema_alone(tmp_path: Path, hint: Any, zh: str,
+                                                                      en: str) -> None:
+    """A form the package has never seen, with repeating areas grouped under one property: its
+    report sheet is named by the schema and its path column is headed by ``x-table``'s titles, else
+    its path names, else a numbered group, with no code of its own."""
+    from xltemplate.form.forms import load_form
+
+    rows = {"type": "array", "maxItems": 2, "items": {"type": "object", "properties": {
+        "what": {"title": "事项", "type": "string"}, "cost": {"title": "费用", "type": "number"}}}}
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "季度计划",
+              "x-form": {"id": "quarter-plan", "version": "1"}, "type": "object", "properties": {
+                  "unit": {"title": "单位", "type": "string"},
+                  "plan": {"title": "分季计划", "type": "object", **({"x-table": hint} if hint else {}),
+                           "properties": {"q1": {"title": "一季度", **rows}, "q2": {"title": "二季度", **rows}}}}}
+    path = tmp_path / "quarter-plan.schema.json"
+    path.write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+    model = load_form(path)
+    data = {"unit": "市财政局", "plan": {"q1": [{"what": "培训", "cost": 3}], "q2": [{"what": "验收", "cost": 2}]}}
+    ret = _return(tmp_path / "in" / "q.xlsx", model, data, submission_id="Q-1", department="市财政局", code="102")
+    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        assert batch.run([ret], store=store, jobs=1, form=str(path)).total()["valid"] == 1
+        for lang, group, heads in (("zh", zh, ["记录号", "部门", "部门代码", "报送编号"]),
+                                   ("en", en, ["Record", "Department", "Department code", "Submission ID"])):
+            out = tmp_path / f"{lang}.xlsx"
+            counts = write_report(store, out, form=str(path), lang=lang)
+            assert counts["分季计划"] == 2
+            ws = openpyxl.load_workbook(out)["分季计划"]
+            assert [c.value for c in ws[1]] == [*heads, group, "区域" if lang == "zh" else "Area",
+                                                "行号" if lang == "zh" else "Row", "事项", "费用"]
+            assert [(r[group], r["事项"], r["费用"]) for r in _rows(ws)] == [("q1", "培训", 3), ("q2", "验收", 2)]
+    finally:
+        store.dispose()

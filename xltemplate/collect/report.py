@@ -46,6 +46,7 @@ import sqlalchemy as sa
 
 from ..form.model import FormModel
 from ..form.schema import join_pointer, node_at, split_pointer, text
+from ..messages import LANGS
 from ..messages import t as t_
 from ..xlsx.writer import FONT, display_width
 from . import rounds
@@ -60,20 +61,18 @@ MAX_SHEET_NAME = 31
 _BAD_SHEET_CHARS = re.compile(r'[\[\]:*?/\\<>|"\x00-\x1f]')
 _FETCH = 1000  # rows per round trip when streaming
 
-_TEXT = {
-    "zh": {"id": "记录号", "summary": "汇总", "errors": "错误清单", "department": "部门", "department_code": "部门代码",
-           "submission_id": "报送编号", "file": "文件", "received_at": "接收时间", "row": "行号", "area": "区域",
-           "status": "状态", "sheet": "工作表", "cell": "单元格", "label": "项目", "value": "填写的内容",
-           "message": "问题", "invalid": "有错误", "unreadable": "无法读取", "true": "是", "false": "否",
-           "period": "期间", "category": "类别", "subcategory": "子类"},
-    "en": {"id": "Record", "summary": "Summary", "errors": "Errors", "department": "Department",
-           "department_code": "Department code",
-           "submission_id": "Submission ID", "file": "File", "received_at": "Received at", "row": "Row",
-           "area": "Area", "status": "Status", "sheet": "Sheet", "cell": "Cell", "label": "Field",
-           "value": "Value entered", "message": "Problem", "invalid": "invalid", "unreadable": "unreadable",
-           "true": "TRUE", "false": "FALSE", "period": "period", "category": "category",
-           "subcategory": "subcategory"},
-}
+#: report header -> catalog key (the 错误清单 columns are the annotated return's, the statuses the rounds')
+_HEADERS = {"id": "report_id", "summary": "report_summary", "errors": "errors_sheet",
+            "department": "col_department", "department_code": "report_department_code",
+            "submission_id": "report_submission_id", "file": "report_file", "received_at": "report_received_at",
+            "row": "report_row", "area": "report_area", "status": "col_status", "sheet": "errors_sheet_col",
+            "cell": "errors_cell", "label": "errors_field", "value": "errors_found", "message": "errors_problem",
+            "invalid": "status_invalid", "unreadable": "status_unreadable", "true": "report_true",
+            "false": "report_false"}
+
+
+def _texts(lang: str) -> dict[str, str]:
+    return {name: t_(key, lang) for name, key in _HEADERS.items()}
 
 
 class ReportError(ValueError):
@@ -116,10 +115,9 @@ def _model(store: Store, form: str | None, lang: str) -> FormModel:
         if len(ids) == 1:
             form = ids[0]
         elif not ids:
-            raise ReportError("数据库中还没有任何表单的报送" if lang == "zh" else "the database holds no submissions")
+            raise ReportError(t_("report_no_submissions", lang))
         else:
-            raise ReportError(f"数据库中有多个表单：{'、'.join(ids)}，请用 --form 指定" if lang == "zh" else
-                              f"the database holds several forms: {', '.join(ids)}; choose one with --form")
+            raise ReportError(t_("report_several_forms", lang, forms=t_("list_sep", lang).join(ids)))
     model = find_form(form)
     if model is None:
         try:
@@ -164,7 +162,7 @@ def _current(store: Store, rnd: Round | None) -> tuple[Any, ...]:
 
 
 def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd: Round | None) -> list[_Sheet]:
-    t = _TEXT[lang]
+    t = _texts(lang)
     s = store.submissions
     tables = store.tables_for(model)
     plan = tables.plans[model.hash]
@@ -204,9 +202,11 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
         hint = top.get("x-table") if isinstance(top.get("x-table"), dict) else {}
         names = [c.name for c in table.columns]
         path_cols = names[2:names.index("label")]  # id, submission, *path, label, row, *items
-        path_titles = list(hint.get("titles", []))
-        path_headers = [text(path_titles[i], lang) if i < len(path_titles) else t.get(p, p)
-                        for i, p in enumerate(path_cols)]
+        # headed by the schema: x-table's titles, else its path names, else numbered groups
+        path_titles, path_names = list(hint.get("titles", [])), list(hint.get("path", []))
+        path_headers = [text(path_titles[i], lang) if i < len(path_titles) else
+                        str(path_names[i]) if i < len(path_names) else t_("report_level", lang, n=i + 1)
+                        for i in range(len(path_cols))]
         headers = [*key_headers, *path_headers, t["area"], t["row"],
                    *(group.titles.get(key, key) for key, _c, _k in cols)]
         kinds = (["integer"] + ["text"] * (len(key_headers) - 1 + len(path_cols) + 1) + ["integer"]
@@ -308,7 +308,7 @@ def _as_text(value: Any, kind: str, lang: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return _TEXT[lang]["true" if value else "false"]
+        return t_("report_true" if value else "report_false", lang)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
@@ -422,7 +422,7 @@ def _write_jsonl(store: Store, model: FormModel, conn: sa.Connection, out: Path,
                     "received_at": received.isoformat() if received is not None else None, "data": data}
             fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
             n += 1
-    return {_TEXT[lang]["summary"]: n}
+    return {t_("report_summary", lang): n}
 
 
 def write_report(store: Store, out: Path, *, form: str | None = None, lang: str = "zh",
@@ -433,11 +433,10 @@ def write_report(store: Store, out: Path, *, form: str | None = None, lang: str 
     latest): its returns, and the sheets 报送情况 and 未报送.  A form with no rounds reports
     everything current."""
     out = Path(out)
-    lang = lang if lang in _TEXT else "zh"
+    lang = lang if lang in LANGS else "zh"
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise ReportError(f"不支持的报表格式 {out.suffix or '（无扩展名）'}，请用 .xlsx、.csv 或 .jsonl" if lang == "zh"
-                          else f"unsupported report format {out.suffix or '(no suffix)'}: use .xlsx, .csv or .jsonl")
+        raise ReportError(t_("report_bad_format", lang, suffix=out.suffix or t_("report_no_suffix", lang)))
     model = _model(store, form, lang)
     store.tables_for(model)  # creates the form's tables if nothing of it was imported yet (outside our read)
     try:

@@ -285,7 +285,8 @@ def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
 
     Column A carries the top-level section labels, column B the field labels and the rest the
     inputs; an array of objects becomes a table with one column per item field and
-    ``maxItems`` rows (``capacity`` when unbounded); every ``x-sum`` rule gets a check cell.
+    ``maxItems`` rows (``capacity`` when unbounded), headed by its title when it sits inside a
+    section; every ``x-sum`` rule gets a check cell.
     """
     all_leaves = list(leaves(schema))
     arrays: dict[str, list[Leaf]] = {}
@@ -305,26 +306,34 @@ def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
             row["height"] = 60
         return row
 
-    done: set[str] = set()
+    def table(array: str, titled: bool) -> list[dict[str, Any]]:
+        items = arrays[array]
+        cap = int(items[0].max_items or capacity)
+        header = [{"title": lf.pattern} for lf in items]
+        body = [{"field": lf.pattern} for lf in items]
+        header[-1]["colspan"] = body[-1]["colspan"] = width - len(items)
+        heading = [{"cells": [{"title": array, "colspan": width - 1}]}] if titled else []
+        return [*heading, {"cells": header}, {"repeat": cap, "cells": body}]
+
     for key, sub in root.get("properties", {}).items():
         sub = resolve(sub, schema)
         prefix = "/" + key
         mine = [lf for lf in all_leaves if lf.pattern == prefix or lf.pattern.startswith(prefix + "/")]
         title = sub.get("title", key)
         if sub.get("type") == "array" and mine:
-            items = arrays[prefix]
-            cap = int(sub.get("maxItems") or capacity)
-            header = [{"title": lf.pattern} for lf in items]
-            body = [{"field": lf.pattern} for lf in items]
-            header[-1]["colspan"] = body[-1]["colspan"] = width - len(items)
-            rows.append({"label": {"text": title, "style": "section"},
-                         "rows": [{"cells": header}, {"repeat": cap, "cells": body}]})
+            rows.append({"label": {"text": title, "style": "section"}, "rows": table(prefix, False)})
         elif sub.get("type") == "object" and mine:
-            rows.append({"label": {"text": title, "style": "section"},
-                         "rows": [leaf_row(lf, 1) for lf in mine]})
+            section: list[dict[str, Any]] = []
+            tables: set[str] = set()
+            for lf in mine:  # the section's fields in order, each repeating area inside it as a table
+                if lf.array is None:
+                    section.append(leaf_row(lf, 1))
+                elif lf.array not in tables:
+                    tables.add(lf.array)
+                    section += table(lf.array, True)
+            rows.append({"label": {"text": title, "style": "section"}, "rows": section})
         else:
             rows.extend(leaf_row(lf, 2) for lf in mine)
-        done.update(lf.pattern for lf in mine)
     from .rules import SumRule
 
     rules = [SumRule.of(r) for r in root.get("x-sum", [])]

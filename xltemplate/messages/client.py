@@ -55,8 +55,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "errors_sheet_col": {"zh": "工作表", "en": "Sheet"},
     "errors_cell": {"zh": "单元格", "en": "Cell"},
     "errors_field": {"zh": "项目", "en": "Field"},
-    "errors_found": {"zh": "填写的内容", "en": "Found"},
+    "errors_found": {"zh": "填写的内容", "en": "Value entered"},
     "errors_problem": {"zh": "问题", "en": "Problem"},
+    # the template's own text
+    "page_footer": {"zh": "&C第 &P 页 共 &N 页", "en": "&CPage &P of &N"},
     # the automatic layout (the template's own text, in Chinese)
     "auto_checks": {"zh": "校验", "en": "Checks"},
     "auto_title": {"zh": "表单", "en": "Form"},

@@ -356,7 +356,7 @@ class _FormSheet:
         password = self.book.password
         ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
                                     "select_unlocked_cells": True})
-        setup_sheet(ws, layout)
+        setup_sheet(ws, layout, t("page_footer", lang))
 
     def _input(self, f: Field, cell: Any, contents: dict[str, Any], marks: dict[str, str],
                heights: dict[int, float], lang: str) -> None:
