@@ -79,3 +79,63 @@ def test_cli_distribute(wuhai, tmp_path) -> None:
     res = CliRunner().invoke(main, ["distribute", "wuhai-perf-target", "--roster", str(bad), "-o",
                                     str(tmp_path / "out2")])
     assert res.exit_code == 1 and "“x”" in res.output and not (tmp_path / "out2").exists()
+
+
+def test_roster_columns_can_fill_rows_of_a_repeating_area(wuhai, tmp_path) -> None:
+    """A column names one cell, so a repeating area's field is named by its row; both writers."""
+    text_only = [{"code": "101", "name": "市信访局", "/budget_items/0/name": "生活补贴", "/budget_items/1/name": "交通费",
+                  "/budget_items/1/period": "2021-01~2021-06"}]
+    with_amounts = [dict(text_only[0], **{"/budget_items/0/amount": "5", "/budget_items/1/amount": "2.5"})]
+    fast = distribute(wuhai, text_only, tmp_path / "fast")
+    full = distribute(wuhai, with_amounts, tmp_path / "full")
+    assert import_workbook(tmp_path / "fast" / fast[0].file).data["budget_items"] == [
+        {"name": "生活补贴"}, {"name": "交通费", "period": "2021-01~2021-06"}]
+    assert import_workbook(tmp_path / "full" / full[0].file).data["budget_items"] == [
+        {"name": "生活补贴", "amount": 5}, {"name": "交通费", "amount": 2.5, "period": "2021-01~2021-06"}]
+
+
+@pytest.mark.parametrize(("column", "words"), [
+    ("/budget_items/*/name", ["重复区域“项目预算明细”的一列", "/budget_items/0/name（第1行）"]),
+    ("/budget_items/8/name", ["只有 8 行", "/budget_items/0/name 到 /budget_items/7/name"]),
+    ("/funding", ["一组内容“项目资金来源(万元)”", "/funding/total"]),
+    ("明细项目名称", ["重复区域“项目预算明细”的一列", "/budget_items/0/name"]),
+    ("/no/such", ["不是表单中的字段"]),
+])
+def test_a_column_that_names_no_cell_is_refused_saying_what_to_write(wuhai, column, words) -> None:
+    with pytest.raises(RosterError) as exc:
+        plan(wuhai, [{"code": "101", "name": "市信访局", column: "x"}], "名单.csv")
+    message = str(exc.value)
+    assert f"列“{column}”" in message and "名单.csv" in message
+    for word in words:
+        assert word in message, message
+
+
+def test_roster_problems_in_english(wuhai) -> None:
+    with pytest.raises(RosterError) as exc:
+        plan(wuhai, [{"code": "101", "name": "a", "/budget_items/*/name": "x"}], "r.csv", lang="en")
+    assert "repeating area" in str(exc.value) and "/budget_items/0/name (row 1)" in str(exc.value)
+
+
+def test_prefills_are_checked_as_partial_instances(wuhai, tmp_path) -> None:
+    """What a department still fills in does not block a prefill; the values given are checked,
+    and a sum rule only when its total and every part are given."""
+    base = {"code": "101", "name": "市信访局"}
+    # the total alone: the parts are still to come (the old check counted them as 0 and refused it)
+    [(_c, _n, data)] = plan(wuhai, [base | {"/funding/total": "7"}])
+    assert data["funding"] == {"total": 7}
+    # total and amount of one budget row that differ: the rule over a repeating column is never complete
+    plan(wuhai, [base | {"/funding/total": "7", "/budget_items/0/amount": "3"}])
+    # total and all three parts given, and they do not add up: refused, naming the rule
+    with pytest.raises(RosterError) as exc:
+        plan(wuhai, [base | {"/funding/total": "10", "/funding/carryover": "1", "/funding/request": "2",
+                             "/funding/other": "3"}], "r.csv")
+    assert "r.csv 第2行：项目资金来源(万元) · 项目资金总额“10”" in str(exc.value)
+    assert "三项合计 6，总额 10" in str(exc.value)
+    # a value given is still held to its own rules, and so is a row's field
+    with pytest.raises(RosterError) as exc:
+        plan(wuhai, [base | {"/funding/total": "7.123", "/budget_items/0/period": "2021-12~2021-01"}], "r.csv")
+    assert "最多保留两位小数" in str(exc.value) and "开始时间晚于结束时间" in str(exc.value)
+    issued = distribute(wuhai, [base | {"/funding/total": "7"}], tmp_path / "out")
+    back = import_workbook(tmp_path / "out" / issued[0].file)
+    assert back.data["funding"] == {"total": 7}
+    assert any(e.code == "x-sum" for e in back.errors)  # the import checks everything, when the form comes back

@@ -271,7 +271,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
         raise click.ClickException(t("round_needs_db", lang, option="--round/--carry-from"))
     try:
         model = load_form(form)
-        rows = read_roster(roster)
+        rows = read_roster(roster, lang)
     except (*_form_errors(), RosterError) as exc:
         _fail(exc)
     store = None if no_db else _store(db)
@@ -280,7 +280,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
     try:
         issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update,
                      store=store, round_name=round_name, year=year, deadline=when, carry_from=carry_from,
-                     created_by=_actor())
+                     created_by=_actor(), lang=lang)
         bar.close()
         click.echo(t("distributed", lang, n=len(issued), path=output, manifest=output / "manifest.csv"), err=True)
         if store is not None:

@@ -3,8 +3,20 @@
 The roster is a CSV (UTF-8, or GB18030 as saved by Chinese Excel) with a department ``code``
 and ``name`` (Chinese headers 部门代码/部门名称 work too), optionally ``contact``, and any other
 column naming a schema field by pointer (``/unit/supervisor``), defined name or unique title.
-The form says where code, name and contact go (``x-form.roster``).  Unknown columns and values
-that do not fit are refused before anything is written.
+A column fills one cell, so a field of a repeating area is named by its row: ``/budget_items/0/name``
+is the first row's 明细项目名称 (a ``*`` pointer, a row beyond the capacity, a section, or the title
+of a repeating column is refused, saying which pointer to write instead).  The form says where
+code, name and contact go (``x-form.roster``).  Unknown columns and values that do not fit are
+refused before anything is written.
+
+Which rules a prefilled value must pass: a prefill is partial by nature, the department fills in
+the rest, so it is validated as a partial instance (``validate(..., partial=True)``): every rule
+about the values given (type, pattern, length, range, decimals, choices, dates, prompt text) is
+checked and refuses the roster line; the rules about what is still to be filled are not
+(``required``, ``minItems``, ...), and a sum rule (``x-sum``) is checked only when its total and
+every part are given; one with a ``*`` part (a repeating column) never is, since rows may still be
+added.  So a prefilled 项目资金总额 alone passes, and a prefilled total with all three parts that
+do not add up is refused.  The import checks everything.
 
 Speed: when every roster value goes into a text cell, the workbook is written once with marker
 strings and each department's copy is that skeleton with the markers replaced (XML-escaped) and
@@ -31,8 +43,10 @@ import sqlalchemy as sa
 
 from ..form import coerce
 from ..form.model import Field, FormModel
+from ..form.schema import node_at, split_pointer, text
 from ..form.validate import validate
-from ..form.values import MISSING, get, leaves_of
+from ..form.values import MISSING, get, leaves_of, merge
+from ..form.values import put as put_at
 from ..messages import t
 from ..xlsx.writer import FillError, check_fit, write_filled
 from . import rounds
@@ -70,21 +84,23 @@ class Issued:
     data: dict[str, Any] | None = None  # what was prefilled
 
 
-def read_roster(path: str | Path) -> list[dict[str, str]]:
+def read_roster(path: str | Path, lang: str = "zh") -> list[dict[str, str]]:
     raw = Path(path).read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = raw.decode(encoding)
+            content = raw.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
     else:
-        raise RosterError([f"{path}：无法识别文件编码，请另存为 UTF-8 的 CSV"])
-    rows = list(csv.DictReader(io.StringIO(text)))
+        raise RosterError([t("roster_encoding", lang, source=path)])
+    rows = list(csv.DictReader(io.StringIO(content)))
     return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in rows]
 
 
 def _column_field(model: FormModel, column: str) -> Field | None:
+    """The field a roster column names: by pointer (a repeating area's by its row), defined name
+    or unique title."""
     if column in model.by_pointer:
         return model.by_pointer[column]
     for f in model.fields:
@@ -94,10 +110,49 @@ def _column_field(model: FormModel, column: str) -> Field | None:
     return titled[0] if len(titled) == 1 else None
 
 
-def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster") -> list[tuple[str, str, dict]]:
-    """(code, name, instance) per roster row; RosterError lists every problem at once."""
+def _column_problem(model: FormModel, column: str, source: str, lang: str) -> str:
+    """Why ``column`` names no cell, and what to write instead."""
+    def area_of(pointer: str) -> Any:
+        return next((a for p, a in model.arrays.items() if pointer == p or pointer.startswith(p + "/")), None)
+
+    if column.startswith("/"):
+        tokens = split_pointer(column)
+        pattern = "/" + "/".join("*" if tok.isdigit() or tok == "*" else tok for tok in tokens)
+        rows = model.by_pattern.get(pattern)
+        area = area_of(column)
+        if rows and "*" in column:
+            return t("roster_column_pattern", lang, source=source, column=column, area=area.label,
+                     example=rows[0].pointer)
+        if rows:
+            return t("roster_column_beyond", lang, source=source, column=column, area=area.label,
+                     capacity=area.capacity, first=rows[0].pointer, last=rows[-1].pointer)
+        inside = [f for f in model.fields if f.pointer.startswith(column.rstrip("/") + "/")]
+        if inside:
+            try:
+                label = text(node_at(model.schema, column).get("title") or column, lang)
+            except (KeyError, TypeError, IndexError):
+                label = column
+            return t("roster_column_group", lang, source=source, column=column, label=label,
+                     example=inside[0].pointer)
+    titled = [f for f in model.fields if f.schema.get("title") == column]
+    in_areas = [f for f in titled if f.array is not None and f.index == 0]
+    if in_areas and len(in_areas) == len({f.array for f in titled}):
+        return t("roster_column_title_in_area", lang, source=source, column=column,
+                 area=model.arrays[in_areas[0].array or ""].label, example=in_areas[0].pointer)
+    plain = [f for f in titled if f.array is None]
+    if len(plain) > 1:
+        return t("roster_column_ambiguous", lang, source=source, column=column,
+                 pointers=t("list_sep", lang).join(f.pointer for f in plain))
+    return t("roster_unknown_column", lang, source=source, column=column)
+
+
+def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster",
+         lang: str = "zh") -> list[tuple[str, str, dict]]:
+    """(code, name, instance) per roster row; RosterError lists every problem at once.
+
+    Each instance is checked as a partial one (see the module docstring for which rules apply)."""
     if not roster:
-        raise RosterError([f"{source}：名单是空的"])
+        raise RosterError([t("roster_empty", lang, source=source)])
     columns = list(roster[0])
     role: dict[str, str] = {}
     for key, names in ALIASES.items():
@@ -107,7 +162,7 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
                 break
     problems = []
     if "code" not in role.values() or "name" not in role.values():
-        problems.append(f"{source}：名单必须有部门代码（code）和部门名称（name）两列，现有列：{'、'.join(columns)}")
+        problems.append(t("roster_no_code_name", lang, source=source, columns=t("list_sep", lang).join(columns)))
     hints = model.schema.get("x-form", {}).get("roster", {})
     targets: dict[str, list[Field]] = {}
     for c in columns:
@@ -117,7 +172,7 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
         else:
             f = _column_field(model, c)
             if f is None:
-                problems.append(f"{source}：列“{c}”不是表单中的字段（可用 JSON 指针、定义名称或字段标题）")
+                problems.append(_column_problem(model, c, source, lang))
             else:
                 targets[c] = [f]
     if problems:
@@ -127,7 +182,7 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
         code = row[next(c for c, k in role.items() if k == "code")]
         name = row[next(c for c, k in role.items() if k == "name")]
         if not code or not name:
-            problems.append(f"{source} 第{n}行：部门代码和部门名称不能为空")
+            problems.append(t("roster_no_code_or_name", lang, source=source, n=n))
             continue
         data: dict[str, Any] = {}
         for c, fields in targets.items():
@@ -135,30 +190,24 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster")
                 value = coerce.coerce(row.get(c, ""), f)
                 if value is MISSING:
                     continue
-                _put(data, f.pointer, value)
-        for problem in check_fit(model, data):
-            problems.append(f"{source} 第{n}行：{problem}")
-        given = {p for p, _ in leaves_of(data)}
-        for issue in validate(model, data):  # a wrong prefilled value would be every clerk's error
-            if issue.pointer in given and issue.code != "required":
-                problems.append(f"{source} 第{n}行：{issue.label}“{issue.value}”：{issue.message}")
+                put_at(data, f.pointer, value, model.arrays)
+        for problem in check_fit(model, data, lang=lang):
+            problems.append(t("roster_line", lang, source=source, n=n, problem=problem))
+        # a wrong prefilled value would be every clerk's error; what is still to come is not checked
+        for issue in validate(model, data, lang, partial=True):
+            key = "roster_rule" if issue.value is None else "roster_value"
+            problems.append(t(key, lang, source=source, n=n, label=issue.label, value=issue.value,
+                              message=issue.message))
         out.append((code, name, data))
     keys = key_pointers(model)
     project_cols = [c for c, fields in targets.items() if any(f.pointer in keys for f in fields)]
     seen = [(c, tuple(row.get(p, "") for p in project_cols)) for (c, _, _), row in zip(out, roster, strict=False)]
     twice = sorted({c for c, k in seen if seen.count((c, k)) > 1})
-    problems += [f"{source}：部门代码 {c} 出现了不止一次" + ("（同一项目）" if project_cols else "") for c in twice]
+    problems += [t("roster_code_twice_project" if project_cols else "roster_code_twice", lang, source=source, code=c)
+                 for c in twice]
     if problems:
         raise RosterError(problems)
     return out
-
-
-def _put(data: dict[str, Any], pointer: str, value: Any) -> None:
-    tokens = pointer.strip("/").split("/")
-    node = data
-    for token in tokens[:-1]:
-        node = node.setdefault(token, {})
-    node[tokens[-1]] = value
 
 
 def file_name(code: str, name: str) -> str:
@@ -176,7 +225,7 @@ class _Skeleton:
         self.model, self.key = model, key
         data: dict[str, Any] = copy.deepcopy(common or {})
         for p, marker in self.markers.items():
-            _put(data, p, marker)
+            put_at(data, p, marker, model.arrays)
         extra = {"department": self.dept, "department_code": self.code, **(meta or {})} | (
             {"signature": self.sig} if key else {})
         book = write_filled(model, data, submission_id=self.sid, password=password, extra_meta=extra)
@@ -225,32 +274,29 @@ def year_data(model: FormModel, year: int | None) -> dict[str, Any]:
     pointer = model.schema.get("x-form", {}).get("year")
     data: dict[str, Any] = {}
     if year is not None and pointer and pointer in model.by_pointer:
-        _put(data, pointer, year)
+        put_at(data, pointer, year, model.arrays)
     return data
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for pointer, value in leaves_of(extra):
-        if value not in ({}, []):
-            _put(out, pointer, value)
-    return out
+    return merge(copy.deepcopy(base), copy.deepcopy(extra))
 
 
 def _book(model: FormModel, data: dict[str, Any], sid: str, name: str, code: str, meta: dict[str, str],
-          password: str | None, key: str | None, source: str) -> bytes:
+          password: str | None, key: str | None, source: str, lang: str = "zh") -> bytes:
     try:
         return write_filled(model, data, submission_id=sid, password=password, key=key,
                             extra_meta={"department": name, "department_code": code, **meta})
     except FillError as exc:
-        raise RosterError([f"{source}（{code} {name}）：{p}" for p in exc.problems]) from exc
+        raise RosterError([t("roster_department", lang, source=source, code=code, name=name, problem=p)
+                           for p in exc.problems]) from exc
 
 
 def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Path, *,
                password: str | None = None, key: str | None = None, source: str = "roster",
                progress: Callable[[int], None] | None = None, store: Store | None = None,
                round_name: str | None = None, year: int | None = None, deadline: dt.date | None = None,
-               carry_from: str | None = None, created_by: str | None = None) -> list[Issued]:
+               carry_from: str | None = None, created_by: str | None = None, lang: str = "zh") -> list[Issued]:
     """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``.
 
     With ``store`` the collection round is recorded too (see :mod:`~xltemplate.collect.rounds`):
@@ -260,7 +306,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     in that round that continues into ``year``, prefilled with the fields the form carries
     (``x-form.carry``).
     """
-    rows = plan(model, roster, source)
+    rows = plan(model, roster, source, lang)
     lines = round_lines(model, roster)
     outdir = Path(outdir)
     common = year_data(model, year)
@@ -296,12 +342,12 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
             values = {p: str(get(data, p, None) or "") for p in pointers}
             book = skeleton.render(values, sid, dept, code)
         else:
-            book = _book(model, _merge(common, data), sid, dept, code, meta, password, key, source)
+            book = _book(model, _merge(common, data), sid, dept, code, meta, password, key, source, lang)
         put(book, Issued(code, dept, "", sid, "", line.project, line.line, None, _merge(common, data)))
         for old_id, project, old_data in carried.get(code, []):
             sid = f"{code}-{uuid.uuid4().hex[:12]}"
             data_c = _merge(_merge(common, data), old_data)
-            put(_book(model, data_c, sid, dept, code, meta, password, key, source),
+            put(_book(model, data_c, sid, dept, code, meta, password, key, source, lang),
                 Issued(code, dept, "", sid, "", project, line.line, old_id, data_c))
     with open(outdir / "manifest.csv", "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
@@ -382,9 +428,9 @@ def carried_projects(store: Store | None, model: FormModel, carry_from: str, cod
             if value is not MISSING:
                 for pointer, leaf in leaves_of(value, prefix):
                     if pointer in model.by_pointer and leaf not in ({}, []):
-                        _put_path(data, pointer, leaf)
+                        put_at(data, pointer, leaf, model.arrays)
         for pointer, value in set_values.items():
-            _put(data, pointer, value)
+            put_at(data, pointer, value, model.arrays)
         out.setdefault(row.department_code, []).append((row.id, row.key_text, data))
     return out
 
@@ -393,28 +439,3 @@ def _continues(period: Any, year: int) -> bool:
     """Whether a ``YYYY-MM~YYYY-MM`` period reaches into ``year`` (unknown periods: yes)."""
     m = re.search(r"~\s*(\d{4})", period) if isinstance(period, str) else None
     return m is None or int(m.group(1)) >= year
-
-
-def _put_path(data: dict[str, Any], pointer: str, value: Any) -> None:
-    """Put ``value`` at a concrete pointer, array indexes included (``/budget_items/0/name``)."""
-    from ..form.schema import split_pointer
-
-    tokens = split_pointer(pointer)
-    node: Any = data
-    for i, token in enumerate(tokens[:-1]):
-        nxt = tokens[i + 1]
-        if isinstance(node, list):
-            idx = int(token)
-            while len(node) <= idx:
-                node.append([] if nxt.isdigit() else {})
-            node = node[idx]
-        else:
-            node = node.setdefault(token, [] if nxt.isdigit() else {})
-    last = tokens[-1]
-    if isinstance(node, list):
-        idx = int(last)
-        while len(node) <= idx:
-            node.append(None)
-        node[idx] = value
-    else:
-        node[last] = value

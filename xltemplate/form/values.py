@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from .schema import split_pointer
@@ -50,3 +50,42 @@ def leaves_of(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from leaves_of(value, f"{prefix}/{i}")
     else:
         yield prefix, data
+
+
+def put(data: dict[str, Any], pointer: str, value: Any, arrays: Container[str] = ()) -> None:
+    """Set ``value`` at ``pointer``, making what is missing on the way: a list where the path so far
+    is one of ``arrays`` (the form's repeating areas; it grows with empty rows up to the index),
+    an object elsewhere."""
+    tokens = split_pointer(pointer)
+    node: Any = data
+    path = ""
+    for token, nxt in zip(tokens, [*tokens[1:], None], strict=True):
+        path += "/" + token.replace("~", "~0").replace("/", "~1")
+        last = nxt is None
+        if isinstance(node, list):
+            index = int(token)
+            while len(node) <= index:
+                node.append({})
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif last:
+            node[token] = value
+        else:
+            node = node.setdefault(token, [] if path in arrays else {})
+
+
+def merge(base: Any, extra: Any) -> Any:
+    """``base`` with ``extra`` laid over it: objects key by key, lists row by row, values replaced;
+    an empty object or list in ``extra`` adds nothing."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for key, value in extra.items():
+            if value not in ({}, []):
+                out[key] = merge(out[key], value) if key in out else value
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        rows = [merge(old, new) for old, new in zip(base, extra, strict=False)]
+        return rows + base[len(rows):] + extra[len(rows):]
+    return extra
