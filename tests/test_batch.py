@@ -79,11 +79,20 @@ def test_a_messy_batch_gets_every_outcome(tmp_path, db_url, wuhai, seed0, seed1)
         assert old[0].superseded_by == current[0].id  # history kept
         departments = {r.department for r in rows if r.status != "unreadable"}
         assert departments == {"市信访局", "市财政局", "市教育局", "市民政局"}
-        budget = store.tables_for(wuhai)
+        store.tables_for(wuhai)
         items = conn.execute(sa.select(sa.func.count()).select_from(
             store.meta.tables["wuhai_perf_target_budget_items"])).scalar_one()
         assert items == 5  # one budget row per stored return with data
-        assert budget is not None
+        table = store.meta.tables["wuhai_perf_target_budget_items"]
+        budget = conn.execute(sa.select(s.c.submission_id, table.c.row, table.c.name, table.c.amount, table.c.period)
+                              .select_from(table.join(s, table.c.submission == s.c.id))).all()
+        seed0_row = (1, seed0["budget_items"][0]["name"], seed0["budget_items"][0]["amount"],
+                     seed0["budget_items"][0]["period"])
+        seed1_row = (1, seed1["budget_items"][0]["name"], seed1["budget_items"][0]["amount"],
+                     seed1["budget_items"][0]["period"])
+        # each stored return's row, as the return has it (B twice: the first copy and the correction)
+        assert sorted((r.submission_id, r.row, r.name, r.amount, r.period) for r in budget) == sorted(
+            [("A-1", *seed0_row), ("B-1", *seed0_row), ("B-1", *seed0_row), ("C-1", *seed1_row), ("D-1", *seed0_row)])
     assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == ["b-first_退回修改.xlsx", "c_退回修改.xlsx"]
     # a rerun changes nothing
     again = batch.run([tmp_path / "in"], store=store, jobs=2)

@@ -83,8 +83,8 @@ def test_cli_distribute(wuhai, tmp_path) -> None:
 
 def test_roster_columns_can_fill_rows_of_a_repeating_area(wuhai, tmp_path) -> None:
     """A column names one cell, so a repeating area's field is named by its row; both writers."""
-    text_only = [{"code": "101", "name": "市信访局", "/budget_items/0/name": "生活补贴", "/budget_items/1/name": "交通费",
-                  "/budget_items/1/period": "2021-01~2021-06"}]
+    text_only = [{"code": "101", "name": "市信访局", "/budget_items/0/name": "生活补贴",
+                  "/budget_items/1/name": "交通费", "/budget_items/1/period": "2021-01~2021-06"}]
     with_amounts = [dict(text_only[0], **{"/budget_items/0/amount": "5", "/budget_items/1/amount": "2.5"})]
     fast = distribute(wuhai, text_only, tmp_path / "fast")
     full = distribute(wuhai, with_amounts, tmp_path / "full")

@@ -43,6 +43,14 @@ def test_repeat_expands_rows_and_spans_all_once() -> None:
 def test_overflow_and_overlap_are_layout_errors() -> None:
     with pytest.raises(LayoutError, match="overflows"):
         place({"sheets": [{"name": "s", "columns": [1, 1], "rows": [{"cells": [{"text": "x", "colspan": 3}]}]}]})
+    # "a" spans two rows in column B; "c" in the next row starts in column A and spans two
+    # columns, so it would cover column B under "a"
+    overlapping = {"sheets": [{"name": "s", "columns": [1, 1, 1], "rows": [
+        {"cells": [{"text": "x"}, {"text": "a", "rowspan": 2}]},
+        {"cells": [{"text": "c", "colspan": 2}]},
+    ]}]}
+    with pytest.raises(LayoutError, match=r"overlaps another at row 2"):
+        place(overlapping)
 
 
 SCHEMA = {"type": "object", "title": "小表", "x-form": {"id": "small"}, "required": ["name"],
@@ -92,13 +100,30 @@ def test_fields_have_one_cell_each_and_capacities_fit_both_seeds(wuhai, seed0, s
             assert len(get(seed, pointer, [])) <= area.capacity
 
 
+def check_snapshot(path: Path, text: str) -> None:
+    """``text`` must be the reviewed snapshot at ``path``; a missing snapshot fails too.  Only
+    ``XLTEMPLATE_UPDATE_SNAPSHOTS=1`` (a deliberate change) writes it."""
+    if os.environ.get("XLTEMPLATE_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no reviewed snapshot {path}: write it with XLTEMPLATE_UPDATE_SNAPSHOTS=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
 def test_layout_snapshot(wuhai) -> None:
     """The official form's look, as text. After a deliberate change: XLTEMPLATE_UPDATE_SNAPSHOTS=1."""
-    text = describe(wuhai)
-    if os.environ.get("XLTEMPLATE_UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
-        SNAPSHOT.parent.mkdir(exist_ok=True)
-        SNAPSHOT.write_text(text, encoding="utf-8")
-    assert text == SNAPSHOT.read_text(encoding="utf-8")
+    check_snapshot(SNAPSHOT, describe(wuhai))
+
+
+def test_a_missing_snapshot_fails_and_is_not_written(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("XLTEMPLATE_UPDATE_SNAPSHOTS", raising=False)
+    missing = tmp_path / "snapshots" / "x.txt"
+    with pytest.raises(AssertionError, match="no reviewed snapshot"):
+        check_snapshot(missing, "text")
+    assert not missing.exists()
+    monkeypatch.setenv("XLTEMPLATE_UPDATE_SNAPSHOTS", "1")
+    check_snapshot(missing, "text")
+    assert missing.read_text(encoding="utf-8") == "text"
 
 
 def test_explicit_positions_place_each_cell_at_its_range_and_repeat_downwards() -> None:

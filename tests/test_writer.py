@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
 
 import openpyxl
 import pytest
@@ -129,9 +128,29 @@ def test_totals_are_live_locked_formulas(wuhai, seed0) -> None:
         assert ws[coord].protection.locked
 
 
+def _cached_values(model: FormModel, book: bytes) -> dict[str, object]:
+    """The cached value of each formula and check cell, by what it is: the formula text or the rule id."""
+    wb = openpyxl.load_workbook(io.BytesIO(book), data_only=True)
+    out = {}
+    for sheet in model.sheets:
+        for cell in sheet.cells:
+            if cell.kind in ("formula", "check"):
+                out[cell.formula or cell.rule or ""] = wb[sheet.name].cell(cell.row + 1, cell.col + 1).value
+    return out
+
+
 def test_fill_writes_cached_values_for_clients_that_do_not_recalculate(wuhai, seed0) -> None:
-    xml = zipfile.ZipFile(io.BytesIO(write_workbook(wuhai, seed0))).read("xl/worksheets/sheet2.xml").decode()
-    assert "✔ 合计与项目资金总额一致" in xml and "<v>7</v>" in xml
+    cached = _cached_values(wuhai, write_workbook(wuhai, seed0))
+    assert cached["=SUM({/budget_items/*/amount})"] == sum(i["amount"] for i in seed0["budget_items"]) == 7
+    assert cached['={/cover/project_name}&""'] == seed0["cover"]["project_name"]
+    assert cached["budget-total"] == "✔ 合计与项目资金总额一致"
+    assert cached["funding-total"] == "✔ 资金构成与总额一致"
+    wrong = dict(seed0, budget_items=[{"name": "a", "amount": 2.5}, {"name": "b", "amount": 3}])
+    cached = _cached_values(wuhai, write_workbook(wuhai, wrong))
+    assert cached["=SUM({/budget_items/*/amount})"] == 5.5
+    assert cached["budget-total"] == "✘ 合计 ≠ 项目资金总额"
+    blank = _cached_values(wuhai, write_workbook(wuhai))
+    assert blank["budget-total"] in ("", None) and blank["=SUM({/budget_items/*/amount})"] == 0
 
 
 def test_fill_refuses_what_does_not_fit(wuhai, seed0) -> None:
