@@ -36,10 +36,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from .layout import LayoutError
@@ -181,47 +182,48 @@ def excel_round(x: float, digits: int) -> float:
 
 
 # -- expressions --------------------------------------------------------------------------------
+# Nodes are immutable and compared by identity: each is compiled once (see _compiled).
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Num:
     value: float
     source: str  # as written, so the formula text is the author's
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Text:
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Logical:
     value: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Ref:
     pointer: str  # ``*`` = the range of a repeating column
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Call:
     name: str
     args: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Op:
     op: str
     left: Any
     right: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Neg:
     operand: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Group:
     inner: Any
 
@@ -440,7 +442,7 @@ def evaluate(expr: Expr, cells: Cells) -> Any:
     """The value a client computes: a float, text, True/False, or an :class:`XlError`.
 
     A result that is an empty cell (``={/x}`` of an empty field) is 0, as clients show it."""
-    out = _eval(expr, cells)
+    out = _compiled(expr)(cells)
     return 0.0 if out is BLANK else out
 
 
@@ -448,24 +450,93 @@ def _cell_values(cells: Cells, pointer: str) -> list[Any]:
     return [_scalar(c) for c in cells(pointer) or ()]
 
 
-def _eval(expr: Expr, cells: Cells) -> Any:
-    if isinstance(expr, Num):
-        return expr.value
-    if isinstance(expr, Text):
-        return expr.value
-    if isinstance(expr, Logical):
-        return expr.value
+Compiled = Callable[[Cells], Any]
+
+
+_COMPILED: weakref.WeakKeyDictionary[Any, Compiled] = weakref.WeakKeyDictionary()
+
+
+def _compiled(expr: Expr) -> Compiled:
+    """The expression as a function of the cells, built once per node (nodes are immutable)."""
+    fn = _COMPILED.get(expr)
+    if fn is None:
+        fn = _COMPILED[expr] = _compile(expr)
+    return fn
+
+
+def _compile(expr: Expr) -> Compiled:
+    if isinstance(expr, Num | Text | Logical):
+        value = expr.value
+        return lambda cells: value
     if isinstance(expr, Ref):
-        values = _cell_values(cells, expr.pointer)
-        return values[0] if values else BLANK
+        pointer = expr.pointer
+
+        def ref(cells: Cells) -> Any:
+            values = _cell_values(cells, pointer)
+            return values[0] if values else BLANK
+
+        return ref
     if isinstance(expr, Group):
-        return _eval(expr.inner, cells)
+        return _compiled(expr.inner)
     if isinstance(expr, Neg):
-        x = _number(_eval(expr.operand, cells))
-        return x if isinstance(x, XlError) else -x
+        operand = _compiled(expr.operand)
+
+        def neg(cells: Cells) -> Any:
+            x = _number(operand(cells))
+            return x if isinstance(x, XlError) else -x
+
+        return neg
     if isinstance(expr, Op):
-        return _binary(expr.op, _eval(expr.left, cells), _eval(expr.right, cells))
-    return _call(expr, cells)
+        op, left, right = expr.op, _compiled(expr.left), _compiled(expr.right)
+        return lambda cells: _binary(op, left(cells), right(cells))
+    return _compile_call(expr)
+
+
+def _compile_call(expr: Call) -> Compiled:
+    name = expr.name
+    args = [_compiled(a) for a in expr.args]
+    if name == "IF":
+        cond, then = args[0], args[1]
+        other = args[2] if len(args) > 2 else None
+
+        def if_(cells: Cells) -> Any:
+            flag = _logical(cond(cells))
+            if isinstance(flag, XlError):
+                return flag
+            if flag:
+                return then(cells)
+            return other(cells) if other is not None else False
+
+        return if_
+    if name in RANGE_FUNCTIONS:
+        getters = [_arg_values(a, f) for a, f in zip(expr.args, args, strict=True)]
+        return lambda cells: _aggregate(name, [g(cells) for g in getters])
+    first = args[0]
+    digits = args[1] if name == "ROUND" else None
+
+    def call(cells: Cells) -> Any:
+        value = first(cells)
+        if name == "NOT":
+            flag = _logical(value)
+            return flag if isinstance(flag, XlError) else not flag
+        if name == "N":
+            return value if isinstance(value, float | XlError) else (1.0 if value is True else 0.0)
+        x = _number(value)
+        if isinstance(x, XlError) or name == "ABS":
+            return x if isinstance(x, XlError) else abs(x)
+        n = _number(digits(cells))  # type: ignore[misc]
+        return n if isinstance(n, XlError) else excel_round(x, int(n))
+
+    return call
+
+
+def _arg_values(arg: Expr, compiled: Compiled) -> Callable[[Cells], tuple[bool, list[Any]]]:
+    """An argument of SUM, COUNT, ...: (from a reference, its values); references are filtered by
+    type, values given directly are not."""
+    if isinstance(arg, Ref):
+        pointer = arg.pointer
+        return lambda cells: (True, _cell_values(cells, pointer) or [BLANK])
+    return lambda cells: (False, [compiled(cells)])
 
 
 def _binary(op: str, a: Any, b: Any) -> Any:
@@ -510,13 +581,6 @@ def _compare(op: str, a: Any, b: Any) -> bool:
             "<=": key_a <= key_b, ">=": key_a >= key_b}[op]
 
 
-def _arg_values(arg: Expr, cells: Cells) -> tuple[bool, list[Any]]:
-    """(from a reference, the values): references are filtered by type, typed values are not."""
-    if isinstance(arg, Ref):
-        return True, _cell_values(cells, arg.pointer) or [BLANK]
-    return False, [_eval(arg, cells)]
-
-
 def _aggregate(name: str, args: list[tuple[bool, list[Any]]]) -> Any:
     """SUM, COUNT, COUNTA, AND, OR: cells of a reference are taken by type (SUM and COUNT take
     numbers, AND and OR numbers and logicals, the rest is skipped); a value given directly is
@@ -551,34 +615,6 @@ def _aggregate(name: str, args: list[tuple[bool, list[Any]]]) -> Any:
     return all(flags) if name == "AND" else any(flags)
 
 
-def _call(expr: Call, cells: Cells) -> Any:
-    name, args = expr.name, expr.args
-    if name == "IF":
-        cond = _logical(_eval(args[0], cells))
-        if isinstance(cond, XlError):
-            return cond
-        if cond:
-            return _eval(args[1], cells)
-        return _eval(args[2], cells) if len(args) > 2 else False
-    if name in RANGE_FUNCTIONS:
-        return _aggregate(name, [_arg_values(arg, cells) for arg in args])
-    value = _eval(args[0], cells)
-    if name == "NOT":
-        flag = _logical(value)
-        return flag if isinstance(flag, XlError) else not flag
-    if name == "N":
-        return value if isinstance(value, float | XlError) else (1.0 if value is True else 0.0)
-    x = _number(value)
-    if isinstance(x, XlError):
-        return x
-    if name == "ABS":
-        return abs(x)
-    digits = _number(_eval(args[1], cells))
-    if isinstance(digits, XlError):
-        return digits
-    return excel_round(x, int(digits))
-
-
 # -- sum rules ----------------------------------------------------------------------------------
 
 TOLERANCE = "0.005"
@@ -594,7 +630,7 @@ class Verdict:
     found: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SumRule:
     """One ``x-sum`` rule: ``total`` must equal the sum of ``parts`` (pointers relative to the
     object that carries the rule; ``*`` spans an array)."""
@@ -630,7 +666,8 @@ class SumRule:
                            Call("IF", (Op("<", differs, Num(float(TOLERANCE), TOLERANCE)), Text(ok), Text(fail)))))
 
     def check_text(self, lang: str) -> Expr:
-        return self.check(text(self.ok, lang), text(self.fail, lang))
+        """The live check in ``lang`` (the same expression object each time, compiled once)."""
+        return _check_text(self, lang)
 
     @cached_property
     def _judged(self) -> tuple[Expr, Expr]:
@@ -656,6 +693,18 @@ class SumRule:
         return template.replace("{sum}", number_text(verdict.found)).replace("{total}", number_text(verdict.total))
 
 
+@lru_cache(maxsize=256)
+def _check_text(rule: SumRule, lang: str) -> Expr:
+    return rule.check(text(rule.ok, lang), text(rule.fail, lang))
+
+
 def instance_cells(instance: Any) -> Cells:
     """The cells of an instance: each present value at a pointer (``*`` = each array item)."""
-    return lambda pointer: [v for _, v in expand(instance, pointer)]
+    seen: dict[str, list[Any]] = {}
+
+    def cells(pointer: str) -> list[Any]:
+        if pointer not in seen:
+            seen[pointer] = [v for _, v in expand(instance, pointer)]
+        return seen[pointer]
+
+    return cells

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Container, Iterator
+from functools import lru_cache
 from typing import Any
 
 from .schema import split_pointer
@@ -10,9 +11,14 @@ from .schema import split_pointer
 MISSING = object()
 
 
+@lru_cache(maxsize=4096)
+def _tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(split_pointer(pointer))
+
+
 def get(data: Any, pointer: str, default: Any = MISSING) -> Any:
     node = data
-    for token in split_pointer(pointer):
+    for token in _tokens(pointer):
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -25,7 +31,7 @@ def get(data: Any, pointer: str, default: Any = MISSING) -> Any:
 def expand(data: Any, pattern: str) -> Iterator[tuple[str, Any]]:
     """(pointer, value) for every value present at ``pattern`` (``*`` = each array index)."""
 
-    def walk(node: Any, tokens: list[str], done: str) -> Iterator[tuple[str, Any]]:
+    def walk(node: Any, tokens: tuple[str, ...], done: str) -> Iterator[tuple[str, Any]]:
         if not tokens:
             yield done, node
             return
@@ -37,7 +43,12 @@ def expand(data: Any, pattern: str) -> Iterator[tuple[str, Any]]:
         elif isinstance(node, dict) and head in node:
             yield from walk(node[head], rest, f"{done}/{head}")
 
-    yield from walk(data, split_pointer(pattern), "")
+    if "*" not in pattern:  # one value or none: no walk
+        value = get(data, pattern)
+        if value is not MISSING:
+            yield pattern, value
+        return
+    yield from walk(data, _tokens(pattern), "")
 
 
 def leaves_of(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
