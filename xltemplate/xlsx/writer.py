@@ -142,7 +142,7 @@ def write_filled(model: FormModel, data: Any, *, submission_id: str = "", passwo
                  lang: str = "zh", extra_meta: dict[str, Any] | None = None, key: str | None = None) -> bytes:
     """The template prefilled with exactly ``data`` (no prompt texts); :class:`FillError` when it
     does not fit.  Formulas and checks carry the values a client shows before recalculating."""
-    problems = check_fit(model, data)
+    problems = check_fit(model, data, lang=lang)
     if problems:
         raise FillError(problems)
     return _write(model, _contents(model, data), submission_id=submission_id, password=password, lang=lang,
@@ -155,7 +155,7 @@ def write_annotated(model: FormModel, data: Any, errors: list[Any], *, submissio
     """An annotated return: ``data`` as found (wrong types are what it marks), each cell with an
     error (``errors``: issues with pointers into ``data``) filled red and commented, and a first
     sheet 错误清单 listing them all, each linked to its cell."""
-    problems = check_fit(model, data, types=False)
+    problems = check_fit(model, data, types=False, lang=lang)
     if problems:
         raise FillError(problems)
     marks: dict[str, str] = {}
