@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
-from .rules import Expr, SumRule, excel, parse, refs
+from .rules import CellRef, Expr, SumRule, cell_refs, excel, on_sheet, parse, refs
 from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
 
 META_SHEET = "_xltemplate"
@@ -101,6 +101,8 @@ class FormModel:
     formulas: dict[tuple[str, int, int], Expr] = field(default_factory=dict)
     #: style name -> format properties (built-in and the layout's own)
     styles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per sheet, the placed cell at each anchor (top-left) position: what an A1 reference reads
+    grid: dict[str, dict[tuple[int, int], Placed]] = field(default_factory=dict)
     by_pointer: dict[str, Field] = field(default_factory=dict)
     by_pattern: dict[str, list[Field]] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-form work done once
@@ -128,6 +130,15 @@ class FormModel:
     def formula(self, expr: Expr, sheet: str) -> str:
         """The formula text of an expression written on ``sheet``."""
         return excel(expr, lambda pointer: self.ref(pointer, sheet))
+
+    def cells_at(self, ref: CellRef) -> list[Placed | None]:
+        """The placed cells an A1 reference covers, row by row (None where nothing is placed, and
+        for the covered parts of a merged block, which clients leave empty)."""
+        sheet = next(s for s in self.sheets if s.name == ref.sheet)
+        rows = ref.rows or (0, sheet.nrows - 1)
+        cols = ref.cols or (0, len(sheet.widths) - 1)
+        grid = self.grid[sheet.name]
+        return [grid.get((r, c)) for r in range(rows[0], rows[1] + 1) for c in range(cols[0], cols[1] + 1)]
 
     def rule(self, rule_id: str) -> SumRule:
         for rule in self.rules:
@@ -248,16 +259,49 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
         layout=layout, hash=canonical_hash(structure), schema_hash=canonical_hash(schema), sheets=sheets,
         fields=fields, arrays=arrays, rules=[SumRule.of(r) for r in schema.get("x-sum", [])], auto_layout=auto,
         styles=layout_styles(layout))
+    model.grid = {sheet.name: {(c.row, c.col): c for c in sheet.cells} for sheet in sheets}
     for sheet in sheets:  # parse and resolve every formula now: a bad one fails at load, not at write
         for cell in sheet.cells:
             if cell.kind == "formula":
-                expr = parse(cell.formula or "")
+                expr = on_sheet(parse(cell.formula or ""), sheet.name)
                 for pointer in refs(expr):
                     model.ref(pointer, sheet.name)
+                for ref in cell_refs(expr):
+                    if ref.sheet not in model.grid:
+                        raise LayoutError(f"formula {cell.formula!r} refers to sheet {ref.sheet!r}, "
+                                          f"which the layout does not have")
                 model.formulas[(sheet.name, cell.row, cell.col)] = expr
             elif cell.kind == "check":
                 model.check_formula(cell.rule or "", sheet.name)
+    _refuse_cycles(model)
     return model
+
+
+def _refuse_cycles(model: FormModel) -> None:
+    """A formula that (through others) refers to its own cell has no value: refused at load."""
+    def needs(key: tuple[str, int, int]) -> list[tuple[str, int, int]]:
+        out = []
+        for ref in cell_refs(model.formulas[key]):
+            for cell in model.cells_at(ref):
+                if cell is not None and cell.kind == "formula":
+                    out.append((ref.sheet or "", cell.row, cell.col))
+        return out
+
+    state: dict[tuple[str, int, int], int] = {}  # 1: being followed, 2: done
+
+    def visit(key: tuple[str, int, int], path: list[str]) -> None:
+        if state.get(key) == 2:
+            return
+        where = f"{key[0]}!{a1(key[1], key[2])}"
+        if state.get(key) == 1:
+            raise LayoutError("circular formula references: " + " -> ".join([*path, where]))
+        state[key] = 1
+        for nxt in needs(key):
+            visit(nxt, [*path, where])
+        state[key] = 2
+
+    for key in model.formulas:
+        visit(key, [])
 
 
 def describe(model: FormModel, *, placed: bool = False) -> str:

@@ -9,7 +9,11 @@ cached values, and the live ✔/✘ a clerk sees is the verdict the import reach
 **The formula subset** a layout may use in ``{"formula": "=..."}`` (anything else is refused when
 the form is loaded, naming the formula): numbers, text in double quotes, ``TRUE``/``FALSE``,
 ``{/pointer}`` references (a ``*`` pointer is the range of a repeating column, allowed only as an
-argument of ``SUM``, ``COUNT``, ``COUNTA``, ``AND`` and ``OR``), parentheses, the operators
+argument of ``SUM``, ``COUNT``, ``COUNTA``, ``AND`` and ``OR``), references to the form's own cells
+in A1 form (``C10``, ``C10:F10``, ``C:C``, ``'封面'!B3``; what ``xltemplate design`` keeps, since
+every cell keeps its place: an input cell reads as its field, a label as its text, a formula or
+check cell as its value; a range of several cells only where a ``*`` pointer may stand; a circular
+reference is refused), parentheses, the operators
 ``+ - * /`` (and unary ``-``), ``&``, ``= <> < > <= >=``, and the functions ``SUM``, ``COUNT``,
 ``COUNTA``, ``N``, ``ABS``, ``ROUND``, ``IF``, ``AND``, ``OR``, ``NOT``.  Left out, because Excel
 and LibreOffice disagree on them: ``MIN``/``MAX``, text as an argument of a numeric function or
@@ -102,7 +106,7 @@ def _scalar(content: Any) -> Any:
     """A cell's content (or a JSON value) as a formula value."""
     if content is None or content is BLANK:
         return BLANK
-    if isinstance(content, bool):
+    if isinstance(content, bool | XlError):
         return content
     if isinstance(content, int | float):
         return float(content)
@@ -206,6 +210,22 @@ class Ref:
 
 
 @dataclass(frozen=True, eq=False)
+class CellRef:
+    """A reference to cells of the form in A1 form: rows and columns 0-based and inclusive, None
+    for a whole column (rows) or row (columns); ``sheet`` None is the formula's own sheet."""
+
+    source: str  # as written
+    sheet: str | None
+    rows: tuple[int, int] | None
+    cols: tuple[int, int] | None
+
+    @property
+    def single(self) -> bool:
+        return self.rows is not None and self.cols is not None and self.rows[0] == self.rows[1] \
+            and self.cols[0] == self.cols[1]
+
+
+@dataclass(frozen=True, eq=False)
 class Call:
     name: str
     args: tuple[Any, ...]
@@ -228,7 +248,7 @@ class Group:
     inner: Any
 
 
-Expr = Num | Text | Logical | Ref | Call | Op | Neg | Group
+Expr = Num | Text | Logical | Ref | CellRef | Call | Op | Neg | Group
 
 #: function -> (fewest, most arguments); ``None`` = any number
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
@@ -237,15 +257,43 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 }
 RANGE_FUNCTIONS = ("SUM", "COUNT", "COUNTA", "AND", "OR")
 _NUMERIC = ("SUM", "COUNT", "COUNTA", "N", "ABS", "ROUND", "AND", "OR", "NOT")
-_TOKEN = re.compile(r"""\s*(?:
-    (?P<ref>\{[^}]*\})
+_COL, _ROW = r"\$?[A-Za-z]{1,3}", r"\$?[0-9]{1,7}"
+_TOKEN = re.compile(rf"""\s*(?:
+    (?P<ref>\{{[^}}]*\}})
+  | (?P<cell>(?:(?:'(?:[^']|'')+'|[A-Za-z_\u4e00-\u9fff][\w.\u4e00-\u9fff]*)!)?
+        (?:{_COL}{_ROW}(?::{_COL}{_ROW})?|{_COL}:{_COL}|{_ROW}:{_ROW})(?![\w(]))
   | (?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<str>"(?:[^"]|"")*")
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<op><>|<=|>=|[-+*/&=<>(),])
 )""", re.VERBOSE)
-SUBSET = ("numbers, \"text\", TRUE/FALSE, {/pointer} references, ( ), + - * / & = <> < > <= >=, and "
-          + ", ".join(FUNCTIONS))
+
+
+def _cell_ref(source: str) -> CellRef:
+    sheet, bang, cells = source.rpartition("!")
+    if sheet.startswith("'"):
+        sheet = sheet[1:-1].replace("''", "'")
+
+    def col(text: str) -> int:
+        n = 0
+        for ch in text.strip("$").upper():
+            n = n * 26 + ord(ch) - 64
+        return n - 1
+
+    first, _, last = cells.partition(":")
+    last = last or first
+    if first.strip("$").isdigit():  # whole rows
+        return CellRef(source, sheet if bang else None, (int(first.strip("$")) - 1, int(last.strip("$")) - 1), None)
+    m1 = re.fullmatch(r"\$?([A-Za-z]+)(?:\$?([0-9]+))?", first)
+    m2 = re.fullmatch(r"\$?([A-Za-z]+)(?:\$?([0-9]+))?", last)
+    assert m1 and m2
+    cols = tuple(sorted((col(m1.group(1)), col(m2.group(1)))))
+    if m1.group(2) is None:  # whole columns
+        return CellRef(source, sheet if bang else None, None, cols)  # type: ignore[arg-type]
+    rows = tuple(sorted((int(m1.group(2)) - 1, int(m2.group(2)) - 1)))
+    return CellRef(source, sheet if bang else None, rows, cols)  # type: ignore[arg-type]
+SUBSET = ("numbers, \"text\", TRUE/FALSE, {/pointer} references, the form's own cells (C10, C10:F10, 'Sheet'!B3), "
+          "( ), + - * / & = <> < > <= >=, and " + ", ".join(FUNCTIONS))
 
 
 def parse(formula: str) -> Expr:
@@ -325,6 +373,11 @@ class _Parser:
             return Num(float(value), value)
         if kind == "str":
             return Text(value[1:-1].replace('""', '"'))
+        if kind == "cell":
+            ref = _cell_ref(value.replace(" ", "").replace("\n", ""))
+            if ref.rows is not None and min(ref.rows) < 0:
+                self.fail(f"{value!r} is not a cell")
+            return ref
         if kind == "ref":
             pointer = value[1:-1]
             if not pointer.startswith("/"):
@@ -359,7 +412,7 @@ class _Parser:
 
 
 def _is_range(expr: Expr) -> bool:
-    return isinstance(expr, Ref) and "*" in expr.pointer
+    return (isinstance(expr, Ref) and "*" in expr.pointer) or (isinstance(expr, CellRef) and not expr.single)
 
 
 def _logical_valued(expr: Expr) -> bool:
@@ -372,7 +425,8 @@ def _logical_valued(expr: Expr) -> bool:
 def _check(expr: Expr, p: _Parser, top: bool = False, range_ok: bool = False) -> None:
     """The static rules of the subset: where ranges and text may stand."""
     if _is_range(expr) and not range_ok:
-        p.fail(f"{{{expr.pointer}}} spans a column; use it inside {', '.join(RANGE_FUNCTIONS)}")  # type: ignore[union-attr]
+        what = expr.source if isinstance(expr, CellRef) else f"{{{expr.pointer}}}"  # type: ignore[union-attr]
+        p.fail(f"{what} spans several cells; use it inside {', '.join(RANGE_FUNCTIONS)}")
     if isinstance(expr, Group):
         _check(expr.inner, p)
     elif isinstance(expr, Neg):
@@ -392,20 +446,37 @@ def _check(expr: Expr, p: _Parser, top: bool = False, range_ok: bool = False) ->
             _check(arg, p, range_ok=expr.name in RANGE_FUNCTIONS)
 
 
+def nodes(expr: Expr) -> Iterable[Expr]:
+    """The expression and every node inside it."""
+    yield expr
+    for child in (expr.inner,) if isinstance(expr, Group) else (expr.operand,) if isinstance(expr, Neg) else \
+            (expr.left, expr.right) if isinstance(expr, Op) else expr.args if isinstance(expr, Call) else ():
+        yield from nodes(child)
+
+
 def refs(expr: Expr) -> Iterable[str]:
     """Every pointer the expression refers to."""
-    if isinstance(expr, Ref):
-        yield expr.pointer
-    elif isinstance(expr, Group):
-        yield from refs(expr.inner)
-    elif isinstance(expr, Neg):
-        yield from refs(expr.operand)
-    elif isinstance(expr, Op):
-        yield from refs(expr.left)
-        yield from refs(expr.right)
-    elif isinstance(expr, Call):
-        for arg in expr.args:
-            yield from refs(arg)
+    return [n.pointer for n in nodes(expr) if isinstance(n, Ref)]
+
+
+def cell_refs(expr: Expr) -> list[CellRef]:
+    """Every A1 reference of the expression."""
+    return [n for n in nodes(expr) if isinstance(n, CellRef)]
+
+
+def on_sheet(expr: Expr, sheet: str) -> Expr:
+    """The expression with its unqualified A1 references bound to ``sheet`` (the formula's own)."""
+    if isinstance(expr, CellRef):
+        return expr if expr.sheet is not None else CellRef(expr.source, sheet, expr.rows, expr.cols)
+    if isinstance(expr, Group):
+        return Group(on_sheet(expr.inner, sheet))
+    if isinstance(expr, Neg):
+        return Neg(on_sheet(expr.operand, sheet))
+    if isinstance(expr, Op):
+        return Op(expr.op, on_sheet(expr.left, sheet), on_sheet(expr.right, sheet))
+    if isinstance(expr, Call):
+        return Call(expr.name, tuple(on_sheet(a, sheet) for a in expr.args))
+    return expr
 
 
 def excel(expr: Expr, ref: Callable[[str], str]) -> str:
@@ -422,6 +493,8 @@ def _emit(expr: Expr, ref: Callable[[str], str]) -> str:
         return "TRUE" if expr.value else "FALSE"
     if isinstance(expr, Ref):
         return ref(expr.pointer)
+    if isinstance(expr, CellRef):
+        return expr.source
     if isinstance(expr, Group):
         return "(" + _emit(expr.inner, ref) + ")"
     if isinstance(expr, Neg):
@@ -433,9 +506,9 @@ def _emit(expr: Expr, ref: Callable[[str], str]) -> str:
 
 # -- evaluation ---------------------------------------------------------------------------------
 
-#: pointer -> the contents of the cells it refers to (one for a field, every row for a ``*``
-#: column; an empty list or None for an empty cell)
-Cells = Callable[[str], list[Any]]
+#: pointer (or A1 reference) -> the contents of the cells it refers to (one for a field, every row
+#: for a ``*`` column; an empty list or None for an empty cell)
+Cells = Callable[[Any], list[Any]]
 
 
 def evaluate(expr: Expr, cells: Cells) -> Any:
@@ -446,7 +519,7 @@ def evaluate(expr: Expr, cells: Cells) -> Any:
     return 0.0 if out is BLANK else out
 
 
-def _cell_values(cells: Cells, pointer: str) -> list[Any]:
+def _cell_values(cells: Cells, pointer: Any) -> list[Any]:
     return [_scalar(c) for c in cells(pointer) or ()]
 
 
@@ -468,8 +541,8 @@ def _compile(expr: Expr) -> Compiled:
     if isinstance(expr, Num | Text | Logical):
         value = expr.value
         return lambda cells: value
-    if isinstance(expr, Ref):
-        pointer = expr.pointer
+    if isinstance(expr, Ref | CellRef):
+        pointer: Any = expr.pointer if isinstance(expr, Ref) else expr
 
         def ref(cells: Cells) -> Any:
             values = _cell_values(cells, pointer)
@@ -533,8 +606,8 @@ def _compile_call(expr: Call) -> Compiled:
 def _arg_values(arg: Expr, compiled: Compiled) -> Callable[[Cells], tuple[bool, list[Any]]]:
     """An argument of SUM, COUNT, ...: (from a reference, its values); references are filtered by
     type, values given directly are not."""
-    if isinstance(arg, Ref):
-        pointer = arg.pointer
+    if isinstance(arg, Ref | CellRef):
+        pointer: Any = arg.pointer if isinstance(arg, Ref) else arg
         return lambda cells: (True, _cell_values(cells, pointer) or [BLANK])
     return lambda cells: (False, [compiled(cells)])
 
@@ -702,7 +775,9 @@ def instance_cells(instance: Any) -> Cells:
     """The cells of an instance: each present value at a pointer (``*`` = each array item)."""
     seen: dict[str, list[Any]] = {}
 
-    def cells(pointer: str) -> list[Any]:
+    def cells(pointer: Any) -> list[Any]:
+        if not isinstance(pointer, str):
+            return []  # an instance has no A1 cells
         if pointer not in seen:
             seen[pointer] = [v for _, v in expand(instance, pointer)]
         return seen[pointer]

@@ -196,7 +196,7 @@ def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] 
     error_sheet = book.add_sheet(t("errors_sheet", lang)) if errors is not None else None
     sheets = [_FormSheet(book, layout, book.add_sheet(layout.name)) for layout in model.sheets]
     book.write_meta()
-    cells = _cells(model, contents)
+    cells = _cells(model, contents, lang)
     for sheet in sheets:
         sheet.write(contents, marks or {}, cells, lang)
     book.define_names()
@@ -208,9 +208,29 @@ def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] 
     return book.close()
 
 
-def _cells(model: FormModel, contents: dict[str, Any]) -> Cells:
-    """What formulas see: the content of each field's cell, as written (every row of a ``*`` column)."""
-    def contents_at(pointer: str) -> list[Any]:
+def _cells(model: FormModel, contents: dict[str, Any], lang: str = "zh") -> Cells:
+    """What formulas see: the content of each field's cell as written (every row of a ``*``
+    column); for an A1 reference, each cell's: a field's content, a label's text, a formula's or
+    check's value (computed once; the model refuses circular references)."""
+    values: dict[tuple[str, int, int], Any] = {}
+
+    def placed_value(sheet: str, cell: Any) -> Any:
+        if cell is None or cell.kind == "blank":
+            return None
+        if cell.kind == "input":
+            f = model.by_pointer[cell.field or ""]
+            return cell_content(f.kind, contents.get(f.pointer))
+        if cell.kind == "text":
+            return cell.text or None
+        key = (sheet, cell.row, cell.col)
+        if key not in values:
+            expr = model.formulas[key] if cell.kind == "formula" else model.rule(cell.rule or "").check_text(lang)
+            values[key] = evaluate(expr, contents_at)
+        return values[key]
+
+    def contents_at(pointer: Any) -> list[Any]:
+        if not isinstance(pointer, str):  # an A1 reference
+            return [placed_value(pointer.sheet, cell) for cell in model.cells_at(pointer)]
         fields = model.by_pattern.get(pointer, []) if "*" in pointer else [model.by_pointer[pointer]]
         return [cell_content(f.kind, contents.get(f.pointer)) for f in fields]
 
