@@ -30,6 +30,7 @@ import re
 from typing import Any
 
 from ..form.layout import LayoutError, SheetLayout, parse_range
+from ..messages import t
 
 #: Border styles, in xlsxwriter's index order (the index is what xlsxwriter takes).
 BORDER_STYLES = ("none", "thin", "medium", "dashed", "dotted", "thick", "double", "hair", "mediumDashed",
@@ -185,9 +186,9 @@ def check_print(sheet: str, setup: Any) -> None:
         raise bad('repeat_rows must be like "1:3"')
 
 
-def setup_sheet(ws: Any, sheet: SheetLayout, footer: str = "&C第 &P 页 共 &N 页") -> None:
+def setup_sheet(ws: Any, sheet: SheetLayout, footer: str | None = None) -> None:
     """Page set-up of a written sheet: its layout's ``print``, else the form's defaults (with
-    ``footer``, the writer's catalog text ``page_footer`` in its language)."""
+    ``footer``, by default the catalog's ``page_footer``)."""
     setup = sheet.setup
     if setup is None:  # the form's defaults, for hand-written layouts
         ws.set_paper(9)
@@ -196,7 +197,7 @@ def setup_sheet(ws: Any, sheet: SheetLayout, footer: str = "&C第 &P 页 共 &N 
         ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
         ws.center_horizontally()
         ws.print_area(0, 0, sheet.nrows - 1, len(sheet.widths) - 1)
-        ws.set_footer(footer)
+        ws.set_footer(footer if footer is not None else t("page_footer"))
         ws.hide_gridlines(2)
         return
     # only what the set-up says: a sheet that names no paper prints on the client's default (A4 in China)
