@@ -234,6 +234,7 @@ def _badly_marked(path: Path) -> Path:
     ws.write("D6", "{/a}")
     ws.write("D7", "{/a/b}")  # /a is both a field and a group
     ws.write_formula("D9", "=SUM(预算)")  # a name, not a cell
+    ws.write_formula("D10", "=VLOOKUP(1,A1:B2,2)")  # outside the formulas a template may use
     ws.set_row(11, None, None, {"hidden": True})
     ws.write("B12", "{隐藏:number}")  # in a hidden row
     wb.close()
@@ -247,7 +248,7 @@ def test_every_problem_is_listed_at_its_cell_in_chinese_and_english(tmp_path) ->
     problems = err.value.problems
     expected = {"B1": "无法识别", "B3": "有两个标记", "A9": "不连续", "E1": "被遮住", "D3": "公式",
                 "D4": "单独占满", "H20": "没有标题", "D7": "既是一个填写项", "D9": "不是单元格地址",
-                "B12": "被隐藏"}
+                "D10": "超出了模板公式可用的范围", "B12": "被隐藏"}
     for cell, words in expected.items():
         assert any(f"工作表“申报表” {cell}" in p and words in p for p in problems), (cell, problems)
     assert len(problems) == len(expected)

@@ -1319,13 +1319,24 @@ class _LayoutBuilder:
         except Exception:  # a formula the tokenizer cannot split: kept as written
             return text
         names = {s.name for s in self.reader.sheets}
+        known = len(self.problems)
         out = []
         for token in tokens:
             value = token.value
             if token.type == "OPERAND" and token.subtype == "RANGE":
                 value = self._reference(sheet, cell, value, names, text)
             out.append(value)
-        return "=" + "".join(out)
+        written = "=" + "".join(out)
+        from .rules import FUNCTIONS, FormulaError, parse
+
+        try:  # the template's formulas get their cached values from our evaluator: only its subset
+            if len(self.problems) == known:  # one problem a formula is enough
+                parse(written)
+        except FormulaError:
+            self.problems.append((sheet, cell.row, cell.col, t(
+                "design_formula_subset", self.lang, where=self.reader.where(sheet, cell.ref), formula=text,
+                functions="、".join(FUNCTIONS))))
+        return written
 
     def _reference(self, sheet: str, cell: _Cell, ref: str, names: set[str], formula: str) -> str:
         where = self.reader.where(sheet, cell.ref)

@@ -139,6 +139,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{where}：“{pointer}”既是一个填写项，又是另一组填写项的上级（{other}），请改用不同的路径。",
         "en": "{where}: “{pointer}” is both a field and the group of another field ({other}); use different paths.",
     },
+    "design_formula_subset": {
+        "zh": "{where}：公式“{formula}”超出了模板公式可用的范围。模板中的公式只能使用数字、文字、单元格引用、+ - * / & 和比较运算，以及函数 {functions}；请改写这个公式，或改为填写单元格",
+        "en": "{where}: the formula “{formula}” is outside what template formulas may use: numbers, text, cell references, + - * / & and comparisons, and the functions {functions}; rewrite it, or make the cell an input",
+    },
     "design_formula_name": {
         "zh": "{where}：公式 {formula} 引用了“{name}”，它不是单元格地址（名称或其他工作簿在模板中不保留）。请改为单元格地址。",
         "en": "{where}: the formula {formula} refers to “{name}”, which is not a cell address (names and other "
