@@ -250,9 +250,11 @@ def _actor() -> str:
 @click.option("--key", default=None, envvar="XLTEMPLATE_KEY",
               help="签名密钥（财政局保管；也可用环境变量 XLTEMPLATE_KEY）/ signing key (or XLTEMPLATE_KEY).")
 @click.option("--progress/--no-progress", default=None)
+@click.option("--base-url", default=None, metavar="URL",
+              help="平台地址，manifest.csv 的 link 列写成完整链接 / the portal's address, for absolute links.")
 def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: bool, round_name: str | None,
                year: int | None, deadline: str | None, carry_from: str | None, password: str | None,
-               key: str | None, progress: bool | None) -> None:
+               key: str | None, progress: bool | None, base_url: str | None) -> None:
     """按名单生成预填模板并记录收集轮次 / one prefilled template per roster line; records the round.
 
     The round (roster, templates issued, year, deadline) is recorded in the database, so that
@@ -280,7 +282,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
     try:
         issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update,
                      store=store, round_name=round_name, year=year, deadline=when, carry_from=carry_from,
-                     created_by=_actor(), lang=lang)
+                     created_by=_actor(), lang=lang, base_url=base_url)
         bar.close()
         click.echo(t("distributed", lang, n=len(issued), path=output, manifest=output / "manifest.csv"), err=True)
         if store is not None:
@@ -289,6 +291,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
             newest = rounds(store)[0]
             click.echo(t("round_recorded", lang, name=newest.name, n=len({i.code for i in issued}),
                          templates=len(issued), url=store.url), err=True)
+            click.echo(t("link_column_note", lang), err=True)
     except RosterError as exc:
         bar.close()
         raise click.ClickException(t("roster_problems", lang) + "\n  " + "\n  ".join(exc.problems)) from exc
@@ -675,6 +678,71 @@ def design(workbook: Path, output: Path, form_id: str | None, form_version: str 
         click.echo(t("design_notes", lang) + "\n  " + "\n  ".join(made.notes), err=True)
     click.echo(t("design_wrote", lang, schema=made.schema_path, layout=made.layout_path, fields=made.fields,
                  tables=made.tables), err=True)
+
+
+# -- the collection portal ---------------------------------------------------------------------
+
+@main.command()
+@_db_option
+@click.option("--data", "data_dir", default="xltemplate-data", show_default=True, type=click.Path(file_okay=False),
+              help="本进程的临时文件目录 / this process's scratch folder.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="服务进程数（共用同一数据库）/ server processes sharing the database.")
+def serve(db: str | None, data_dir: str, host: str, port: int, workers: int) -> None:
+    """启动报表收集平台（网页）/ run the collection portal (web application).
+
+    With no options: embedded, SQLite file xltemplate.db here, one process.  With
+    --db postgresql+psycopg://... any number of processes, here or on other machines, share
+    that database and nothing else.
+    """
+    import logging
+    import os
+
+    import uvicorn
+
+    from .collect.db import db_url
+
+    store = _store(db)  # a wrong URL fails here, in one sentence; the database is upgraded once
+    store.dispose()
+    url = db_url(db)
+    os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = url, str(data_dir)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.echo(t("serving", _Ctx.lang, url=f"http://{host}:{port}/", db=url), err=True)
+    uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, server_header=False, log_level="warning", timeout_graceful_shutdown=10)
+
+
+@main.group(name="users")
+def users_group() -> None:
+    """平台的财政局工作人员账号 / staff accounts of the portal."""
+
+
+@users_group.command(name="add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
+@_db_option
+def users_add(name: str, role: str, db: str | None) -> None:
+    """添加账号；密码从终端读取（非终端时从标准输入）/ add an account; the password from the terminal or stdin."""
+    from .collect import accounts
+
+    lang = _Ctx.lang
+    if sys.stdin.isatty():
+        password = click.prompt(t("password_prompt", lang, name=name), hide_input=True, confirmation_prompt=True,
+                                err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException(t("password_empty_stdin", lang))
+    store = _store(db)
+    try:
+        user = accounts.add_user(store, name, password, role, lang)
+    except accounts.AccountError as exc:
+        _fail(exc)
+    finally:
+        store.dispose()
+    click.echo(t("user_added", lang, name=user.name, role=user.role, url=store.url), err=True)
 
 
 if __name__ == "__main__":

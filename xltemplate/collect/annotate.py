@@ -16,15 +16,24 @@ from .importer import ImportResult
 SUFFIX = {"zh": "_退回修改", "en": "_to-correct"}
 
 
+def annotated(model: FormModel, result: ImportResult, meta: dict[str, str] | None = None, lang: str = "zh") -> bytes:
+    """The annotated copy of ``result``, as workbook bytes."""
+    keep = {k: v for k, v in (meta or {}).items()
+            if k not in ("form_id", "form_version", "layout_hash", "schema_hash", "submission_id", "generator")}
+    return write_annotated(model, result.data or {}, result.errors, submission_id=result.submission_id or "",
+                           extra_meta=keep, lang=lang)
+
+
+def annotated_name(result: ImportResult, lang: str = "zh") -> str:
+    """``<the return's name>_退回修改``, without suffix."""
+    stem = Path(result.file.rsplit("!", 1)[-1]).stem or "return"
+    return stem + SUFFIX.get(lang, SUFFIX["zh"])
+
+
 def annotate(model: FormModel, result: ImportResult, outdir: Path, meta: dict[str, str] | None = None,
              lang: str = "zh") -> str:
     """Write the annotated copy of ``result`` into ``outdir``; return its path."""
-    keep = {k: v for k, v in (meta or {}).items()
-            if k not in ("form_id", "form_version", "layout_hash", "schema_hash", "submission_id", "generator")}
-    data = write_annotated(model, result.data or {}, result.errors, submission_id=result.submission_id or "",
-                           extra_meta=keep, lang=lang)
-    stem = Path(result.file.rsplit("!", 1)[-1]).stem or "return"
-    return str(_write_new(outdir, stem + SUFFIX.get(lang, SUFFIX["zh"]), data))
+    return str(_write_new(outdir, annotated_name(result, lang), annotated(model, result, meta, lang)))
 
 
 def _write_new(outdir: Path, stem: str, data: bytes) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import multiprocessing as mp
 import os
 import re
@@ -18,7 +19,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..form.forms import find_form, load_form
 from ..form.model import FormModel
@@ -52,7 +53,9 @@ def _member_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
-def _zip_sources(path: Path, label: str) -> Iterator[Source]:
+def _zip_sources(path: Path | IO[bytes], label: str) -> Iterator[Source]:
+    from ..xlsx.guard import MAX_FILE
+
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
@@ -62,10 +65,30 @@ def _zip_sources(path: Path, label: str) -> Iterator[Source]:
                 base = name.rsplit("/", 1)[-1]
                 if IGNORED.match(base) or name.startswith("__MACOSX/"):
                     continue
-                yield Source(f"{label}!{name}", str(path), zf.read(info))
+                with zf.open(info) as fh:  # bounded: a bomb inside the archive is refused as too large
+                    data = fh.read(MAX_FILE + 1)
+                yield Source(f"{label}!{name}", label, data)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         # a zip that cannot be opened becomes one unreadable result, named after the archive
         yield Source(label, str(path), error=str(exc))
+
+
+def sources_in(data: bytes, name: str) -> Iterator[Source]:
+    """One uploaded file as sources: a zip archive (one that is no workbook) member by member,
+    else the file itself."""
+    if data.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            names = {"xl/workbook.xml"}  # a damaged file: the importer says what is wrong with it
+        if not ({"xl/workbook.xml", "xl/workbook.bin", "mimetype"} & names):
+            for source in _zip_sources(io.BytesIO(data), name):
+                if source.error is not None and source.data is None:
+                    source.data = data  # the archive itself: there is no path to read it from
+                yield source
+            return
+    yield Source(name, name, data)
 
 
 def collect(inputs: Iterable[str | Path]) -> Iterator[Source]:
@@ -200,6 +223,23 @@ class Summary:
     def ok(self) -> bool:
         t = self.total()
         return t["invalid"] == 0 and t["unreadable"] == 0
+
+
+def job_for(store: Any, round_name: str | None, lang: str = "zh", key: str | None = None) -> _Job:
+    """What :func:`work` needs to import files into ``store`` (in this process): the rounds, the
+    issued templates and the published versions (registered here)."""
+    job = _Job(None, lang, None, key, rounds_context(store, round_name))
+    from ..form.forms import register
+
+    for schema, layout in job.context.versions if job.context else []:
+        register(schema, layout)
+    return job
+
+
+def pending_of(done: Done, file_id: int | None = None) -> Pending:
+    """What the store takes of a worker's result."""
+    return Pending(done.result, done.sha256, Path(done.source.name).name, done.source.name,
+                   model_of(done.result, None), done.saved_at, None, done.identity, done.notes or None, file_id)
 
 
 STORE_BATCH = 64  # results stored per transaction

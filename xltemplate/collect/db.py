@@ -4,7 +4,8 @@ SQLite (the embedded default, a file beside the user) and PostgreSQL (several pr
 machines) run the same SQLAlchemy Core code.
 
 * **Tables.** :func:`core_tables` defines the tables every database has (submissions, their errors,
-  rounds, rosters, issued templates, published form versions, the audit log); the typed per-form
+  rounds, rosters, issued templates, published form versions, the audit log; and for the portal
+  stored files, department links, users, sessions, API tokens and jobs); the typed per-form
   tables are made by :mod:`xltemplate.collect.store` from the form model.
 * **Upgrades.** A database is brought to the current layout by Alembic migrations
   (``collect/migrations/``), run by every command that opens it, or by ``xltemplate db upgrade``.
@@ -30,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"
-HEAD = "0002"  # the newest migration: a database at HEAD needs no Alembic at all
+HEAD = "0003"  # the newest migration: a database at HEAD needs no Alembic at all
 BASELINE = "0001"  # the layout of the release before migrations
 _LOCK_KEY = 0x78_6C_74_70  # "xltp": the advisory lock of schema changes on PostgreSQL
 SQLITE_BUSY_SECONDS = 60
@@ -52,6 +53,12 @@ class CoreTables:
     issued: sa.Table
     form_versions: sa.Table
     events: sa.Table
+    files: sa.Table
+    links: sa.Table
+    users: sa.Table
+    sessions: sa.Table
+    api_tokens: sa.Table
+    jobs: sa.Table
 
 
 def core_tables(meta: sa.MetaData) -> CoreTables:
@@ -83,6 +90,10 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("withdrawn_by", sa.Text),
         sa.Column("withdraw_reason", sa.Text),
         sa.Column("notes", JSONType),
+        # since 0003: the file it came in (``files``) and its annotated copy, made when first asked for
+        sa.Column("file_id", sa.Integer),
+        sa.Column("annotated_id", sa.Integer),
+        sa.Index("ix_submissions_department", "round_id", "department_code"),
         sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
         # at most one current copy of each return, whatever importers run at once
         sa.Index("ux_submissions_current_return", "return_key", unique=True,
@@ -140,6 +151,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("issued_at", sa.DateTime, nullable=False),
         sa.Column("carried_from", sa.Integer),  # the submission of the earlier round it carries forward
         sa.Column("data", JSONType),  # what was prefilled
+        sa.Column("file_id", sa.Integer),  # since 0003: the template itself, in ``files``
     )
     form_versions = sa.Table(
         "form_versions", meta,
@@ -163,7 +175,83 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Index("ix_events_submission", "submission"),
         sa.Index("ix_events_round", "round_id", "at"),
     )
-    return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events)
+    files = sa.Table(
+        "files", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),  # upload | template | annotated | package
+        sa.Column("name", sa.Text, nullable=False),  # shown and offered as the download name, never a path
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("content", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Index("ux_files_kind_sha", "kind", "sha256", unique=True),
+    )
+    links = sa.Table(
+        "links", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("round_id", sa.Integer, sa.ForeignKey("rounds.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("department_code", sa.String(100), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 of the token, never the token
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_by", sa.Text),
+        sa.Column("revoked_at", sa.DateTime),
+        sa.Column("revoked_by", sa.Text),
+        sa.Index("ix_links_department", "round_id", "department_code"),
+    )
+    users = sa.Table(
+        "users", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False, unique=True),
+        sa.Column("role", sa.String(20), nullable=False),  # admin | staff
+        sa.Column("password_hash", sa.Text, nullable=False),  # argon2id
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+        sa.Column("locked_until", sa.DateTime),
+        sa.Column("last_login_at", sa.DateTime),
+        sa.Column("disabled_at", sa.DateTime),
+    )
+    sessions = sa.Table(
+        "sessions", meta,
+        sa.Column("token_hash", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("last_seen", sa.DateTime, nullable=False),
+        sa.Column("expires_at", sa.DateTime, nullable=False),
+        sa.Column("address", sa.Text),
+    )
+    api_tokens = sa.Table(
+        "api_tokens", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("last_used_at", sa.DateTime),
+        sa.Column("revoked_at", sa.DateTime),
+    )
+    jobs = sa.Table(
+        "jobs", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(50), nullable=False),
+        sa.Column("round_id", sa.Integer),
+        sa.Column("status", sa.String(20), nullable=False),  # queued | running | done | failed
+        sa.Column("payload", JSONType),
+        sa.Column("total", sa.Integer, nullable=False, default=0),
+        sa.Column("done", sa.Integer, nullable=False, default=0),
+        sa.Column("results", JSONType),
+        sa.Column("error", sa.Text),
+        sa.Column("created_by", sa.Text),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("claimed_by", sa.Text),
+        sa.Column("claimed_at", sa.DateTime),
+        sa.Column("heartbeat_at", sa.DateTime),
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        sa.Column("finished_at", sa.DateTime),
+        sa.Index("ix_jobs_status", "status", "id"),
+    )
+    return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events, files, links, users,
+                      sessions, api_tokens, jobs)
 
 
 # -- opening ------------------------------------------------------------------------------------

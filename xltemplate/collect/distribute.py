@@ -82,10 +82,14 @@ class Issued:
     line: int | None = None  # the roster line it was made for
     carried_from: int | None = None  # the earlier round's submission it carries forward
     data: dict[str, Any] | None = None  # what was prefilled
+    link: str | None = None  # the department's portal link (with a database)
 
 
 def read_roster(path: str | Path, lang: str = "zh") -> list[dict[str, str]]:
+    """The roster's rows: a CSV file (UTF-8 or GB18030), or the first sheet of an .xlsx workbook."""
     raw = Path(path).read_bytes()
+    if raw.startswith(b"PK"):
+        return _xlsx_roster(path, raw, lang)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             content = raw.decode(encoding)
@@ -96,6 +100,32 @@ def read_roster(path: str | Path, lang: str = "zh") -> list[dict[str, str]]:
         raise RosterError([t("roster_encoding", lang, source=path)])
     rows = list(csv.DictReader(io.StringIO(content)))
     return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in rows]
+
+
+def _xlsx_roster(path: str | Path, raw: bytes, lang: str = "zh") -> list[dict[str, str]]:
+    """The first sheet of a workbook as roster rows (its first row the header), after the same
+    safety checks as any returned workbook."""
+    from python_calamine import CalamineWorkbook
+
+    from ..xlsx.guard import Refused, identify
+
+    try:
+        identify(raw)
+        book = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+        rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except (Refused, Exception) as exc:  # calamine's errors have no common base
+        raise RosterError([t("roster_unreadable", lang, path=path, detail=exc)]) from exc
+
+    def cell_text(v: Any) -> str:
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return "" if v is None else str(v).strip()
+
+    rows = [[cell_text(v) for v in row] for row in rows if any(cell_text(v) for v in row)]
+    if not rows:
+        return []
+    head = rows[0]
+    return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(head) if h} for row in rows[1:]]
 
 
 def _column_field(model: FormModel, column: str) -> Field | None:
@@ -296,7 +326,8 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
                password: str | None = None, key: str | None = None, source: str = "roster",
                progress: Callable[[int], None] | None = None, store: Store | None = None,
                round_name: str | None = None, year: int | None = None, deadline: dt.date | None = None,
-               carry_from: str | None = None, created_by: str | None = None, lang: str = "zh") -> list[Issued]:
+               carry_from: str | None = None, created_by: str | None = None, lang: str = "zh",
+               base_url: str | None = None) -> list[Issued]:
     """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``.
 
     With ``store`` the collection round is recorded too (see :mod:`~xltemplate.collect.rounds`):
@@ -304,7 +335,9 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     template issued.  ``year`` goes into the form's year field (``x-form.year``) and the metadata.
     ``carry_from`` (a round) adds, for each department, one template per project it returned valid
     in that round that continues into ``year``, prefilled with the fields the form carries
-    (``x-form.carry``).
+    (``x-form.carry``).  With ``store`` each department also gets its portal link
+    (:mod:`~xltemplate.collect.links`), written into the manifest's ``link`` column (absolute
+    after ``base_url``), and the templates are kept in the database for the portal to serve.
     """
     rows = plan(model, roster, source, lang)
     lines = round_lines(model, roster)
@@ -349,14 +382,21 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
             data_c = _merge(_merge(common, data), old_data)
             put(_book(model, data_c, sid, dept, code, meta, password, key, source, lang),
                 Issued(code, dept, "", sid, "", project, line.line, old_id, data_c))
+    tokens: dict[str, str] = {}
+    if store is not None:
+        from . import links
+
+        tokens = {code: links.new_token() for code in dict.fromkeys(i.code for i in issued)}
+        for i in issued:
+            i.link = links.address(tokens[i.code], base_url)
     with open(outdir / "manifest.csv", "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["code", "name", "project", "file", "submission_id", "sha256", "round"])
+        w.writerow(["code", "name", "project", "file", "submission_id", "sha256", "round", "link"])
         for i in issued:
-            w.writerow([i.code, i.name, i.project or "", i.file, i.submission_id, i.sha256, name or ""])
+            w.writerow([i.code, i.name, i.project or "", i.file, i.submission_id, i.sha256, name or "", i.link or ""])
     if store is not None and name is not None:
         record_round(store, model, name, lines, issued, year=year, deadline=deadline, carry_from=carry_from,
-                     created_by=created_by, columns=list(roster[0]))
+                     created_by=created_by, columns=list(roster[0]), outdir=outdir, tokens=tokens)
     return issued
 
 
@@ -373,8 +413,10 @@ def default_round_name(store: Store, model: FormModel, year: int | None) -> str:
 
 def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLine], issued: list[Issued], *,
                  year: int | None, deadline: dt.date | None, carry_from: str | None, created_by: str | None,
-                 columns: list[str]) -> rounds.Round:
-    """The round, its roster and its issued templates, in one transaction."""
+                 columns: list[str], outdir: Path | None = None, tokens: dict[str, str] | None = None) -> rounds.Round:
+    """The round, its roster and its issued templates, in one transaction; with ``outdir`` the
+    templates themselves are stored (``files``), with ``tokens`` the departments' links."""
+    from . import files, links
     from .db import writing
 
     carried_round = rounds.find_round(store, carry_from).id if carry_from else None
@@ -383,10 +425,14 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
         rnd = rounds.create_round(store, model, name, year=year, deadline=deadline, roster_kind=kind,
                                   roster_columns=columns, carried_from=carried_round, created_by=created_by, conn=conn)
         ids = rounds.add_roster(store, conn, rnd.id, lines)
+        file_ids = {i.submission_id: files.put(store, conn, (outdir / i.file).read_bytes(), i.file, files.TEMPLATE,
+                                               i.sha256) for i in issued} if outdir is not None else {}
         rounds.add_issued(store, conn, [
             {"submission_id": i.submission_id, "round_id": rnd.id, "roster_id": ids.get(i.line or 0),
              "department_code": i.code, "department": i.name, "project": i.project, "file": i.file,
-             "sha256": i.sha256, "carried_from": i.carried_from, "data": i.data} for i in issued])
+             "sha256": i.sha256, "carried_from": i.carried_from, "data": i.data,
+             "file_id": file_ids.get(i.submission_id)} for i in issued])
+        links.make_all(store, conn, rnd.id, tokens or {}, created_by)
         rounds.log(store, conn, "create_round", actor=created_by, round_id=rnd.id,
                    detail={"templates": len(issued), "roster": len(lines)})
     return rnd

@@ -257,6 +257,24 @@ def context(store: Store, round_name: str | None = None) -> Context:
     return Context({r.id: r for r in all_rounds}, issued, target, all_rounds, versions)
 
 
+def context_of(store: Store, rnd: Round, submission_id: str | None) -> Context:
+    """The context of one return sent into ``rnd`` (an upload through the portal): that round as the
+    target, and the issued template of ``submission_id`` with its own round; a query or two
+    rather than every table (published versions are registered by the caller)."""
+    i, r = store.t.issued, store.t.rounds
+    issued: dict[str, IssuedTemplate] = {}
+    known = {rnd.id: rnd}
+    if submission_id:
+        with store.engine.connect() as conn:
+            row = conn.execute(sa.select(i.c.submission_id, i.c.round_id, i.c.department_code, i.c.department,
+                                         i.c.project).where(i.c.submission_id == submission_id)).first()
+            if row is not None:
+                issued[row.submission_id] = IssuedTemplate(*row)
+                if row.round_id not in known:
+                    known[row.round_id] = Round.of(conn.execute(sa.select(r).where(r.c.id == row.round_id)).one())
+    return Context(known, issued, rnd, [rnd], [])
+
+
 @dataclass
 class Admission:
     """Where one return goes: its identity, or why it is refused; and notes for staff."""

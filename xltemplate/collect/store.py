@@ -35,7 +35,7 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,12 @@ class Pending:
     received_at: dt.datetime | None = None
     identity: Identity | None = None
     notes: list[dict[str, Any]] | None = None
+    file_id: int | None = None  # the file it came in, when kept (``files``, the portal)
+
+
+#: Called inside the transaction that stores a batch, with its outcomes: whatever must commit or
+#: roll back with them (the portal's audit line, the uploaded file).
+Within = Callable[[sa.Connection, list[Outcome]], None]
 
 
 def _ident(text: str) -> str:
@@ -324,16 +330,17 @@ class Store:
         return self.record_many([Pending(result, sha256, file_name, source, model, saved_at, received_at,
                                          identity, notes)])[0]
 
-    def record_many(self, items: Sequence[Pending]) -> list[Outcome]:
+    def record_many(self, items: Sequence[Pending], within: Within | None = None) -> list[Outcome]:
         """Store several results in one transaction (retried as a whole when it loses a race);
         an outcome per item, in order.  A result the database refuses (a value it cannot hold) is
-        stored on its own, as unreadable with the reason, and never stops the others."""
+        stored on its own, as unreadable with the reason, and never stops the others.  ``within``
+        runs inside the storing transaction (each try)."""
         for item in items:
             if item.model is not None and item.result.data is not None:
                 self.tables_for(item.model)
         for attempt in range(RETRIES):
             try:
-                return self._record_batch(items)
+                return self._record_batch(items, within)
             except sa.exc.IntegrityError:
                 self._refresh_known([i.sha256 for i in items])
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
@@ -341,15 +348,15 @@ class Store:
                 if not _refused(exc):
                     raise
                 if len(items) == 1:
-                    return [self._record_refused(items[0])]
-                return [out for item in items for out in self.record_many([item])]
-        return self._record_batch(items)  # the last try lets its error through
+                    return [self._record_refused(items[0], within)]
+                return [out for item in items for out in self.record_many([item], within)]
+        return self._record_batch(items, within)  # the last try lets its error through
 
     def _refresh_known(self, shas: list[str]) -> None:
         with self.engine.connect() as conn:
             self._known_hashes().update(conn.execute(self._exists, {"shas": shas}).scalars())
 
-    def _record_refused(self, item: Pending) -> Outcome:
+    def _record_refused(self, item: Pending, within: Within | None = None) -> Outcome:
         """A result whose values the database would not take: kept as unreadable, with the reason."""
         from ..form.validate import Issue
         from ..messages import message
@@ -358,10 +365,10 @@ class Store:
         issue = Issue(None, None, None, None, None, message("db_refused", lang), "db_refused")
         refused = ImportResult(file=item.result.file, status="unreadable", errors=[issue])
         plain = Pending(refused, item.sha256, item.file_name[:1000], item.source[:4000], None, item.saved_at,
-                        item.received_at, Identity(None))
-        return self._record_batch([plain])[0]
+                        item.received_at, Identity(None), file_id=item.file_id)
+        return self._record_batch([plain], within)[0]
 
-    def _record_batch(self, items: Sequence[Pending]) -> list[Outcome]:
+    def _record_batch(self, items: Sequence[Pending], within: Within | None = None) -> list[Outcome]:
         known = self._known_hashes()
         outcomes: list[Outcome | None] = [None] * len(items)
         fresh: list[int] = []
@@ -372,11 +379,12 @@ class Store:
             else:
                 seen.add(item.sha256)
                 fresh.append(n)
-        if not fresh:
+        if not fresh and within is None:
             return [o or Outcome("duplicate") for o in outcomes]
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
         with writing(self.engine) as conn:
-            new_ids = conn.execute(self._insert, [self._row(items[n], now) for n in fresh]).scalars().all()
+            new_ids = conn.execute(self._insert, [self._row(items[n], now) for n in fresh]).scalars().all() \
+                if fresh else []
             ids = dict(zip(fresh, new_ids, strict=True))
             error_rows, data_rows = [], {}
             for n in fresh:
@@ -394,6 +402,8 @@ class Store:
             for n in fresh:
                 outcomes[n] = Outcome(items[n].result.status, ids[n])
             self._supersede(conn, [(items[n], ids[n], outcomes[n]) for n in fresh], now)
+            if within is not None:
+                within(conn, [o or Outcome("duplicate") for o in outcomes])
         known.update(items[n].sha256 for n in fresh)
         return [o or Outcome("duplicate") for o in outcomes]
 
@@ -406,7 +416,7 @@ class Store:
                 "department_code": ident.department_code, "status": r.status, "error_count": len(errors),
                 "is_current": ident.return_key is None, "superseded_by": None, "data": r.data, "errors": errors,
                 "round_id": ident.round_id, "return_key": ident.return_key, "key_text": ident.key_text,
-                "notes": item.notes or None}
+                "notes": item.notes or None, "file_id": item.file_id}
 
     def _data_rows(self, out: dict[sa.Table, list[dict[str, Any]]], model: FormModel, sid: int,
                    data: dict[str, Any]) -> None:

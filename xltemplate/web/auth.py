@@ -1,0 +1,107 @@
+"""Who may do what: staff pages need a live session, staff actions also a same-site request that
+carries the session's CSRF token; the API needs a live API token.
+
+A cross-site POST carrying the staff cookie does nothing: a browser sends ``Origin`` (and
+``Sec-Fetch-Site``) with it, which must name this site, and it cannot know the session's CSRF
+token, which every state-changing form carries and which is compared in constant time.  Both
+are checked before the body of the request is read.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..collect import accounts
+from .app import SESSION_COOKIE, portal, redirect
+
+Page = Callable[[Request, accounts.Session], Response]
+Action = Callable[[Request, accounts.Session, FormData], Response]
+
+
+async def current_session(request: Request) -> accounts.Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return await run_in_threadpool(accounts.session, portal(request).store, token)
+
+
+def cross_site(request: Request) -> bool:
+    """A request sent by another site's page (or with a forged origin)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:  # not sent by a browser's cross-site form; the CSRF token decides
+        return False
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin != own
+
+
+def _to_login(request: Request) -> Response:
+    return redirect("/login?next=" + urllib.parse.quote(request.url.path, safe="/"))
+
+
+def page(fn: Page, *, admin: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """A staff page (GET): the login page first when there is no live session."""
+
+    async def endpoint(request: Request) -> Response:
+        sess = await current_session(request)
+        if sess is None:
+            return _to_login(request)
+        if admin and sess.user.role != "admin":
+            raise HTTPException(403)
+        request.scope["xt_session"] = sess
+        return await run_in_threadpool(fn, request, sess)
+
+    return endpoint
+
+
+def action(fn: Action, *, admin: bool = False, max_files: int = 0) -> Callable[[Request], Awaitable[Response]]:
+    """A staff action (POST): same site, a live session, and the session's CSRF token in the form."""
+
+    async def endpoint(request: Request) -> Response:
+        if cross_site(request):
+            raise HTTPException(403)
+        sess = await current_session(request)
+        if sess is None:
+            return _to_login(request)
+        if admin and sess.user.role != "admin":
+            raise HTTPException(403)
+        request.scope["xt_session"] = sess
+        try:
+            form = await request.form(max_files=max_files, max_fields=50)
+        except HTTPException:
+            raise
+        except Exception as exc:  # a malformed body (python-multipart's errors, bad encodings)
+            raise HTTPException(400) from exc
+        token = form.get("csrf")
+        if not isinstance(token, str) or not accounts.same(token, sess.csrf):
+            raise HTTPException(403)
+        try:
+            return await run_in_threadpool(fn, request, sess, form)
+        finally:
+            await form.close()
+
+    return endpoint
+
+
+def api_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def field(form: FormData, name: str, default: str = "") -> str:
+    value: Any = form.get(name, default)
+    return value.strip() if isinstance(value, str) else default
