@@ -131,12 +131,15 @@ def heartbeat(store: Store, job_id: int, worker: str, done: int, results: list[d
 
 
 def finish(store: Store, job_id: int, worker: str, status: str, done: int, results: list[dict[str, Any]],
-           error: str | None = None) -> bool:
+           error: str | None = None, total: int | None = None) -> bool:
     j = store.t.jobs
+    values: dict[str, Any] = {"status": status, "done": done, "results": results, "error": error,
+                              "finished_at": _now(), "heartbeat_at": _now()}
+    if total is not None:
+        values["total"] = total
     with writing(store.engine) as conn:
         n = conn.execute(j.update().where(j.c.id == job_id, j.c.claimed_by == worker, j.c.status == RUNNING)
-                         .values(status=status, done=done, results=results, error=error, finished_at=_now(),
-                                 heartbeat_at=_now())).rowcount
+                         .values(**values)).rowcount
     return bool(n)
 
 
@@ -215,7 +218,7 @@ class Worker(threading.Thread):
             beating.set()
             pulse.join()
         if not progress.lost:
-            finish(self.store, job.id, self.id, status, progress.done, progress.results, error)
+            finish(self.store, job.id, self.id, status, progress.done, progress.results, error, progress.total)
 
 
 def wait(store: Store, job_id: int, timeout: float = 60.0) -> Job | None:
