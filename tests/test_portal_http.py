@@ -4,6 +4,7 @@ the same app in-process).  Which rule each test covers is in its name."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import re
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import load_json
 from corpus import CASES
-from portal_server import PASSWORD, add_user, cli, csrf_of, login, start
+from portal_server import PASSWORD, add_user, cli, login, start
 from test_rounds import as_department, clerk_fills, roster_file
 
 from xltemplate.form.forms import load_form
@@ -89,7 +90,7 @@ def test_every_staff_page_and_action_needs_a_login(site: Site) -> None:
         res = httpx.post(site.url + path, data={"reason": "x", "name": "x"})
         assert res.status_code == 303 and res.headers["location"].startswith("/login"), path
     staff = login(site.server, "staff")
-    page = staff.get(f"/rounds/1/d/101").text
+    page = staff.get("/rounds/1/d/101").text
     assert "已撤回" not in page and "作废链接" in page  # nothing above changed anything
     assert httpx.get(site.url + site.link("101")).status_code == 200
     # an account of role staff is not an admin
@@ -167,10 +168,8 @@ def _raw_post(url: str, path: str, head: dict[str, str], body_chunks: Any) -> tu
     sock.settimeout(0.01)
     try:
         for chunk in body_chunks:
-            try:
+            with contextlib.suppress(TimeoutError, BlockingIOError):
                 answer += sock.recv(65536)
-            except (TimeoutError, BlockingIOError):
-                pass
             if answer:
                 break
             sock.sendall(chunk)
@@ -235,7 +234,8 @@ def test_a_zip_bomb_upload_is_refused_by_name(site: Site, case: str) -> None:
 def test_security_headers_local_assets_and_chinese_download_names(site: Site) -> None:
     res = httpx.get(site.url + site.link("101"))
     h = res.headers
-    assert "frame-ancestors 'none'" in h["content-security-policy"] and "script-src 'self'" in h["content-security-policy"]
+    csp = h["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "default-src 'none'" in csp
     assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "no-referrer"
     assert h["cache-control"] == "no-store" and '<meta charset="utf-8">' in res.text
     assert not re.search(r'(src|href)="(https?:)?//', res.text)  # nothing from elsewhere

@@ -1,10 +1,10 @@
 """Who may do what: staff pages need a live session, staff actions also a same-site request that
 carries the session's CSRF token; the API needs a live API token.
 
-A cross-site POST carrying the staff cookie does nothing: a browser sends ``Origin`` (and
-``Sec-Fetch-Site``) with it, which must name this site, and it cannot know the session's CSRF
-token, which every state-changing form carries and which is compared in constant time.  Both
-are checked before the body of the request is read.
+A cross-site POST carrying the staff cookie does nothing: a browser sends ``Sec-Fetch-Site``
+(or ``Origin``) with it, which must say this site, and it cannot know the session's CSRF token,
+which every state-changing form carries and which is compared in constant time.  The site is
+checked before the body of the request is read.
 """
 
 from __future__ import annotations
@@ -34,14 +34,18 @@ async def current_session(request: Request) -> accounts.Session | None:
 
 
 def cross_site(request: Request) -> bool:
-    """A request sent by another site's page (or with a forged origin)."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return True
+    """A request sent by another site's page (or with a forged origin).
+
+    ``Sec-Fetch-Site`` decides when the browser sends it.  Otherwise ``Origin``: with
+    ``Referrer-Policy: no-referrer`` a browser sends ``Origin: null`` even for our own forms, so
+    ``null`` is left to the CSRF token (which every action also needs)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:  # not sent by a browser's cross-site form; the CSRF token decides
+    if origin is None or origin == "null":
         return False
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return origin != own
+    return origin != f"{request.url.scheme}://{request.url.netloc}"
 
 
 def _to_login(request: Request) -> Response:
