@@ -236,10 +236,10 @@ def job_for(store: Any, round_name: str | None, lang: str = "zh", key: str | Non
     return job
 
 
-def pending_of(done: Done, file_id: int | None = None) -> Pending:
+def pending_of(done: Done) -> Pending:
     """What the store takes of a worker's result."""
     return Pending(done.result, done.sha256, Path(done.source.name).name, done.source.name,
-                   model_of(done.result, None), done.saved_at, None, done.identity, done.notes or None, file_id)
+                   model_of(done.result, None), done.saved_at, None, done.identity, done.notes or None)
 
 
 STORE_BATCH = 64  # results stored per transaction

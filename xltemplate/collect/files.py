@@ -13,10 +13,12 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .store import Store
+if TYPE_CHECKING:
+    from .store import Store
 
 UPLOAD, TEMPLATE, ANNOTATED, PACKAGE = "upload", "template", "annotated", "package"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
@@ -46,11 +48,8 @@ def put(store: Store, conn: sa.Connection, content: bytes, name: str, kind: str,
     """Store ``content`` (once per kind and content) inside the caller's transaction; its id."""
     f = store.t.files
     sha = sha256 or hashlib.sha256(content).hexdigest()
-    found = conn.execute(sa.select(f.c.id).where(f.c.kind == kind, f.c.sha256 == sha)).scalar()
-    if found is not None:
-        return int(found)
     try:
-        with conn.begin_nested():  # another process may store the same bytes at the same moment
+        with conn.begin_nested():  # stored already (or by another process at this moment): found below
             return int(conn.execute(f.insert().returning(f.c.id), {
                 "sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content), "content": content,
                 "created_at": _now()}).scalar_one())

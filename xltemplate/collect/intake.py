@@ -1,8 +1,9 @@
 """Intake: one uploaded file (bytes) received through a department's link, or from staff, checked
 and stored the way ``xltemplate import`` stores a file, with a receipt for the page.
 
-The steps are the CLI's own: what the file is (:func:`xltemplate.xlsx.guard.identify`), the
-import (:func:`~xltemplate.collect.importer.import_workbook`), its place in the round and its
+The steps are the CLI's own: the import (:func:`~xltemplate.collect.importer.import_workbook`,
+whose first step is :func:`xltemplate.xlsx.guard.identify`: what the file is, by its content,
+and whether it is safe to open), its place in the round and its
 identity (:func:`~xltemplate.collect.rounds.admit`), storing (:meth:`Store.record_many`, with
 the file itself, ``files``, and an audit line in the same transaction).  What a link adds:
 
@@ -29,10 +30,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..form.validate import Issue
-from ..messages import message, t
-from ..xlsx.guard import Refused, identify
+from ..messages import t
 from . import files, rounds
-from .importer import UNREADABLE, ImportResult, import_workbook
+from .importer import UNREADABLE, import_workbook
 from .rounds import Round
 from .store import Outcome, Pending, Store
 
@@ -114,26 +114,11 @@ def receive(store: Store, data: bytes, name: str, rnd: Round, *, department: tup
     actor = actor or (LINK_ACTOR.format(code=code) if code else None)
     receipt = Receipt(name, UNREADABLE, department=department[1] if department else None, department_code=code)
 
-    before = _stored(store, sha)
-    if before is not None:  # the very same file again
-        if code is not None and (before.department_code != code or before.round_id != rnd.id):
-            return _refuse(store, receipt, data, rnd, "wrong_department", actor, address, lang,
-                           found=before.department or before.department_code or "?")
-        receipt.status, receipt.submission, receipt.project = "duplicate", before.id, before.key_text
-        receipt.current = bool(before.is_current)
-        _log_only(store, "upload", actor, rnd.id, before.id, {"file": name, "status": "duplicate"}, address)
-        return receipt
-    try:
-        identify(data)
-    except Refused as exc:
-        result = ImportResult(file=name, status=UNREADABLE,
-                              errors=[Issue.of_file(message(exc.code, lang, detail=exc.detail), exc.code)])
-        meta: dict[str, str] = {}
-    else:
-        register_versions(store)
-        result, meta = import_workbook(name, None, lang, data=data, with_meta=True, key=key)
-    model = model_of(result, None)
+    register_versions(store)
+    # what the file is, by its content (guard.identify, the importer's first step), before any parser
+    result, meta = import_workbook(name, None, lang, data=data, with_meta=True, key=key)
     current = find_form(result.form) if result.form else None
+    model = model_of(result, current)
     if department is not None and not meta.get("department_code"):  # no template behind it: the link says whose
         meta = {**meta, "department_code": department[0], "department": department[1]}
     ctx = rounds.context_of(store, rnd, result.submission_id)
@@ -150,29 +135,29 @@ def receive(store: Store, data: bytes, name: str, rnd: Round, *, department: tup
         if ident.round_id != rnd.id:
             return _refuse(store, receipt, data, rnd, "other_round", actor, address, lang)
     receipt.department, receipt.department_code = ident.department, ident.department_code
-    stored: dict[str, int] = {}
 
     def within(conn: sa.Connection, outcomes: list[Outcome]) -> None:
         out = outcomes[0]
-        if out.id is None:
-            return
-        file_id = files.put(store, conn, data, name, files.UPLOAD, sha)
-        s = store.submissions
-        conn.execute(s.update().where(s.c.id == out.id).values(file_id=file_id))
-        rounds.log(store, conn, "upload", actor=actor, round_id=ident.round_id, submission=out.id,
-                   detail={"file": name, "status": result.status, "replaces": out.superseded,
-                           "via": "link" if code else "staff"}, address=address)
-        stored["file_id"] = file_id
+        if out.id is not None:
+            rounds.log(store, conn, "upload", actor=actor, round_id=ident.round_id, submission=out.id,
+                       detail={"file": name, "status": result.status, "replaces": out.superseded,
+                               "via": "link" if code else "staff"}, address=address)
 
     [outcome] = store.record_many([Pending(result, sha, name, name, model, result.saved_at, None, ident,
-                                           admission.notes or None)], within)
-    receipt.status = "duplicate" if outcome.status == "duplicate" else result.status
-    receipt.submission, receipt.current, receipt.file_id = outcome.id, outcome.current, stored.get("file_id")
+                                           admission.notes or None, file=(data, name))], within)
+    if outcome.status == "duplicate":  # the very same file again (or stored by another process a moment ago)
+        before = _stored(store, sha)
+        if code is not None and (before.department_code != code or before.round_id != rnd.id):
+            return _refuse(store, receipt, data, rnd, "wrong_department", actor, address, lang,
+                           found=before.department or before.department_code or "?")
+        receipt.status, receipt.submission, receipt.project = "duplicate", before.id, before.key_text
+        receipt.current = bool(before.is_current)
+        _log_only(store, "upload", actor, rnd.id, before.id, {"file": name, "status": "duplicate"}, address)
+        return receipt
+    receipt.status = result.status
+    receipt.submission, receipt.current = outcome.id, outcome.current
     if outcome.superseded:
         receipt.replaced = _replaced(store, outcome.superseded)
-    if outcome.status == "duplicate":  # stored by another process a moment ago
-        again = _stored(store, sha)
-        receipt.submission = again.id if again is not None else None
     return receipt
 
 
@@ -287,18 +272,20 @@ def run_bulk(store: Store, job: Any, progress: Any) -> None:
             return
 
         def attach(conn: sa.Connection, outcomes: list[Outcome]) -> None:
-            s = store.submissions
             for done, out in zip(pending, outcomes, strict=True):
-                if out.id is None or done.source.data is None:
-                    continue
-                fid = files.put(store, conn, done.source.data, Path(done.source.name).name, files.UPLOAD, done.sha256)
-                conn.execute(s.update().where(s.c.id == out.id).values(file_id=fid))
-                rounds.log(store, conn, "upload", actor=job.created_by, round_id=done.identity.round_id
-                           if done.identity else None, submission=out.id,
-                           detail={"file": done.source.name, "status": done.result.status, "via": "bulk",
-                                   "job": job.id, "replaces": out.superseded})
+                if out.id is not None:
+                    rounds.log(store, conn, "upload", actor=job.created_by, round_id=done.identity.round_id
+                               if done.identity else None, submission=out.id,
+                               detail={"file": done.source.name, "status": done.result.status, "via": "bulk",
+                                       "job": job.id, "replaces": out.superseded})
 
-        outcomes = store.record_many([batch.pending_of(d) for d in pending], attach)
+        items = []
+        for done in pending:
+            item = batch.pending_of(done)
+            if done.source.data is not None:
+                item.file = (done.source.data, Path(done.source.name).name)
+            items.append(item)
+        outcomes = store.record_many(items, attach)
         for done, out in zip(pending, outcomes, strict=True):
             progress.add({"file": done.source.name, "status": done.result.status, "id": out.id,
                           "stored": "duplicate" if out.status == "duplicate" else

@@ -65,14 +65,15 @@ def check(store: Store, token: str | None) -> Link | None:
         return None
     key = digest(token)
     k, r, ro = store.t.links, store.t.rounds, store.t.roster
+    name = (sa.select(ro.c.name).where(ro.c.round_id == k.c.round_id, ro.c.code == k.c.department_code)
+            .order_by(ro.c.line).limit(1).scalar_subquery())
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(k.c.id.label("link_id"), k.c.token_hash, k.c.department_code, k.c.revoked_at, r)
+        row = conn.execute(sa.select(k.c.id.label("link_id"), k.c.token_hash, k.c.department_code, k.c.revoked_at,
+                                     name.label("department_name"), r)
                            .select_from(k.join(r, r.c.id == k.c.round_id)).where(k.c.token_hash == key)).first()
-        if row is None or row.revoked_at is not None or not same(row.token_hash, key) or row.status != OPEN:
-            return None
-        name = conn.execute(sa.select(ro.c.name).where(ro.c.round_id == row.id, ro.c.code == row.department_code)
-                            .order_by(ro.c.line).limit(1)).scalar()
-    return Link(row.link_id, Round.of(row), row.department_code, name or row.department_code)
+    if row is None or row.revoked_at is not None or not same(row.token_hash, key) or row.status != OPEN:
+        return None
+    return Link(row.link_id, Round.of(row), row.department_code, row.department_name or row.department_code)
 
 
 def live(store: Store, round_id: int, code: str) -> dict[str, object] | None:

@@ -98,6 +98,7 @@ class Pending:
     identity: Identity | None = None
     notes: list[dict[str, Any]] | None = None
     file_id: int | None = None  # the file it came in, when kept (``files``, the portal)
+    file: tuple[bytes, str] | None = None  # (content, name): keep the file too, in the same transaction
 
 
 #: Called inside the transaction that stores a batch, with its outcomes: whatever must commit or
@@ -383,8 +384,14 @@ class Store:
             return [o or Outcome("duplicate") for o in outcomes]
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
         with writing(self.engine) as conn:
-            new_ids = conn.execute(self._insert, [self._row(items[n], now) for n in fresh]).scalars().all() \
-                if fresh else []
+            rows = [self._row(items[n], now) for n in fresh]
+            for n, row in zip(fresh, rows, strict=True):
+                if items[n].file is not None:
+                    from . import files
+
+                    content, name = items[n].file
+                    row["file_id"] = files.put(self, conn, content, name, files.UPLOAD, items[n].sha256)
+            new_ids = conn.execute(self._insert, rows).scalars().all() if fresh else []
             ids = dict(zip(fresh, new_ids, strict=True))
             error_rows, data_rows = [], {}
             for n in fresh:
