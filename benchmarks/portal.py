@@ -165,7 +165,7 @@ async def clerks(url: str, work: list[tuple[str, list[tuple[bytes, bool, str]]]]
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -223,13 +223,15 @@ def main() -> None:
         work = [(i.link, r) for i, r in zip(issued, returns, strict=True)]
         for link, _r in work[:20]:  # warm up each process a little (pages, not uploads)
             httpx.get(url + link, timeout=30)
-        busy0, all0 = cpu_ticks()
-        ours0 = sum(proc_cpu(p) for p in pids) + sum(os.times()[:2])
+        busy0, _all0 = cpu_ticks()
+        server0, client0 = sum(proc_cpu(p) for p in pids), sum(os.times()[:2])
+        ours0 = server0 + client0
         t0 = time.perf_counter()
         latencies, errors, answered = asyncio.run(clerks(url, work, args.clerks))
         wall = time.perf_counter() - t0
-        busy1, all1 = cpu_ticks()
-        ours1 = sum(proc_cpu(p) for p in pids) + sum(os.times()[:2])
+        busy1, _all1 = cpu_ticks()
+        server1, client1 = sum(proc_cpu(p) for p in pids), sum(os.times()[:2])
+        ours1 = server1 + client1
         tick = os.sysconf("SC_CLK_TCK")
         machine_busy = (busy1 - busy0) / tick
         others = max(0.0, machine_busy - (ours1 - ours0))
@@ -238,6 +240,8 @@ def main() -> None:
                     "rate": rate, "p50_ms": percentile(latencies, 0.5) * 1000,
                     "p95_ms": percentile(latencies, 0.95) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
                     "max_ms": max(latencies) * 1000, "cpu_ours_s": ours1 - ours0, "cpu_others_s": others,
+                    "server_cpu_ms": (server1 - server0) / max(1, len(latencies)) * 1000,
+                    "client_cpu_ms": (client1 - client0) / max(1, len(latencies)) * 1000,
                     "cpu_capacity_s": wall * os.cpu_count()}
         if errors:
             print("first errors:", errors[:3])
@@ -320,7 +324,11 @@ def main() -> None:
     print(f"  the engine alone          {figures['engine_rate']:.1f} returns/s (batch.run, 2 processes, no HTTP; "
           f"the same files)")
     print(f"  CPU                       ours {figures['cpu_ours_s']:.1f} s (server + load generator), others "
-          f"{figures['cpu_others_s']:.1f} s, of {figures['cpu_capacity_s']:.1f} s available")
+          f"{figures['cpu_others_s']:.1f} s, of {figures['cpu_capacity_s']:.1f} s available; per upload: server "
+          f"{figures['server_cpu_ms']:.1f} ms, load generator {figures['client_cpu_ms']:.1f} ms")
+    print(f"  closed loop (Little's law) {args.clerks} clerks with no pause between uploads wait on average "
+          f"{args.clerks / figures['rate'] * 1000:.0f} ms at this rate; p95 <= 300 ms for 50 of them needs "
+          f">= {args.clerks / 0.3:.0f} uploads/s")
     print(f"  current returns           {figures['current_returns']}")
     print(f"  dashboard                 median {figures['dashboard_ms']:.0f} ms, p95 {figures['dashboard_p95_ms']:.0f} "
           f"ms for {figures['dashboard_rows']} departments ({figures['dashboard_kb']:.0f} KB)  "

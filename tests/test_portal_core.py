@@ -237,3 +237,33 @@ def test_a_roster_can_be_a_workbook(tmp_path, wuhai) -> None:
     book.close()
     assert read_roster(path) == [{"部门代码": "101", "部门名称": "市信访局"},
                                  {"部门代码": "0102", "部门名称": "市财政局"}]
+
+
+def test_threads_finding_a_form_for_the_first_time_all_find_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The portal imports in many threads at once; the table of bundled forms by id was once
+    filled in place, and a thread that came while another filled it found no form (unknown_form)."""
+    import time as _time
+
+    from xltemplate.form import forms
+
+    real = forms.load_form
+
+    def slow(*args: Any, **kw: Any) -> Any:
+        _time.sleep(0.02)  # widen the window in which the table is being filled
+        return real(*args, **kw)
+
+    monkeypatch.setattr(forms, "_BY_ID", {})
+    monkeypatch.setattr(forms, "load_form", slow)
+    barrier = threading.Barrier(8)
+    found: list[Any] = []
+
+    def look() -> None:
+        barrier.wait()
+        found.append(forms.find_form("wuhai-perf-target"))
+
+    threads = [threading.Thread(target=look) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(found) == 8 and all(m is not None and m.id == "wuhai-perf-target" for m in found)

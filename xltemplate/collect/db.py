@@ -21,6 +21,7 @@ machines) run the same SQLAlchemy Core code.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,10 +287,22 @@ def engine_for(url: str | None) -> sa.Engine:
     return engine
 
 
+_WRITERS: dict[int, threading.Lock] = {}
+
+
 @contextlib.contextmanager
 def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
-    with engine.connect().execution_options(xt_write=True) as conn, conn.begin():
+    """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success.
+
+    On SQLite the threads of one process (the portal's) also take turns on a lock of their own
+    first: SQLite makes a writer that finds the database locked sleep and retry (up to 100 ms a
+    time), where a thread waiting on a lock starts the moment the other one commits."""
+    if engine.dialect.name != "sqlite":
+        with engine.connect().execution_options(xt_write=True) as conn, conn.begin():
+            yield conn
+        return
+    lock = _WRITERS.setdefault(id(engine), threading.Lock())
+    with lock, engine.connect().execution_options(xt_write=True) as conn, conn.begin():
         yield conn
 
 

@@ -122,9 +122,11 @@ def load_form(form: str | Path, layout: str | Path | None = None) -> FormModel:
 def find_form(form_id: str) -> FormModel | None:
     """A bundled form by the id found in a workbook's metadata (its current version)."""
     if not _BY_ID:
+        found: dict[str, Path] = {}
         for fid, path in bundled().items():
-            _BY_ID.setdefault(fid, path)
-            _BY_ID.setdefault(load_form(path).id, path)
+            found.setdefault(fid, path)
+            found.setdefault(load_form(path).id, path)
+        _BY_ID.update(found)  # all at once: a thread of the portal never sees half of it
     path = _BY_ID.get(form_id)
     return load_form(path) if path is not None else None
 

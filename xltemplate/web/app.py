@@ -8,6 +8,7 @@ folder (temporary files of reports and round creation) and never needs sharing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -28,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..collect import accounts, jobs
+from ..collect import jobs
 from ..collect.store import Store
 from ..messages import CATALOG, t
 from ..xlsx.guard import MAX_FILE
@@ -41,6 +42,7 @@ FORM_LIMIT = 256 * 1024  # a plain form
 UPLOAD_LIMIT = MAX_FILE + 1024 * 1024  # one return through a link: the largest file the engine reads
 BULK_LIMIT = 300 * 1024 * 1024  # returns received by mail, many files or zips at once
 ROSTER_LIMIT = 10 * 1024 * 1024
+UPLOAD_SLOTS = 2
 log = logging.getLogger("xltemplate.web")
 
 
@@ -61,6 +63,9 @@ class Portal:
     env: jinja2.Environment
     data_dir: Path
     worker: jobs.Worker | None = None
+    #: uploads checked at once in this process; the others wait their turn in order, rather than
+    #: all sharing one interpreter lock (which makes every answer slow instead of a few)
+    upload_slots: asyncio.Semaphore | None = None
 
 
 def _local(stamp: Any) -> str:
@@ -168,6 +173,7 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.upload_slots = asyncio.Semaphore(UPLOAD_SLOTS)
         if run_jobs:
             from ..collect import intake
 
@@ -195,7 +201,3 @@ def app_from_env() -> Starlette:
     """For ``uvicorn --factory`` with several workers: the database and folder from the environment."""
     return create_app(os.environ.get("XLTEMPLATE_DB"), os.environ.get("XLTEMPLATE_DATA"))
 
-
-def user_name(request: Request) -> str | None:
-    sess: accounts.Session | None = request.scope.get("xt_session")
-    return sess.user.name if sess else None

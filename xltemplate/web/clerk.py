@@ -102,7 +102,11 @@ async def upload(request: Request) -> Response:
                                      department=(link.department_code, link.department), address=address(request))
             return _page(request, link, receipt, 200)
 
-        return await run_in_threadpool(run)
+        slots = portal(request).upload_slots
+        if slots is None:
+            return await run_in_threadpool(run)
+        async with slots:
+            return await run_in_threadpool(run)
     finally:
         await form.close()
 

@@ -20,7 +20,6 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -114,7 +113,3 @@ def content_disposition(name: str, inline: bool = False) -> str:
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
 
-
-def client_address(scope: Any) -> str | None:
-    client = scope.get("client") if isinstance(scope, dict) else None
-    return client[0] if client else None

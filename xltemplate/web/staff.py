@@ -4,7 +4,6 @@ renders; it decides nothing of its own."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import shutil
@@ -461,12 +460,6 @@ def annotated_zip(request: Request, sess: accounts.Session) -> Response:
     name = f"{rnd.name}_{t('folder_annotated')}.zip"
     _log(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "annotated"})
     return download(out.getvalue(), name)
-
-
-def links_csv(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue().encode("utf-8-sig")
 
 
 # -- audit log and API tokens ----------------------------------------------------------------------
