@@ -50,6 +50,14 @@ def test_the_api_gives_rounds_status_returns_with_data_and_errors(api_site: Any)
     assert doc["openapi"].startswith("3.") and "/api/v1/rounds/{rid}/returns" in doc["paths"]
 
 
+def test_ids_and_parameters_the_database_cannot_hold_are_refused_before_any_query(api_site: Any) -> None:
+    api = httpx.Client(base_url=api_site.url, headers={"authorization": f"Bearer {api_site.token}"})
+    assert api.get("/api/v1/returns/99999999999999999999").status_code == 404  # beyond any integer column
+    assert api.get("/api/v1/rounds/1/returns", params={"department": "1\x00"}).status_code == 400  # NUL
+    assert api.get("/api/v1/rounds/1/returns", params={"limit": "0"}).status_code == 400
+    assert "Traceback" not in api_site.server.output()
+
+
 def test_the_api_needs_a_live_token(api_site: Any) -> None:
     for headers in ({}, {"authorization": "Bearer xt_guess"}, {"authorization": f"Bearer {api_site.revoked}"},
                     {"authorization": f"Basic {api_site.token}"}):
