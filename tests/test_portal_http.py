@@ -110,9 +110,10 @@ def test_department_a_link_never_reaches_department_b(site: Site) -> None:
     assert httpx.get(site.url + f"{a}/returns/{b_return}/annotated").status_code == 404
     assert httpx.get(site.url + f"{site.link('102')}/returns/{b_return}/annotated").status_code == 200
     # B's template uploaded through A's link is refused, and staff see it on A's page
+    stored = len(_returns_of(site, "101"))
     res = site.upload("101", site.filled("102", "市财政局", project="串用的模板"), name="财政局的表.xlsx")
     assert res.status_code == 200 and "未收下" in res.text and "市财政局" in res.text and "市信访局" in res.text
-    assert len(_returns_of(site, "101")) == 1 and "串用的模板" not in httpx.get(site.url + a).text
+    assert len(_returns_of(site, "101")) == stored and "串用的模板" not in httpx.get(site.url + a).text
     staff = login(site.server, "staff")
     page = staff.get("/rounds/1/d/101").text
     assert "通过链接上传但被拒收的文件" in page and "财政局的表.xlsx" in page
@@ -138,7 +139,8 @@ def test_a_guessed_truncated_or_revoked_token_finds_nothing(site: Site) -> None:
 
 def test_a_cross_site_post_with_the_staff_cookie_does_nothing(site: Site) -> None:
     staff = login(site.server, "staff")
-    sid = _returns_of(site, "101")[0]
+    assert site.upload("101", site.filled("101", "市信访局", project="本站的项目")).status_code == 200
+    sid = _returns_of(site, "101")[-1]
     attempts = [
         ({"origin": "http://evil.example"}, {"csrf": staff.csrf, "reason": "跨站"}),  # another site's page
         ({"sec-fetch-site": "cross-site"}, {"csrf": staff.csrf, "reason": "跨站"}),
@@ -152,6 +154,9 @@ def test_a_cross_site_post_with_the_staff_cookie_does_nothing(site: Site) -> Non
     res = staff.post(f"/returns/{sid}/withdraw", data={"csrf": staff.csrf, "reason": "同站"},
                      headers={"origin": site.url})
     assert res.status_code == 303 and "同站" in staff.get("/rounds/1/d/101").text  # the real form works
+    audit = staff.get("/audit").text  # who withdrew what, when, from which address
+    assert re.search(r"<td>staff</td><td>撤回</td>.*?<td>" + str(sid) + r"</td>.*?reason=同站.*?<td>127\.0\.0\.1</td>",
+                     audit, re.S)
     staff.post(f"/returns/{sid}/restore", data={"csrf": staff.csrf})
     # logging in needs the login form's own token too (no login CSRF)
     res = httpx.post(site.url + "/login", data={"name": "staff", "password": PASSWORD})
@@ -193,6 +198,7 @@ def _raw_post(url: str, path: str, head: dict[str, str], body_chunks: Any) -> tu
 
 def test_an_oversize_upload_is_refused_while_it_streams_in(site: Site) -> None:
     link = site.link("101")
+    stored = len(_returns_of(site, "101"))
     boundary = "xtboundary"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.xlsx\"\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode()
@@ -216,7 +222,7 @@ def test_an_oversize_upload_is_refused_while_it_streams_in(site: Site) -> None:
     assert status == 413 and "太大" in text
     assert sent[0] < 110  # it answered before the whole body was sent
     assert site.server.rss_kb() - before < 40 * 1024
-    assert len(_returns_of(site, "101")) == 1
+    assert len(_returns_of(site, "101")) == stored
 
 
 @pytest.mark.parametrize("case", ["zip_bomb_honest", "zip_bomb_forged_size"])

@@ -210,7 +210,8 @@ def default_round(all_rounds: list[Round], form_id: str | None) -> Round | None:
     return None
 
 
-def set_status(store: Store, name: str | int, status: str, actor: str | None = None) -> Round:
+def set_status(store: Store, name: str | int, status: str, actor: str | None = None,
+               address: str | None = None) -> Round:
     """Close or reopen a round."""
     from .db import writing
 
@@ -219,7 +220,8 @@ def set_status(store: Store, name: str | int, status: str, actor: str | None = N
     with writing(store.engine) as conn:
         conn.execute(r.update().where(r.c.id == rnd.id).values(
             status=status, closed_at=_now() if status == CLOSED else None))
-        log(store, conn, "close_round" if status == CLOSED else "reopen_round", actor=actor, round_id=rnd.id)
+        log(store, conn, "close_round" if status == CLOSED else "reopen_round", actor=actor, round_id=rnd.id,
+            address=address)
     return find_round(store, rnd.id)
 
 
@@ -484,19 +486,22 @@ def log(store: Store, conn: sa.Connection, action: str, *, actor: str | None = N
                                            "submission": submission, "detail": detail, "address": address})
 
 
-def withdraw(store: Store, submission: int, reason: str, actor: str | None = None) -> ReturnRow:
-    """Take a return filed by mistake out of the report and the status; it stays in history."""
+def withdraw(store: Store, submission: int, reason: str, actor: str | None = None,
+             address: str | None = None) -> ReturnRow:
+    """Take a return filed by mistake out of the report and the status; it stays in history.
+    ``address``: where the request came from (the portal), for the audit log."""
     if not reason or not reason.strip():
         raise RoundError(t("withdraw_needs_reason"))
-    return _set_withdrawn(store, submission, actor, reason.strip())
+    return _set_withdrawn(store, submission, actor, reason.strip(), address)
 
 
-def restore(store: Store, submission: int, actor: str | None = None) -> ReturnRow:
+def restore(store: Store, submission: int, actor: str | None = None, address: str | None = None) -> ReturnRow:
     """Undo a withdrawal."""
-    return _set_withdrawn(store, submission, actor, None)
+    return _set_withdrawn(store, submission, actor, None, address)
 
 
-def _set_withdrawn(store: Store, submission: int, actor: str | None, reason: str | None) -> ReturnRow:
+def _set_withdrawn(store: Store, submission: int, actor: str | None, reason: str | None,
+                   address: str | None = None) -> ReturnRow:
     from .db import writing
 
     s = store.submissions
@@ -512,7 +517,7 @@ def _set_withdrawn(store: Store, submission: int, actor: str | None, reason: str
                   else {"withdrawn_at": None, "withdrawn_by": None, "withdraw_reason": None})
         conn.execute(s.update().where(s.c.id == submission).values(**values))
         log(store, conn, "withdraw" if reason is not None else "restore", actor=actor, round_id=row.round_id,
-            submission=submission, detail={"reason": reason} if reason else None)
+            submission=submission, detail={"reason": reason} if reason else None, address=address)
     return next(r for r in returns(store, history=True) if r.id == submission)
 
 

@@ -254,7 +254,7 @@ def _recent_jobs(store: Any, round_id: int) -> list[Any]:
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
     rnd = _round(request)
     state = rounds.CLOSED if request.url.path.endswith("/close") else rounds.OPEN
-    rounds.set_status(portal(request).store, rnd.id, state, actor=sess.user.name)
+    rounds.set_status(portal(request).store, rnd.id, state, actor=sess.user.name, address=address(request))
     return redirect(f"/rounds/{rnd.id}")
 
 
@@ -326,7 +326,7 @@ def _back(row: Any) -> str:
 def withdraw(request: Request, sess: accounts.Session, form: FormData) -> Response:
     row = _submission(request)
     try:
-        rounds.withdraw(portal(request).store, row.id, field(form, "reason"), sess.user.name)
+        rounds.withdraw(portal(request).store, row.id, field(form, "reason"), sess.user.name, address(request))
     except rounds.RoundError as exc:
         raise HTTPException(400, str(exc)) from exc
     return redirect(_back(row))
@@ -335,7 +335,7 @@ def withdraw(request: Request, sess: accounts.Session, form: FormData) -> Respon
 def restore(request: Request, sess: accounts.Session, form: FormData) -> Response:
     row = _submission(request)
     try:
-        rounds.restore(portal(request).store, row.id, sess.user.name)
+        rounds.restore(portal(request).store, row.id, sess.user.name, address(request))
     except rounds.RoundError as exc:
         raise HTTPException(400, str(exc)) from exc
     return redirect(_back(row))
