@@ -57,7 +57,7 @@ def test_two_servers_take_the_same_return_at_once_and_one_copy_is_current(pg_db:
     template = tmp_path / "下发" / line["file"]
     a, b = start(pg_db, tmp_path / "a"), start(pg_db, tmp_path / "b")
     try:
-        for n in range(12):
+        for n in range(20):
             copies = []
             for side in ("甲", "乙"):  # two different copies of one return (one project), written separately
                 data = as_department(load_json("seed_000.json"), "市信访局", "101")
