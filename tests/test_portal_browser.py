@@ -31,7 +31,7 @@ expect, sync_playwright = playwright_api.expect, playwright_api.sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+        "--disable-sync", "--no-first-run", "--lang=zh-CN"]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
     seed = load_json("seed_000.json")
     try:
         # staff log in and create a round from a roster
-        staff = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        staff = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page = staff.new_page()
         page.goto(server.url + "/rounds")
         assert page.url.startswith(server.url + "/login")
@@ -90,7 +90,7 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         assert all(v.startswith(server.url + "/l/") for v in links.values())
 
         # a clerk opens the link, downloads the template, uploads it with a mistake
-        clerk = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
+        clerk = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900}, locale="zh-CN")
         cp = clerk.new_page()
         cp.goto(links["101"])
         assert cp.locator("h1").inner_text() == "市信访局" and "2020-11-30" in cp.content()

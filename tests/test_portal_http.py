@@ -78,14 +78,14 @@ def test_every_staff_page_and_action_needs_a_login(site: Site) -> None:
     site.upload("101", site.filled("101", "市信访局", mistake=True))
     [sid] = _returns_of(site, "101")[:1]
     pages = ["/rounds", "/rounds/1", "/rounds/1/d/101", "/rounds/1/report.xlsx", "/rounds/1/report.csv",
-             "/rounds/1/annotated.zip", "/rounds/1/templates.zip", "/rounds/1/package/1", "/rounds/1/jobs/1",
+             "/rounds/1/annotated.zip", "/rounds/1/templates.zip", "/rounds/1/jobs/1",
              f"/returns/{sid}/file", f"/returns/{sid}/annotated", "/files/1", "/audit", "/tokens"]
     for path in pages:
         res = httpx.get(site.url + path)
         assert res.status_code == 303 and res.headers["location"].startswith("/login"), path
         assert "市信访局" not in res.text and not res.content.startswith(b"PK"), path
     actions = ["/rounds", "/rounds/1/close", "/rounds/1/upload", f"/returns/{sid}/withdraw", "/rounds/1/d/101/link/new",
-               "/rounds/1/d/101/link/revoke", "/tokens", "/logout"]
+               "/rounds/1/d/101/link/revoke", "/rounds/1/package/1", "/tokens", "/logout"]
     for path in actions:
         res = httpx.post(site.url + path, data={"reason": "x", "name": "x"})
         assert res.status_code == 303 and res.headers["location"].startswith("/login"), path

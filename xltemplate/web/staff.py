@@ -205,9 +205,10 @@ def _package(folder: Path, issued: list[Any], rnd: Round) -> bytes:
     return out.getvalue()
 
 
-def package(request: Request, sess: accounts.Session) -> Response:
+def package(request: Request, sess: accounts.Session, form: FormData) -> Response:
     """The zip made when the round was created, offered once: it holds the links, which are kept
-    nowhere else (only their hashes are)."""
+    nowhere else (only their hashes are).  Taking it deletes it, so it is a POST with the CSRF
+    token like every other change: a page of another site cannot make a browser use it up."""
     rnd = _round(request)
     store = portal(request).store
     stored = files.get(store, int(request.path_params["fid"]))
@@ -513,7 +514,7 @@ def routes() -> list[Route]:
         Route("/rounds", page(rounds_page), methods=["GET"]),
         Route("/rounds", action(create_round, max_files=1), methods=["POST"]),
         Route("/rounds/{rid:int}", page(dashboard)),
-        Route("/rounds/{rid:int}/package/{fid:int}", page(package)),
+        Route("/rounds/{rid:int}/package/{fid:int}", action(package), methods=["POST"]),
         Route("/rounds/{rid:int}/close", action(set_round_state), methods=["POST"]),
         Route("/rounds/{rid:int}/reopen", action(set_round_state), methods=["POST"]),
         Route("/rounds/{rid:int}/upload", action(bulk_upload, max_files=2000), methods=["POST"]),
