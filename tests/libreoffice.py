@@ -18,6 +18,7 @@ importable from the virtualenv.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import functools
 import json
@@ -239,6 +240,13 @@ def convert(src: Path, outdir: Path, fmt: str = "xlsx", *, recalc: bool = True) 
 # --------------------------------------------------------------------------- fill_by_names
 
 
+@dataclasses.dataclass(frozen=True)
+class Formula:
+    """A formula typed into a cell (``fill_by_names`` writes a plain str as text)."""
+
+    text: str
+
+
 def _encode_value(name: str, value: object) -> object:
     if value is None or isinstance(value, str):
         return value
@@ -246,6 +254,8 @@ def _encode_value(name: str, value: object) -> object:
         raise TypeError(f"{name}: bool values are not supported (use 1/0 or a string)")
     if isinstance(value, (int, float)):
         return value
+    if isinstance(value, Formula):
+        return {"formula": value.text}
     if isinstance(value, _dt.datetime):
         return {"datetime": value.isoformat()}
     if isinstance(value, _dt.date):
@@ -270,7 +280,7 @@ def fill_by_names(
     ``row_ops``: {"op": "insert"|"delete"|"move", "sheet", "before", "count", "to"} likewise.
 
     Values: str -> text, int/float -> number, None -> clear contents,
-    datetime.date/datetime -> serial number (the cell keeps its number format).
+    datetime.date/datetime -> serial number (the cell keeps its number format), Formula -> a formula.
     Names of the form "Sheet!name" address sheet-scoped names.
     Protected sheets are unprotected with an empty password for the write and
     protected again, so dst stays protected.  With recalc (default) all formulas

@@ -149,3 +149,57 @@ def test_rows_moved_in_libreoffice_are_refused_naming_what_moved(wuhai, make_fil
     result = import_workbook(out)
     assert (result.status, result.errors[0].code) == ("unreadable", "structure")
     assert "应为" in result.errors[0].message
+
+
+def test_errors_name_the_cell_the_value_was_read_at_when_rows_were_inserted(wuhai, tmp_path, seed0) -> None:
+    """A clerk inserts two rows at the top of both sheets in LibreOffice, then mistypes 预算功能科目,
+    types a formula, clears the budget rows and writes another department on the cover: every
+    error names the cell the value sits in now (Issue.cell) and the template's (Issue.form_cell);
+    the CLI, the JSON lines and the database say the same; the annotated copy, laid out as the
+    template, lists both."""
+    import json
+
+    import sqlalchemy as sa
+    from click.testing import CliRunner
+    from conftest import write_return
+
+    from xltemplate.cli import main
+    from xltemplate.collect.annotate import annotate
+
+    src = write_return(tmp_path / "src.xlsx", wuhai, seed0, submission_id="M-1", department="市信访局")
+    cover, sheet = wuhai.sheets[0].name, wuhai.sheets[1].name
+    code, request = wuhai.by_pointer["/project/function_code"], wuhai.by_pointer["/funding/request"]
+    dept, first_item = wuhai.by_pointer["/cover/department"], wuhai.by_pointer["/budget_items/0/name"]
+    values: dict[str, Any] = {code.name: "201030", request.name: lo.Formula("=3+4"), dept.name: "市财政局"}
+    values |= {wuhai.by_pointer[f"/budget_items/0/{k}"].name: None for k in ("name", "amount", "period")}
+    out = tmp_path / "moved.xlsx"
+    lo.fill_by_names(src, out, values, insert_rows=[(cover, 1, 2), (sheet, 1, 2)])
+    assert openpyxl.load_workbook(out)[sheet].cell(row=code.row + 3, column=code.col + 1).value == "201030"
+
+    def moved(f: Any) -> str:  # the template's cell two rows down
+        return f"{f.cell[:len(f.cell) - len(str(f.row + 1))]}{f.row + 3}"
+
+    result = import_workbook(out)
+    assert result.status == "invalid", result.errors
+    got = {(e.code, e.pointer): (e.sheet, e.cell, e.form_cell) for e in result.errors}
+    assert got[("pattern", "/project/function_code")] == (sheet, moved(code), code.cell) == (sheet, "D8", "D6")
+    assert got[("formula", "/funding/request")] == (sheet, moved(request), request.cell)
+    assert got[("other_department", "/cover/department")] == (cover, moved(dept), dept.cell)
+    assert got[("minItems", "/budget_items")] == (sheet, moved(first_item), first_item.cell)  # an array: first cell
+    assert all(e.form_cell != e.cell for e in result.errors if e.cell)
+
+    lines, db = tmp_path / "r.jsonl", tmp_path / "r.db"
+    res = CliRunner().invoke(main, ["import", str(out), "--json", str(lines), "--db", f"sqlite:///{db}",
+                                    "--jobs", "1"])
+    assert res.exit_code == 1 and f"{sheet}!D8" in res.output and f"{sheet}!D6" not in res.output
+    errors = json.loads(lines.read_text(encoding="utf-8"))["errors"]
+    assert {(e["cell"], e["form_cell"]) for e in errors if e["code"] == "pattern"} == {("D8", "D6")}
+    with sa.create_engine(f"sqlite:///{db}").connect() as conn:
+        stored = conn.execute(sa.text("select cell from submission_errors where code = 'pattern'")).scalars().all()
+    assert stored == ["D8"]
+
+    (tmp_path / "ann").mkdir()
+    copy = openpyxl.load_workbook(annotate(wuhai, result, tmp_path / "ann", {}))
+    listed = {row[3]: row[2] for row in copy.worksheets[0].iter_rows(min_row=2, values_only=True)}
+    assert listed[code.label] == "原 D8，本表 D6"
+    assert copy[sheet][code.cell].value == "201030"  # the copy is the template: the value at the form's cell

@@ -9,7 +9,8 @@ job.json:
     {"src": "/abs/in.xlsx", "dst": "/abs/out.xlsx",
      "values": {"xt.a": "text", "xt.b": 3.5, "xt.c": null,
                 "xt.d": {"date": "2024-01-31"},
-                "xt.e": {"datetime": "2024-01-31T12:00:00"}},
+                "xt.e": {"datetime": "2024-01-31T12:00:00"},
+                "xt.f": {"formula": "=3+4"}},
      "recalc": true, "soffice": "/usr/bin/soffice",
      "pgid_file": "/tmp/x/soffice.pgid",  # optional: soffice's process group id is written here
      "tmpdir": "/tmp/x",                  # optional: parent dir for the private profile
@@ -187,6 +188,8 @@ def fill(doc, values: dict) -> None:
                 raise TypeError(f"{name}: bool not supported")
             elif isinstance(value, (int, float)):
                 cell.setValue(float(value))
+            elif isinstance(value, dict) and "formula" in value:
+                cell.setFormula(value["formula"])
             elif isinstance(value, dict):
                 cell.setValue(to_serial(null_date, value))
             else:

@@ -1,4 +1,10 @@
-"""Import: workbook -> raw values (by the form model) -> coercion -> validation -> result.
+"""Import: workbook -> raw values (by the form's read plan) -> coercion -> validation -> result.
+
+The steps hand each other explicit results: :func:`~xltemplate.xlsx.reader.open_book` a
+``RawBook``, :func:`~xltemplate.xlsx.reader.read_cells` the ``Cells`` (values and where each was
+read), :func:`extract` a :class:`Reading` (the instance, and which cell each value of it came
+from).  Every issue names the cell its value was actually read at (``Issue.cell``), and the form's
+own cell as well when a client moved it (``Issue.form_cell``).
 
 One call per file; a file that cannot be read becomes an ``unreadable`` result with a message,
 never an exception, so one bad file never stops a batch.
@@ -9,19 +15,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..form.coerce import coerce
 from ..form.forms import find_form, find_version, load_form
 from ..form.model import Field, FormModel, a1
-from ..form.schema import split_pointer
+from ..form.plan import Position, ReadPlan
 from ..form.validate import Issue, scaffold, validate
 from ..form.values import MISSING
-from ..messages import message
-from ..xlsx.reader import RawBook, ReadError, open_book
+from ..messages import message, t
+from ..xlsx.reader import Cells, RawBook, ReadError, open_book, read_cells
 from .integrity import check as check_integrity
 
 VALID, INVALID, UNREADABLE = "valid", "invalid", "unreadable"
@@ -48,151 +53,123 @@ def _file_issue(msg: str, code: str) -> Issue:
     return Issue(sheet=None, cell=None, pointer=None, label=None, value=None, message=msg, code=code)
 
 
-def _set(data: dict[str, Any], tokens: list[str], value: Any) -> None:
+def _set(data: dict[str, Any], tokens: tuple[str, ...], value: Any) -> None:
     node: Any = data
-    for i, token in enumerate(tokens[:-1]):
-        nxt = tokens[i + 1]
-        if isinstance(node, list):
-            node = node[int(token)]
-            continue
-        node = node.setdefault(token, [] if nxt.isdigit() else {})
-    if isinstance(node, list):
-        node.append(value)
-    else:
-        node[tokens[-1]] = value
+    for token in tokens[:-1]:
+        node = node.setdefault(token, {})
+    node[tokens[-1]] = value
 
 
-@dataclass
-class _Plan:
-    """What extraction needs per form, worked out once: every field in reading order, the scalar
-    ones with their paths, and the repeating areas with each slot's (field index, item key)."""
+@dataclass(frozen=True)
+class Reading:
+    """What one return gave, by its form's read plan: the instance, and where each value came from.
 
-    fields: list[Field]
-    scalars: list[tuple[int, Field, list[str]]]
-    arrays: list[tuple[str, list[str], list[list[tuple[int, Field, str]]]]]
-
-
-def _plan(model: FormModel) -> _Plan:
-    if "extract-plan" not in model.cache:
-        index = {f.pointer: i for i, f in enumerate(model.fields)}
-        in_arrays = {f.pointer for area in model.arrays.values() for slot in area.slots for f in slot}
-        scalars = [(index[f.pointer], f, split_pointer(f.pointer)) for f in model.fields if f.pointer not in in_arrays]
-        arrays = [(pointer, split_pointer(pointer),
-                   [[(index[f.pointer], f, split_pointer(f.pattern)[-1]) for f in slot] for slot in area.slots])
-                  for pointer, area in model.arrays.items()]
-        model.cache["extract-plan"] = _Plan(list(model.fields), scalars, arrays)
-    return model.cache["extract-plan"]
-
-
-def extract(model: FormModel, book: RawBook) -> tuple[dict[str, Any], Callable[[str], Field | None]]:
-    """The instance read from ``book`` and a function mapping its pointers back to fields.
-
-    Blank rows of a repeating area are skipped, so the n-th item is not always the n-th template
-    row: the returned ``locate`` knows which row each item came from, and ``book.data_pointers``
-    (field index -> pointer into the instance) goes the other way.
+    ``cells`` has every field's raw value and the cell it was read at (by defined name where the
+    name survives); ``pointers`` maps a field's index to its pointer into ``data`` (blank rows of
+    a repeating area are skipped, so the n-th item is not always the n-th template row); ``rows``
+    gives, per repeating area, the template row each item came from.
     """
-    plan = _plan(model)
-    raw = book.read_all(plan.fields)
+
+    model: FormModel
+    data: dict[str, Any]
+    cells: Cells
+    pointers: dict[int, str]
+    rows: dict[str, list[int]]
+
+    def placed(self, i: int) -> Field:
+        """Field ``i`` of the plan, placed at the cell its value was read from."""
+        f = self.model.read_plan.fields[i]
+        sheet, row, col = self.cells.where[i]
+        if (sheet, row, col) == (f.sheet, f.row, f.col):
+            return f
+        return replace(f, sheet=sheet, row=row, col=col)
+
+    def locate(self, pointer: str) -> Field | None:
+        """The field holding ``pointer`` (a pointer into ``data``; for a section or an array, its
+        first field), placed where its value was read: errors name that cell."""
+        for area, slots in self.rows.items():
+            if pointer.startswith(area + "/"):
+                rest = pointer[len(area) + 1:].split("/", 1)
+                if rest[0].isdigit() and int(rest[0]) < len(slots):
+                    pointer = f"{area}/{slots[int(rest[0])]}" + (f"/{rest[1]}" if len(rest) > 1 else "")
+                break
+        f = self.model.field_for(pointer)
+        return self.placed(self.model.read_plan.index[f.pointer]) if f is not None else None
+
+    def issue(self, i: int, value: Any, message: str, code: str) -> Issue:
+        """An issue at field ``i``'s cell as read, naming the form's cell too when it moved."""
+        f, home = self.placed(i), self.model.read_plan.fields[i]
+        return Issue(f.sheet, f.cell, self.pointers.get(i, home.pointer), f.label, value, message, code,
+                     form_cell=home.cell if f is not home else None)
+
+
+def extract(model: FormModel, cells: Cells) -> Reading:
+    """The instance in ``cells`` (read by ``model.read_plan``), coerced, with where each value was."""
+    plan = model.read_plan
+    raw, fields = cells.values, plan.fields
     data: dict[str, Any] = {}
     pointers: dict[int, str] = {}
-    for i, f, tokens in plan.scalars:
+    for i, tokens in plan.scalars:
         if raw[i] is not None:
-            value = coerce(raw[i], f)
+            value = coerce(raw[i], fields[i])
             if value is not MISSING:
                 _set(data, tokens, value)
-                pointers[i] = f.pointer
+                pointers[i] = fields[i].pointer
     slot_of: dict[str, list[int]] = {}
-    for pointer, tokens, slots in plan.arrays:
+    for area in plan.arrays:
         rows = []
-        for n, slot in enumerate(slots):
+        for n, slot in enumerate(area.slots):
             item: dict[str, Any] = {}
-            for i, f, key in slot:
+            for i, key in slot:
                 if raw[i] is not None:
-                    value = coerce(raw[i], f)
+                    value = coerce(raw[i], fields[i])
                     if value is not MISSING:
                         item[key] = value
-                        pointers[i] = f"{pointer}/{len(rows)}/{key}"
+                        pointers[i] = f"{area.pointer}/{len(rows)}/{key}"
             if item:
                 rows.append(item)
-                slot_of.setdefault(pointer, []).append(n)
+                slot_of.setdefault(area.pointer, []).append(n)
         if rows:
-            node = data
-            for token in tokens[:-1]:
-                node = node.setdefault(token, {})
-            node[tokens[-1]] = rows
-    book.data_pointers = pointers
+            _set(data, area.tokens, rows)
     data = scaffold(model.schema, data, arrays=False)  # required sections present, even if empty
-
-    def locate(pointer: str) -> Field | None:
-        for array, slots in slot_of.items():
-            if pointer.startswith(array + "/"):
-                rest = pointer[len(array) + 1:].split("/", 1)
-                if rest[0].isdigit() and int(rest[0]) < len(slots):
-                    pointer = f"{array}/{slots[int(rest[0])]}" + (f"/{rest[1]}" if len(rest) > 1 else "")
-                break
-        return model.field_for(pointer)
-
-    return data, locate
+    return Reading(model, data, cells, pointers, slot_of)
 
 
-@dataclass
-class _Labels:
-    """Per form, worked out once: each label cell with its squashed text and the model row of the
-    fields that carry it along (its own row, else the nearest row with fields above)."""
-
-    cells: list[tuple[str, int, int, str, str, int | None]]  # sheet, row, col, text, squashed, anchor row
-
-
-def _label_plan(model: FormModel) -> _Labels:
-    if "label-plan" not in model.cache:
-        rows: dict[str, list[int]] = {}
-        for f in model.fields:
-            rows.setdefault(f.sheet, []).append(f.row)
-        cells = []
-        for layout in model.sheets:
-            field_rows = sorted(set(rows.get(layout.name, [])))
-            for cell in layout.cells:
-                if cell.kind == "text" and cell.text:
-                    above = [r for r in field_rows if r <= cell.row] or field_rows[:1]
-                    cells.append((layout.name, cell.row, cell.col, cell.text, "".join(cell.text.split()),
-                                  above[-1] if above else None))
-        model.cache["label-plan"] = _Labels(cells)
-    return model.cache["label-plan"]
-
-
-def _labels_off(model: FormModel, book: RawBook, where: dict[str, tuple[str, int, int]]) -> list[str]:
+def _labels_off(plan: ReadPlan, book: RawBook, where: tuple[Position, ...], lang: str) -> list[str]:
     """Label cells of the layout not found where they should be: at the form's cell, moved as the
-    fields of their row (or the nearest row above) were moved, by the names that locate them."""
+    fields of their row (or the nearest row above) were moved, by the positions ``where`` the
+    fields are read from (their names, else the form's cells)."""
     shift: dict[tuple[str, int], tuple[int, int]] = {}
-    for f in model.fields:
-        sheet, row, col = where.get(f.pointer, (f.sheet, f.row, f.col))
-        if sheet == f.sheet:
-            shift.setdefault((f.sheet, f.row), (row - f.row, col - f.col))
+    if where != plan.home:  # some name moved: each row's labels move as its first field on its sheet
+        for (sheet, row, col), (at_sheet, at_row, at_col) in zip(plan.home, where, strict=True):
+            if at_sheet == sheet:
+                shift.setdefault((sheet, row), (at_row - row, at_col - col))
     off, missing = [], set()
-    for sheet, row, col, label, squashed, anchor in _label_plan(model).cells:
+    for label in plan.labels:
+        sheet = label.sheet
         if sheet not in book.states:
             if sheet not in missing:
                 missing.add(sheet)
-                off.append(f"缺少工作表“{sheet}”")
+                off.append(t("label_sheet_missing", lang, sheet=sheet))
             continue
-        dr, dc = shift.get((sheet, anchor), (0, 0)) if anchor is not None else (0, 0)
-        found = book.value(sheet, row + dr, col + dc)
-        if found != label and "".join(str(found or "").split()) != squashed:
-            off.append(f"{sheet}!{a1(row + dr, col + dc)} 应为“{label}”，现为“{found or ''}”")
+        dr, dc = shift.get((sheet, label.anchor), (0, 0)) if shift and label.anchor is not None else (0, 0)
+        found = book.value(sheet, label.row + dr, label.col + dc)
+        if found != label.text and "".join(str(found or "").split()) != label.squashed:
+            off.append(t("label_off", lang, cell=f"{sheet}!{a1(label.row + dr, label.col + dc)}", label=label.text,
+                         found=found or ""))
     return off
 
 
-def structure_issue(model: FormModel, book: RawBook, lang: str) -> Issue | None:
+def structure_issue(model: FormModel, book: RawBook, cells: Cells, lang: str) -> Issue | None:
     """Whether values can be found safely: by defined names where they survive, else by the form's
-    cells; either way the labels around them must be where that puts them (a program that
-    inserts rows without updating names, or a copy retyped in another layout, is refused)."""
-    broken = [f for f in model.fields if f.name in book.broken_names]
+    cells (``cells.where``); either way the labels around them must be where that puts them (a
+    program that inserts rows without updating names, or a copy retyped in another layout, is
+    refused)."""
+    broken = [f for f in model.fields if f.name in book.broken_names] if book.broken_names else []
     if broken:
         where = "、".join(f"“{f.label}”（{f.sheet}!{f.cell}）" for f in broken[:3])
         return _file_issue(message("cells_deleted", lang, where=where, n=len(broken)), "structure")
-    named = {f.pointer: book.names[f.name] for f in model.fields
-             if f.name in book.names and book.names[f.name][0] in book.states}
-    off = _labels_off(model, book, named)
+    off = _labels_off(model.read_plan, book, cells.where, lang)
     if off:
         return _file_issue(message("moved", lang, where="；".join(off[:3]), n=len(off)), "structure")
     return None
@@ -233,7 +210,7 @@ def _by_labels(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormMo
     for model in candidates:
         if model is None or not {s.name for s in model.sheets} <= set(book.states):
             continue
-        if not _labels_off(model, book, {}):
+        if not _labels_off(model.read_plan, book, model.read_plan.home, lang):
             return model, [_file_issue(message("read_by_labels", lang, form=model.title), "no_metadata")]
     return None, [_file_issue(message("no_metadata", lang), "no_metadata")]
 
@@ -241,39 +218,26 @@ def _by_labels(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormMo
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def cell_issues(model: FormModel, book: RawBook, lang: str) -> list[Issue]:
+def cell_issues(book: RawBook, reading: Reading, lang: str) -> list[Issue]:
     """What the cells say beyond their values: formulas typed where values belong, values in
     hidden rows or columns, invisible control characters.  Pointers are into the instance."""
     out = []
-    zh = lang == "zh"
-    fields, raw, pointers = model.fields, book.values, book.data_pointers
+    raw, where = reading.cells.values, reading.cells.where
     if book.kind == "xlsx":
-        at = {where: i for i, where in enumerate(book.located)}
-        for sheet in {where[0] for where in book.located}:
+        at = {w: i for i, w in enumerate(where)}
+        for sheet in {w[0] for w in where}:
             scan = book.scan(sheet)
             for (row, col), formula in scan.formulas.items():
                 i = at.get((sheet, row, col))
                 if i is not None:
-                    f = fields[i]
-                    out.append(Issue(sheet, a1(row, col), pointers.get(i, f.pointer), f.label, "=" + formula,
-                                     "这里应直接填写内容，不能填写公式（公式结果无法核对）" if zh else
-                                     "Type the value itself here, not a formula (its result cannot be checked)",
-                                     "formula"))
+                    out.append(reading.issue(i, "=" + formula, t("formula_in_input", lang), "formula"))
             if scan.hidden_rows or scan.hidden_cols:
-                for i, (where, value) in enumerate(zip(book.located, raw, strict=True)):
-                    if where[0] == sheet and value is not None and (where[1] in scan.hidden_rows
-                                                                    or where[2] in scan.hidden_cols):
-                        f = fields[i]
-                        out.append(Issue(sheet, a1(where[1], where[2]), pointers.get(i, f.pointer), f.label, value,
-                                         "这一行（列）被隐藏了，但里面填有内容；请取消隐藏后核对" if zh else
-                                         "This row (column) is hidden but holds a value; unhide it and check",
-                                         "hidden"))
+                for i, ((s, row, col), value) in enumerate(zip(where, raw, strict=True)):
+                    if s == sheet and value is not None and (row in scan.hidden_rows or col in scan.hidden_cols):
+                        out.append(reading.issue(i, value, t("hidden_value", lang), "hidden"))
     for i, value in enumerate(raw):
-        if isinstance(value, str) and _CONTROL.search(value) and i in pointers:
-            f, (sheet, row, col) = fields[i], book.located[i]
-            out.append(Issue(sheet, a1(row, col), pointers[i], f.label, value,
-                             "含有看不见的控制字符，请删除后重新输入" if zh else
-                             "Contains invisible control characters; delete and retype it", "control"))
+        if isinstance(value, str) and i in reading.pointers and _CONTROL.search(value):
+            out.append(reading.issue(i, value, t("control_chars", lang), "control"))
     return out
 
 
@@ -304,12 +268,14 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
             result.errors += notes
             return done()
         result.form = model.id  # also when it was recognised by its labels
-        problem = structure_issue(model, book, lang)
+        cells = read_cells(book, model.read_plan)
+        problem = structure_issue(model, book, cells, lang)
         if problem is not None:
             result.errors.append(problem)
             return done()
-        values, locate = extract(model, book)
-        found = cell_issues(model, book, lang) + check_integrity(model, meta, values, key, lang)
+        reading = extract(model, cells)
+        found = cell_issues(book, reading, lang) + check_integrity(model, meta, reading.data, key, lang,
+                                                                  reading.locate)
     except ReadError as exc:
         result.errors.append(_file_issue(message(exc.code, lang, detail=exc.detail), exc.code))
         return done()
@@ -319,7 +285,7 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         result.errors = [_file_issue(message("unexpected", lang, detail=f"{type(exc).__name__}: {exc}"), "unexpected")]
         result.data, result.status = None, UNREADABLE
         return done()
-    result.data = values
-    result.errors = notes + found + validate(model, values, lang, locate)
+    result.data = reading.data
+    result.errors = notes + found + validate(model, reading.data, lang, reading.locate)
     result.status = INVALID if result.errors else VALID
     return done()

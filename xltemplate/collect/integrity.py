@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
-from ..form.model import FormModel
+from ..form.model import Field, FormModel
 from ..form.validate import Issue
 from ..form.values import get
+from ..messages import t
 
 SIGNED = ("form_id", "form_version", "submission_id", "department_code")
 
@@ -29,21 +31,16 @@ def signature(key: str, meta: dict[str, Any]) -> str:
 
 
 def check(model: FormModel, meta: dict[str, str], data: dict[str, Any], key: str | None,
-          lang: str = "zh") -> list[Issue]:
-    zh = lang == "zh"
+          lang: str = "zh", locate: Callable[[str], Field | None] | None = None) -> list[Issue]:
+    """The integrity issues of a return; ``locate`` places a field where its value was read (the
+    importer's :meth:`~xltemplate.collect.importer.Reading.locate`), else the form's cell is named."""
     out = []
     if key:
         found = meta.get("signature", "")
         if not found:
-            out.append(Issue(None, None, None, None, None,
-                             "模板没有本局的签名：不是财政局下发的模板，请使用下发的模板重新填写" if zh else
-                             "The template carries no signature of the bureau: it was not issued by the bureau",
-                             "unsigned"))
+            out.append(Issue(None, None, None, None, None, t("unsigned", lang), "unsigned"))
         elif not hmac.compare_digest(found, signature(key, meta)):
-            out.append(Issue(None, None, None, None, None,
-                             "模板的标识与签名不符：模板信息被改动过（伪造或篡改），请使用下发的模板重新填写" if zh else
-                             "The template's identity does not match its signature: it was altered (forged)",
-                             "forged"))
+            out.append(Issue(None, None, None, None, None, t("forged", lang), "forged"))
     hint = model.schema.get("x-form", {}).get("department", {})
     for role, meta_key in (("name", "department"), ("code", "department_code")):
         pointer, expected = hint.get(role), meta.get(meta_key)
@@ -51,9 +48,10 @@ def check(model: FormModel, meta: dict[str, str], data: dict[str, Any], key: str
             continue
         found = get(data, pointer, None)
         if found is not None and str(found).strip() != expected:
-            f = model.by_pointer.get(pointer)
+            home = model.by_pointer.get(pointer)
+            f = locate(pointer) if locate is not None else home
             out.append(Issue(f.sheet if f else None, f.cell if f else None, pointer, f.label if f else pointer, found,
-                             f"此模板是发给“{expected}”的，这里却是“{found}”：请使用本部门收到的模板" if zh else
-                             f"This template was issued to “{expected}” but says “{found}”: use your own department's",
-                             "other_department"))
+                             t("other_department", lang, expected=expected, found=found), "other_department",
+                             form_cell=home.cell if home is not None and f is not None and f.cell != home.cell
+                             else None))
     return out

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
+from ..xlsx.meta import SHEET as META_SHEET
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
 from .rules import CellRef, Expr, SumRule, cell_refs, excel, on_sheet, parse, refs
 from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
 
-META_SHEET = "_xltemplate"
+if TYPE_CHECKING:
+    from .plan import ReadPlan
+
 NAME_PREFIX = "xt_"
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -112,6 +116,13 @@ class FormModel:
         for f in self.fields:
             self.by_pointer[f.pointer] = f
             self.by_pattern.setdefault(f.pattern, []).append(f)
+
+    @cached_property
+    def read_plan(self) -> ReadPlan:
+        """What reading a return of this form needs (:mod:`.plan`), worked out on first use."""
+        from .plan import ReadPlan
+
+        return ReadPlan.of(self)
 
     # -- references ------------------------------------------------------------------
     def ref(self, pointer: str, from_sheet: str | None = None) -> str:

@@ -372,11 +372,13 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
              engine: str = "rs", partial: bool = False) -> list[Issue]:
     """Every problem in ``instance``, as :class:`Issue` objects in sheet/cell order.
 
-    ``locate(pointer) -> Field | None`` maps a data pointer to the field that holds it (the
-    importer passes one that knows which template row each array item came from).  A ``partial``
-    instance (a prefill, to be completed by the department) is not held to the rules about what
-    is still to come: :data:`PARTIAL_SKIPS`, and an ``x-sum`` rule whose total and parts are not
-    all given (:meth:`~xltemplate.form.rules.SumRule.complete`).
+    ``locate(pointer) -> Field | None`` maps a data pointer to the field that holds it, placed
+    where its value was read (the importer's knows which template row each array item came from
+    and where a client moved each cell): the issue names that cell, and the form's own cell as
+    ``form_cell`` when it differs.  A ``partial`` instance (a prefill, to be completed by the
+    department) is not held to the rules about what is still to come: :data:`PARTIAL_SKIPS`, and
+    an ``x-sum`` rule whose total and parts are not all given
+    (:meth:`~xltemplate.form.rules.SumRule.complete`).
     """
     order = {s.name: i for i, s in enumerate(model.sheets)}
     keyed = []
@@ -392,9 +394,12 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
         node = field.schema if exact else _node(model, pointer)
         value = None if failure.keyword == "required" or isinstance(failure.instance, dict | list) \
             else failure.instance
+        home = model.by_pointer.get(field.pointer) if field else None  # the form's cell, if locate moved it
         issue = Issue(sheet=field.sheet if field else None, cell=field.cell if field else None, pointer=pointer,
                       label=field.label if exact else str(node.get("title", pointer)), value=value,
-                      message=describe(failure, node, lang), code=failure.keyword)
+                      message=describe(failure, node, lang), code=failure.keyword,
+                      form_cell=home.cell if home is not None and field is not None and home.cell != field.cell
+                      else None)
         position = (order.get(field.sheet, 99), field.row, field.col) if field else (99, 0, 0)
         custom = bool(node.get("x-messages", {}).get(failure.keyword)) if isinstance(node, dict) else False
         keyed.append((position, pointer, issue.code, issue, custom))

@@ -9,6 +9,12 @@
   inflated with a bound to check their real size, whatever their header claims.
 * **XML prologs** of the parts a parser will read are inflated a little and refused if they
   declare a DOCTYPE or entities (no xlsx needs one): no entity expansion, no external fetch.
+
+Once every check has passed, the parts our own reader parses (``KEPT``: workbook, its
+relationships, document properties, worksheets) are inflated in full, bounded by the part limit
+and checked against their CRC, and handed over in ``Kind.parts``: each is inflated once, here,
+not again by the reader.  Members are inflated straight from the file's bytes (``zlib`` on the
+raw deflate stream at the member's data offset), not through ``zipfile``'s file objects.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import re
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_FILE = 50 * 1024 * 1024  # bytes on disk
 MAX_MEMBERS = 2000
@@ -29,6 +35,9 @@ _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 #: The parts a parser (calamine's or ours) reads; their prologs are checked.
 _PARSED = re.compile(r"^(\[Content_Types\]\.xml|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/sharedStrings\.xml"
                      r"|xl/styles\.xml|xl/worksheets/[^/]+\.xml|docProps/(core|custom)\.xml|content\.xml|styles\.xml)$")
+#: The parts of an xlsx that our reader (not calamine) parses: inflated once here and handed over.
+KEPT = re.compile(r"^(xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/worksheets/[^/]+\.xml"
+                  r"|docProps/(core|custom)\.xml)$")
 
 
 class Refused(Exception):
@@ -44,7 +53,8 @@ class Refused(Exception):
 class Kind:
     name: str  # xlsx | ods | xls
     data: bytes
-    zip: zipfile.ZipFile | None = None  # the open package, for zip-based kinds
+    zip: zipfile.ZipFile | None = None  # the package's directory, for zip-based kinds (closed)
+    parts: dict[str, bytes] = field(default_factory=dict, repr=False)  # xlsx: the KEPT parts, inflated
 
 
 _MAGIC = [
@@ -67,13 +77,16 @@ def identify(data: bytes) -> Kind:
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
             raise Refused("truncated", str(exc)) from exc
         try:
-            return Kind(_zip_kind(zf), data, zf)
+            kind = _zip_kind(zf, data)
+            parts = {info.filename: _inflate(data, info) for info in zf.infolist()
+                     if kind == "xlsx" and KEPT.match(info.filename)}
+            return Kind(kind, data, zf, parts)
         except Refused:
-            zf.close()
             raise
         except Exception as exc:  # zipfile's many ways of failing on a damaged archive
-            zf.close()
             raise Refused("corrupt", f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            zf.close()
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             raise Refused(kind)
@@ -101,7 +114,7 @@ def _ole_kind(data: bytes) -> str:
     raise Refused("not_xlsx", "OLE2 without a workbook")
 
 
-def _zip_kind(zf: zipfile.ZipFile) -> str:
+def _zip_kind(zf: zipfile.ZipFile, data: bytes) -> str:
     infos = zf.infolist()
     names = {i.filename for i in infos}
     if len(infos) > MAX_MEMBERS:
@@ -129,46 +142,47 @@ def _zip_kind(zf: zipfile.ZipFile) -> str:
         if info.file_size > MAX_PART:
             raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
         if bound > MAX_PART:
-            bound = _real_size(zf, info)
+            bound = _real_size(data, info)
             if bound > MAX_PART:
                 raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
         worst += bound
-        if _PARSED.match(info.filename) and _DTD.search(_prolog(zf, info)):
+        if _PARSED.match(info.filename) and _DTD.search(_prolog(data, info)):
             raise Refused("unsafe_xml", info.filename)
     if worst > MAX_TOTAL:  # could be a bomb: count what the parts really inflate to
         real = 0
         for info in infos:
-            real += _real_size(zf, info)
+            real += _real_size(data, info)
             if real > MAX_TOTAL:
                 raise Refused("bomb", f"more than {MAX_TOTAL // (1024 * 1024)} MB in all")
     return kind
 
 
-def _real_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+def _stream(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """The member's stored bytes, as the local header places them (``compress_size`` of them)."""
+    off = info.header_offset
+    header = data[off:off + 30]
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise Refused("corrupt", f"{info.filename}: bad local header")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    start = off + 30 + name_len + extra_len
+    return memoryview(data)[start:start + info.compress_size]
+
+
+def _real_size(data: bytes, info: zipfile.ZipInfo) -> int:
     """What the member really inflates to, counted up to MAX_PART + 1 bytes.
 
     Inflates the raw stream itself rather than trusting ``zipfile``, which stops at the size the
     header declares: a bomb with a forged small size would pass that check and explode in the
     spreadsheet parser, which reads the stream to its end."""
-    fp = zf.fp
-    if fp is None:
-        return MAX_PART + 1
-    fp.seek(info.header_offset)
-    header = fp.read(30)
-    if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise Refused("corrupt", f"{info.filename}: bad local header")
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    raw = _stream(data, info)
     if info.compress_type == zipfile.ZIP_STORED:
-        return len(fp.read(min(info.compress_size, MAX_PART + 1)))
+        return min(len(raw), MAX_PART + 1)
     inflater = zlib.decompressobj(-15)
-    size, left = 0, info.compress_size
+    size, pos = 0, 0
     try:
-        while left > 0 and size <= MAX_PART:
-            chunk = fp.read(min(65536, left))
-            if not chunk:
-                break
-            left -= len(chunk)
+        while pos < len(raw) and size <= MAX_PART:
+            chunk = raw[pos:pos + 65536]
+            pos += len(chunk)
             while chunk and size <= MAX_PART:
                 size += len(inflater.decompress(chunk, 1024 * 1024))
                 chunk = inflater.unconsumed_tail
@@ -177,25 +191,52 @@ def _real_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
     return size
 
 
-def _prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """The member in full, refused beyond MAX_PART bytes (whatever its header says) or when it
+    does not match its CRC (what ``zipfile`` checks when it reads a member)."""
+    raw = _stream(data, info)
+    if info.compress_type == zipfile.ZIP_STORED:
+        out = bytes(raw[:MAX_PART + 1])
+    else:
+        try:
+            out = zlib.decompressobj(-15).decompress(raw, MAX_PART + 1)
+        except zlib.error as exc:
+            raise Refused("corrupt", f"{info.filename}: {exc}") from exc
+    if len(out) > MAX_PART:
+        raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
+    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        raise Refused("corrupt", f"{info.filename}: Bad CRC-32 or size")
+    return out
+
+
+def _prolog(data: bytes, info: zipfile.ZipInfo) -> bytes:
     """The bytes before the root element (declaration, comments, a DOCTYPE if any).
 
-    Usually the first 100 bytes; more is read only while no root element has started, and a
+    Usually the first 100 bytes; more is inflated only while no root element has started, and a
     prolog longer than 64 KB is refused as unsafe (no spreadsheet writes one)."""
+    raw = _stream(data, info)
+    if info.compress_type == zipfile.ZIP_STORED:
+        head = bytes(raw[:65536 + 8192])
+        root = _root_start(head)
+        if root is not None:
+            return head[:root]
+        if len(head) > 65536:
+            raise Refused("unsafe_xml", f"{info.filename}: prolog too long")
+        return head
+    inflater = zlib.decompressobj(-15)
     try:
-        with zf.open(info) as fh:
-            head = fh.read(512)
-            while True:
-                root = _root_start(head)
-                if root is not None:
-                    return head[:root]
-                more = fh.read(8192)
-                if not more:
-                    return head
-                head += more
-                if len(head) > 65536:
-                    raise Refused("unsafe_xml", f"{info.filename}: prolog too long")
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        head = inflater.decompress(raw, 512)
+        while True:
+            root = _root_start(head)
+            if root is not None:
+                return head[:root]
+            tail = inflater.unconsumed_tail
+            if not tail:
+                return head
+            head += inflater.decompress(tail, 8192)
+            if len(head) > 65536:
+                raise Refused("unsafe_xml", f"{info.filename}: prolog too long")
+    except zlib.error as exc:
         raise Refused("corrupt", f"{info.filename}: {exc}") from exc
 
 

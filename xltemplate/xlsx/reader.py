@@ -1,18 +1,22 @@
 """Workbook -> raw cell values, by the form model.
 
 Reads with python-calamine (fast, and it reads the cells themselves rather than trusting the
-sheet's dimension record) and parses ``xl/workbook.xml`` with defusedxml for what calamine does
-not expose: sheet states and workbook-level defined names.  Nothing here trusts the client:
-values are taken as stored, formulas' cached results are never used for fields.
+sheet's dimension record) and parses ``xl/workbook.xml`` for what calamine does not expose: sheet
+states and workbook-level defined names.  Nothing here trusts the client: values are taken as
+stored, formulas' cached results are never used for fields.
+
+The parts parsed here come inflated from :mod:`guard`, which inflated them for its checks: no
+part is inflated twice by us (calamine inflates what it parses itself).  ``open_book`` gives a
+:class:`RawBook`; :func:`read_cells` reads a form's fields from it by the form's read plan and
+returns where each value was found, as a new :class:`Cells` each time (the book keeps no state
+of a reading).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +26,8 @@ from xml.sax.saxutils import unescape as xml_unescape
 from defusedxml import DefusedXmlException, ElementTree
 from python_calamine import CalamineWorkbook
 
-from ..form.model import META_SHEET, Field
+from ..form.plan import Position, ReadPlan
+from . import meta as meta_layout
 from .guard import Refused, identify
 
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -126,9 +131,6 @@ class RawBook:
     broken_names: set[str] = field(default_factory=set)  # names whose cells were deleted (#REF!)
     sheet_xml: dict[str, bytes] = field(default_factory=dict, repr=False)  # xlsx sheets, for scan()
     scans: dict[str, Scan] = field(default_factory=dict, repr=False)
-    located: list[tuple[str, int, int]] = field(default_factory=list, repr=False)  # of the last read_all
-    values: list[Any] = field(default_factory=list, repr=False)
-    data_pointers: dict[int, str] = field(default_factory=dict, repr=False)  # set by importer.extract
     grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
 
     def grid(self, sheet: str) -> list[list[Any]]:
@@ -150,29 +152,37 @@ class RawBook:
             return None if value == "" else value
         return None
 
-    def read_all(self, fields: list[Field]) -> list[Any]:
-        """Raw values of ``fields``, in order (the hot loop of an import, kept tight); where each
-        was read from is left in ``self.located``."""
-        names, states, out, located = self.names, self.states, [], []
-        grids = {name: self.grid(name) for name in {f.sheet for f in fields} if name in states}
-        for f in fields:
-            named = names.get(f.name)
-            where = named if named and named[0] in states else (f.sheet, f.row, f.col)
-            sheet, row, col = where
-            grid = grids.get(sheet)
-            if grid is None:
-                grid = grids[sheet] = self.grid(sheet) if sheet in states else []
-            value = grid[row][col] if row < len(grid) and col < len(grid[row]) else None
-            out.append(None if value == "" else value)
-            located.append(where)
-        self.located, self.values = located, out
-        return out
-
     def scan(self, sheet: str) -> Scan:
         """Hidden rows and columns and formula cells of an xlsx sheet (empty for other formats)."""
         if sheet not in self.scans:
             self.scans[sheet] = scan_sheet(self.sheet_xml.get(sheet, b""))
         return self.scans[sheet]
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The raw values of a plan's fields as read from one workbook, and where each was read: the
+    cell its defined name points at where the name survives, else the form's own cell."""
+
+    values: tuple[Any, ...]  # per plan field; None for an empty cell
+    where: tuple[Position, ...]  # per plan field
+
+
+def read_cells(book: RawBook, plan: ReadPlan) -> Cells:
+    """Raw values of ``plan``'s fields, in plan order (the hot loop of an import, kept tight)."""
+    names, states, out, located = book.names, book.states, [], []
+    grids: dict[str, list[list[Any]]] = {}
+    for f, home in zip(plan.fields, plan.home, strict=True):
+        named = names.get(f.name)
+        where = named if named is not None and named[0] in states else home
+        sheet, row, col = where
+        grid = grids.get(sheet)
+        if grid is None:
+            grid = grids[sheet] = book.grid(sheet) if sheet in states else []
+        value = grid[row][col] if row < len(grid) and col < len(grid[row]) else None
+        out.append(None if value == "" else value)
+        located.append(where)
+    return Cells(tuple(out), tuple(located))
 
 
 @dataclass
@@ -184,104 +194,120 @@ class _Workbook:
     parts: dict[str, str]  # sheet name -> zip member of its XML
 
 
-def _workbook_xml(zf: zipfile.ZipFile) -> _Workbook:
-    try:
-        raw = zf.read("xl/workbook.xml")
-    except KeyError as exc:
-        raise ReadError("missing_part", "xl/workbook.xml") from exc
-    try:
-        rels = zf.read("xl/_rels/workbook.xml.rels")
-    except KeyError:
-        rels = b""
-    return _parse_workbook_xml(hashlib.blake2b(raw + rels, digest_size=16).digest(), raw, rels)
-
-
-_WORKBOOK_CACHE: dict[bytes, _Workbook] = {}
+_MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_REL_NS = b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+_SHEET_TAG = re.compile(rb"<sheet\b([^>]*)>")
+_DEFINED = re.compile(rb"<definedName\b([^>]*)>([^<]*)</definedName>")
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
-_ATTR = re.compile(rb'(\w+)="([^"]*)"')
+_ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);")
+_ENTITY_BYTES = re.compile(rb"&(?:#[0-9]+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
-def _parse_workbook_xml(key: bytes, raw: bytes, rels: bytes) -> _Workbook:
-    """Parsed once per distinct content: returns of one template mostly carry the same parts."""
-    if key in _WORKBOOK_CACHE:
-        cached = _WORKBOOK_CACHE[key]
-        return _Workbook(dict(cached.states), dict(cached.names), dict(cached.parts))
-    try:
-        root = ElementTree.fromstring(raw)
-    except DefusedXmlException as exc:
-        raise ReadError("unsafe_xml", "xl/workbook.xml") from exc
+def _unescape(raw: bytes) -> str:
+    """XML character data -> text: the five predefined entities and character references (a
+    file cannot declare others: guard refuses any DOCTYPE)."""
+    text = raw.decode("utf-8", "replace")
+    if "&" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref[0] != "#":
+            return _NAMED[ref]
+        code = int(ref[2:], 16) if ref[1] == "x" else int(ref[1:])
+        return chr(code) if 0 < code < 0x110000 else m.group(0)
+
+    return _ENTITY.sub(one, text)
+
+
+def _parse_workbook_xml(raw: bytes, rels: bytes) -> _Workbook:
+    """Sheets and workbook-level names, by patterns over the bytes for the form every client
+    writes (the main namespace as default, relationships as ``r:``, no comments, CDATA or
+    entities of other kinds); anything else through a real parser (defusedxml), which costs ten
+    times as much.  Nothing is expanded either way: guard refused any DOCTYPE."""
+    body = raw[raw.find(b"<workbook"):] if b"<workbook" in raw else b""
+    simple = bool(body) and _MAIN_NS in body[:2000] and _REL_NS in body[:2000] and b"<!" not in body \
+        and body.count(b"&") == len(_ENTITY_BYTES.findall(body))
     targets = {}
     for rel in _REL.findall(rels):
-        attrs = {k.decode(): xml_unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(rel)}
+        attrs = {k.decode(): _unescape(v) for k, v in _ATTR.findall(rel)}
         target = attrs.get("Target", "")
         target = target.lstrip("/") if target.startswith("/") else "xl/" + target
         targets[attrs.get("Id", "")] = target
     states, parts = {}, {}
+    names: dict[str, tuple[str, int, int] | None] = {}
+    if simple:
+        for tag in _SHEET_TAG.findall(body):
+            attrs = {k.decode(): _unescape(v) for k, v in _ATTR.findall(tag)}
+            name = attrs.get("name", "")
+            states[name] = attrs.get("state", "visible")
+            if attrs.get("r:id") in targets:
+                parts[name] = targets[attrs["r:id"]]
+        for tag, text in _DEFINED.findall(body):
+            attrs = dict(_ATTR.findall(tag))
+            if b"localSheetId" in attrs or not text:
+                continue
+            names[_unescape(attrs.get(b"name", b""))] = parse_ref(_unescape(text))
+        return _Workbook(states, names, parts)
+    try:
+        root = ElementTree.fromstring(raw)
+    except DefusedXmlException as exc:
+        raise ReadError("unsafe_xml", "xl/workbook.xml") from exc
     for sheet in root.iterfind("m:sheets/m:sheet", _NS):
         name = sheet.get("name", "")
         states[name] = sheet.get("state", "visible")
         if sheet.get(_R_ID) in targets:
             parts[name] = targets[sheet.get(_R_ID)]
-    names: dict[str, tuple[str, int, int] | None] = {}
     for dn in root.iterfind("m:definedNames/m:definedName", _NS):
         if dn.get("localSheetId") is not None or not dn.text:
             continue
         names[dn.get("name", "")] = parse_ref(dn.text)
-    if len(_WORKBOOK_CACHE) > 256:
-        _WORKBOOK_CACHE.clear()
-    _WORKBOOK_CACHE[key] = _Workbook(states, names, parts)
-    return _Workbook(dict(states), dict(names), dict(parts))
+    return _Workbook(states, names, parts)
 
 
 _PROPERTY = re.compile(
-    rb'<(?:\w+:)?property\b[^>]*?\bname="xltemplate\.([A-Za-z_]+)"[^>]*>\s*<(?:\w+:)?(\w+)>([^<]*)</')
+    rb'<(?:\w+:)?property\b[^>]*?\bname="' + re.escape(meta_layout.PREFIX.encode())
+    + rb'([A-Za-z_]+)"[^>]*>\s*<(?:\w+:)?(\w+)>([^<]*)</')
 
 
-def _custom_props(zf: zipfile.ZipFile) -> dict[str, str]:
+def _custom_props(raw: bytes | None) -> dict[str, str]:
     """Our ``xltemplate.*`` document properties.  A pattern over the bytes rather than an XML
     parser: nothing can be expanded, and it is several times faster for this flat part."""
-    try:
-        raw = zf.read("docProps/custom.xml")
-    except KeyError:
-        return {}
-    out = {}
-    for name, kind, value in _PROPERTY.findall(raw[:200_000]):
-        text = xml_unescape(value.decode("utf-8", "replace")).strip()
+    out: dict[str, str] = {}
+    for name, kind, value in _PROPERTY.findall((raw or b"")[:200_000]):
+        key = name.decode()
+        if key == meta_layout.FORMAT_KEY:
+            continue
+        text = _unescape(value).strip()
         if kind in (b"r8", b"r4", b"decimal") and re.fullmatch(r"-?\d+\.0+", text):
             # LibreOffice turns integer properties into floats
             text = text.split(".")[0]
-        out[name.decode()] = text
+        out[key] = text
     return out
 
 
 _CORE_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
 
 
-def _saved_at(zf: zipfile.ZipFile) -> dt.datetime | None:
+def _saved_at(raw: bytes | None) -> dt.datetime | None:
     """When the client last saved the workbook (docProps/core.xml), if it says."""
     try:
-        m = _CORE_MODIFIED.search(zf.read("docProps/core.xml")[:100_000])
+        m = _CORE_MODIFIED.search((raw or b"")[:100_000])
         if m:
             stamp = dt.datetime.fromisoformat(m.group(1).decode().strip().replace("Z", "+00:00"))
             return stamp.astimezone(dt.UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
-    except (KeyError, ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):
         pass
     return None
 
 
 def _meta_sheet(book: Any, states: dict[str, str]) -> dict[str, str]:
-    if META_SHEET not in states:
+    if meta_layout.SHEET not in states:
         return {}
-    rows = book.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False)
-    out = {}
-    for row in rows[1:16]:
-        if len(row) >= 2 and isinstance(row[0], str) and row[0]:
-            value = row[1]
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            out[row[0]] = "" if value is None else str(value)
-    return out
+    return meta_layout.from_rows(book.get_sheet_by_name(meta_layout.SHEET).to_python(skip_empty_area=False))
 
 
 def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
@@ -304,24 +330,23 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
     meta: dict[str, str] = {}
     saved_at = None
     wb = _Workbook({}, {}, {})
-    if kind.zip is not None and kind.name == "xlsx":
+    sheets: dict[str, bytes] = {}
+    if kind.name == "xlsx":
+        parts = kind.parts
+        if "xl/workbook.xml" not in parts:
+            raise ReadError("missing_part", "xl/workbook.xml")
         try:
-            with kind.zip as zf:
-                wb = _workbook_xml(zf)
-                meta = _custom_props(zf)
-                saved_at = _saved_at(zf)
-                missing = [part for part in wb.parts.values() if part not in zf.NameToInfo]
-                if missing:
-                    raise ReadError("missing_part", missing[0])
-                sheets = {name: zf.read(part) for name, part in wb.parts.items() if name != META_SHEET}
+            wb = _parse_workbook_xml(parts["xl/workbook.xml"], parts.get("xl/_rels/workbook.xml.rels", b""))
         except ReadError:
             raise
-        except Exception as exc:  # zipfile and the XML parser fail in many ways on damaged parts
+        except Exception as exc:  # the XML parser fails in many ways on damaged parts
             raise ReadError("corrupt", f"{type(exc).__name__}: {exc}") from exc
-    else:
-        sheets = {}
-        if kind.zip is not None:
-            kind.zip.close()
+        meta = _custom_props(parts.get("docProps/custom.xml"))
+        saved_at = _saved_at(parts.get("docProps/core.xml"))
+        missing = [part for part in wb.parts.values() if part not in parts]
+        if missing:
+            raise ReadError("missing_part", missing[0])
+        sheets = {name: parts[part] for name, part in wb.parts.items() if name != meta_layout.SHEET}
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         if kind.name != "xlsx":
@@ -337,8 +362,5 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
             raise
         raise ReadError("corrupt", f"{type(exc).__name__}: {exc}") from exc
     live = {k: v for k, v in wb.names.items() if v is not None}
-    raw = RawBook(path=path, states=wb.states, names=live, meta=meta, book=book, saved_at=saved_at)
-    raw.kind = kind.name
-    raw.broken_names = {k for k, v in wb.names.items() if v is None}
-    raw.sheet_xml = sheets
-    return raw
+    return RawBook(path=path, states=wb.states, names=live, meta=meta, book=book, saved_at=saved_at,
+                   kind=kind.name, broken_names={k for k, v in wb.names.items() if v is None}, sheet_xml=sheets)

@@ -33,10 +33,11 @@ from typing import Any
 import xlsxwriter
 
 from .. import __version__
-from ..form.model import META_SHEET, Field, FormModel, a1, quote_sheet
+from ..form.model import Field, FormModel, a1, quote_sheet
 from ..form.rules import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.values import get, leaves_of
 from ..messages import t
+from . import meta as meta_layout
 from .look import format_props, setup_sheet
 from .validation import MAX_CELL_TEXT, field_validation
 
@@ -293,9 +294,8 @@ class _Book:
             from ..collect.integrity import signature
 
             self.meta_info["signature"] = signature(key, self.meta_info)
-        for name, value in self.meta_info.items():
-            self.book.set_custom_property(f"xltemplate.{name}", value)
-        self.book.set_custom_property("xltemplate.format", 1)
+        for name, value in meta_layout.properties(self.meta_info):
+            self.book.set_custom_property(name, value)
         self.fmt = _Formats(self.book, model.styles)
         self.list_refs: dict[str, str] = {}
 
@@ -304,19 +304,17 @@ class _Book:
 
     def write_meta(self) -> None:
         """The very hidden ``_xltemplate`` sheet: the identity, then one dropdown list per enum."""
-        meta = self.book.add_worksheet(META_SHEET)
-        meta.write_string(0, 0, "xltemplate")
-        meta.write_string(0, 1, "1")
-        for i, (name, value) in enumerate(self.meta_info.items(), start=1):
+        meta = self.book.add_worksheet(meta_layout.SHEET)
+        for i, (name, value) in enumerate(meta_layout.sheet_rows(self.meta_info)):
             meta.write_string(i, 0, name)
             meta.write_string(i, 1, value)
-        col = 3
+        col = meta_layout.LISTS_COL
         for f in self.model.fields:
             if f.kind == "enum" and f.pattern not in self.list_refs:
                 meta.write_string(0, col, f.pattern)
                 for i, choice in enumerate(f.schema["enum"], start=1):
                     meta.write(i, col, choice)
-                self.list_refs[f.pattern] = (f"={quote_sheet(META_SHEET)}!{a1(1, col, True)}:"
+                self.list_refs[f.pattern] = (f"={quote_sheet(meta_layout.SHEET)}!{a1(1, col, True)}:"
                                              f"{a1(len(f.schema['enum']), col, True)}")
                 col += 1
         meta.very_hidden()
@@ -431,7 +429,7 @@ def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lan
     """The 错误清单 sheet of an annotated return: one row per error, linked to its cell."""
     heads = [t(k, lang) for k in ("errors_no", "errors_sheet_col", "errors_cell", "errors_field", "errors_found",
                                   "errors_problem")]
-    for c, (head, width) in enumerate(zip(heads, (6, 14, 9, 40, 24, 60), strict=True)):
+    for c, (head, width) in enumerate(zip(heads, (6, 14, 18, 40, 24, 60), strict=True)):
         ws.set_column(c, c, width)
         ws.write_string(0, c, head, fmt.get("section"))
     left = fmt.get("input_long")
@@ -440,8 +438,9 @@ def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lan
         f = model.field_for(e.pointer) if e.pointer else None
         ws.write_number(r, 0, r, fmt.get("label"))
         ws.write_string(r, 1, f.sheet if f else "", left)
-        if f is not None:
-            ws.write_url(r, 2, f"internal:{quote_sheet(f.sheet)}!{f.cell}", link, string=f.cell)
+        if f is not None:  # the cell in this copy; where the clerk's value was, when a client had moved it
+            here = t("cell_moved", lang, was=e.cell, here=f.cell) if e.cell and e.cell != f.cell else f.cell
+            ws.write_url(r, 2, f"internal:{quote_sheet(f.sheet)}!{f.cell}", link, string=here)
         else:
             ws.write_string(r, 2, "", left)
         ws.write_string(r, 3, e.label or "", left)

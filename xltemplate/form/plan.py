@@ -1,0 +1,86 @@
+"""The read plan: what reading a return of one form needs, worked out once per form.
+
+Built from a :class:`~xltemplate.form.model.FormModel` (``model.read_plan``, computed on first
+use and then shared by every file of the form) and never changed afterwards.  It holds:
+
+* every field in reading order (the model's order), and each field's index in it;
+* the scalar fields with their paths into the instance, and the repeating areas with, per
+  template row (slot), the field index and item key of each of its cells;
+* the label cells of the layout, each with the model row whose fields carry it along when a
+  client moves rows (its own row, else the nearest row with fields above);
+
+Reading one file (:func:`xltemplate.xlsx.reader.read_cells`, then
+:func:`xltemplate.collect.importer.extract`) returns its own result objects; nothing per file
+is kept here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from .schema import split_pointer
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .model import Field, FormModel
+
+Position = tuple[str, int, int]  # sheet, row, column (0-based)
+
+
+@dataclass(frozen=True)
+class ArrayPlan:
+    """A repeating area: its pointer and path, and per template row ``(field index, item key)``."""
+
+    pointer: str
+    tokens: tuple[str, ...]
+    slots: tuple[tuple[tuple[int, str], ...], ...]
+
+
+@dataclass(frozen=True)
+class LabelCell:
+    """A label of the layout: where it is, its text, and the model row that carries it."""
+
+    sheet: str
+    row: int
+    col: int
+    text: str
+    squashed: str  # the text without any whitespace: a client may rewrap a label
+    anchor: int | None  # model row of the fields it moves with (None: a sheet without fields)
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    fields: tuple[Field, ...]
+    index: Mapping[str, int]  # field pointer -> index into ``fields``
+    home: tuple[Position, ...]  # the model's cell of each field
+    scalars: tuple[tuple[int, tuple[str, ...]], ...]  # fields outside repeating areas, with their paths
+    arrays: tuple[ArrayPlan, ...]
+    labels: tuple[LabelCell, ...]
+    sheets: tuple[str, ...]  # the form's sheets, in order
+
+    @classmethod
+    def of(cls, model: FormModel) -> ReadPlan:
+        fields = tuple(model.fields)
+        index = {f.pointer: i for i, f in enumerate(fields)}
+        in_arrays = {f.pointer for area in model.arrays.values() for slot in area.slots for f in slot}
+        scalars = tuple((index[f.pointer], tuple(split_pointer(f.pointer)))
+                        for f in fields if f.pointer not in in_arrays)
+        arrays = tuple(ArrayPlan(pointer, tuple(split_pointer(pointer)),
+                                 tuple(tuple((index[f.pointer], split_pointer(f.pattern)[-1]) for f in slot)
+                                       for slot in area.slots))
+                       for pointer, area in model.arrays.items())
+        field_rows = {(f.sheet, f.row) for f in fields}
+        labels = []
+        for layout in model.sheets:
+            rows = sorted(r for s, r in field_rows if s == layout.name)
+            for cell in layout.cells:
+                if cell.kind == "text" and cell.text:
+                    above = [r for r in rows if r <= cell.row] or rows[:1]
+                    labels.append(LabelCell(layout.name, cell.row, cell.col, cell.text, "".join(cell.text.split()),
+                                            above[-1] if above else None))
+        return cls(fields=fields, index=MappingProxyType(index), home=tuple((f.sheet, f.row, f.col) for f in fields),
+                   scalars=scalars, arrays=arrays, labels=tuple(labels),
+                   sheets=tuple(s.name for s in model.sheets))
