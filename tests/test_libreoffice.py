@@ -203,3 +203,19 @@ def test_errors_name_the_cell_the_value_was_read_at_when_rows_were_inserted(wuha
     listed = {row[3]: row[2] for row in copy.worksheets[0].iter_rows(min_row=2, values_only=True)}
     assert listed[code.label] == "原 D8，本表 D6"
     assert copy[sheet][code.cell].value == "201030"  # the copy is the template: the value at the form's cell
+
+
+def test_distributed_template_opens_and_fills_in_libreoffice(wuhai, tmp_path, seed0) -> None:
+    """A copy made by distribute's fast path (its own zip headers around reused compressed parts)
+    is a workbook LibreOffice opens, fills and saves; it imports with the department it was issued to."""
+    from xltemplate.collect.distribute import distribute
+
+    issued = distribute(wuhai, [{"code": "101", "name": "市信访局"}], tmp_path / "out")[0]
+    values = by_names(wuhai, seed0)
+    values[wuhai.by_pointer["/cover/budget_code"].name] = "101"
+    filled = tmp_path / "filled.xlsx"
+    lo.fill_by_names(tmp_path / "out" / issued.file, filled, values)
+    result = import_workbook(filled)
+    assert result.status == "valid", result.errors
+    assert result.submission_id == issued.submission_id
+    assert result.data == seed0 | {"cover": seed0["cover"] | {"budget_code": "101"}}

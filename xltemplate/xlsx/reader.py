@@ -223,6 +223,24 @@ def _unescape(raw: bytes) -> str:
     return _ENTITY.sub(one, text)
 
 
+_DEFINED_ELEMENT = re.compile(rb"<definedName\b[^>]*>[^<]*</definedName>")
+#: definedName element (its bytes) -> (name, cell) or None for a sheet-level or empty name.  The
+#: elements recur across returns of a template whatever else differs in their workbook.xml
+#: (window sizes, the active sheet, calculation flags), so each is parsed once per process.
+_NAME_ELEMENTS: dict[bytes, tuple[str, tuple[str, int, int] | None] | None] = {}
+_UNSEEN = object()
+
+
+def _defined_name(element: bytes) -> tuple[str, tuple[str, int, int] | None] | None:
+    m = _DEFINED.match(element)
+    if m is None:
+        return None
+    attrs = dict(_ATTR.findall(m.group(1)))
+    if b"localSheetId" in attrs or not m.group(2):
+        return None
+    return _unescape(attrs.get(b"name", b"")), parse_ref(_unescape(m.group(2)))
+
+
 def _parse_workbook_xml(raw: bytes, rels: bytes) -> _Workbook:
     """Sheets and workbook-level names, by patterns over the bytes for the form every client
     writes (the main namespace as default, relationships as ``r:``, no comments, CDATA or
@@ -246,11 +264,15 @@ def _parse_workbook_xml(raw: bytes, rels: bytes) -> _Workbook:
             states[name] = attrs.get("state", "visible")
             if attrs.get("r:id") in targets:
                 parts[name] = targets[attrs["r:id"]]
-        for tag, text in _DEFINED.findall(body):
-            attrs = dict(_ATTR.findall(tag))
-            if b"localSheetId" in attrs or not text:
-                continue
-            names[_unescape(attrs.get(b"name", b""))] = parse_ref(_unescape(text))
+        for element in _DEFINED_ELEMENT.findall(body):
+            name = _NAME_ELEMENTS.get(element, _UNSEEN)
+            if name is _UNSEEN:
+                name = _defined_name(element)
+                if len(_NAME_ELEMENTS) > 50_000:
+                    _NAME_ELEMENTS.clear()
+                _NAME_ELEMENTS[element] = name
+            if name is not None:
+                names[name[0]] = name[1]
         return _Workbook(states, names, parts)
     try:
         root = ElementTree.fromstring(raw)
