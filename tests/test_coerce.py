@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xltemplate.form.coerce import coerce
 from xltemplate.form.model import Field
@@ -74,3 +76,25 @@ def test_coerce(case: dict[str, Any]) -> None:
     assert got is not MISSING
     assert got == expected
     assert type(got) is type(expected), f"{got!r} is {type(got).__name__}, expected {type(expected).__name__}"
+
+
+def _same_as_coerce(model: Any, value: Any) -> None:
+    from xltemplate.form.coerce import coercer
+
+    for f in model.fields:
+        got, expected = coercer(f)(value), coerce(value, f)
+        assert got == expected or (got is MISSING and expected is MISSING), (f.pointer, value)
+
+
+@pytest.mark.parametrize("value", ["a\r\nb", " x\ry ", "\u3000市信访局\u3000", "", " \t\r\n", "7", "２０１０３０８",
+                                   "2020年10月16日", 7.0, 7.5, 0, True, dt.datetime(2020, 10, 16), dt.date(2020, 1, 1)])
+def test_the_per_field_coercer_gives_what_coerce_gives(wuhai, value) -> None:
+    """The read plan coerces with ``coercer(f)`` (a short way for plain text): the same result as
+    ``coerce`` for every field of the form, whatever the cell holds."""
+    _same_as_coerce(wuhai, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet=st.sampled_from(" \t\r\n\u3000ab预算１2.-:年月")))
+def test_the_per_field_coercer_gives_what_coerce_gives_for_any_text(wuhai, value) -> None:
+    _same_as_coerce(wuhai, value)

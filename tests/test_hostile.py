@@ -122,3 +122,49 @@ def test_an_encrypted_workbook_gets_a_clear_message(good, tmp_path) -> None:
     result = import_workbook(path)
     assert (result.status, result.errors[0].code) == ("unreadable", "encrypted")
     assert "密码" in result.errors[0].message
+
+
+def test_text_like_the_end_of_the_cell_data_hides_no_formula_or_hidden_row() -> None:
+    """The sheet scan stops at the end of the cell data; text that reads like that tag (legal
+    unescaped in XML text) can only make it look further, never hide a formula or a hidden row."""
+    from xltemplate.xlsx.reader import scan_sheet
+
+    xml = (b'<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>sheetData></t></is></c></row>'
+           b'<row r="2" hidden="1"><c r="B2"><f>3+4</f><v>7</v></c></row></sheetData>'
+           b'<dataValidations count="1"><dataValidation sqref="C3"><formula1>1</formula1></dataValidation>'
+           b'</dataValidations></worksheet>')
+    scan = scan_sheet(xml)
+    assert scan.formulas == {(1, 1): "3+4"}
+    assert scan.hidden_rows == {1}
+
+
+def _grids(book: object) -> dict[str, list[list[object]]]:
+    return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)  # type: ignore[attr-defined]
+            for name in book.sheet_names}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_calamine_reads_the_same_cells_from_the_package_it_is_given(name, wuhai, good, seed0) -> None:
+    """The reader hands calamine the package with sheets cut after their cell data and the
+    workbook part without its names: every sheet's cells are what calamine reads from the file."""
+    from python_calamine import CalamineWorkbook
+
+    from xltemplate.xlsx.guard import Refused, identify
+    from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names
+
+    data = CASES[name][0](wuhai, good, copy.deepcopy(seed0))
+    try:
+        kind = identify(data)
+    except Refused:
+        pytest.skip("refused before any parser runs")
+    if kind.name != "xlsx":
+        pytest.skip("not an xlsx")
+    workbook = kind.parts["xl/workbook.xml"]
+    given = _for_calamine(kind, _without_names(workbook, _simple_body(workbook)))
+    try:
+        expected = _grids(CalamineWorkbook.from_filelike(io.BytesIO(data)))
+    except Exception:  # calamine cannot read the file itself: neither may it read the cut package
+        with pytest.raises(Exception):  # noqa: B017 - calamine's own error types
+            _grids(CalamineWorkbook.from_filelike(io.BytesIO(given)))
+        return
+    assert _grids(CalamineWorkbook.from_filelike(io.BytesIO(given))) == expected

@@ -219,3 +219,26 @@ def test_distributed_template_opens_and_fills_in_libreoffice(wuhai, tmp_path, se
     assert result.status == "valid", result.errors
     assert result.submission_id == issued.submission_id
     assert result.data == seed0 | {"cover": seed0["cover"] | {"budget_code": "101"}}
+
+
+def test_calamine_reads_the_same_cells_of_a_libreoffice_copy_from_the_package_it_is_given(wuhai, make_filled,
+                                                                                      tmp_path, seed1) -> None:
+    """LibreOffice writes sheets and the workbook part its own way (names with unquoted sheets,
+    its own attribute order): the package the reader hands calamine still has every cell."""
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    from xltemplate.xlsx.guard import identify
+    from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names
+
+    data = lo.convert(make_filled(wuhai, seed1), tmp_path / "lo", "xlsx").read_bytes()
+    kind = identify(data)
+    workbook = kind.parts["xl/workbook.xml"]
+    assert _simple_body(workbook) is not None  # LibreOffice's workbook part takes the quick way too
+
+    def grids(blob: bytes) -> dict[str, Any]:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(blob))
+        return {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in book.sheet_names}
+
+    assert grids(_for_calamine(kind, _without_names(workbook, _simple_body(workbook)))) == grids(data)

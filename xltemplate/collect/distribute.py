@@ -32,10 +32,8 @@ import datetime as dt
 import hashlib
 import io
 import re
-import struct
 import uuid
 import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +49,7 @@ from ..form.validate import validate
 from ..form.values import MISSING, get, leaves_of, merge
 from ..form.values import put as put_at
 from ..messages import t
+from ..xlsx import zipout
 from ..xlsx.writer import FillError, check_fit, write_filled
 from . import rounds
 from .integrity import signature
@@ -252,7 +251,7 @@ class _Skeleton:
 
     Only two parts carry markers (the shared strings and the document properties); every other
     part is the same in every copy, so it is compressed once here and its compressed bytes are
-    copied into each copy's zip (:func:`_zip`), which is most of what makes a copy cheap."""
+    copied into each copy's zip (:mod:`~xltemplate.xlsx.zipout`), which is most of what makes a copy cheap."""
 
     def __init__(self, model: FormModel, pointers: list[str], password: str | None, key: str | None = None,
                  common: dict[str, Any] | None = None, meta: dict[str, str] | None = None):
@@ -267,12 +266,13 @@ class _Skeleton:
             {"signature": self.sig} if key else {})
         book = write_filled(model, data, submission_id=self.sid, password=password, extra_meta=extra)
         self.tag = f"xt{tag}"
-        self.parts: list[tuple[zipfile.ZipInfo, str | _Member]] = []
+        self.parts: list[tuple[zipfile.ZipInfo, str | zipout.Member]] = []
         with zipfile.ZipFile(io.BytesIO(book)) as zf:
             for info in zf.infolist():
                 raw = zf.read(info.filename)
                 text = raw.decode("utf-8")
-                self.parts.append((info, text if self.tag in text else _Member.of(info, raw)))
+                fixed = text if self.tag in text else zipout.Member.deflated(info.filename, raw, info)
+                self.parts.append((info, fixed))
 
     def render(self, values: dict[str, str], sid: str, dept: str, code: str) -> bytes:
         table = {m: escape(_CONTROL.sub("", values.get(p, ""))) for p, m in self.markers.items()}
@@ -281,48 +281,11 @@ class _Skeleton:
             table[self.sig] = signature(self.key, {"form_id": self.model.id, "form_version": self.model.version,
                                                    "submission_id": sid, "department_code": code})
         pattern = re.compile(re.escape(self.tag) + r"(?:m\d{3}|[sdcg])")
-        members = [part if isinstance(part, _Member) else
-                   _Member.of(info, pattern.sub(lambda m: table[m.group(0)], part).encode("utf-8"))
+        members = [part if isinstance(part, zipout.Member) else
+                   zipout.Member.deflated(info.filename, pattern.sub(lambda m: table[m.group(0)], part).encode("utf-8"),
+                                          info)
                    for info, part in self.parts]
-        return _zip(members)
-
-
-@dataclass(frozen=True)
-class _Member:
-    """One zip member, compressed: what its local header and central directory entry say."""
-
-    info: zipfile.ZipInfo
-    crc: int
-    size: int
-    payload: bytes  # the raw deflate stream
-
-    @classmethod
-    def of(cls, info: zipfile.ZipInfo, data: bytes) -> _Member:
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
-        return cls(info, zlib.crc32(data), len(data), packer.compress(data) + packer.flush())
-
-
-def _zip(members: list[_Member]) -> bytes:
-    """A zip of already compressed members, as ``zipfile`` writes one (same headers, the
-    members' own dates and attributes): the local headers and the central directory written
-    here because ``zipfile`` cannot take a compressed payload."""
-    out, directory = bytearray(), bytearray()
-    for m in members:
-        info, name = m.info, m.info.filename.encode("utf-8")
-        flags = 0x800 if not m.info.filename.isascii() else 0
-        (y, mo, d, h, mi, sec) = info.date_time
-        dos_date, dos_time = (y - 1980) << 9 | mo << 5 | d, h << 11 | mi << 5 | sec // 2
-        offset = len(out)
-        out += struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, flags, zipfile.ZIP_DEFLATED, dos_time, dos_date,
-                           m.crc, len(m.payload), m.size, len(name), 0)
-        out += name
-        out += m.payload
-        directory += struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, info.create_system, 20, 0, flags,
-                                 zipfile.ZIP_DEFLATED, dos_time, dos_date, m.crc, len(m.payload), m.size, len(name),
-                                 0, 0, 0, 0, info.external_attr, offset)
-        directory += name
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), len(out), 0)
-    return bytes(out + directory + end)
+        return zipout.build(members)
 
 
 def round_lines(model: FormModel, roster: list[dict[str, str]]) -> list[RosterLine]:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..form.coerce import coerce
 from ..form.forms import find_form, find_version, load_form
 from ..form.model import Field, FormModel, a1
 from ..form.plan import Position, ReadPlan
@@ -106,12 +105,12 @@ class Reading:
 def extract(model: FormModel, cells: Cells) -> Reading:
     """The instance in ``cells`` (read by ``model.read_plan``), coerced, with where each value was."""
     plan = model.read_plan
-    raw, fields = cells.values, plan.fields
+    raw, fields, coercers = cells.values, plan.fields, plan.coercers
     data: dict[str, Any] = {}
     pointers: dict[int, str] = {}
     for i, tokens in plan.scalars:
         if raw[i] is not None:
-            value = coerce(raw[i], fields[i])
+            value = coercers[i](raw[i])
             if value is not MISSING:
                 _set(data, tokens, value)
                 pointers[i] = fields[i].pointer
@@ -122,7 +121,7 @@ def extract(model: FormModel, cells: Cells) -> Reading:
             item: dict[str, Any] = {}
             for i, key in slot:
                 if raw[i] is not None:
-                    value = coerce(raw[i], fields[i])
+                    value = coercers[i](raw[i])
                     if value is not MISSING:
                         item[key] = value
                         pointers[i] = f"{area.pointer}/{len(rows)}/{key}"

@@ -3,7 +3,7 @@
 Built from a :class:`~xltemplate.form.model.FormModel` (``model.read_plan``, computed on first
 use and then shared by every file of the form) and never changed afterwards.  It holds:
 
-* every field in reading order (the model's order), and each field's index in it;
+* every field in reading order (the model's order), its index, cell, defined name and coercion;
 * the scalar fields with their paths into the instance, and the repeating areas with, per
   template row (slot), the field index and item key of each of its cells;
 * the label cells of the layout, each with the model row whose fields carry it along when a
@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .coerce import coercer
 from .schema import split_pointer
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from .model import Field, FormModel
 
@@ -56,6 +57,8 @@ class ReadPlan:
     fields: tuple[Field, ...]
     index: Mapping[str, int]  # field pointer -> index into ``fields``
     home: tuple[Position, ...]  # the model's cell of each field
+    names: tuple[str, ...]  # the defined name of each field
+    coercers: tuple[Callable[[Any], Any], ...]  # raw value -> JSON value, per field (coerce.coercer)
     scalars: tuple[tuple[int, tuple[str, ...]], ...]  # fields outside repeating areas, with their paths
     arrays: tuple[ArrayPlan, ...]
     labels: tuple[LabelCell, ...]
@@ -82,5 +85,6 @@ class ReadPlan:
                     labels.append(LabelCell(layout.name, cell.row, cell.col, cell.text, "".join(cell.text.split()),
                                             above[-1] if above else None))
         return cls(fields=fields, index=MappingProxyType(index), home=tuple((f.sheet, f.row, f.col) for f in fields),
+                   names=tuple(f.name for f in fields), coercers=tuple(coercer(f) for f in fields),
                    scalars=scalars, arrays=arrays, labels=tuple(labels),
                    sheets=tuple(s.name for s in model.sheets))

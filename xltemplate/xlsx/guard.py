@@ -157,7 +157,7 @@ def _zip_kind(zf: zipfile.ZipFile, data: bytes) -> str:
     return kind
 
 
-def _stream(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+def stream(data: bytes, info: zipfile.ZipInfo) -> memoryview:
     """The member's stored bytes, as the local header places them (``compress_size`` of them)."""
     off = info.header_offset
     header = data[off:off + 30]
@@ -174,7 +174,7 @@ def _real_size(data: bytes, info: zipfile.ZipInfo) -> int:
     Inflates the raw stream itself rather than trusting ``zipfile``, which stops at the size the
     header declares: a bomb with a forged small size would pass that check and explode in the
     spreadsheet parser, which reads the stream to its end."""
-    raw = _stream(data, info)
+    raw = stream(data, info)
     if info.compress_type == zipfile.ZIP_STORED:
         return min(len(raw), MAX_PART + 1)
     inflater = zlib.decompressobj(-15)
@@ -194,7 +194,7 @@ def _real_size(data: bytes, info: zipfile.ZipInfo) -> int:
 def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
     """The member in full, refused beyond MAX_PART bytes (whatever its header says) or when it
     does not match its CRC (what ``zipfile`` checks when it reads a member)."""
-    raw = _stream(data, info)
+    raw = stream(data, info)
     if info.compress_type == zipfile.ZIP_STORED:
         out = bytes(raw[:MAX_PART + 1])
     else:
@@ -214,10 +214,10 @@ def _prolog(data: bytes, info: zipfile.ZipInfo) -> bytes:
 
     Usually the first 100 bytes; more is inflated only while no root element has started, and a
     prolog longer than 64 KB is refused as unsafe (no spreadsheet writes one)."""
-    raw = _stream(data, info)
+    raw = stream(data, info)
     if info.compress_type == zipfile.ZIP_STORED:
         head = bytes(raw[:65536 + 8192])
-        root = _root_start(head)
+        root = root_start(head)
         if root is not None:
             return head[:root]
         if len(head) > 65536:
@@ -227,7 +227,7 @@ def _prolog(data: bytes, info: zipfile.ZipInfo) -> bytes:
     try:
         head = inflater.decompress(raw, 512)
         while True:
-            root = _root_start(head)
+            root = root_start(head)
             if root is not None:
                 return head[:root]
             tail = inflater.unconsumed_tail
@@ -240,7 +240,8 @@ def _prolog(data: bytes, info: zipfile.ZipInfo) -> bytes:
         raise Refused("corrupt", f"{info.filename}: {exc}") from exc
 
 
-def _root_start(head: bytes) -> int | None:
+def root_start(head: bytes) -> int | None:
+    """Where the root element starts, past the declaration and comments (None: not in ``head``)."""
     i = 0
     while True:
         j = head.find(b"<", i)
