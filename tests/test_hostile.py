@@ -150,7 +150,7 @@ def test_calamine_reads_the_same_cells_from_the_package_it_is_given(name, wuhai,
     from python_calamine import CalamineWorkbook
 
     from xltemplate.xlsx.guard import Refused, identify
-    from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names
+    from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names, data_end
 
     data = CASES[name][0](wuhai, good, copy.deepcopy(seed0))
     try:
@@ -160,7 +160,8 @@ def test_calamine_reads_the_same_cells_from_the_package_it_is_given(name, wuhai,
     if kind.name != "xlsx":
         pytest.skip("not an xlsx")
     workbook = kind.parts["xl/workbook.xml"]
-    given = _for_calamine(kind, _without_names(workbook, _simple_body(workbook)))
+    ends = {part: data_end(xml) for part, xml in kind.parts.items() if part.startswith("xl/worksheets/")}
+    given = _for_calamine(kind, _without_names(workbook, _simple_body(workbook)), ends)
     try:
         expected = _grids(CalamineWorkbook.from_filelike(io.BytesIO(data)))
     except Exception:  # calamine cannot read the file itself: neither may it read the cut package

@@ -91,14 +91,13 @@ def data_end(xml: bytes) -> int | None:
     return None if end < 0 else end + 10
 
 
-def scan_sheet(xml: bytes) -> Scan:
+def scan_sheet(xml: bytes, end: int | None = None) -> Scan:
     """Regular expressions over the sheet XML, not a parser: only tags are looked at, nothing is
     expanded, and it costs a fraction of a millisecond.  Only the part up to the end of the cell
     data is looked at (column records come before it, rows and formulas are in it): the rest of a
-    template's sheet is mostly data validations, three times the size of the cells.  The *last*
-    ``sheetData>`` in the part bounds it, so text that looks like the tag can only make it look
-    further, never miss a cell."""
-    end = data_end(xml) or len(xml)
+    template's sheet is mostly data validations, three times the size of the cells
+    (:func:`data_end`; ``end``, when the caller has it)."""
+    end = end or data_end(xml) or len(xml)
     rows: set[int] = set()
     cols: set[int] = set()
     if xml.find(b'hidden="1"', 0, end) < 0 and xml.find(b'hidden="true"', 0, end) < 0:
@@ -143,6 +142,7 @@ class RawBook:
     kind: str = "xlsx"
     broken_names: set[str] = field(default_factory=set)  # names whose cells were deleted (#REF!)
     sheet_xml: dict[str, bytes] = field(default_factory=dict, repr=False)  # xlsx sheets, for scan()
+    sheet_ends: dict[str, int | None] = field(default_factory=dict, repr=False)  # their data_end()
     scans: dict[str, Scan] = field(default_factory=dict, repr=False)
     grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
 
@@ -168,7 +168,7 @@ class RawBook:
     def scan(self, sheet: str) -> Scan:
         """Hidden rows and columns and formula cells of an xlsx sheet (empty for other formats)."""
         if sheet not in self.scans:
-            self.scans[sheet] = scan_sheet(self.sheet_xml.get(sheet, b""))
+            self.scans[sheet] = scan_sheet(self.sheet_xml.get(sheet, b""), self.sheet_ends.get(sheet))
         return self.scans[sheet]
 
 
@@ -212,7 +212,7 @@ class _Workbook:
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _REL_NS = b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
 _SHEET_TAG = re.compile(rb"<sheet\b([^>]*)>")
-_DEFINED = re.compile(rb"<definedName\b([^>]*)>([^<]*)</definedName>")
+_DEFINED = re.compile(rb"<definedName\b([^>]*)>([^<]*)\Z")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
 _ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);")
@@ -238,8 +238,8 @@ def _unescape(raw: bytes) -> str:
     return _ENTITY.sub(one, text)
 
 
-_DEFINED_ELEMENT = re.compile(rb"<definedName\b[^>]*>[^<]*</definedName>")
-#: definedName element (its bytes) -> (name, cell) or None for a sheet-level or empty name.  The
+#: definedName element (its bytes, end tag left off) -> (name, cell) or None for a sheet-level or
+#: empty name.  The
 #: elements recur across returns of a template whatever else differs in their workbook.xml
 #: (window sizes, the active sheet, calculation flags), so each is parsed once per process.
 _NAME_ELEMENTS: dict[bytes, tuple[str, tuple[str, int, int] | None] | None] = {}
@@ -263,10 +263,19 @@ def _simple_body(raw: bytes) -> bytes | None:
     if at < 0:
         return None
     body = raw[at:]
-    if _MAIN_NS in body[:2000] and _REL_NS in body[:2000] and b"<!" not in body \
-            and body.count(b"&") == len(_ENTITY_BYTES.findall(body)):
-        return body
-    return None
+    if _MAIN_NS not in body[:2000] or _REL_NS not in body[:2000] or b"<!" in body:
+        return None
+    amps = body.count(b"&")
+    return body if amps == 0 or amps == len(_ENTITY_BYTES.findall(body)) else None
+
+
+def _block(body: bytes, tag: bytes) -> tuple[int, int]:
+    """Where the element ``tag`` is in ``body``: from its start tag to its last end tag."""
+    start = body.find(b"<" + tag)
+    if start < 0:
+        return 0, 0
+    end = body.rfind(b"</" + tag + b">")
+    return start, len(body) if end < start else end
 
 
 def _parse_workbook_xml(raw: bytes, rels: bytes, body: bytes | None) -> _Workbook:
@@ -284,13 +293,16 @@ def _parse_workbook_xml(raw: bytes, rels: bytes, body: bytes | None) -> _Workboo
     states, parts = {}, {}
     names: dict[str, tuple[str, int, int] | None] = {}
     if body is not None:
-        for tag in _SHEET_TAG.findall(body):
+        # in this form the tags can only be inside their blocks: only those are searched
+        for tag in _SHEET_TAG.findall(body, *_block(body, b"sheets")):
             attrs = {k.decode(): _unescape(v) for k, v in _ATTR.findall(tag)}
             name = attrs.get("name", "")
             states[name] = attrs.get("state", "visible")
             if attrs.get("r:id") in targets:
                 parts[name] = targets[attrs["r:id"]]
-        for element in _DEFINED_ELEMENT.findall(body):
+        start, end = _block(body, b"definedNames")
+        for piece in body[start:end].split(b"</definedName>")[:-1]:  # no '<' in text here: a split is exact
+            element = piece[piece.rfind(b"<definedName"):]
             name = _NAME_ELEMENTS.get(element, _UNSEEN)
             if name is _UNSEEN:
                 name = _defined_name(element)
@@ -362,9 +374,9 @@ _ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.-]*(?::[\w.-]+)?)")
 _PREFIX = re.compile(rb"(?:[A-Za-z_][\w.-]*:)?")
 
 
-def _cells_only(xml: bytes) -> bytes | None:
-    """A sheet cut just after its cell data and closed, or None when it cannot be cut safely."""
-    end = data_end(xml)
+def _cells_only(xml: bytes, end: int | None) -> bytes | None:
+    """A sheet cut just after its cell data (``end``: its :func:`data_end`) and closed, or None
+    when it cannot be cut safely."""
     root = root_start(xml)
     if end is None or root is None:
         return None
@@ -385,20 +397,21 @@ def _without_names(xml: bytes, body: bytes | None) -> bytes | None:
     return xml[:start] + xml[end + len(b"</definedNames>"):]
 
 
-def _for_calamine(kind: Kind, workbook: bytes | None) -> bytes:
+def _for_calamine(kind: Kind, workbook: bytes | None, ends: dict[str, int | None]) -> bytes:
     """The package calamine is given for an xlsx: every member as it came (its compressed bytes
     copied), but each sheet cut just after its cell data and the workbook part without its
     defined names, those two stored.  Calamine takes values from the cell data only, so it reads
     the same values without inflating and parsing the rest, which is most of a template's sheet
     (data validations with their prompts) and most of its workbook part (a name per input cell):
     about a third of its work.  ``workbook``: the workbook part cut (:func:`_without_names`), if
-    it could be.  ``tests/test_hostile.py`` holds it to the same cell grids."""
+    it could be; ``ends``: each sheet part's :func:`data_end`.  ``tests/test_hostile.py`` holds
+    it to the same cell grids."""
     assert kind.zip is not None
     members = []
     for info in kind.zip.infolist():
         name, xml = info.filename, kind.parts.get(info.filename)
         cut = workbook if name == "xl/workbook.xml" else \
-            _cells_only(xml) if xml is not None and name.startswith("xl/worksheets/") else None
+            _cells_only(xml, ends.get(name)) if xml is not None and name in ends else None
         members.append(zipout.Member.stored(name, cut, info) if cut is not None else zipout.Member(
             name, info.compress_type, info.CRC, info.file_size, bytes(stream(kind.data, info)), info.date_time,
             info.create_system, info.external_attr))
@@ -426,6 +439,7 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
     saved_at = None
     wb = _Workbook({}, {}, {})
     sheets: dict[str, bytes] = {}
+    ends: dict[str, int | None] = {}
     body = None
     if kind.name == "xlsx":
         parts = kind.parts
@@ -444,9 +458,10 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
         if missing:
             raise ReadError("missing_part", missing[0])
         sheets = {name: parts[part] for name, part in wb.parts.items() if name != meta_layout.SHEET}
+        ends = {part: data_end(xml) for part, xml in parts.items() if part.startswith("xl/worksheets/")}
     try:
-        given = _for_calamine(kind, _without_names(kind.parts["xl/workbook.xml"], body)) if kind.name == "xlsx" \
-            else data
+        given = _for_calamine(kind, _without_names(kind.parts["xl/workbook.xml"], body), ends) \
+            if kind.name == "xlsx" else data
         book = CalamineWorkbook.from_filelike(io.BytesIO(given))
         if kind.name != "xlsx":
             wb.states = {s.name: str(s.visible).rsplit(".", 1)[-1].lower() for s in book.sheets_metadata}
@@ -462,4 +477,5 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
         raise ReadError("corrupt", f"{type(exc).__name__}: {exc}") from exc
     live = {k: v for k, v in wb.names.items() if v is not None}
     return RawBook(path=path, states=wb.states, names=live, meta=meta, book=book, saved_at=saved_at,
-                   kind=kind.name, broken_names={k for k, v in wb.names.items() if v is None}, sheet_xml=sheets)
+                   kind=kind.name, broken_names={k for k, v in wb.names.items() if v is None}, sheet_xml=sheets,
+                   sheet_ends={name: ends.get(part) for name, part in wb.parts.items()})
