@@ -143,29 +143,33 @@ def _grids(book: object) -> dict[str, list[list[object]]]:
             for name in book.sheet_names}  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_calamine_reads_the_same_cells_from_the_package_it_is_given(name, wuhai, good, seed0) -> None:
+def test_calamine_reads_the_same_cells_from_the_package_it_is_given(wuhai, good, seed0) -> None:
     """The reader hands calamine the package with sheets cut after their cell data and the
-    workbook part without its names: every sheet's cells are what calamine reads from the file."""
+    workbook part without its names: for every corpus case that gets that far, every sheet's
+    cells are what calamine reads from the file itself (or calamine refuses both)."""
     from python_calamine import CalamineWorkbook
 
     from xltemplate.xlsx.guard import Refused, identify
     from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names, data_end
 
-    data = CASES[name][0](wuhai, good, copy.deepcopy(seed0))
-    try:
-        kind = identify(data)
-    except Refused:
-        pytest.skip("refused before any parser runs")
-    if kind.name != "xlsx":
-        pytest.skip("not an xlsx")
-    workbook = kind.parts["xl/workbook.xml"]
-    ends = {part: data_end(xml) for part, xml in kind.parts.items() if part.startswith("xl/worksheets/")}
-    given = _for_calamine(kind, _without_names(workbook, _simple_body(workbook)), ends)
-    try:
-        expected = _grids(CalamineWorkbook.from_filelike(io.BytesIO(data)))
-    except Exception:  # calamine cannot read the file itself: neither may it read the cut package
-        with pytest.raises(Exception):  # noqa: B017 - calamine's own error types
-            _grids(CalamineWorkbook.from_filelike(io.BytesIO(given)))
-        return
-    assert _grids(CalamineWorkbook.from_filelike(io.BytesIO(given))) == expected
+    checked = []
+    for name, (build, _expected) in sorted(CASES.items()):
+        data = build(wuhai, good, copy.deepcopy(seed0))
+        try:
+            kind = identify(data)
+        except Refused:
+            continue  # refused before any parser runs
+        if kind.name != "xlsx":
+            continue
+        workbook = kind.parts["xl/workbook.xml"]
+        ends = {part: data_end(xml) for part, xml in kind.parts.items() if part.startswith("xl/worksheets/")}
+        given = _for_calamine(kind, _without_names(workbook, _simple_body(workbook)), ends)
+        try:
+            expected = _grids(CalamineWorkbook.from_filelike(io.BytesIO(data)))
+        except Exception:  # calamine cannot read the file itself: neither may it read the cut package
+            with pytest.raises(Exception):  # noqa: B017 - calamine's own error types
+                _grids(CalamineWorkbook.from_filelike(io.BytesIO(given)))
+            continue
+        assert _grids(CalamineWorkbook.from_filelike(io.BytesIO(given))) == expected, name
+        checked.append(name)
+    assert len(checked) >= 10, checked
