@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..form.model import FormModel
+from ..xlsx import meta as meta_layout
 from ..xlsx.writer import write_annotated
 from .importer import ImportResult
 
@@ -18,8 +19,7 @@ SUFFIX = {"zh": "_退回修改", "en": "_to-correct"}
 
 def annotated(model: FormModel, result: ImportResult, meta: dict[str, str] | None = None, lang: str = "zh") -> bytes:
     """The annotated copy of ``result``, as workbook bytes."""
-    keep = {k: v for k, v in (meta or {}).items()
-            if k not in ("form_id", "form_version", "layout_hash", "schema_hash", "submission_id", "generator")}
+    keep = {k: v for k, v in (meta or {}).items() if k not in meta_layout.IDENTITY}  # the writer sets those
     return write_annotated(model, result.data or {}, result.errors, submission_id=result.submission_id or "",
                            extra_meta=keep, lang=lang)
 

@@ -26,11 +26,10 @@ MAX_ROWS = 32
 LISTS_COL = 3
 
 #: What identifies a template: the writer sets these afresh for every workbook it writes (an
-#: annotated copy takes them from the model, not from the return it annotates).
+#: annotated copy takes them from the model, not from the return it annotates).  Other keys come
+#: from the caller (``extra_meta``): who a template was issued to (``department``,
+#: ``department_code``), the bureau's ``signature``, a round's own.
 IDENTITY = ("form_id", "form_version", "layout_hash", "schema_hash", "submission_id", "generator")
-#: Known keys beyond the identity: who the template was issued to, and the bureau's signature.
-ISSUED = ("department", "department_code", "signature")
-KEYS = (*IDENTITY, *ISSUED)
 
 
 def sheet_rows(meta: dict[str, str]) -> list[tuple[str, str]]:
