@@ -54,6 +54,8 @@ class LabelCell:
 
 @dataclass(frozen=True)
 class ReadPlan:
+    """Everything per form that reading a return needs, in the plan's field order (see above)."""
+
     fields: tuple[Field, ...]
     index: Mapping[str, int]  # field pointer -> index into ``fields``
     home: tuple[Position, ...]  # the model's cell of each field
@@ -62,7 +64,6 @@ class ReadPlan:
     scalars: tuple[tuple[int, tuple[str, ...]], ...]  # fields outside repeating areas, with their paths
     arrays: tuple[ArrayPlan, ...]
     labels: tuple[LabelCell, ...]
-    sheets: tuple[str, ...]  # the form's sheets, in order
 
     @classmethod
     def of(cls, model: FormModel) -> ReadPlan:
@@ -86,5 +87,4 @@ class ReadPlan:
                                             above[-1] if above else None))
         return cls(fields=fields, index=MappingProxyType(index), home=tuple((f.sheet, f.row, f.col) for f in fields),
                    names=tuple(f.name for f in fields), coercers=tuple(coercer(f) for f in fields),
-                   scalars=scalars, arrays=arrays, labels=tuple(labels),
-                   sheets=tuple(s.name for s in model.sheets))
+                   scalars=scalars, arrays=arrays, labels=tuple(labels))
