@@ -21,6 +21,7 @@ layout changed without a new version number is still told apart.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def _stamp(path: str | None) -> tuple[int, int] | None:
     if path is None:
         return None
     try:
-        st = Path(path).stat()
+        st = os.stat(path)
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
@@ -124,11 +125,14 @@ def find_form(form_id: str) -> FormModel | None:
     if not _BY_ID:
         found: dict[str, Path] = {}
         for fid, path in bundled().items():
+            path = path.resolve()
             found.setdefault(fid, path)
             found.setdefault(load_form(path).id, path)
         _BY_ID.update(found)  # all at once: a thread of the portal never sees half of it
     path = _BY_ID.get(form_id)
-    return load_form(path) if path is not None else None
+    # straight to the stamp check: it runs for every return read (the glob of the bundled folder
+    # and resolving the path again cost ten times as much)
+    return _load(str(path), None) if path is not None else None
 
 
 _BY_ID: dict[str, Path] = {}
