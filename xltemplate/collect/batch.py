@@ -279,8 +279,8 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
             summary.add(done.department, "duplicate")
         else:
             summary.add(done.department, done.result.status)
-            if outcome is not None and (outcome.superseded or not outcome.current):
-                summary.add(done.department, "superseded", len(outcome.superseded) or 1)
+            if outcome is not None and outcome.to_history:
+                summary.add(done.department, "superseded", outcome.to_history)
         if on_done:
             on_done(done, outcome)
         if progress is not None:

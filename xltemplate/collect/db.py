@@ -21,6 +21,8 @@ machines) run the same SQLAlchemy Core code.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -256,6 +258,11 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
 
 
 # -- opening ------------------------------------------------------------------------------------
+
+# Dates reach SQLite as ISO text, as SQLAlchemy's Date type stores them (for rows inserted at the
+# driver level by the store); Python's own default adapter for dates is deprecated since 3.12.
+sqlite3.register_adapter(dt.date, dt.date.isoformat)
+
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)

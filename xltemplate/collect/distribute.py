@@ -434,8 +434,9 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
         rnd = rounds.create_round(store, model, name, year=year, deadline=deadline, roster_kind=kind,
                                   roster_columns=columns, carried_from=carried_round, created_by=created_by, conn=conn)
         ids = rounds.add_roster(store, conn, rnd.id, lines)
-        file_ids = {i.submission_id: files.put(store, conn, (outdir / i.file).read_bytes(), i.file, files.TEMPLATE,
-                                               i.sha256) for i in issued} if outdir is not None else {}
+        stored = files.put_many(store, conn, [((outdir / i.file).read_bytes(), i.file, files.TEMPLATE)
+                                              for i in issued]) if outdir is not None else []
+        file_ids = {i.submission_id: fid for i, fid in zip(issued, stored, strict=True)}
         rounds.add_issued(store, conn, [
             {"submission_id": i.submission_id, "round_id": rnd.id, "roster_id": ids.get(i.line or 0),
              "department_code": i.code, "department": i.name, "project": i.project, "file": i.file,

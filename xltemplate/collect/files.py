@@ -58,8 +58,21 @@ def put(store: Store, conn: sa.Connection, content: bytes, name: str, kind: str,
 
 
 def put_many(store: Store, conn: sa.Connection, items: list[tuple[bytes, str, str]]) -> list[int]:
-    """Several files (content, name, kind) in one transaction; their ids, in order."""
-    return [put(store, conn, content, name, kind) for content, name, kind in items]
+    """Several files (content, name, kind) in one transaction; their ids, in order.  One statement
+    for all of them (the templates of a round are each new); should any be stored already, one by
+    one instead."""
+    if not items:
+        return []
+    f = store.t.files
+    now = _now()
+    rows = [{"sha256": hashlib.sha256(content).hexdigest(), "kind": kind, "name": safe_name(name),
+             "size": len(content), "content": content, "created_at": now} for content, name, kind in items]
+    try:
+        with conn.begin_nested():
+            return [int(i) for i in conn.execute(f.insert().returning(f.c.id, sort_by_parameter_order=True),
+                                                 rows).scalars()]
+    except sa.exc.IntegrityError:
+        return [put(store, conn, content, name, kind) for content, name, kind in items]
 
 
 def get(store: Store, file_id: int | None) -> StoredFile | None:

@@ -169,12 +169,12 @@ def publish_version(store: Store, model: FormModel, conn: sa.Connection | None =
 def add_roster(store: Store, conn: sa.Connection, round_id: int, lines: list[RosterLine]) -> dict[int, int]:
     """Record roster lines; return roster id by line number."""
     ro = store.t.roster
-    out = {}
-    for line in lines:
-        out[line.line] = conn.execute(ro.insert().returning(ro.c.id), {
-            "round_id": round_id, "line": line.line, "code": line.code, "name": line.name, "contact": line.contact,
-            "project": line.project, "columns": line.columns}).scalar_one()
-    return out
+    if not lines:
+        return {}
+    ids = conn.execute(ro.insert().returning(ro.c.id, sort_by_parameter_order=True), [
+        {"round_id": round_id, "line": line.line, "code": line.code, "name": line.name, "contact": line.contact,
+         "project": line.project, "columns": line.columns} for line in lines]).scalars().all()
+    return {line.line: rid for line, rid in zip(lines, ids, strict=True)}
 
 
 def add_issued(store: Store, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:

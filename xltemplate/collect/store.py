@@ -48,6 +48,7 @@ from .importer import ImportResult
 
 __all__ = ["DEFAULT_DB", "Identity", "Outcome", "Pending", "Store", "db_url"]
 
+ERROR_KEYS = ("sheet", "cell", "pointer", "label", "value", "message", "code")
 RETRIES = 8  # a batch that loses a race (same file or same return stored meanwhile) is retried
 
 
@@ -81,7 +82,14 @@ class Outcome:
     status: str  # valid | invalid | unreadable | duplicate
     id: int | None = None
     superseded: list[int] = field(default_factory=list)  # earlier submissions this one replaced
-    current: bool = True  # False when an even later copy was already stored
+    current: bool = True  # False when a later copy is stored (before, or in the same batch)
+    earlier: int = 0  # how many of ``superseded`` were stored before this batch
+
+    @property
+    def to_history(self) -> int:
+        """Copies this file put into history: those stored earlier it replaced, and itself when a
+        later copy is stored (a copy replaced within one batch is counted once, by itself)."""
+        return self.earlier + (0 if self.current else 1)
 
 
 @dataclass
@@ -167,6 +175,11 @@ class _ArrayPath:
     fixed: dict[str, Any]  # path columns and label
     cols: list[tuple[str, str, str]]  # item key, column, kind
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of its rows, in the order :meth:`Store._data_rows` gives the values."""
+        return ("submission", "row", *self.fixed, *(col for _k, col, _kind in self.cols))
+
 
 @dataclass
 class _Plan:
@@ -174,6 +187,10 @@ class _Plan:
 
     scalars: list[tuple[str, list[str], str]]  # column, pointer tokens, kind
     arrays: list[_ArrayPath]
+
+    @property
+    def scalar_columns(self) -> tuple[str, ...]:
+        return ("submission", *(col for col, _t, _k in self.scalars))
 
 
 @dataclass
@@ -226,6 +243,33 @@ def _design(model: FormModel) -> tuple[dict[str, tuple[str, str]], dict[str, dic
     return scalar_cols, groups, _Plan(scalars, arrays)
 
 
+@dataclass
+class _Decision:
+    """Which rows of a batch are current, and whom the replaced ones point to."""
+
+    current: list[bool]  # per batch row
+    retired: dict[int, int] = field(default_factory=dict)  # stored id -> batch row replacing it
+    old_winner: dict[int, int] = field(default_factory=dict)  # batch row -> stored id that is newer
+    new_winner: dict[int, int] = field(default_factory=dict)  # batch row -> later batch row replacing it
+
+
+Rows = dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]  # (table, columns) -> value tuples
+
+
+def _insert_rows(conn: sa.Connection, rows: Rows) -> None:
+    """Plain rows into tables with one driver-level ``executemany`` per table and set of columns:
+    the typed per-form rows are many per file, and SQLAlchemy's per-row parameter handling cost
+    more than the inserts themselves.  Values are already of the column's type (:func:`_typed`);
+    SQLite gets dates as the ISO text SQLAlchemy's Date type stores there (db.py's adapter)."""
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for (table, columns), values in rows.items():
+        if values:
+            sql = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+                   f"VALUES ({', '.join([mark] * len(columns))})")
+            conn.exec_driver_sql(sql, values)
+
+
 def _refused(exc: Exception) -> bool:
     """Whether the database refused a value (not a lock, a lost connection or a bug of ours)."""
     if isinstance(exc, sa.exc.IntegrityError | sa.exc.OperationalError):
@@ -249,7 +293,7 @@ class Store:
         self._known: set[str] | None = None
         s = self.submissions
         self._insert = s.insert().returning(s.c.id, sort_by_parameter_order=True)
-        self._insert_errors = self.errors.insert()
+        self._point = s.update().where(s.c.id == sa.bindparam("b_id")).values(superseded_by=sa.bindparam("b_by"))
         self._exists = sa.select(s.c.sha256).where(s.c.sha256.in_(sa.bindparam("shas", expanding=True)))
         self._current = sa.select(s.c.id, s.c.return_key, s.c.saved_at, s.c.received_at).where(
             s.c.return_key.in_(sa.bindparam("keys", expanding=True)), s.c.is_current.is_(True))
@@ -383,35 +427,43 @@ class Store:
         if not fresh and within is None:
             return [o or Outcome("duplicate") for o in outcomes]
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
+        batch = [items[n] for n in fresh]
         with writing(self.engine) as conn:
-            rows = [self._row(items[n], now) for n in fresh]
-            for n, row in zip(fresh, rows, strict=True):
-                if items[n].file is not None:
+            plan = self._decide(conn, batch, now)
+            s = self.submissions
+            if plan.retired:  # first out of the way of the unique index, then the new current rows
+                conn.execute(s.update().where(s.c.id.in_(sorted(plan.retired))).values(is_current=False))
+            rows = [self._row(item, now) for item in batch]
+            for k, row in enumerate(rows):
+                row["is_current"] = plan.current[k]
+                row["superseded_by"] = plan.old_winner.get(k)
+                if batch[k].file is not None:
                     from . import files
 
-                    content, name = items[n].file
-                    row["file_id"] = files.put(self, conn, content, name, files.UPLOAD, items[n].sha256)
-            new_ids = conn.execute(self._insert, rows).scalars().all() if fresh else []
-            ids = dict(zip(fresh, new_ids, strict=True))
-            error_rows, data_rows = [], {}
-            for n in fresh:
-                item, sid = items[n], ids[n]
-                keys = ("sheet", "cell", "pointer", "label", "value", "message", "code")
+                    content, name = batch[k].file
+                    row["file_id"] = files.put(self, conn, content, name, files.UPLOAD, batch[k].sha256)
+            new_ids = conn.execute(self._insert, rows).scalars().all() if rows else []
+            pointers = [{"b_id": old, "b_by": new_ids[k]} for old, k in plan.retired.items()]
+            pointers += [{"b_id": new_ids[k], "b_by": new_ids[w]} for k, w in plan.new_winner.items()]
+            if pointers:
+                conn.execute(self._point, pointers)
+            rows: Rows = {}
+            errors = rows.setdefault((self.errors.name, ("submission", *ERROR_KEYS)), [])
+            for k, item in enumerate(batch):
                 for e in item.result.errors:
                     d = e.as_dict()
-                    error_rows.append({"submission": sid, **{k: None if d[k] is None else str(d[k]) for k in keys}})
+                    errors.append((new_ids[k], *(None if d[key] is None else str(d[key]) for key in ERROR_KEYS)))
                 if item.model is not None and item.result.data is not None:
-                    self._data_rows(data_rows, item.model, sid, item.result.data)
-            if error_rows:
-                conn.execute(self._insert_errors, error_rows)
-            for table, rows in data_rows.items():
-                conn.execute(table.insert(), rows)
-            for n in fresh:
-                outcomes[n] = Outcome(items[n].result.status, ids[n])
-            self._supersede(conn, [(items[n], ids[n], outcomes[n]) for n in fresh], now)
+                    self._data_rows(rows, item.model, new_ids[k], item.result.data)
+            _insert_rows(conn, rows)
+            for k, n in enumerate(fresh):
+                replaced = [old for old, by in plan.retired.items() if by == k]
+                earlier = len(replaced)
+                replaced += [new_ids[j] for j, by in plan.new_winner.items() if by == k]
+                outcomes[n] = Outcome(items[n].result.status, new_ids[k], replaced, plan.current[k], earlier)
             if within is not None:
                 within(conn, [o or Outcome("duplicate") for o in outcomes])
-        known.update(items[n].sha256 for n in fresh)
+        known.update(item.sha256 for item in batch)
         return [o or Outcome("duplicate") for o in outcomes]
 
     def _row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
@@ -425,71 +477,75 @@ class Store:
                 "round_id": ident.round_id, "return_key": ident.return_key, "key_text": ident.key_text,
                 "notes": item.notes or None, "file_id": item.file_id}
 
-    def _data_rows(self, out: dict[sa.Table, list[dict[str, Any]]], model: FormModel, sid: int,
-                   data: dict[str, Any]) -> None:
+    def _data_rows(self, out: Rows, model: FormModel, sid: int, data: dict[str, Any]) -> None:
         tables = self.tables_for(model)
         plan = tables.plans[model.hash]
-        row: dict[str, Any] = {"submission": sid}
-        for column, tokens, kind in plan.scalars:
-            row[column] = _typed(kind, _dig(data, tokens))
-        out.setdefault(tables.fields, []).append(row)
+        out.setdefault((tables.fields.name, plan.scalar_columns), []).append(
+            (sid, *(_typed(kind, _dig(data, tokens)) for _c, tokens, kind in plan.scalars)))
         for path in plan.arrays:
             items = _dig(data, path.tokens)
             if not isinstance(items, list):
                 continue
-            table = tables.arrays[path.table]
+            target = out.setdefault((path.table, path.columns), [])
+            fixed = tuple(path.fixed.values())
             for n, item in enumerate(items, start=1):
                 if isinstance(item, dict):
-                    rec = {"submission": sid, "row": n, **path.fixed}
-                    for key, col, kind in path.cols:
-                        rec[col] = _typed(kind, item.get(key))
-                    out.setdefault(table, []).append(rec)
+                    target.append((sid, n, *fixed, *(_typed(kind, item.get(key)) for key, _c, kind in path.cols)))
 
-    def _supersede(self, conn: sa.Connection, stored: list[tuple[Pending, int, Outcome | None]],
-                   now: dt.datetime) -> None:
-        """Of the copies of each return, make the newest current and the others history."""
-        wanted = {}
-        for item, _sid, _o in stored:
+    def _decide(self, conn: sa.Connection, batch: list[Pending], now: dt.datetime) -> _Decision:
+        """Of the copies of each return (those stored and those of the batch), which is current.
+
+        The copy the client saved last wins (then the one received last, then the later stored).
+        A copy also replaces older current copies of its ``also`` keys, but never loses to them.
+        Decided before anything is written, so the batch inserts each row as it ends up; should
+        another importer store a copy of one of these returns meanwhile, the unique index fails
+        the insert and the whole batch is retried with it in view."""
+        decision = _Decision([ident.return_key is None for ident in
+                              (item.identity or default_identity(item.result) for item in batch)])
+        wanted: dict[str, None] = {}
+        for item in batch:
             ident = item.identity or default_identity(item.result)
             if ident.return_key is not None:
                 wanted[ident.return_key] = None
                 wanted.update(dict.fromkeys(ident.also))
         if not wanted:
-            return
-        current: dict[str, tuple[int, tuple[Any, ...]]] = {}
+            return decision
+        # key -> (("old", id) | ("new", index), stamp); a new row sorts after every stored one
+        current: dict[str, tuple[tuple[str, int], tuple[Any, ...]]] = {}
         for row in conn.execute(self._current, {"keys": list(wanted)}):
-            current[row.return_key] = (row.id, (row.saved_at or row.received_at, row.received_at, row.id))
-        s = self.submissions
-        losers: dict[int, int] = {}  # submission -> the one that replaces it
-        for item, sid, outcome in stored:
+            current[row.return_key] = (("old", row.id), (row.saved_at or row.received_at, row.received_at,
+                                                         (0, row.id)))
+
+        def lose(ref: tuple[str, int], to: int) -> None:
+            kind, which = ref
+            if kind == "old":
+                decision.retired[which] = to
+            else:
+                decision.current[which] = False
+                decision.new_winner[which] = to
+
+        for k, item in enumerate(batch):
             ident = item.identity or default_identity(item.result)
             if ident.return_key is None:
                 continue
             received = item.received_at or now
-            mine = (item.saved_at or received, received, sid)
+            mine = (item.saved_at or received, received, (1, k))
             rival = current.get(ident.return_key)
             if rival is None or rival[1] < mine:
-                # the newest copy of its return; it also replaces older copies of its other keys
-                replaced = [rival] if rival else []
-                for k in ident.also:
-                    if k in current and current[k][1] < mine:
-                        replaced.append(current.pop(k))
-                for rival_id, _ in replaced:
-                    losers[rival_id] = sid
-                    if outcome is not None:
-                        outcome.superseded.append(rival_id)
-                current[ident.return_key] = (sid, mine)
+                if rival is not None:
+                    lose(rival[0], k)
+                for key in ident.also:
+                    if key in current and current[key][1] < mine:
+                        lose(current.pop(key)[0], k)
+                current[ident.return_key] = (("new", k), mine)
+                decision.current[k] = True
             else:
-                newest = rival
-                losers[sid] = newest[0]
-                if outcome is not None:
-                    outcome.current = False
-        winners = {entry[0] for entry in current.values()} - set(losers)
-        for loser, winner in losers.items():
-            conn.execute(s.update().where(s.c.id == loser).values(is_current=False, superseded_by=winner))
-        new_ids = {sid for _i, sid, _o in stored}
-        for sid in winners & new_ids:
-            conn.execute(s.update().where(s.c.id == sid).values(is_current=True))
+                kind, which = rival[0]
+                if kind == "old":
+                    decision.old_winner[k] = which
+                else:
+                    decision.new_winner[k] = which
+        return decision
 
     # -- reading -------------------------------------------------------------------------
     def dispose(self) -> None:
