@@ -30,6 +30,7 @@ def _in_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     knows no form versions published by another test's database."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(forms, "_REGISTERED", {})
+    monkeypatch.setattr(forms, "RECHECK_SECONDS", 0.0)  # tests rewrite form files and load them at once
 
 
 @pytest.fixture(scope="session")

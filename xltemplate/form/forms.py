@@ -22,6 +22,7 @@ layout changed without a new version number is still told apart.
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,27 @@ def _stamp(path: str | None) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
+RECHECK_SECONDS = 1.0  # how often a form's files are looked at again for changes
+
+
 def _load(path: str, layout: str | None) -> FormModel:
-    """The model of a schema file (and layout), built again when either file changed on disk."""
+    """The model of a schema file (and layout), built again when either file changed on disk.
+
+    The files are looked at again at most once a second: a form is found for every return read
+    (several times), and on a busy server the ``stat`` calls added up; a form edited on disk is
+    seen within a second."""
+    now = time.monotonic()
+    seen = _SEEN.get((path, layout))
+    if seen is not None and now - seen[1] < RECHECK_SECONDS:
+        return seen[0]
     stamp = _stamp(path)
     lpath = layout or (str(found) if (found := layout_path(Path(path), _form_id(path, stamp))) else None)
-    return _build(path, lpath, stamp, _stamp(lpath))
+    model = _build(path, lpath, stamp, _stamp(lpath))
+    _SEEN[(path, layout)] = (model, now)
+    return model
+
+
+_SEEN: dict[tuple[str, str | None], tuple[FormModel, float]] = {}
 
 
 @lru_cache(maxsize=256)
