@@ -497,11 +497,11 @@ def bench_import(root: Path, work: Path, n: int, jobs: int | None) -> dict[str, 
             out["by_status"] = dict(conn.execute("select status, count(*) from submissions group by status"))
             out["distinct_submission_ids"] = conn.execute(
                 "select count(distinct submission_id) from submissions").fetchone()[0]
-            # the per-file lookup of earlier copies of a submission (Store._supersede); SQLite has no
-            # statistics, so which index it takes can differ from one new database to the next
-            plan = conn.execute("explain query plan select id from submissions where form_id = ? and "
-                                "submission_id = ? and is_current is 1", ("x", "y")).fetchall()
-            out["supersede_plan"] = "; ".join(str(row[-1]) for row in plan)
+        from xltemplate.collect.store import Store
+
+        store = Store(f"sqlite:///{db}")  # the store's own lookup of current copies, as each batch runs it
+        out["supersede_plan"] = store.current_lookup_plan()
+        store.dispose()
     except sqlite3.Error as exc:
         out["stored"], out["db_error"] = None, str(exc)
     return out

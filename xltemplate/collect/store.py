@@ -548,5 +548,22 @@ class Store:
         return decision
 
     # -- reading -------------------------------------------------------------------------
+    def current_lookup_plan(self) -> str:
+        """How the database runs the store's own lookup of the current copies of returns (the
+        query of every batch stored): its query plan, for tests and benchmarks that must see it
+        use an index as the database grows.  PostgreSQL is asked with sequential scans off, so the
+        plan says whether an index can serve the query, not what the planner picks for a table
+        of a few rows."""
+        stmt = self._current.params(keys=["r1|sid|a", "r1|d101|kx"])
+        with self.engine.connect() as conn:
+            sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
+            else:
+                conn.exec_driver_sql("SET LOCAL enable_seqscan TO off")
+                rows = conn.exec_driver_sql("EXPLAIN " + sql).all()
+                conn.rollback()
+        return "; ".join(str(row[-1]) for row in rows)
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -109,7 +109,6 @@ class FormModel:
     grid: dict[str, dict[tuple[int, int], Placed]] = field(default_factory=dict)
     by_pointer: dict[str, Field] = field(default_factory=dict)
     by_pattern: dict[str, list[Field]] = field(default_factory=dict)
-    cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # per-form work done once
     path: str | None = None  # the schema file it was loaded from (earlier versions are looked up beside it)
 
     def __post_init__(self) -> None:
