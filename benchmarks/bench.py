@@ -824,10 +824,12 @@ def report(res: dict[str, Any]) -> str:
             ["import stored", _safe(lambda: f"{_fmt(im['stored'])} of {meta['n']:,} submissions "
                                             f"{im.get('by_status', {})}, "
                                             f"{_fmt(im.get('distinct_submission_ids'))} distinct submission ids")],
-            ["import DB lookup", _safe(lambda: f"supersede query plan: {im['supersede_plan']}"
-                                               + (" <- not by submission id: every row of the form, per "
-                                                  "file: O(N^2)" if "submission_id=" not in im["supersede_plan"]
-                                                  else ""))],
+            ["import DB lookup", _safe(lambda: f"current-copy lookup (Store.current_lookup_plan): "
+                                               f"{im['supersede_plan']}"
+                                               + ("" if any(ix in im["supersede_plan"] for ix in
+                                                          ("ix_submissions_return", "ux_submissions_current_return"))
+                                                  else " <- not by the return's key index: every row of "
+                                                       "the form, per batch: O(N^2)"))],
             ["import memory", _safe(lambda: f"peak RSS sum {im['peak_rss_mb']:.1f} MB over {im['peak_processes']} "
                                             f"processes (main {im['peak_main_rss_mb']:.1f} MB, largest worker "
                                             f"{im['peak_one_worker_rss_mb']:.1f} MB); peak PSS sum "

@@ -34,6 +34,7 @@ TRANSLATED = [
     r"^[0-9]{7}$", r"^[0-9]{3,12}$", r"^[0-9]{6}$", r"^[A-Z]{2}[0-9]{6}$", r"^(0[1-9]|1[0-2])$",
     r"^(新增|延续)$", r"^\d+$", r"^[A-Z]{2}-?[0-9]{3}$", r"^[0-9]{2,4}[A-Z]$", r'^[A-Z"]{2}$', r"^\w{1,3}$",
     r"^[a-c\-_]{2}\.x$", r"^(?:AB|C[0-9])$", r"^[0-9]*$",
+    r"^(?:[|)a]|b)$", r"^\|\)?$",  # a bar or a parenthesis in a class or escaped is no structure
 ]
 UNTRANSLATED = [
     r"^[A-Z]+[0-9]+$",  # two parts of variable length

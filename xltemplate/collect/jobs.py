@@ -120,21 +120,20 @@ def claim(store: Store, worker: str) -> Job | None:
 def heartbeat(store: Store, job_id: int, worker: str, done: int, results: list[dict[str, Any]],
               total: int | None = None) -> bool:
     """Progress, and proof of life; False when this worker no longer holds the job."""
-    j = store.t.jobs
     values: dict[str, Any] = {"heartbeat_at": _now(), "done": done, "results": results}
-    if total is not None:
-        values["total"] = total
-    with writing(store.engine) as conn:
-        n = conn.execute(j.update().where(j.c.id == job_id, j.c.claimed_by == worker, j.c.status == RUNNING)
-                         .values(**values)).rowcount
-    return bool(n)
+    return _update_held(store, job_id, worker, values, total)
 
 
 def finish(store: Store, job_id: int, worker: str, status: str, done: int, results: list[dict[str, Any]],
            error: str | None = None, total: int | None = None) -> bool:
-    j = store.t.jobs
     values: dict[str, Any] = {"status": status, "done": done, "results": results, "error": error,
                               "finished_at": _now(), "heartbeat_at": _now()}
+    return _update_held(store, job_id, worker, values, total)
+
+
+def _update_held(store: Store, job_id: int, worker: str, values: dict[str, Any], total: int | None) -> bool:
+    """Write ``values`` into the job while ``worker`` holds it; False when it no longer does."""
+    j = store.t.jobs
     if total is not None:
         values["total"] = total
     with writing(store.engine) as conn:

@@ -45,6 +45,7 @@ import itertools
 import json
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -753,20 +754,18 @@ def _clean_title(text: str) -> str:
 
 
 def _label_left(sheet: _Sheet, cell: _Cell) -> _Cell | None:
-    for c in range(cell.col - 1, -1, -1):
-        other = sheet.at(cell.row, c)
-        if other is None or other is cell or other.kind == "blank":
-            continue
-        if other.kind in ("marker", "formula"):
-            return None
-        if other.is_label:
-            return other
-    return None
+    return _label_along(sheet, cell, ((cell.row, c) for c in range(cell.col - 1, -1, -1)))
 
 
 def _label_above(sheet: _Sheet, cell: _Cell) -> _Cell | None:
-    for r in range(cell.row - 1, -1, -1):
-        other = sheet.at(r, cell.col)
+    return _label_along(sheet, cell, ((r, cell.col) for r in range(cell.row - 1, -1, -1)))
+
+
+def _label_along(sheet: _Sheet, cell: _Cell, places: Iterable[tuple[int, int]]) -> _Cell | None:
+    """The first label met walking ``places`` away from ``cell``, passing blanks; None when a
+    marker or a formula comes first (the label there belongs to that cell)."""
+    for r, c in places:
+        other = sheet.at(r, c)
         if other is None or other is cell or other.kind == "blank":
             continue
         if other.kind in ("marker", "formula"):

@@ -25,6 +25,7 @@ full-width digits before checking), so nothing the client accepts is refused on 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,8 +260,9 @@ def translate(pattern: str) -> PatternRule | None:
     return PatternRule(pattern, seqs)
 
 
-def _closes_at_end(body: str) -> bool:
-    """Whether the group opening ``body`` closes at its last character."""
+def _outside_classes(body: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth after it) of each character of ``body`` that is neither
+    escaped nor inside a character class: the characters that give a pattern its structure."""
     depth, i, in_class = 0, 0, False
     while i < len(body):
         ch = body[i]
@@ -271,35 +273,23 @@ def _closes_at_end(body: str) -> bool:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i == len(body) - 1
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield i, ch, depth
         i += 1
-    return False
+
+
+def _closes_at_end(body: str) -> bool:
+    """Whether the group opening ``body`` closes at its last character."""
+    return next((i == len(body) - 1 for i, ch, depth in _outside_classes(body) if ch == ")" and depth == 0), False)
 
 
 def _split_alternatives(body: str) -> list[str]:
-    out, start, i, in_class, depth = [], 0, 0, False, 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
+    out, start = [], 0
+    for i, ch, depth in _outside_classes(body):
+        if ch == "|" and depth == 0:
             out.append(body[start:i])
             start = i + 1
-        i += 1
     out.append(body[start:])
     return out
 
