@@ -104,7 +104,13 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         wrong["project"]["function_code"] = "201030"
         wrong["funding"]["request"] = "七万"
         clerk_fills(template, model, wrong, tmp_path / "clerk" / "填好的.xlsx")
+        # the file chooser speaks Chinese whatever the browser's own language (this Chromium's is English)
+        chooser = cp.locator("[data-file-pick]")
+        expect(chooser.locator("label")).to_be_visible()
+        expect(chooser.locator("label")).to_have_text("选择文件…")
+        expect(chooser.locator(".file-name")).to_have_text("未选择文件")
         cp.set_input_files("input[name=file]", str(tmp_path / "clerk" / "填好的.xlsx"))
+        expect(chooser.locator(".file-name")).to_have_text("填好的.xlsx")
         cp.click("text=上传并检查")
         receipt = cp.locator("#receipt")
         assert "有错误" in receipt.locator("h2").inner_text()
@@ -190,6 +196,9 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         np.select_option("select[name=status]", "not_returned")
         np.click(".filters button[type=submit]")
         assert [r.get_attribute("data-code") for r in np.locator("#departments tbody tr").all()] == ["102"]
+        np.goto(links["102"])  # the browser's own file control, the page's button left hidden
+        expect(np.locator("input[name=file]")).to_be_visible()
+        expect(np.locator("[data-file-pick] label")).to_be_hidden()
         for context in (staff, clerk, plain):
             context.close()
     finally:

@@ -1,5 +1,6 @@
-// xltemplate portal: the few lines that make pages refresh themselves. Every page works without
-// them (a <noscript> meta refresh does the same, more coarsely).
+// xltemplate portal: the few lines that make pages refresh themselves and file choosers speak the
+// page's language. Every page works without them (a <noscript> meta refresh does the same, more
+// coarsely; the browser's own file control shows).
 (function () {
   "use strict";
   function refresh(box) {
@@ -26,8 +27,26 @@
     }
     setTimeout(tick, every);
   }
+  function pick(box) {
+    var input = box.querySelector("input[type=file]");
+    var label = box.querySelector("label");
+    var name = box.querySelector(".file-name");
+    if (!input || !label || !name) { return; }
+    function show() {
+      var files = input.files;
+      name.textContent = !files || files.length === 0 ? box.getAttribute("data-none")
+        : files.length === 1 ? files[0].name : box.getAttribute("data-many").replace("{n}", String(files.length));
+    }
+    input.addEventListener("change", show);
+    box.classList.add("enhanced");
+    label.hidden = false;
+    name.hidden = false;
+    show();
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var boxes = document.querySelectorAll("[data-refresh]");
     for (var i = 0; i < boxes.length; i++) { refresh(boxes[i]); }
+    var picks = document.querySelectorAll("[data-file-pick]");
+    for (var k = 0; k < picks.length; k++) { pick(picks[k]); }
   });
 })();
