@@ -93,17 +93,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database: a SQLite file, and a new database on the session's PostgreSQL server."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'results.db'}"
+    return new_database(request.getfixturevalue("pg_url"))
+
+
+def new_database(server_url: str, prefix: str = "t") -> str:
+    """The URL of a new, empty database on the PostgreSQL server of ``server_url``."""
     import uuid
 
     import sqlalchemy as sa
 
-    base = request.getfixturevalue("pg_url")
-    name = "t_" + uuid.uuid4().hex[:12]
-    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
-    return base.rsplit("/", 1)[0] + "/" + name
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def write_return(path: Path, model: FormModel, data: Any, *, submission_id: str = "", department: str = "",

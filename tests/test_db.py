@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import poke, write_return
+from conftest import new_database, poke, write_return
 
 from xltemplate.cli import main
 from xltemplate.collect.db import BASELINE, HEAD, engine_for, revision
@@ -160,13 +160,8 @@ def test_two_importers_on_a_fresh_postgresql_database_both_succeed(pg_url, tmp_p
     """Measured before: they collided creating the per-form tables in 2 of 5 tries."""
     files = [write_return(tmp_path / "in" / f"{i}.xlsx", wuhai, seed0 | {"cover": seed0["cover"] | {
         "preparer": f"第{i}人"}}, submission_id=f"F-{i}") for i in range(2)]
-    base = pg_url.rsplit("/", 1)[0]
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     for attempt in range(5):
-        name = f"fresh_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = f"{base}/{name}"
+        url = new_database(pg_url, "fresh")
         cmd = [sys.executable, "-m", "xltemplate.cli", "import", "--db", url, "-q", "--no-progress", "-j", "1"]
         procs = [subprocess.Popen([*cmd, str(f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for f in files]
@@ -179,4 +174,3 @@ def test_two_importers_on_a_fresh_postgresql_database_both_succeed(pg_url, tmp_p
             assert conn.execute(sa.text("SELECT count(*) FROM submissions WHERE is_current")).scalar_one() == 2
             assert conn.execute(sa.text("SELECT count(*) FROM wuhai_perf_target_fields")).scalar_one() == 2
         engine.dispose()
-    admin.dispose()

@@ -9,7 +9,6 @@ import csv
 import io
 import threading
 import time
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import load_json
+from conftest import load_json, new_database
 from portal_server import add_user, cli, login, start
 from test_rounds import as_department, clerk_fills, roster_file
 
@@ -26,12 +25,7 @@ from xltemplate.form.forms import load_form
 
 @pytest.fixture
 def pg_db(pg_url: str) -> str:
-    name = "p_" + uuid.uuid4().hex[:12]
-    engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return pg_url.rsplit("/", 1)[0] + "/" + name
+    return new_database(pg_url, "p")
 
 
 def _round(db: str, folder: Path) -> dict[str, str]:

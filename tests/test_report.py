@@ -7,7 +7,6 @@ import copy
 import csv
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from conftest import load_json, poke
+from conftest import load_json, new_database, poke
 
 from xltemplate.collect import batch
 from xltemplate.collect.report import ReportError, write_report
@@ -35,12 +34,11 @@ def report_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'results.db'}"
         return
     server = request.getfixturevalue("pg_url")
-    name = "report_" + uuid.uuid4().hex[:12]
+    url = new_database(server, "report")
+    name = sa.make_url(url).database
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+        yield url
         with contextlib.suppress(sa.exc.SQLAlchemyError), admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
