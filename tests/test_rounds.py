@@ -260,8 +260,14 @@ def test_rounds_command_lists_and_closes(tmp_path, db_url, wuhai) -> None:
     with open(tmp_path / "out" / "manifest.csv", encoding="utf-8-sig") as fh:
         manifest = list(csv.DictReader(fh))
     assert {m["round"] for m in manifest} == {"2027年度 乌海市财政支出预算绩效目标申报表"}
+    junk = tmp_path / "in" / "说明.xlsx"  # a return of no department: a line of its own in status
+    junk.parent.mkdir()
+    junk.write_bytes(b"not a workbook")
+    assert CliRunner().invoke(main, ["import", str(junk), "--db", db_url, "--no-progress"]).exit_code == 1
     res = CliRunner().invoke(main, ["rounds", "--db", db_url])
     assert res.exit_code == 0 and "2026-12-31" in res.output and "进行中" in res.output
+    [line] = [x for x in res.output.splitlines() if "进行中" in x]
+    assert line.split()[-3] == "2", line  # the roster's departments, not the lines of status
     listed = json.loads(CliRunner().invoke(main, ["rounds", "--db", db_url, "--json"]).output)
     assert [(r["year"], r["deadline"], r["status"]) for r in listed] == [(2027, "2026-12-31", "open")]
     res = CliRunner().invoke(main, ["rounds", "--db", db_url, "close", listed[0]["name"]])
@@ -269,6 +275,7 @@ def test_rounds_command_lists_and_closes(tmp_path, db_url, wuhai) -> None:
     res = CliRunner().invoke(main, ["distribute", "wuhai-perf-target", "--roster", str(roster), "-o",
                                     str(tmp_path / "again"), "--db", db_url, "--round", listed[0]["name"]])
     assert res.exit_code == 1 and "已有名为" in res.output and not (tmp_path / "again").exists()
+    assert res.output.startswith("错误：未生成任何文件")  # not blaming the roster, nor in English
     res = CliRunner().invoke(main, ["status", "--db", str(tmp_path / "typo.db")])
     assert res.exit_code == 1 and "找不到数据库文件" in res.output and not (tmp_path / "typo.db").exists()
     res = CliRunner().invoke(main, ["distribute", "wuhai-perf-target", "--roster", str(roster), "-o",
@@ -313,3 +320,11 @@ def test_next_years_round_carries_continuing_projects_forward(tmp_path, db_url, 
     status = {d.code: d for d in rounds.status(store, rounds.find_round(store, "2027"))}
     assert (status["101"].status, status["102"].status) == ("valid", "not_returned")
     store.dispose()
+
+
+@pytest.mark.parametrize(("lang", "said"), [("zh", "错误：没有编号为 999 的报送"),
+                                            ("en", "Error: There is no return with id 999")])
+def test_a_return_that_is_not_there_is_said_in_the_users_language(db_url, lang, said) -> None:
+    Store(db_url).dispose()
+    res = CliRunner().invoke(main, ["--lang", lang, "withdraw", "999", "--reason", "重复", "--db", db_url])
+    assert res.exit_code == 1 and res.output.strip() == said, res.output

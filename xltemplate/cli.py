@@ -25,10 +25,19 @@ class _Ctx:
     lang = "zh"
 
 
-def _fail(exc: BaseException) -> None:
+class CliError(click.ClickException):
+    """A problem the user must act on: one plain sentence after 错误： (``Error:`` with ``--lang en``),
+    exit 1.  Click's own usage errors keep Click's wording."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(t("cli_error", _Ctx.lang, message=self.format_message()), file=file, err=file is None)
+
+
+def _fail(exc: BaseException, text: str | None = None) -> None:
+    """Stop with ``exc`` said as one sentence (``text`` when the caller words it)."""
     if _Ctx.debug:
         traceback.print_exc()
-    raise click.ClickException(str(exc)) from exc
+    raise CliError(text or str(exc)) from exc
 
 
 def _form_errors() -> tuple[type[BaseException], ...]:
@@ -145,10 +154,10 @@ def fill(form: str, data: Path, output: Path, submission_id: str, password: str 
     except ReadError as exc:
         from .messages import message
 
-        raise click.ClickException(f"{template}：" + message(exc.code, _Ctx.lang, detail=exc.detail)) from exc
+        raise CliError(f"{template}：" + message(exc.code, _Ctx.lang, detail=exc.detail)) from exc
     except FillError as exc:
         head = t("fill_does_not_fit", _Ctx.lang, path=data)
-        raise click.ClickException(head + "\n  " + "\n  ".join(exc.problems)) from exc
+        raise CliError(head + "\n  " + "\n  ".join(exc.problems)) from exc
     except _form_errors() as exc:
         _fail(exc)
 
@@ -171,14 +180,14 @@ def _store(db: str | None, *, must_exist: bool = False) -> Any:
         parsed = sa.make_url(url)
         if must_exist and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
                 and not Path(parsed.database).is_file():  # never create an empty database for a mistyped path
-            raise click.ClickException(t("db_missing", lang, path=parsed.database))
+            raise CliError(t("db_missing", lang, path=parsed.database))
         store = Store(db)
-    except click.ClickException:
+    except CliError:
         raise
     except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
         if _Ctx.debug:
             traceback.print_exc()
-        raise click.ClickException(t("db_open_failed", lang, url=url, detail=exc)) from exc
+        raise CliError(t("db_open_failed", lang, url=url, detail=exc)) from exc
     before, after = store.upgraded
     if before is not None and before != after:
         click.echo(t("db_upgraded", lang, before=before, after=after), err=True)
@@ -195,7 +204,7 @@ def _opened(db: str | None) -> Iterator[Any]:
     try:
         yield store
     except RoundError as exc:
-        _fail(exc)
+        _fail(exc, exc.message(_Ctx.lang))
     finally:
         store.dispose()
 
@@ -270,7 +279,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
     lang = _Ctx.lang
     when = _date(deadline)
     if no_db and (round_name or carry_from):
-        raise click.ClickException(t("round_needs_db", lang, option="--round/--carry-from"))
+        raise CliError(t("round_needs_db", lang, option="--round/--carry-from"))
     try:
         model = load_form(form)
         rows = read_roster(roster, lang)
@@ -294,7 +303,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
             click.echo(t("link_column_note", lang), err=True)
     except RosterError as exc:
         bar.close()
-        raise click.ClickException(t("roster_problems", lang) + "\n  " + "\n  ".join(exc.problems)) from exc
+        raise CliError(t("roster_problems", lang) + "\n  " + "\n  ".join(exc.problems)) from exc
     finally:
         if store is not None:
             store.dispose()
@@ -373,7 +382,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
 
     lang = _Ctx.lang
     if no_db and round_name:
-        raise click.ClickException(t("round_needs_db", lang, option="--round"))
+        raise CliError(t("round_needs_db", lang, option="--round"))
     if form:
         from .api import load_form
 
@@ -419,7 +428,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
                             annotate=annotate_dir, jobs=jobs, on_done=on_done, progress=bar, key=key,
                             round_name=round_name)
     except RoundError as exc:
-        _fail(exc)
+        _fail(exc, exc.message(_Ctx.lang))
     finally:
         bar.close()
         if sink is not None and sink is not sys.stdout:
@@ -461,7 +470,7 @@ def report(db: str | None, output: Path, form: str | None, round_name: str | Non
     except sa.exc.SQLAlchemyError as exc:
         if _Ctx.debug:
             traceback.print_exc()
-        raise click.ClickException(t("db_read_failed", lang, url=store.url, detail=exc)) from exc
+        raise CliError(t("db_read_failed", lang, url=store.url, detail=exc)) from exc
     finally:
         store.dispose()
     for name, n in counts.items():
@@ -477,7 +486,7 @@ def _round(store: Any, name: str | None) -> Any:
         return find_round(store, name)
     rnd = default_round(rounds(store), None) or next(iter(rounds(store)), None)
     if rnd is None:
-        raise click.ClickException(t("no_round", _Ctx.lang))
+        raise CliError(t("no_round", _Ctx.lang))
     return rnd
 
 
@@ -528,7 +537,7 @@ def rounds(ctx: click.Context, db: str | None, as_json: bool) -> None:
     lang = _Ctx.lang
     with _opened(db) as store:
         found = r.rounds(store)
-        counts = {rnd.id: len(r.status(store, rnd)) for rnd in found}
+        counts = {rnd.id: r.totals(r.status(store, rnd))["departments"] for rnd in found}
     if as_json:
         _echo_json([x.as_dict() for x in found])
         return
@@ -673,7 +682,7 @@ def design(workbook: Path, output: Path, form_id: str | None, form_version: str 
             traceback.print_exc()
         problems = getattr(exc, "problems", [str(exc)])
         head = getattr(exc, "head", "")
-        raise click.ClickException("\n  ".join([head, *problems] if head else problems)) from exc
+        raise CliError("\n  ".join([head, *problems] if head else problems)) from exc
     if made.notes:
         click.echo(t("design_notes", lang) + "\n  " + "\n  ".join(made.notes), err=True)
     click.echo(t("design_wrote", lang, schema=made.schema_path, layout=made.layout_path, fields=made.fields,
@@ -734,7 +743,7 @@ def users_add(name: str, role: str, db: str | None) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise click.ClickException(t("password_empty_stdin", lang))
+            raise CliError(t("password_empty_stdin", lang))
     store = _store(db)
     try:
         user = accounts.add_user(store, name, password, role, lang)

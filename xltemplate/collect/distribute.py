@@ -358,8 +358,9 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
         name = round_name or default_round_name(store, model, year)
         taken = {r.name for r in rounds.rounds(store)}
         if name in taken:
-            raise RosterError([t("round_exists", name=name)])
-    carried = carried_projects(store, model, carry_from, {c for c, _, _ in rows}, year) if carry_from else {}
+            raise RosterError([t("round_exists", lang, name=name)])
+    carried = (carried_projects(store, model, carry_from, {c for c, _, _ in rows}, year, lang)
+               if carry_from else {})
     outdir.mkdir(parents=True, exist_ok=True)
     pointers = sorted({p for _, _, data in rows for p, v in leaves_of(data) if v not in ({}, [])})
     fast = all(model.by_pointer[p].kind in ("string", "month-range") for p in pointers)
@@ -449,7 +450,7 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
 
 
 def carried_projects(store: Store | None, model: FormModel, carry_from: str, codes: set[str],
-                     year: int | None) -> dict[str, list[tuple[int, str | None, dict[str, Any]]]]:
+                     year: int | None, lang: str = "zh") -> dict[str, list[tuple[int, str | None, dict[str, Any]]]]:
     """Per department code: (submission id, project, data to prefill) of each project it returned
     valid in round ``carry_from`` that continues into ``year``.
 
@@ -457,13 +458,13 @@ def carried_projects(store: Store | None, model: FormModel, carry_from: str, cod
     ``set`` (values for the new year, e.g. 项目属性 = 延续) and ``continues`` (a month-range field:
     a project whose period ends before ``year`` is finished and not carried)."""
     if store is None:
-        raise RosterError([t("round_needs_db", option="--carry-from")])
+        raise RosterError([t("round_needs_db", lang, option="--carry-from")])
     try:
         old = rounds.find_round(store, carry_from)
     except rounds.RoundError as exc:
-        raise RosterError([str(exc)]) from exc
+        raise RosterError([exc.message(lang)]) from exc
     if old.form_id != model.id:
-        raise RosterError([t("carry_other_form", name=old.name, found=old.form_id, expected=model.id)])
+        raise RosterError([t("carry_other_form", lang, name=old.name, found=old.form_id, expected=model.id)])
     spec = model.schema.get("x-form", {}).get("carry", {})
     fields, set_values, continues = spec.get("fields", []), spec.get("set", {}), spec.get("continues")
     new_year = year or ((old.year + 1) if old.year else None)

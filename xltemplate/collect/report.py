@@ -442,7 +442,7 @@ def write_report(store: Store, out: Path, *, form: str | None = None, lang: str 
     try:
         rnd = report_round(store, model, round_name)
     except rounds.RoundError as exc:
-        raise ReportError(str(exc)) from exc
+        raise ReportError(exc.message(lang)) from exc
     with store.engine.connect() as conn:
         if suffix == ".jsonl":
             return _write_jsonl(store, model, conn, out, lang, rnd)

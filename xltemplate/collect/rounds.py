@@ -50,7 +50,18 @@ NOT_RETURNED, INVALID, UNREADABLE_STATUS, VALID = "not_returned", "invalid", "un
 
 
 class RoundError(ValueError):
-    """A round cannot be created, found or changed as asked; the message is for the user."""
+    """A round cannot be created, found or changed as asked: a catalog entry and its parameters,
+    said in Chinese by ``str`` and in either language by :meth:`message`."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+    def message(self, lang: str = "zh") -> str:
+        return t(self.key, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.message()
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,7 @@ def create_round(store: Store, model: FormModel, name: str, *, year: int | None 
 
     def run(c: sa.Connection) -> Round:
         if c.execute(sa.select(r.c.id).where(r.c.name == name)).first() is not None:
-            raise RoundError(t("round_exists", name=name))
+            raise RoundError("round_exists", name=name)
         new_id = c.execute(r.insert().returning(r.c.id), values).scalar_one()
         return Round.of(c.execute(sa.select(r).where(r.c.id == new_id)).one())
 
@@ -199,7 +210,7 @@ def find_round(store: Store, name: str | int) -> Round:
         if rnd.name == str(name) or str(rnd.id) == str(name):
             return rnd
     known = "、".join(r.name for r in all_rounds) or t("none")
-    raise RoundError(t("round_unknown", name=name, known=known))
+    raise RoundError("round_unknown", name=name, known=known)
 
 
 def default_round(all_rounds: list[Round], form_id: str | None) -> Round | None:
@@ -491,7 +502,7 @@ def withdraw(store: Store, submission: int, reason: str, actor: str | None = Non
     """Take a return filed by mistake out of the report and the status; it stays in history.
     ``address``: where the request came from (the portal), for the audit log."""
     if not reason or not reason.strip():
-        raise RoundError(t("withdraw_needs_reason"))
+        raise RoundError("withdraw_needs_reason")
     return _set_withdrawn(store, submission, actor, reason.strip(), address)
 
 
@@ -508,11 +519,11 @@ def _set_withdrawn(store: Store, submission: int, actor: str | None, reason: str
     with writing(store.engine) as conn:
         row = conn.execute(sa.select(s.c.id, s.c.round_id, s.c.withdrawn_at).where(s.c.id == submission)).first()
         if row is None:
-            raise RoundError(t("no_such_return", id=submission))
+            raise RoundError("no_such_return", id=submission)
         if reason is not None and row.withdrawn_at is not None:
-            raise RoundError(t("already_withdrawn", id=submission))
+            raise RoundError("already_withdrawn", id=submission)
         if reason is None and row.withdrawn_at is None:
-            raise RoundError(t("not_withdrawn", id=submission))
+            raise RoundError("not_withdrawn", id=submission)
         values = ({"withdrawn_at": _now(), "withdrawn_by": actor, "withdraw_reason": reason} if reason is not None
                   else {"withdrawn_at": None, "withdrawn_by": None, "withdraw_reason": None})
         conn.execute(s.update().where(s.c.id == submission).values(**values))

@@ -5,7 +5,8 @@ from __future__ import annotations
 TEXTS: dict[str, dict[str, str]] = {
     "wrote": {"zh": "已生成 {path}", "en": "wrote {path}"},
     "fill_does_not_fit": {"zh": "{path}：数据无法放入模板：", "en": "{path}: the data does not fit the template:"},
-    "roster_problems": {"zh": "名单有问题，未生成任何文件：", "en": "roster problems, nothing written:"},
+    "cli_error": {"zh": "错误：{message}", "en": "Error: {message}"},
+    "roster_problems": {"zh": "未生成任何文件，请先处理以下问题：", "en": "nothing written; first deal with:"},
     "distributed": {"zh": "已生成 {n} 份模板到 {path}，清单：{manifest}", "en": "wrote {n} templates to {path}; manifest: {manifest}"},
     "round_recorded": {"zh": "已记录收集轮次“{name}”（{n} 个部门，{templates} 份模板），数据库：{url}", "en": "recorded round “{name}” ({n} departments, {templates} templates) in {url}"},
     "bar_write": {"zh": "生成", "en": "write"},
