@@ -69,6 +69,34 @@ def test_passwords_are_argon2_and_repeated_failures_lock_the_account(db_url: str
     store.dispose()
 
 
+def test_staff_list_accounts_and_reset_a_forgotten_password_which_unlocks_it(db_url: str) -> None:
+    from click.testing import CliRunner
+
+    from xltemplate.cli import main
+
+    store = Store(db_url)
+    accounts.add_user(store, "张三", "forgotten pass 1", "admin")
+    accounts.add_user(store, "李四", "another pass 12")
+    for _ in range(accounts.MAX_FAILURES):
+        with pytest.raises(accounts.AccountError):
+            accounts.authenticate(store, "张三", "wrong")
+    res = CliRunner().invoke(main, ["users", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    lines = {line.split()[0]: line.split()[1:] for line in res.output.splitlines()[2:]}
+    assert lines["张三"][0] == "admin" and len(lines["张三"]) == 3  # locked: until when
+    assert lines["李四"] == ["staff"]
+    res = CliRunner().invoke(main, ["users", "password", "张三", "--db", db_url], input="new password 12\n")
+    assert res.exit_code == 0 and "已为用户“张三”设置新密码" in res.output, res.output
+    assert accounts.authenticate(store, "张三", "new password 12").name == "张三"  # unlocked, the new one
+    with pytest.raises(accounts.AccountError, match="用户名或密码不正确"):
+        accounts.authenticate(store, "张三", "forgotten pass 1")
+    res = CliRunner().invoke(main, ["users", "password", "王五", "--db", db_url], input="new password 12\n")
+    assert res.exit_code == 1 and "错误：没有用户“王五”" in res.output
+    res = CliRunner().invoke(main, ["users", "password", "张三", "--db", db_url], input="short\n")
+    assert res.exit_code == 1 and "至少" in res.output
+    store.dispose()
+
+
 def test_sessions_expire_when_idle_or_old_and_end_at_logout(db_url: str) -> None:
     store = Store(db_url)
     user = accounts.add_user(store, "staff1", "correct horse 12")

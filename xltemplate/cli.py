@@ -225,12 +225,9 @@ def _date(value: str | None) -> Any:
 
 
 def _local(stamp: Any) -> str:
-    """A stored UTC time as this machine's local time, to the minute."""
-    import datetime as dt
+    from .collect.db import local_time
 
-    if stamp is None:
-        return ""
-    return stamp.replace(tzinfo=dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    return local_time(stamp)
 
 
 def _actor() -> str:
@@ -723,9 +720,38 @@ def serve(db: str | None, data_dir: str, host: str, port: int, workers: int) -> 
                 proxy_headers=True, server_header=False, log_level="warning", timeout_graceful_shutdown=10)
 
 
-@main.group(name="users")
-def users_group() -> None:
-    """平台的财政局工作人员账号 / staff accounts of the portal."""
+@main.group(name="users", invoke_without_command=True)
+@_db_option
+@click.pass_context
+def users_group(ctx: click.Context, db: str | None) -> None:
+    """平台的财政局工作人员账号：列出；add 添加；password 重设密码 / staff accounts: list; add; password."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .collect import accounts
+
+    lang = _Ctx.lang
+    store = _store(db, must_exist=True)
+    try:
+        found = accounts.users(store)
+    finally:
+        store.dispose()
+    if not found:
+        click.echo(t("users_none", lang))
+        return
+    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_locked")]]
+    rows += [[u.name, u.role, _local(until)] for u, until in found]
+    click.echo(table(rows))
+
+
+def _read_password(name: str, lang: str) -> str:
+    """From the terminal (asked twice, not shown), or the first line of standard input."""
+    if sys.stdin.isatty():
+        return click.prompt(t("password_prompt", lang, name=name), hide_input=True, confirmation_prompt=True,
+                            err=True)
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError(t("password_empty_stdin", lang))
+    return password
 
 
 @users_group.command(name="add")
@@ -737,13 +763,7 @@ def users_add(name: str, role: str, db: str | None) -> None:
     from .collect import accounts
 
     lang = _Ctx.lang
-    if sys.stdin.isatty():
-        password = click.prompt(t("password_prompt", lang, name=name), hide_input=True, confirmation_prompt=True,
-                                err=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise CliError(t("password_empty_stdin", lang))
+    password = _read_password(name, lang)
     store = _store(db)
     try:
         user = accounts.add_user(store, name, password, role, lang)
@@ -752,6 +772,25 @@ def users_add(name: str, role: str, db: str | None) -> None:
     finally:
         store.dispose()
     click.echo(t("user_added", lang, name=user.name, role=user.role, url=store.url), err=True)
+
+
+@users_group.command(name="password")
+@click.argument("name")
+@_db_option
+def users_password(name: str, db: str | None) -> None:
+    """重设账号密码并解除锁定；密码从终端读取（非终端时从标准输入）/ a new password (also unlocks)."""
+    from .collect import accounts
+
+    lang = _Ctx.lang
+    password = _read_password(name, lang)
+    store = _store(db, must_exist=True)
+    try:
+        accounts.set_password(store, name, password, lang)
+    except accounts.AccountError as exc:
+        _fail(exc)
+    finally:
+        store.dispose()
+    click.echo(t("password_set", lang, name=name, url=store.url), err=True)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ def add_user(store: Store, name: str, password: str, role: str = "staff", lang: 
 
 
 def set_password(store: Store, name: str, password: str, lang: str = "zh") -> None:
+    """A new password for ``name`` (a forgotten one), which also lifts a lock after failed logins."""
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(t("password_too_short", lang, n=MIN_PASSWORD))
     u = store.t.users
@@ -106,11 +107,14 @@ def set_password(store: Store, name: str, password: str, lang: str = "zh") -> No
         raise AccountError(t("user_unknown", lang, name=name))
 
 
-def users(store: Store) -> list[User]:
+def users(store: Store) -> list[tuple[User, dt.datetime | None]]:
+    """Every account, and until when (UTC) it is locked after failed logins (None: it is not)."""
     u = store.t.users
+    now = _now()
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(u.c.id, u.c.name, u.c.role).order_by(u.c.id))
-        return [User(r.id, r.name, r.role) for r in rows]
+        rows = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.locked_until).order_by(u.c.id)).all()
+    return [(User(r.id, r.name, r.role), r.locked_until if r.locked_until and r.locked_until > now else None)
+            for r in rows]
 
 
 def authenticate(store: Store, name: str, password: str, lang: str = "zh") -> User:

@@ -257,6 +257,16 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
                       sessions, api_tokens, jobs)
 
 
+def local_time(stamp: dt.datetime | str | None) -> str:
+    """A stored time (naive UTC, as every table keeps it) as this machine's local time, to the
+    minute; "" for none."""
+    if not stamp:
+        return ""
+    if isinstance(stamp, str):
+        stamp = dt.datetime.fromisoformat(stamp)
+    return stamp.replace(tzinfo=dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 # -- opening ------------------------------------------------------------------------------------
 
 # Dates reach SQLite as ISO text, as SQLAlchemy's Date type stores them (for rows inserted at the

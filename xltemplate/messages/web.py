@@ -23,6 +23,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "user_unknown": {"zh": "没有用户“{name}”", "en": "There is no user “{name}”"},
     "user_added": {"zh": "已添加用户“{name}”（{role}），数据库：{url}", "en": "added user “{name}” ({role}) in {url}"},
     "password_prompt": {"zh": "用户“{name}”的密码", "en": "Password for “{name}”"},
+    "password_set": {"zh": "已为用户“{name}”设置新密码（账号如被锁定已解锁），数据库：{url}", "en": "set a new password for “{name}” (unlocked if it was locked) in {url}"},
+    "users_none": {"zh": "还没有账号。用 xltemplate users add 用户名 添加。", "en": "No accounts yet. Add one with xltemplate users add NAME."},
+    "col_user": {"zh": "用户名", "en": "User"},
+    "col_role": {"zh": "角色", "en": "Role"},
+    "col_locked": {"zh": "锁定至", "en": "Locked until"},
     "password_empty_stdin": {"zh": "标准输入中没有密码", "en": "no password on standard input"},
     "token_needs_name": {"zh": "请给令牌起个名字（如“预算系统”）", "en": "Give the token a name (e.g. “budget system”)"},
     # rounds

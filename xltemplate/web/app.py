@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import secrets
@@ -30,6 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..collect import jobs
+from ..collect.db import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
 from ..xlsx.guard import MAX_FILE
@@ -68,21 +68,12 @@ class Portal:
     upload_slots: asyncio.Semaphore | None = None
 
 
-def _local(stamp: Any) -> str:
-    """A stored UTC time as the server's local time, to the minute."""
-    if not stamp:
-        return ""
-    if isinstance(stamp, str):
-        stamp = dt.datetime.fromisoformat(stamp)
-    return stamp.replace(tzinfo=dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["t"] = t
     env.globals["catalog_keys"] = CATALOG
-    env.filters["local"] = _local
+    env.filters["local"] = local_time
     return env
 
 
