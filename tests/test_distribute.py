@@ -59,6 +59,8 @@ def test_fast_and_full_writers_give_the_same_workbook_content(wuhai, tmp_path) -
     ([["name"], ["a"]], "部门代码"),
     ([["code", "name"], ["12", "a"]], "3至12位数字"),  # the code goes to 部门预算代码, whose pattern it fails
     ([["code", "name"], ["101", "a"], ["101", "b"]], "不止一次"),
+    ([["code", "name", "项目名称"], ["101", "a", "甲项目"], ["102", "b", "甲项目"], ["101", "a", "甲项目"]],
+     "101 出现了不止一次（同一项目）"),
     ([["code", "name", "/funding/total"], ["101", "a", "很多"]], "应为数字"),
 ])
 def test_bad_rosters_are_refused_before_anything_is_written(wuhai, tmp_path, rows, words) -> None:
@@ -66,6 +68,12 @@ def test_bad_rosters_are_refused_before_anything_is_written(wuhai, tmp_path, row
     with pytest.raises(RosterError) as exc:
         plan(wuhai, roster, "r.csv")
     assert words in str(exc.value) and "r.csv" in str(exc.value)
+
+
+def test_a_roster_of_projects_lists_a_department_once_per_project(wuhai, tmp_path) -> None:
+    rows = [["code", "name", "项目名称"], ["101", "a", "甲项目"], ["101", "a", "乙项目"], ["102", "b", "甲项目"]]
+    assert [code for code, _name, _data in plan(wuhai, read_roster(_roster(tmp_path / "r.csv", rows)), "r.csv")] \
+        == ["101", "101", "102"]
 
 
 def test_cli_distribute(wuhai, tmp_path) -> None:

@@ -26,6 +26,7 @@ copy is written in full.  Both give the same workbook.
 
 from __future__ import annotations
 
+import collections
 import copy
 import csv
 import datetime as dt
@@ -234,7 +235,7 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster",
     keys = key_pointers(model)
     project_cols = [c for c, fields in targets.items() if any(f.pointer in keys for f in fields)]
     seen = [(c, tuple(row.get(p, "") for p in project_cols)) for (c, _, _), row in zip(out, roster, strict=False)]
-    twice = sorted({c for c, k in seen if seen.count((c, k)) > 1})
+    twice = sorted({c for (c, _k), n in collections.Counter(seen).items() if n > 1})
     problems += [t("roster_code_twice_project" if project_cols else "roster_code_twice", lang, source=source, code=c)
                  for c in twice]
     if problems:
