@@ -19,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..form.excel import a1
 from ..form.forms import find_form, find_version, load_form
-from ..form.model import Field, FormModel, a1
+from ..form.model import Field, FormModel
 from ..form.plan import Position, ReadPlan
 from ..form.validate import Issue, scaffold, validate
 from ..form.values import MISSING

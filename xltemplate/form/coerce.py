@@ -20,15 +20,14 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from .excel import EXCEL_EPOCH, NUMBER
 from .model import Field
 from .values import MISSING
 
-EXCEL_EPOCH = dt.date(1899, 12, 30)
 _FULLWIDTH = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x2212: 0x2D}
 _YM = r"(\d{4})\s*(?:年|[-./])\s*(\d{1,2})\s*月?"
 _MONTH_RANGE = re.compile(rf"^{_YM}\s*(?:~|-|—|–|－|～|至|到|——)+\s*{_YM}$")
 _DATE = re.compile(r"^(\d{4})\s*(?:年|[-./])\s*(\d{1,2})\s*(?:月|[-./])\s*(\d{1,2})\s*日?$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
@@ -55,7 +54,7 @@ def number(value: Any) -> Any:
         text = fold(value).strip().replace(" ", "")
         if _GROUPED.match(text):
             text = text.replace(",", "")
-        if _NUMBER.match(text):
+        if NUMBER.fullmatch(text):
             parsed = float(text) if any(c in text for c in ".eE") else int(text)
             if isinstance(parsed, int) or math.isfinite(parsed):
                 return number(parsed)

@@ -51,8 +51,9 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import t
-from .layout import LayoutError, parse_a1
-from .model import META_SHEET, a1, build_model
+from .excel import a1, parse_a1
+from .layout import LayoutError
+from .model import META_SHEET, build_model
 from .schema import SchemaError, join_pointer, leaves, resolve, split_pointer
 
 #: The canonical month range (what :mod:`coerce` turns every spelling into).

@@ -32,12 +32,12 @@ naming any other style (and no look) is refused.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..messages import t
+from .excel import parse_a1
 from .schema import Leaf, leaves, resolve, text
 
 
@@ -213,20 +213,6 @@ def _make_cell(spec: dict[str, Any], row: int, col: int, rowspan: int, colspan: 
         return Placed(row, col, rowspan, colspan, "text", style or "label",
                       text=spec.get("text"), pattern=spec.get("title"))
     return Placed(row, col, rowspan, colspan, "blank", style or "blank")
-
-
-_A1 = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
-
-
-def parse_a1(ref: str) -> tuple[int, int] | None:
-    """``C5`` / ``$C$5`` -> 0-based (row, col); None when it is not a cell reference."""
-    m = _A1.match(ref.strip().upper())
-    if not m or int(m.group(2)) == 0:
-        return None
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)) - 1, col - 1
 
 
 def parse_range(ref: str, sheet: str = "") -> tuple[int, int, int, int]:

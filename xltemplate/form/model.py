@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..xlsx.meta import SHEET as META_SHEET
+from .excel import a1, quote_sheet
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
 from .rules import CellRef, Expr, SumRule, cell_refs, excel, on_sheet, parse, refs
 from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
@@ -23,25 +24,6 @@ if TYPE_CHECKING:
 
 NAME_PREFIX = "xt_"
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def col_letter(col: int) -> str:
-    """0-based column index -> Excel letters."""
-    out = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-def a1(row: int, col: int, absolute: bool = False) -> str:
-    d = "$" if absolute else ""
-    return f"{d}{col_letter(col)}{d}{row + 1}"
-
-
-def quote_sheet(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property, lru_cache
 from typing import Any
 
+from .excel import EXCEL_EPOCH, NUMBER
 from .layout import LayoutError
 from .schema import SchemaError, text
 from .values import expand
@@ -74,8 +75,6 @@ class XlError:
 
 
 VALUE_ERROR, DIV0 = XlError("#VALUE!"), XlError("#DIV/0!")
-EXCEL_EPOCH = dt.date(1899, 12, 30)
-_PLAIN_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -127,7 +126,7 @@ def _number(v: Any) -> float | XlError:
         return 1.0 if v else 0.0
     if isinstance(v, float):
         return v
-    if isinstance(v, str) and _PLAIN_NUMBER.match(v):
+    if isinstance(v, str) and NUMBER.fullmatch(v.strip()):
         return float(v)
     if isinstance(v, str) and v.strip().upper() in ("TRUE", "FALSE"):
         return 1.0 if v.strip().upper() == "TRUE" else 0.0
@@ -145,7 +144,7 @@ def _logical(v: Any) -> bool | XlError:
         return v != 0
     if isinstance(v, str) and v.strip().upper() in ("TRUE", "FALSE"):
         return v.strip().upper() == "TRUE"
-    if isinstance(v, str) and _PLAIN_NUMBER.match(v):
+    if isinstance(v, str) and NUMBER.fullmatch(v.strip()):
         return float(v) != 0
     return VALUE_ERROR
 

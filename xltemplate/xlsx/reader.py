@@ -26,13 +26,13 @@ from xml.sax.saxutils import unescape as xml_unescape
 from defusedxml import DefusedXmlException, ElementTree
 from python_calamine import CalamineWorkbook
 
+from ..form.excel import parse_a1
 from ..form.plan import Position, ReadPlan
 from . import meta as meta_layout
 from . import zipout
 from .guard import Kind, Refused, identify, root_start, stream
 
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-_CELL = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 
 class ReadError(Exception):
@@ -44,16 +44,6 @@ class ReadError(Exception):
         self.detail = detail
 
 
-def parse_cell(ref: str) -> tuple[int, int] | None:
-    m = _CELL.match(ref.strip())
-    if not m:
-        return None
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)) - 1, col - 1
-
-
 @lru_cache(maxsize=4096)
 def parse_ref(text: str) -> tuple[str, int, int] | None:
     """``'Sheet'!$C$5`` / ``Sheet!$C$5:$D$6`` -> (sheet, row, col) of the top-left cell."""
@@ -63,7 +53,7 @@ def parse_ref(text: str) -> tuple[str, int, int] | None:
     sheet, _, cells = text.rpartition("!")
     if sheet.startswith("'") and sheet.endswith("'"):
         sheet = sheet[1:-1].replace("''", "'")
-    pos = parse_cell(cells.split(":")[0])
+    pos = parse_a1(cells.split(":")[0])
     return (sheet, *pos) if pos else None
 
 
@@ -123,7 +113,7 @@ def _formulas(xml: bytes, end: int) -> dict[tuple[int, int], str]:
         if ref:
             m = _F_TEXT.match(xml, pos)
             text = xml_unescape((m.group(1) or b"").decode("utf-8", "replace")) if m else ""
-            cell = parse_cell(ref.group(1).decode() + ref.group(2).decode())
+            cell = parse_a1(ref.group(1).decode() + ref.group(2).decode())
             if cell:
                 formulas[cell] = text
     return formulas

@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..form.model import Field, a1
+from ..form.excel import a1
+from ..form.model import Field
 from ..form.rules import number_text
 from ..form.schema import text
 from ..form.validate import decimal_places

@@ -33,7 +33,8 @@ from typing import Any
 import xlsxwriter
 
 from .. import __version__
-from ..form.model import Field, FormModel, a1, quote_sheet
+from ..form.excel import a1, quote_sheet
+from ..form.model import Field, FormModel
 from ..form.rules import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.values import get, leaves_of
 from ..messages import t
