@@ -34,13 +34,13 @@ def test_generate_fill_import(tmp_path) -> None:
     res = run("import", str(filled), "--json", str(out), "--no-db")
     assert res.exit_code == 0
     line = json.loads(out.read_text(encoding="utf-8"))
-    assert line["status"] == "valid" and line["form"] == "wuhai-perf-target"
-    assert line["data"] == json.loads((DATA / "seed_000.json").read_text(encoding="utf-8"))
+    assert line["status"] == "valid" and line["return"]["form"] == "wuhai-perf-target"
+    assert line["return"]["data"] == json.loads((DATA / "seed_000.json").read_text(encoding="utf-8"))
     res = run("import", str(filled), str(blank), "--json", str(out), "--db", str(tmp_path / "r.db"))
     assert res.exit_code == 1
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["status"] for x in lines] == ["valid", "invalid"]
-    err = lines[1]["errors"][0]
+    err = lines[1]["return"]["errors"][0]
     assert set(err) >= {"sheet", "cell", "pointer", "label", "value", "message"}
     year = load_form("wuhai-perf-target").by_pointer["/cover/year"]
     assert "必填" in res.output and f"{year.sheet}!{year.cell}" in res.output

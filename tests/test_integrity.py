@@ -11,6 +11,7 @@ from corpus import _meta
 from xltemplate.cli import main
 from xltemplate.collect.distribute import distribute
 from xltemplate.collect.importer import import_workbook
+from xltemplate.collect.integrity import signer
 from xltemplate.xlsx.writer import write_workbook
 
 KEY = "财政局的密钥-2021"
@@ -20,7 +21,7 @@ def _signed(tmp_path, wuhai, seed0, **kw):
     data = copy.deepcopy(seed0)
     data["cover"]["budget_code"] = "101"
     path = tmp_path / "r.xlsx"
-    path.write_bytes(write_workbook(wuhai, data, submission_id="101-abc", key=KEY,
+    path.write_bytes(write_workbook(wuhai, data, submission_id="101-abc", sign=signer(KEY),
                                     extra_meta={"department": "市信访局", "department_code": "101"}, **kw))
     return path
 

@@ -192,7 +192,7 @@ def test_errors_name_the_cell_the_value_was_read_at_when_rows_were_inserted(wuha
     res = CliRunner().invoke(main, ["import", str(out), "--json", str(lines), "--db", f"sqlite:///{db}",
                                     "--jobs", "1"])
     assert res.exit_code == 1 and f"{sheet}!D8" in res.output and f"{sheet}!D6" not in res.output
-    errors = json.loads(lines.read_text(encoding="utf-8"))["errors"]
+    errors = json.loads(lines.read_text(encoding="utf-8"))["return"]["errors"]
     assert {(e["cell"], e["form_cell"]) for e in errors if e["code"] == "pattern"} == {("D8", "D6")}
     with sa.create_engine(f"sqlite:///{db}").connect() as conn:
         stored = conn.execute(sa.text("select cell from submission_errors where code = 'pattern'")).scalars().all()

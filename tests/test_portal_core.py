@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from test_rounds import as_department, clerk_fills, roster_file
 
-from xltemplate.collect import accounts, files, intake, jobs, links, rounds
+from xltemplate.collect import accounts, departments, files, intake, jobs, links, returns, rounds
 from xltemplate.collect.db import core_tables, writing
 from xltemplate.collect.distribute import distribute, read_roster
 from xltemplate.collect.store import Store
@@ -170,7 +170,7 @@ def test_intake_of_one_upload_through_a_link(two_departments, wuhai, seed0, tmp_
     assert not second.new_return
     again = intake.receive(store, good, "good.xlsx", rnd, department=dept)
     assert again.status == "duplicate" and again.submission == second.submission
-    [line, other] = rounds.status(store, rnd)
+    [line, other] = departments.status(store, rnd)
     assert (line.status, line.returns) == ("valid", 1) and other.status == "not_returned"
     # the same file through another department's link, and another department's template: refused
     link2 = _link(store, "102")
@@ -244,16 +244,17 @@ def test_a_bulk_job_run_again_imports_nothing_twice(two_departments, wuhai, seed
     done = jobs.get(store, job_id)
     assert (done.status, done.total, done.done) == ("done", 3, 3)
     assert sorted(r["status"] for r in done.results) == ["unreadable", "valid", "valid"]
-    first = rounds.returns(store, rnd, history=True)
+    first = returns.query(store, round_id=rnd.id, history=True)
     # the same job run again (its process died after storing): every file is a duplicate
     j = store.t.jobs
     with writing(store.engine) as conn:
         conn.execute(j.update().where(j.c.id == job_id).values(status=jobs.QUEUED))
     worker.run_job(jobs.claim(store, worker.id))
     assert {r["stored"] for r in jobs.get(store, job_id).results} == {"duplicate"}
-    assert [r.id for r in rounds.returns(store, rnd, history=True)] == [r.id for r in first]
+    assert [r.id for r in returns.query(store, round_id=rnd.id, history=True)] == [r.id for r in first]
     # as with `xltemplate import`: the PDF, which no department can be found for, follows the roster
-    assert {d.code: d.status for d in rounds.status(store, rnd)} == {"101": "valid", "102": "valid", "": "unreadable"}
+    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "valid", "102": "valid",
+                                                                         "": "unreadable"}
 
 
 def test_a_roster_can_be_a_workbook(tmp_path, wuhai) -> None:

@@ -311,12 +311,12 @@ def test_cookies_are_secure_when_served_over_https(app_client: Any) -> None:
 
 
 def test_no_stack_trace_ever_reaches_a_browser(app_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xltemplate.collect import rounds
+    from xltemplate.collect import departments
 
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(rounds, "rounds", broken)
+    monkeypatch.setattr(departments, "overview", broken)
     with app_client("http://127.0.0.1") as c:
         _login_in_process(c)
         res = c.get("/rounds")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import poke
 
 from xltemplate.cli import main
-from xltemplate.collect import batch, rounds
+from xltemplate.collect import batch, departments, events, returns, rounds
 from xltemplate.collect.distribute import distribute, read_roster
 from xltemplate.collect.importer import import_workbook
 from xltemplate.collect.report import write_report
@@ -55,8 +55,8 @@ def import_all(store: Store, *paths: Path, round_name: str | None = None) -> lis
     return seen
 
 
-def current_returns(store: Store, rnd: rounds.Round) -> list[rounds.ReturnRow]:
-    return rounds.returns(store, rnd)
+def current_returns(store: Store, rnd: rounds.Round) -> list[returns.Return]:
+    return returns.query(store, round_id=rnd.id)
 
 
 @pytest.fixture
@@ -98,15 +98,15 @@ def test_two_projects_of_one_department_are_both_current(one_department, wuhai, 
     assert [d.result.status for d, _ in seen] == ["valid", "valid"]
     assert all(o.current and not o.superseded for _, o in seen)
     rows = current_returns(store, rnd)
-    assert sorted(r.key_text for r in rows) == ["外派人员生活补贴", "社会化聘用人员经费"]
-    [dept] = rounds.status(store, rnd)
+    assert sorted(r.project for r in rows) == ["外派人员生活补贴", "社会化聘用人员经费"]
+    [dept] = departments.status(store, rnd)
     assert (dept.status, dept.returns, dept.valid) == ("valid", 2, 2)
     # a corrected copy of one project (full-width letters and a stray space in its name) replaces only it
     fixed = as_department(seed0, "市信访局", "101", "外派人员 生活补贴")
     fixed["cover"]["preparer"] = "王晓东"
     c = clerk_fills(template, wuhai, fixed, tmp_path / "回收" / "c.xlsx")
     [(_done, outcome)] = import_all(store, c)
-    replaced = next(r.id for r in rows if r.key_text == "外派人员生活补贴")
+    replaced = next(r.id for r in rows if r.project == "外派人员生活补贴")
     assert outcome.superseded == [replaced] and outcome.current
     after = current_returns(store, rnd)
     assert len(after) == 2 and {r.id for r in after} == {outcome.id} | {r.id for r in rows if r.id != replaced}
@@ -151,8 +151,8 @@ def test_a_roster_of_projects_keeps_a_renamed_project_one_return(tmp_path, db_ur
     seen = import_all(store, first, renamed)
     assert seen[1][1].superseded == [seen[0][1].id]
     rows = current_returns(store, rnd)
-    assert [(r.department_code, r.key_text) for r in rows] == [("101", "驻外人员生活补贴")]
-    status = {d.code: d for d in rounds.status(store, rnd)}
+    assert [(r.department_code, r.project) for r in rows] == [("101", "驻外人员生活补贴")]
+    status = {d.code: d for d in departments.status(store, rnd)}
     assert list(status) == ["101", "102"]  # a department once, however many projects it was asked for
     assert (status["101"].status, status["101"].returns) == ("valid", 1)
     assert status["102"].status == "not_returned"
@@ -171,12 +171,12 @@ def test_who_has_not_returned(tmp_path, db_url, wuhai, seed0) -> None:
     wrong["project"]["function_code"] = "20103O8"
     bad = clerk_fills(tmp_path / "out" / issued[2].file, wuhai, wrong, tmp_path / "in" / "c.xlsx")
     import_all(store, good, bad)
-    lines = rounds.status(store, rnd)
+    lines = departments.status(store, rnd)
     assert [(d.code, d.status, d.returns, d.valid) for d in lines] == [
         ("101", "valid", 1, 1), ("102", "not_returned", 0, 0), ("103", "invalid", 1, 0)]
     assert lines[0].last_sent is not None and lines[1].last_sent is None
-    totals = rounds.totals(lines)
-    assert (totals["departments"], totals["returned"], totals["not_returned"], totals["valid"]) == (3, 2, 1, 1)
+    totals = departments.totals(lines)
+    assert (totals.departments, totals.returned, totals.not_returned, totals.valid) == (3, 2, 1, 1)
     counts = write_report(store, tmp_path / "汇总.xlsx")
     assert counts["报送情况"] == 3 and counts["未报送"] == 1
     wb = openpyxl.load_workbook(tmp_path / "汇总.xlsx")
@@ -203,19 +203,19 @@ def test_a_withdrawn_return_leaves_report_and_status_and_can_be_restored(one_dep
                             tmp_path / "in" / "t.xlsx")
     seen = import_all(store, a, test_copy)
     wrong_id = seen[1][1].id
-    row = rounds.withdraw(store, wrong_id, "测试用的副本", "张三")
+    row = returns.withdraw(store, wrong_id, "测试用的副本", "张三")
     assert row.withdrawn_by == "张三" and row.withdraw_reason == "测试用的副本" and row.withdrawn_at
-    [dept] = rounds.status(store, rnd)
+    [dept] = departments.status(store, rnd)
     assert (dept.returns, dept.valid) == (1, 1)
     assert write_report(store, tmp_path / "r.xlsx")["汇总"] == 1
-    history = rounds.returns(store, rnd, history=True)
+    history = returns.query(store, round_id=rnd.id, history=True)
     assert {r.id for r in history} == {seen[0][1].id, wrong_id}  # it stays in history
-    assert [e["action"] for e in rounds.history(store, wrong_id)] == ["withdraw"]
+    assert [e.action for e in events.of_return(store, wrong_id)] == ["withdraw"]
     with pytest.raises(rounds.RoundError, match="已经撤回"):
-        rounds.withdraw(store, wrong_id, "again")
-    rounds.restore(store, wrong_id, "李四")
-    assert rounds.status(store, rnd)[0].returns == 2
-    assert [(e["action"], e["actor"]) for e in rounds.history(store, wrong_id)] == [("withdraw", "张三"),
+        returns.withdraw(store, wrong_id, "again")
+    returns.restore(store, wrong_id, "李四")
+    assert departments.status(store, rnd)[0].returns == 2
+    assert [(e.action, e.actor) for e in events.of_return(store, wrong_id)] == [("withdraw", "张三"),
                                                                                      ("restore", "李四")]
     # from the command line
     url = store.url
@@ -317,7 +317,7 @@ def test_next_years_round_carries_continuing_projects_forward(tmp_path, db_url, 
     assert done.result.status == "valid", done.result.errors
     assert done.identity.round_id == rounds.find_round(store, "2027").id
     assert done.identity.return_key.endswith(f"|sid|{new[1].submission_id}")  # a project template: its id
-    status = {d.code: d for d in rounds.status(store, rounds.find_round(store, "2027"))}
+    status = {d.code: d for d in departments.status(store, rounds.find_round(store, "2027"))}
     assert (status["101"].status, status["102"].status) == ("valid", "not_returned")
     store.dispose()
 

@@ -18,7 +18,7 @@ import pytest
 
 from xltemplate.form.layout import LayoutError
 from xltemplate.form.model import FormModel, build_model
-from xltemplate.form.rules import SumRule, XlError, evaluate, excel, number_text, parse
+from xltemplate.form.rules import SumRule, XlError, evaluate, excel, excel_round, number_text, parse
 from xltemplate.form.validate import validate
 
 CASES_FILE = Path(__file__).parent / "cases" / "formulas.json"
@@ -161,3 +161,14 @@ def test_malformed_sum_rules_are_refused_at_load_wherever_they_sit() -> None:
     schema["properties"]["items"]["items"]["allOf"] = [{"x-sum": [{"total": "/x"}]}]
     with pytest.raises(SchemaError, match="parts"):
         build_model(schema, formula_layout(schema, []))
+
+
+@pytest.mark.parametrize(("x", "digits", "expected"), [
+    (1e30, 2, 1e30), (-1e30, 2, -1e30), (1.5e300, 10, 1.5e300), (2.5, 10**9, 2.5), (12345.0, -10**9, 0.0),
+    (1234.5, -2, 1200.0),
+])
+def test_round_of_any_size_gives_a_number_not_an_exception(x: float, digits: int, expected: float) -> None:
+    """ROUND of a number with more digits than the decimal context holds (a clerk types 1E+30 into
+    an amount summed by a rounded rule) is the number itself, as in Excel: never an exception that
+    turns a whole return into an internal error."""
+    assert excel_round(x, digits) == expected

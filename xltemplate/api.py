@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect.importer import ImportResult, import_workbook
+from .collect.integrity import signer
 from .form.forms import bundled, load_form
 from .form.model import FormModel
 from .xlsx.writer import FillError, write_filled, write_template
@@ -22,7 +23,7 @@ def _model(form: str | Path | FormModel) -> FormModel:
 def generate(form: str | Path | FormModel, out: str | Path | None = None, *, submission_id: str = "",
              password: str | None = None, key: str | None = None) -> bytes:
     """The blank template; written to ``out`` when given (signed with ``key``, see :mod:`integrity`)."""
-    data = write_template(_model(form), submission_id=submission_id, password=password, key=key)
+    data = write_template(_model(form), submission_id=submission_id, password=password, sign=signer(key))
     if out is not None:
         Path(out).write_bytes(data)
     return data
@@ -48,7 +49,7 @@ def fill(form: str | Path | FormModel, instance: Any, out: str | Path | None = N
         meta = open_book(template).meta
         submission_id = submission_id or meta.get("submission_id", "")
         extra = {k: meta[k] for k in ISSUED_META if meta.get(k)}
-    data = write_filled(_model(form), instance, submission_id=submission_id, password=password, key=key,
+    data = write_filled(_model(form), instance, submission_id=submission_id, password=password, sign=signer(key),
                         extra_meta=extra)
     if out is not None:
         Path(out).write_bytes(data)

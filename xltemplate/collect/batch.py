@@ -23,9 +23,9 @@ from typing import IO, Any
 
 from ..form.forms import find_form, load_form
 from ..form.model import FormModel
+from .identity import Context, admit
+from .identity import context as rounds_context
 from .importer import ImportResult, import_workbook
-from .rounds import Context, admit
-from .rounds import context as rounds_context
 from .store import Identity, Pending
 
 #: Files a folder walk passes over: lock files and OS litter, never returns.

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"
-HEAD = "0003"  # the newest migration: a database at HEAD needs no Alembic at all
+HEAD = "0004"  # the newest migration: a database at HEAD needs no Alembic at all
 BASELINE = "0001"  # the layout of the release before migrations
 _LOCK_KEY = 0x78_6C_74_70  # "xltp": the advisory lock of schema changes on PostgreSQL
 SQLITE_BUSY_SECONDS = 60
@@ -175,8 +175,10 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("submission", sa.Integer),
         sa.Column("detail", JSONType),
         sa.Column("address", sa.Text),
+        sa.Column("department_code", sa.String(100)),  # since 0004: the department it concerns
         sa.Index("ix_events_submission", "submission"),
         sa.Index("ix_events_round", "round_id", "at"),
+        sa.Index("ix_events_department", "round_id", "department_code", "action", "id"),
     )
     files = sa.Table(
         "files", meta,
@@ -257,14 +259,9 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
                       sessions, api_tokens, jobs)
 
 
-def local_time(stamp: dt.datetime | str | None) -> str:
-    """A stored time (naive UTC, as every table keeps it) as this machine's local time, to the
-    minute; "" for none."""
-    if not stamp:
-        return ""
-    if isinstance(stamp, str):
-        stamp = dt.datetime.fromisoformat(stamp)
-    return stamp.replace(tzinfo=dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+def utcnow() -> dt.datetime:
+    """Now, as every table keeps times: naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 # -- opening ------------------------------------------------------------------------------------

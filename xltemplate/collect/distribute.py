@@ -52,9 +52,10 @@ from ..form.values import put as put_at
 from ..messages import t
 from ..xlsx import zipout
 from ..xlsx.writer import FillError, check_fit, write_filled
-from . import rounds
-from .integrity import signature
-from .rounds import RosterLine, key_pointers
+from . import events, rounds
+from .identity import key_pointers
+from .integrity import signature, signer
+from .rounds import RosterLine
 from .store import Store
 
 ALIASES = {
@@ -325,7 +326,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def _book(model: FormModel, data: dict[str, Any], sid: str, name: str, code: str, meta: dict[str, str],
           password: str | None, key: str | None, source: str, lang: str = "zh") -> bytes:
     try:
-        return write_filled(model, data, submission_id=sid, password=password, key=key,
+        return write_filled(model, data, submission_id=sid, password=password, sign=signer(key),
                             extra_meta={"department": name, "department_code": code, **meta})
     except FillError as exc:
         raise RosterError([t("roster_department", lang, source=source, code=code, name=name, problem=p)
@@ -445,7 +446,7 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
              "sha256": i.sha256, "carried_from": i.carried_from, "data": i.data,
              "file_id": file_ids.get(i.submission_id)} for i in issued])
         links.make_all(store, conn, rnd.id, tokens or {}, created_by)
-        rounds.log(store, conn, "create_round", actor=created_by, round_id=rnd.id,
+        events.log(store, conn, "create_round", actor=created_by, round_id=rnd.id,
                    detail={"templates": len(issued), "roster": len(lines)})
     return rnd
 

@@ -85,5 +85,13 @@ def get(store: Store, file_id: int | None) -> StoredFile | None:
     return StoredFile(row.id, row.name, row.kind, row.sha256, bytes(row.content)) if row else None
 
 
+def of_return(store: Store, submission: int) -> StoredFile | None:
+    """The file a stored return came in, when it was kept."""
+    s = store.submissions
+    with store.engine.connect() as conn:
+        file_id = conn.execute(sa.select(s.c.file_id).where(s.c.id == submission)).scalar()
+    return get(store, file_id)
+
+
 def delete(store: Store, conn: sa.Connection, file_id: int) -> None:
     conn.execute(store.t.files.delete().where(store.t.files.c.id == file_id))

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from ..form.validate import Issue
 from ..messages import t
-from . import files, rounds
+from . import events, files, identity, rounds
 from .importer import UNREADABLE, import_workbook
 from .rounds import Round
 from .store import Outcome, Pending, Store
@@ -121,8 +121,8 @@ def receive(store: Store, data: bytes, name: str, rnd: Round, *, department: tup
     model = model_of(result, current)
     if department is not None and not meta.get("department_code"):  # no template behind it: the link says whose
         meta = {**meta, "department_code": department[0], "department": department[1]}
-    ctx = rounds.context_of(store, rnd, result.submission_id)
-    admission = rounds.admit(result, meta, model, ctx, current, lang)
+    ctx = identity.context_of(store, rnd, result.submission_id)
+    admission = identity.admit(result, meta, model, ctx, current, lang)
     ident = admission.identity
     receipt.errors, receipt.notes, receipt.project = result.errors, admission.notes, ident.key_text
     if code is not None:
@@ -139,7 +139,8 @@ def receive(store: Store, data: bytes, name: str, rnd: Round, *, department: tup
     def within(conn: sa.Connection, outcomes: list[Outcome]) -> None:
         out = outcomes[0]
         if out.id is not None:
-            rounds.log(store, conn, "upload", actor=actor, round_id=ident.round_id, submission=out.id,
+            events.log(store, conn, "upload", actor=actor, round_id=ident.round_id, submission=out.id,
+                       department_code=ident.department_code,
                        detail={"file": name, "status": result.status, "replaces": out.superseded,
                                "via": "link" if code else "staff"}, address=address)
 
@@ -181,7 +182,8 @@ def _refuse(store: Store, receipt: Receipt, data: bytes, rnd: Round, code: str, 
     receipt.status, receipt.refused, receipt.submission = UNREADABLE, code, None
     with rounds_writing(store) as conn:
         file_id = files.put(store, conn, data, receipt.file, files.UPLOAD)
-        rounds.log(store, conn, "upload_refused", actor=actor, round_id=rnd.id, detail={
+        events.log(store, conn, "upload_refused", actor=actor, round_id=rnd.id,
+                   department_code=receipt.department_code, detail={
             "file": receipt.file, "file_id": file_id, "code": code, "department_code": receipt.department_code,
             "message": receipt.errors[0].message if receipt.errors else ""}, address=address)
     receipt.file_id = file_id
@@ -191,7 +193,7 @@ def _refuse(store: Store, receipt: Receipt, data: bytes, rnd: Round, code: str, 
 def _log_only(store: Store, action: str, actor: str | None, round_id: int | None, submission: int | None,
               detail: dict[str, Any], address: str | None) -> None:
     with rounds_writing(store) as conn:
-        rounds.log(store, conn, action, actor=actor, round_id=round_id, submission=submission, detail=detail,
+        events.log(store, conn, action, actor=actor, round_id=round_id, submission=submission, detail=detail,
                    address=address)
 
 
@@ -249,7 +251,7 @@ def enqueue_bulk(store: Store, rnd: Round, uploads: list[tuple[bytes, str]], act
     with writing(store.engine) as conn:
         ids = files.put_many(store, conn, [(data, name, files.UPLOAD) for data, name in uploads])
         job_id = jobs.enqueue(store, BULK, {"files": ids}, total=len(ids), round_id=rnd.id, actor=actor, conn=conn)
-        rounds.log(store, conn, "bulk_upload", actor=actor, round_id=rnd.id,
+        events.log(store, conn, "bulk_upload", actor=actor, round_id=rnd.id,
                    detail={"job": job_id, "files": [files.safe_name(n) for _, n in uploads]}, address=address)
     return job_id
 
@@ -274,8 +276,9 @@ def run_bulk(store: Store, job: Any, progress: Any) -> None:
         def attach(conn: sa.Connection, outcomes: list[Outcome]) -> None:
             for done, out in zip(pending, outcomes, strict=True):
                 if out.id is not None:
-                    rounds.log(store, conn, "upload", actor=job.created_by, round_id=done.identity.round_id
+                    events.log(store, conn, "upload", actor=job.created_by, round_id=done.identity.round_id
                                if done.identity else None, submission=out.id,
+                               department_code=done.identity.department_code if done.identity else None,
                                detail={"file": done.source.name, "status": done.result.status, "via": "bulk",
                                        "job": job.id, "replaces": out.superseded})
 

@@ -30,6 +30,13 @@ def signature(key: str, meta: dict[str, Any]) -> str:
     return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()[:32]
 
 
+def signer(key: str | None) -> Callable[[dict[str, Any]], str] | None:
+    """The signing function of ``key`` for the writer (None without a key: nothing is signed)."""
+    if not key:
+        return None
+    return lambda meta: signature(key, meta)
+
+
 def check(model: FormModel, meta: dict[str, str], data: dict[str, Any], key: str | None,
           lang: str = "zh", locate: Callable[[str], Field | None] | None = None) -> list[Issue]:
     """The integrity issues of a return; ``locate`` places a field where its value was read (the

@@ -88,6 +88,23 @@ def get(store: Store, job_id: int) -> Job | None:
     return Job.of(row) if row else None
 
 
+def recent(store: Store, round_id: int, limit: int = 5) -> list[Job]:
+    """A round's newest jobs, newest first."""
+    j = store.t.jobs
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(j).where(j.c.round_id == round_id).order_by(j.c.id.desc()).limit(limit)).all()
+    return [Job.of(row) for row in rows]
+
+
+def counts(job: Job) -> dict[str, int]:
+    """A bulk job's results by what became of each file (duplicates apart)."""
+    out: dict[str, int] = {}
+    for r in job.results:
+        key = "duplicate" if r.get("stored") == "duplicate" else r.get("status", "unreadable")
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
 def _claimable(store: Store) -> Any:
     j = store.t.jobs
     stale = _now() - dt.timedelta(seconds=STALE)

@@ -23,7 +23,8 @@ import sqlalchemy as sa
 
 from .accounts import digest, same
 from .db import writing
-from .rounds import OPEN, Round, log
+from .events import log
+from .rounds import OPEN, Round
 from .store import Store
 
 PREFIX = "/l/"
@@ -94,8 +95,8 @@ def revoke(store: Store, round_id: int, code: str, actor: str | None, address_: 
     def run(c: sa.Connection) -> int:
         n = c.execute(k.update().where(k.c.round_id == round_id, k.c.department_code == code,
                                        k.c.revoked_at.is_(None)).values(revoked_at=_now(), revoked_by=actor)).rowcount
-        log(store, c, "revoke_link", actor=actor, round_id=round_id, detail={"department_code": code},
-            address=address_)
+        log(store, c, "revoke_link", actor=actor, round_id=round_id, department_code=code,
+            detail={"department_code": code}, address=address_)
         return int(n or 0)
 
     if conn is not None:
@@ -110,6 +111,7 @@ def regenerate(store: Store, round_id: int, code: str, actor: str | None, addres
     with writing(store.engine) as conn:
         revoke(store, round_id, code, actor, address_, conn=conn)
         make_all(store, conn, round_id, {code: token}, actor)
-        log(store, conn, "new_link", actor=actor, round_id=round_id, detail={"department_code": code},
+        log(store, conn, "new_link", actor=actor, round_id=round_id, department_code=code,
+            detail={"department_code": code},
             address=address_)
     return token

@@ -37,6 +37,8 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +51,9 @@ from ..form.schema import join_pointer, node_at, split_pointer, text
 from ..messages import LANGS
 from ..messages import t as t_
 from ..xlsx.writer import FONT, display_width
-from . import rounds
+from . import departments, rounds
 from .rounds import Round
+from .shapes import local_naive
 from .store import Store
 
 FORMATS = (".xlsx", ".csv", ".jsonl")
@@ -264,12 +267,12 @@ def _note_value(value: Any) -> Any:
 
 def _round_sheets(store: Store, rnd: Round, lang: str, taken: set[str]) -> list[_Sheet]:
     """报送情况 (every department of the roster and where it stands) and 未报送 (who sent nothing)."""
-    lines = rounds.status(store, rnd)
+    lines = departments.status(store, rnd)
     heads = [t_(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_valid",
                                    "col_last_sent", "col_contact")]
-    table = [(d.code, d.name, t_("status_" + d.status, lang), d.returns, d.valid, d.last_sent, d.contact)
+    table = [(d.code, d.name, t_("status_" + d.status, lang), d.returns, d.valid, local_naive(d.last_sent), d.contact)
              for d in lines]
-    missing = [(d.code, d.name, d.contact) for d in lines if d.in_roster and d.status == rounds.NOT_RETURNED]
+    missing = [(d.code, d.name, d.contact) for d in lines if d.in_roster and d.status == departments.NOT_RETURNED]
     return [
         _Sheet(_sheet_name(t_("sheet_status", lang), taken), heads,
                ["text", "text", "text", "integer", "integer", "datetime", "text"], lambda: table),
@@ -450,3 +453,15 @@ def write_report(store: Store, out: Path, *, form: str | None = None, lang: str 
         if suffix == ".csv":
             return _write_csv(sheets, out, lang)
         return _write_xlsx(sheets, out, lang)
+
+
+def round_report(store: Store, rnd: Round, suffix: str, scratch: Path, lang: str = "zh") -> bytes:
+    """The report of round ``rnd`` as bytes (``suffix`` .xlsx or .csv: the 汇总 sheet), written in
+    a folder of its own under ``scratch`` and removed after."""
+    tmp = Path(tempfile.mkdtemp(dir=scratch))
+    try:
+        out = tmp / f"report{suffix}"
+        write_report(store, out, form=rnd.form_id, round_name=rnd.name, lang=lang)
+        return out.read_bytes()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -18,11 +18,13 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .excel import EXCEL_EPOCH, NUMBER
-from .model import Field
 from .values import MISSING
+
+if TYPE_CHECKING:
+    from .model import Field
 
 _FULLWIDTH = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x2212: 0x2D}
 _YM = r"(\d{4})\s*(?:年|[-./])\s*(\d{1,2})\s*月?"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..xlsx.meta import SHEET as META_SHEET
 from .excel import a1, quote_sheet
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
 from .rules import CellRef, Expr, SumRule, cell_refs, excel, on_sheet, parse, refs
@@ -23,6 +22,9 @@ if TYPE_CHECKING:
     from .plan import ReadPlan
 
 NAME_PREFIX = "xt_"
+#: The very hidden sheet every workbook we write carries its metadata in (:mod:`xltemplate.xlsx.meta`);
+#: no form's sheet may take the name.
+META_SHEET = "_xltemplate"
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -43,7 +43,7 @@ import re
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -179,9 +179,10 @@ def excel_round(x: float, digits: int) -> float:
     """ROUND: half away from zero, on the 15-digit decimal value (ROUND(2.675,2) is 2.68)."""
     if not math.isfinite(x):
         return x
-    q = Decimal(1).scaleb(-digits)
+    digits = max(-400, min(400, digits))  # past a float's range either way: nothing left to round
     d = Decimal(f"{x:.15g}")
-    return float(abs(d).quantize(q, rounding=ROUND_HALF_UP).copy_sign(d))
+    with localcontext(Context(prec=1000)):  # room for any quantum a float's range asks for
+        return float(abs(d).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP).copy_sign(d))
 
 
 # -- expressions --------------------------------------------------------------------------------

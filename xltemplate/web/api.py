@@ -2,45 +2,59 @@
 document it serves at ``/api/openapi.json``.
 
 Every call but the document needs ``Authorization: Bearer <token>`` with a token that staff made
-(page 接口令牌); the answers are the same objects the command line prints with ``--json``
-(:meth:`Round.as_dict`, :meth:`DepartmentStatus.as_dict`, ...).  Errors are
+(page 接口令牌).  The answers are the domain's own types in their one shape
+(:mod:`xltemplate.collect.shapes`): the same objects the command line prints with ``--json``, and
+the document's schemas are derived from those types, never written by hand.  Errors are
 ``{"error": {"status", "message"}}`` with the message in Chinese.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
+import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import accounts, rounds
+from ..collect import accounts, departments, returns, rounds, shapes
 from ..messages import t
-from .app import portal
 from .auth import api_token
+from .responses import portal
 
-MAX_ID = 2**31 - 1
+MAX_ID = 999_999_999  # ids are 1-9 digits in paths (the ``id`` convertor): larger is 404
 MAX_LIMIT = 1000
 
 
-def _json(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status)
+class ErrorBody(msgspec.Struct):
+    status: int
+    message: str
+
+
+class ApiError(msgspec.Struct):
+    """What every failed call answers."""
+
+    error: ErrorBody
+
+
+class RoundTotals(msgspec.Struct, kw_only=True):
+    """A round and its totals."""
+
+    round: rounds.Round
+    totals: departments.Totals
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(shapes.encode(data), status_code=status, media_type="application/json")
 
 
 def _authorised(request: Request) -> None:
     if accounts.check_api_token(portal(request).store, api_token(request)) is None:
         raise HTTPException(401, t("err_api_token"), headers={"www-authenticate": "Bearer"})
-
-
-def _id(request: Request, name: str) -> int:
-    value = int(request.path_params[name])
-    if value > MAX_ID:
-        raise HTTPException(404)
-    return value
 
 
 def _text(request: Request, name: str) -> str | None:
@@ -62,14 +76,115 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 
 def _round(request: Request) -> rounds.Round:
-    rid = _id(request, "rid")
-    found = [r for r in rounds.rounds(portal(request).store) if r.id == rid]
-    if not found:
+    found = rounds.get(portal(request).store, request.path_params["rid"])
+    if found is None:
         raise HTTPException(404)
-    return found[0]
+    return found
 
 
-def _endpoint(fn: Any) -> Any:
+# -- the calls -----------------------------------------------------------------------------------
+
+def list_rounds(request: Request) -> list[rounds.Round]:
+    return rounds.rounds(portal(request).store)
+
+
+def one_round(request: Request) -> RoundTotals:
+    rnd = _round(request)
+    return RoundTotals(round=rnd, totals=departments.totals(departments.status(portal(request).store, rnd)))
+
+
+def round_status(request: Request) -> departments.Status:
+    return departments.round_status(portal(request).store, _round(request))
+
+
+def round_returns(request: Request) -> list[returns.Return]:
+    rnd = _round(request)
+    status = _text(request, "status")
+    if status is not None and status not in returns.STATUSES:
+        raise HTTPException(400, t("err_api_param", name="status"))
+    return returns.query(portal(request).store, round_id=rnd.id, department=_text(request, "department"),
+                         status=status, withdrawn=False, with_data=True, by_id=True,
+                         limit=_int(request, "limit", 100, 1, MAX_LIMIT), offset=_int(request, "offset", 0, 0, MAX_ID))
+
+
+def round_errors(request: Request) -> list[returns.LocatedError]:
+    rnd = _round(request)
+    return returns.errors_of_round(portal(request).store, rnd.id, _int(request, "limit", 1000, 1, 10000),
+                                   _int(request, "offset", 0, 0, MAX_ID))
+
+
+def one_return(request: Request) -> returns.Return:
+    found = returns.one(portal(request).store, request.path_params["id"], with_data=True)
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+# -- the document ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """One GET of the API: its path, handler, answer type, summary and parameters."""
+
+    path: str
+    handler: Callable[[Request], Any]
+    answers: Any
+    summary: str
+    params: tuple[dict[str, Any], ...] = ()
+
+
+def _path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0,
+                                                                       "maximum": MAX_ID}}
+
+
+_PAGING = ({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+           {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}})
+
+CALLS = (
+    Call("/api/v1/rounds", list_rounds, list[rounds.Round], "every round, newest first"),
+    Call("/api/v1/rounds/{rid}", one_round, RoundTotals, "one round and its totals", (_path_id("rid"),)),
+    Call("/api/v1/rounds/{rid}/status", round_status, departments.Status, "where each roster department stands",
+         (_path_id("rid"),)),
+    Call("/api/v1/rounds/{rid}/returns", round_returns, list[returns.Return],
+         "current returns with their data and errors", (
+             _path_id("rid"), {"name": "department", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+             {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(returns.STATUSES)}},
+             *_PAGING)),
+    Call("/api/v1/rounds/{rid}/errors", round_errors, list[returns.LocatedError],
+         "every error of the current invalid and unreadable returns", (
+             _path_id("rid"), {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                         "maximum": 10000}}, _PAGING[1])),
+    Call("/api/v1/returns/{id}", one_return, returns.Return, "one return (any copy) with data and errors",
+         (_path_id("id"),)),
+)
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API, its schemas derived from the answer types."""
+    refs, components = shapes.components([c.answers for c in CALLS] + [ApiError])
+    error_ref = refs[-1]
+    errors = {code: {"description": text, "content": {"application/json": {"schema": error_ref}}}
+              for code, text in (("400", "a parameter is wrong"), ("401", "no or no valid API token"),
+                                 ("404", "no such round or return"))}
+    paths = {c.path: {"get": {"summary": c.summary, "parameters": list(c.params), "responses": {
+        "200": {"description": c.summary, "content": {"application/json": {"schema": ref}}}, **errors}}}
+        for c, ref in zip(CALLS, refs, strict=False)}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "xltemplate collection portal API", "version": "1"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": components},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+async def openapi(request: Request) -> Response:
+    return _json(document())
+
+
+def _endpoint(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         def run() -> Response:
             _authorised(request)
@@ -77,187 +192,14 @@ def _endpoint(fn: Any) -> Any:
 
         return await run_in_threadpool(run)
 
+    endpoint.__name__ = fn.__name__
     return endpoint
 
 
-def list_rounds(request: Request) -> Any:
-    return [r.as_dict() for r in rounds.rounds(portal(request).store)]
-
-
-def one_round(request: Request) -> Any:
-    rnd = _round(request)
-    return rnd.as_dict() | {"totals": rounds.totals(rounds.status(portal(request).store, rnd))}
-
-
-def round_status(request: Request) -> Any:
-    rnd = _round(request)
-    lines = rounds.status(portal(request).store, rnd)
-    return {"round": rnd.as_dict(), "departments": [d.as_dict() for d in lines], "totals": rounds.totals(lines)}
-
-
-def _return_rows(request: Request, where: list[Any], limit: int, offset: int, with_data: bool) -> list[dict[str, Any]]:
-    store = portal(request).store
-    s, e = store.submissions, store.errors
-    cols = [s.c.id, s.c.round_id, s.c.department_code, s.c.department, s.c.key_text, s.c.status, s.c.error_count,
-            s.c.file_name, s.c.received_at, s.c.saved_at, s.c.form_id, s.c.form_version, s.c.submission_id,
-            s.c.is_current, s.c.superseded_by, s.c.withdrawn_at]
-    if with_data:
-        cols.append(s.c.data)
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(*cols).where(*where).order_by(s.c.id).limit(limit).offset(offset)).all()
-        ids = [r.id for r in rows]
-        errors: dict[int, list[dict[str, Any]]] = {}
-        if ids:
-            for r in conn.execute(sa.select(e).where(e.c.submission.in_(ids)).order_by(e.c.id)):
-                errors.setdefault(r.submission, []).append(_error(r))
-    out = []
-    for r in rows:
-        item = {"id": r.id, "round_id": r.round_id, "department_code": r.department_code,
-                "department": r.department, "project": r.key_text, "status": r.status, "error_count": r.error_count,
-                "file": r.file_name, "received_at": _iso(r.received_at), "saved_at": _iso(r.saved_at),
-                "form": r.form_id, "version": r.form_version, "submission_id": r.submission_id,
-                "current": bool(r.is_current), "superseded_by": r.superseded_by,
-                "withdrawn": r.withdrawn_at is not None, "errors": errors.get(r.id, [])}
-        if with_data:
-            item["data"] = r.data
-        out.append(item)
-    return out
-
-
-def _error(r: Any) -> dict[str, Any]:
-    return {"sheet": r.sheet, "cell": r.cell, "pointer": r.pointer, "label": r.label, "value": r.value,
-            "message": r.message, "code": r.code}
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat(timespec="seconds") if value is not None else None
-
-
-def round_returns(request: Request) -> Any:
-    rnd = _round(request)
-    s = portal(request).store.submissions
-    where = [s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None)]
-    department = _text(request, "department")
-    if department is not None:
-        where.append(s.c.department_code == department)
-    status = _text(request, "status")
-    if status is not None:
-        if status not in ("valid", "invalid", "unreadable"):
-            raise HTTPException(400, t("err_api_param", name="status"))
-        where.append(s.c.status == status)
-    limit, offset = _int(request, "limit", 100, 1, MAX_LIMIT), _int(request, "offset", 0, 0, MAX_ID)
-    return _return_rows(request, where, limit, offset, True)
-
-
-def round_errors(request: Request) -> Any:
-    rnd = _round(request)
-    store = portal(request).store
-    s, e = store.submissions, store.errors
-    limit, offset = _int(request, "limit", 1000, 1, 10000), _int(request, "offset", 0, 0, MAX_ID)
-    stmt = (sa.select(e, s.c.department_code, s.c.department, s.c.file_name, s.c.status)
-            .select_from(e.join(s, s.c.id == e.c.submission))
-            .where(s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None),
-                   s.c.status.in_(("invalid", "unreadable")))
-            .order_by(e.c.id).limit(limit).offset(offset))
-    with store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return [{"return": r.submission, "department_code": r.department_code, "department": r.department,
-             "file": r.file_name, "status": r.status, **_error(r)} for r in rows]
-
-
-def one_return(request: Request) -> Any:
-    sid = _id(request, "id")
-    s = portal(request).store.submissions
-    found = _return_rows(request, [s.c.id == sid], 1, 0, True)
-    if not found:
-        raise HTTPException(404)
-    return found[0]
-
-
-async def openapi(request: Request) -> Response:
-    return _json(document())
-
-
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.0 description of the API."""
-    error = {"type": "object", "required": ["error"], "properties": {"error": {
-        "type": "object", "required": ["status", "message"],
-        "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}}}
-    nullable_str = {"type": "string", "nullable": True}
-    rnd = {"type": "object", "required": ["id", "name", "form", "version", "status"], "properties": {
-        "id": {"type": "integer"}, "name": {"type": "string"}, "form": {"type": "string"},
-        "version": {"type": "string"}, "year": {"type": "integer", "nullable": True}, "deadline": nullable_str,
-        "status": {"type": "string", "enum": ["open", "closed"]},
-        "roster_kind": {"type": "string"}, "created_at": {"type": "string"}}}
-    totals = {"type": "object", "additionalProperties": {"type": "integer"}}
-    dept = {"type": "object", "required": ["code", "name", "status", "returns", "valid"], "properties": {
-        "code": {"type": "string"}, "name": {"type": "string"}, "contact": nullable_str,
-        "status": {"type": "string", "enum": ["not_returned", "invalid", "unreadable", "valid"]},
-        "returns": {"type": "integer"}, "valid": {"type": "integer"}, "in_roster": {"type": "boolean"},
-        "last_sent": nullable_str}}
-    err = {"type": "object", "properties": {k: nullable_str for k in
-                                            ("sheet", "cell", "pointer", "label", "value", "message", "code")}}
-    ret = {"type": "object", "required": ["id", "status", "errors"], "properties": {
-        "id": {"type": "integer"}, "round_id": {"type": "integer", "nullable": True},
-        "department_code": nullable_str, "department": nullable_str, "project": nullable_str,
-        "status": {"type": "string", "enum": ["valid", "invalid", "unreadable"]},
-        "error_count": {"type": "integer"}, "file": {"type": "string"}, "received_at": nullable_str,
-        "saved_at": nullable_str, "form": nullable_str, "version": nullable_str, "submission_id": nullable_str,
-        "current": {"type": "boolean"}, "superseded_by": {"type": "integer", "nullable": True},
-        "withdrawn": {"type": "boolean"}, "errors": {"type": "array", "items": err},
-        "data": {"type": "object", "nullable": True}}}
-    located = {"allOf": [err, {"type": "object", "properties": {
-        "return": {"type": "integer"}, "department_code": nullable_str, "department": nullable_str,
-        "file": {"type": "string"}, "status": {"type": "string"}}}]}
-
-    def ok(schema: dict[str, Any], what: str) -> dict[str, Any]:
-        return {"description": what, "content": {"application/json": {"schema": schema}}}
-
-    ref = {"$ref": "#/components/schemas/Error"}
-    errors = {code: {"description": text, "content": {"application/json": {"schema": ref}}}
-              for code, text in (("400", "a parameter is wrong"), ("401", "no or no valid API token"),
-                                 ("404", "no such round or return"))}
-    rid = {"name": "rid", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
-    paging = [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
-              {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}]
-
-    def op(summary: str, response: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return {"get": {"summary": summary, "parameters": params or [], "responses": {"200": response, **errors}}}
-
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "xltemplate collection portal API", "version": "1"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                       "schemas": {"Error": error, "Round": rnd, "Return": ret}},
-        "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/rounds": op("every round, newest first", ok({"type": "array", "items": rnd}, "rounds")),
-            "/api/v1/rounds/{rid}": op("one round and its totals", ok({"allOf": [rnd, {"type": "object", "properties": {
-                "totals": totals}}]}, "the round"), [rid]),
-            "/api/v1/rounds/{rid}/status": op("where each roster department stands", ok({
-                "type": "object", "required": ["round", "departments", "totals"], "properties": {
-                    "round": rnd, "departments": {"type": "array", "items": dept}, "totals": totals}}, "status"),
-                [rid]),
-            "/api/v1/rounds/{rid}/returns": op("current returns with their data and errors", ok(
-                {"type": "array", "items": ret}, "returns"), [
-                rid, {"name": "department", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-                {"name": "status", "in": "query", "schema": {"type": "string",
-                                                             "enum": ["valid", "invalid", "unreadable"]}}, *paging]),
-            "/api/v1/rounds/{rid}/errors": op("every error of the current invalid and unreadable returns", ok(
-                {"type": "array", "items": located}, "errors"), [rid, *paging[:1], paging[1]]),
-            "/api/v1/returns/{id}": op("one return (any copy) with data and errors", ok(ret, "the return"), [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}]),
-        },
-    }
+def _route_path(path: str) -> str:
+    return path.replace("{rid}", "{rid:id}").replace("{id}", "{id:id}")
 
 
 def routes() -> list[Route]:
-    return [
-        Route("/api/openapi.json", openapi),
-        Route("/api/v1/rounds", _endpoint(list_rounds)),
-        Route("/api/v1/rounds/{rid:int}", _endpoint(one_round)),
-        Route("/api/v1/rounds/{rid:int}/status", _endpoint(round_status)),
-        Route("/api/v1/rounds/{rid:int}/returns", _endpoint(round_returns)),
-        Route("/api/v1/rounds/{rid:int}/errors", _endpoint(round_errors)),
-        Route("/api/v1/returns/{id:int}", _endpoint(one_return)),
-    ]
+    return [Route("/api/openapi.json", openapi, name="openapi"),
+            *(Route(_route_path(c.path), _endpoint(c.handler), name="api_" + c.handler.__name__) for c in CALLS)]

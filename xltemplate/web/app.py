@@ -12,60 +12,48 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..collect import jobs
-from ..collect.db import local_time
+from ..collect import intake, jobs
+from ..collect.shapes import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
-from ..xlsx.guard import MAX_FILE
-from .security import BodyLimit, Headers, content_disposition
+from . import api, clerk, staff
+from .responses import Portal, path_for, render
+from .security import UPLOAD_LIMIT, Headers
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "xt_session"
-LOGIN_COOKIE = "xt_login"
-FORM_LIMIT = 256 * 1024  # a plain form
-UPLOAD_LIMIT = MAX_FILE + 1024 * 1024  # one return through a link: the largest file the engine reads
-BULK_LIMIT = 300 * 1024 * 1024  # returns received by mail, many files or zips at once
-ROSTER_LIMIT = 10 * 1024 * 1024
 UPLOAD_SLOTS = 2
 log = logging.getLogger("xltemplate.web")
 
 
-def body_limit(path: str) -> int:
-    """The largest request body each route takes."""
-    if path.startswith("/l/") and path.endswith("/upload"):
-        return UPLOAD_LIMIT
-    if path.startswith("/rounds/") and path.endswith("/upload"):
-        return BULK_LIMIT
-    if path == "/rounds":
-        return ROSTER_LIMIT
-    return FORM_LIMIT
+class IdConvertor(Convertor[int]):
+    """A record's id in a path: 1 to 9 digits (anything longer is no page of ours: 404, never a
+    number the database cannot hold)."""
+
+    regex = "[0-9]{1,9}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
 
 
-@dataclass
-class Portal:
-    store: Store
-    env: jinja2.Environment
-    data_dir: Path
-    worker: jobs.Worker | None = None
-    #: uploads checked at once in this process; the others wait their turn in order, rather than
-    #: all sharing one interpreter lock (which makes every answer slow instead of a few)
-    upload_slots: asyncio.Semaphore | None = None
+register_url_convertor("id", IdConvertor())
 
 
 def _environment() -> jinja2.Environment:
@@ -73,42 +61,9 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["t"] = t
     env.globals["catalog_keys"] = CATALOG
+    env.globals["path"] = jinja2.pass_context(lambda ctx, name, **params: path_for(ctx["request"], name, **params))
     env.filters["local"] = local_time
     return env
-
-
-def portal(request: Request) -> Portal:
-    return request.app.state.portal
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    p = portal(request)
-    sess = request.scope.get("xt_session")
-    html = p.env.get_template(template).render(request=request, session=sess, **context)
-    return HTMLResponse(html, status_code=status_code)
-
-
-def download(content: bytes, name: str, media: str | None = None) -> Response:
-    kind = media or ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if name.endswith(".xlsx")
-                     else "application/zip" if name.endswith(".zip") else "text/csv; charset=utf-8"
-                     if name.endswith(".csv") else "application/octet-stream")
-    return Response(content, media_type=kind, headers={"content-disposition": content_disposition(name)})
-
-
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure(request), path="/")
-
-
-def new_login_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -155,8 +110,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run_jobs: bool = True) -> Starlette:
     """The portal over database ``db`` (default: ``xltemplate.db`` here), scratch files in ``data_dir``."""
-    from . import api, clerk, staff
-
     store = Store(db)
     data = Path(data_dir or "xltemplate-data")
     data.mkdir(parents=True, exist_ok=True)
@@ -166,8 +119,6 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.upload_slots = asyncio.Semaphore(UPLOAD_SLOTS)
         if run_jobs:
-            from ..collect import intake
-
             state.worker = jobs.Worker(store, {intake.BULK: intake.run_bulk})
             state.worker.start()
         try:
@@ -178,11 +129,10 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
                 state.worker.join(timeout=10)
             store.dispose()
 
-    routes = [*staff.routes(), *clerk.routes(), *api.routes(),
-              Route("/healthz", lambda r: Response("ok", media_type="text/plain")),
-              Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(Headers), Middleware(BodyLimit, limit_of=body_limit)],
+    routes: list[Any] = [*staff.routes(), *clerk.routes(), *api.routes(),
+                         Route("/healthz", lambda r: Response("ok", media_type="text/plain"), name="healthz"),
+                         Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Headers)],
                     exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.portal = state
     return app
@@ -191,4 +141,3 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
 def app_from_env() -> Starlette:
     """For ``uvicorn --factory`` with several workers: the database and folder from the environment."""
     return create_app(os.environ.get("XLTEMPLATE_DB"), os.environ.get("XLTEMPLATE_DATA"))
-

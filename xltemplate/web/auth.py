@@ -20,10 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..collect import accounts
-from .app import SESSION_COOKIE, portal, redirect
+from .responses import SESSION_COOKIE, path_for, portal, redirect_path
+from .security import FORM_LIMIT, limit_body
 
 Page = Callable[[Request, accounts.Session], Response]
 Action = Callable[[Request, accounts.Session, FormData], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def current_session(request: Request) -> accounts.Session | None:
@@ -49,10 +51,10 @@ def cross_site(request: Request) -> bool:
 
 
 def _to_login(request: Request) -> Response:
-    return redirect("/login?next=" + urllib.parse.quote(request.url.path, safe="/"))
+    return redirect_path(path_for(request, "login") + "?next=" + urllib.parse.quote(request.url.path, safe="/"))
 
 
-def page(fn: Page, *, admin: bool = False) -> Callable[[Request], Awaitable[Response]]:
+def page(fn: Page, *, admin: bool = False) -> Endpoint:
     """A staff page (GET): the login page first when there is no live session."""
 
     async def endpoint(request: Request) -> Response:
@@ -64,11 +66,13 @@ def page(fn: Page, *, admin: bool = False) -> Callable[[Request], Awaitable[Resp
         request.scope["xt_session"] = sess
         return await run_in_threadpool(fn, request, sess)
 
+    endpoint.__name__ = fn.__name__
     return endpoint
 
 
-def action(fn: Action, *, admin: bool = False, max_files: int = 0) -> Callable[[Request], Awaitable[Response]]:
-    """A staff action (POST): same site, a live session, and the session's CSRF token in the form."""
+def action(fn: Action, *, admin: bool = False, max_files: int = 0, limit: int = FORM_LIMIT) -> Endpoint:
+    """A staff action (POST): same site, a live session, and the session's CSRF token in the form;
+    a body of at most ``limit`` bytes."""
 
     async def endpoint(request: Request) -> Response:
         if cross_site(request):
@@ -78,6 +82,7 @@ def action(fn: Action, *, admin: bool = False, max_files: int = 0) -> Callable[[
             return _to_login(request)
         if admin and sess.user.role != "admin":
             raise HTTPException(403)
+        request = limit_body(request, limit)
         request.scope["xt_session"] = sess
         try:
             form = await request.form(max_files=max_files, max_fields=50)
@@ -93,6 +98,8 @@ def action(fn: Action, *, admin: bool = False, max_files: int = 0) -> Callable[[
         finally:
             await form.close()
 
+    endpoint.body_limit = limit  # type: ignore[attr-defined]
+    endpoint.__name__ = fn.__name__
     return endpoint
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -17,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import files, intake, links, rounds
-from ..collect.db import writing
+from ..collect import events, intake, links, returns, rounds
 from ..collect.links import Link
 from ..messages import t
-from .app import download, portal, render
 from .auth import address
+from .responses import download, portal, render
+from .security import UPLOAD_LIMIT, limited
 
 
 def _link(request: Request) -> Link:
@@ -32,23 +31,13 @@ def _link(request: Request) -> Link:
     return link
 
 
-def _own_returns(request: Request, link: Link) -> list[Any]:
-    return rounds.returns(portal(request).store, link.round, link.department_code)
-
-
-def _templates(request: Request, link: Link) -> list[Any]:
-    store = portal(request).store
-    i = store.t.issued
-    with store.engine.connect() as conn:
-        return conn.execute(sa.select(i.c.submission_id, i.c.project, i.c.file, i.c.file_id).where(
-            i.c.round_id == link.round.id, i.c.department_code == link.department_code).order_by(i.c.file)).all()
-
-
 def _page(request: Request, link: Link, receipt: intake.Receipt | None = None, status_code: int = 200,
           missing: bool = False) -> Response:
+    store = portal(request).store
     return render(request, "clerk.html", status_code=status_code, link=link, token=request.path_params["token"],
-                  templates=_templates(request, link), returns=_own_returns(request, link), receipt=receipt,
-                  missing=missing)
+                  templates=rounds.templates_of(store, link.round.id, link.department_code),
+                  returns=returns.query(store, round_id=link.round.id, department=link.department_code),
+                  receipt=receipt, missing=missing)
 
 
 async def home(request: Request) -> Response:
@@ -58,23 +47,21 @@ async def home(request: Request) -> Response:
     return await run_in_threadpool(run)
 
 
-def _log(request: Request, link: Link, detail: dict[str, Any], submission: int | None = None) -> None:
-    store = portal(request).store
-    with writing(store.engine) as conn:
-        rounds.log(store, conn, "download", actor=intake.LINK_ACTOR.format(code=link.department_code),
-                   round_id=link.round.id, submission=submission, detail=detail, address=address(request))
+def _record(request: Request, link: Link, detail: dict[str, Any], submission: int | None = None) -> None:
+    events.record(portal(request).store, "download", actor=intake.LINK_ACTOR.format(code=link.department_code),
+                  round_id=link.round.id, submission=submission, department_code=link.department_code,
+                  detail=detail, address=address(request))
 
 
 async def template(request: Request) -> Response:
     def run() -> Response:
         link = _link(request)
-        sid = request.path_params["sid"]
-        row = next((r for r in _templates(request, link) if r.submission_id == sid), None)
-        stored = files.get(portal(request).store, row.file_id) if row is not None else None
+        stored = rounds.template_file(portal(request).store, link.round.id, link.department_code,
+                                      request.path_params["sid"])
         if stored is None:
             raise HTTPException(404)
-        _log(request, link, {"file": row.file, "what": "template"})
-        return download(stored.content, row.file)
+        _record(request, link, {"file": stored.name, "what": "template"})
+        return download(stored.content, stored.name)
 
     return await run_in_threadpool(run)
 
@@ -114,17 +101,15 @@ async def upload(request: Request) -> Response:
 async def annotated(request: Request) -> Response:
     def run() -> Response:
         link = _link(request)
-        sid = int(request.path_params["id"])
+        sid = request.path_params["id"]
         store = portal(request).store
-        s = store.submissions
-        with store.engine.connect() as conn:
-            row = conn.execute(sa.select(s.c.round_id, s.c.department_code).where(s.c.id == sid)).first()
-        if row is None or row.round_id != link.round.id or row.department_code != link.department_code:
+        found = returns.one(store, sid)
+        if found is None or found.round_id != link.round.id or found.department_code != link.department_code:
             raise HTTPException(404)
         stored = intake.annotated(store, sid)
         if stored is None:
             raise HTTPException(404)
-        _log(request, link, {"file": stored.name, "what": "annotated"}, sid)
+        _record(request, link, {"file": stored.name, "what": "annotated"}, sid)
         return download(stored.content, stored.name)
 
     return await run_in_threadpool(run)
@@ -132,8 +117,8 @@ async def annotated(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/l/{token:str}", home, methods=["GET"]),
-        Route("/l/{token:str}/template/{sid:str}", template, methods=["GET"]),
-        Route("/l/{token:str}/upload", upload, methods=["POST"]),
-        Route("/l/{token:str}/returns/{id:int}/annotated", annotated, methods=["GET"]),
+        Route("/l/{token:str}", home, methods=["GET"], name="clerk"),
+        Route("/l/{token:str}/template/{sid:str}", template, methods=["GET"], name="clerk_template"),
+        Route("/l/{token:str}/upload", limited(UPLOAD_LIMIT)(upload), methods=["POST"], name="clerk_upload"),
+        Route("/l/{token:str}/returns/{id:id}/annotated", annotated, methods=["GET"], name="clerk_annotated"),
     ]

@@ -5,9 +5,10 @@
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (a department's link
   token is in its URL and must not leak to another site), ``X-Frame-Options: DENY``, and
   ``Cache-Control: no-store`` on everything but static files.
-* **Body size**: a request body is counted while it streams in and refused (413) as soon as it
-  passes the limit of its route (a declared ``Content-Length`` over the limit is refused before
-  a byte is read), so an oversize upload is never held in memory or on disk beyond the limit.
+* **Body size**: each route that reads a body declares its limit (:func:`limited`); the body is
+  counted while it streams in and refused (413) as soon as it passes the limit (a declared
+  ``Content-Length`` over the limit is refused before a byte is read), so an oversize upload is
+  never held in memory or on disk beyond the limit.
 * **Errors**: whatever goes wrong, the browser gets a page in Chinese (JSON under ``/api``); a
   stack trace goes to the server log only.
 * **Downloads** carry their name as RFC 6266/5987 ``filename*=UTF-8''…`` (Chinese names arrive
@@ -19,10 +20,21 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..xlsx.guard import MAX_FILE
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+FORM_LIMIT = 256 * 1024  # a plain form
+UPLOAD_LIMIT = MAX_FILE + 1024 * 1024  # one return through a link: the largest file the engine reads
+BULK_LIMIT = 300 * 1024 * 1024  # returns received by mail, many files or zips at once
+ROSTER_LIMIT = 10 * 1024 * 1024
 
 log = logging.getLogger("xltemplate.web")
 
@@ -70,38 +82,39 @@ class TooLarge(HTTPException):
         self.limit = limit
 
 
-class BodyLimit:
-    """Refuses a request body over the limit of its path (``limit_of(path)``) while it streams in."""
+def limit_body(request: Request, limit: int) -> Request:
+    """The request with its body counted while it streams in: over ``limit`` it is refused (413),
+    and a declared ``Content-Length`` over the limit is refused before a byte is read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(limit)
+    receive = request.receive
+    seen = 0
 
-    def __init__(self, app: ASGIApp, limit_of: Callable[[str], int]):
-        self.app, self.limit_of = app, limit_of
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_of(scope.get("path", ""))
-        declared = None
-        for k, v in scope.get("headers", []):
-            if k == b"content-length":
-                try:
-                    declared = int(v)
-                except ValueError:
-                    declared = None
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            if declared is not None and declared > limit:
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
                 raise TooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise TooLarge(limit)
-            return message
+        return message
 
-        await self.app(scope, counted, send)
+    return Request(request.scope, counted)
+
+
+def limited(limit: int) -> Callable[[Endpoint], Endpoint]:
+    """Declares on a route's endpoint the largest request body it takes (see :func:`limit_body`)."""
+
+    def wrap(fn: Endpoint) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            return await fn(limit_body(request, limit))
+
+        endpoint.body_limit = limit  # type: ignore[attr-defined]
+        endpoint.__name__ = getattr(fn, "__name__", "endpoint")
+        return endpoint
+
+    return wrap
 
 
 def content_disposition(name: str, inline: bool = False) -> str:

@@ -1,19 +1,13 @@
 """The finance staff's pages: login, rounds, the dashboard, a department's page, bulk uploads,
-downloads, links, the audit log and API tokens.  Each handler calls the collect modules and
-renders; it decides nothing of its own."""
+downloads, links, the audit log and API tokens.  Each handler reads the request, calls one domain
+function of :mod:`xltemplate.collect` and renders or redirects: it holds no query and decides
+nothing of its own.  Every path it answers with comes from the route table (:func:`path_for`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import shutil
-import tempfile
-import urllib.parse
-import zipfile
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -21,45 +15,61 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import accounts, files, intake, jobs, links, rounds
-from ..collect.db import writing
+from ..collect import accounts, departments, events, files, intake, jobs, links, packages, returns, rounds
+from ..collect.distribute import RosterError
+from ..collect.report import ReportError, round_report
 from ..collect.rounds import Round
+from ..form.forms import FormNotFound, bundled, load_form
 from ..messages import t
-from .app import LOGIN_COOKIE, SESSION_COOKIE, download, new_login_token, portal, redirect, render, set_cookie
 from .auth import action, address, cross_site, current_session, field, page
+from .responses import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    download,
+    new_login_token,
+    path_for,
+    portal,
+    redirect,
+    redirect_path,
+    render,
+    set_cookie,
+)
+from .security import BULK_LIMIT, FORM_LIMIT, ROSTER_LIMIT, limited
 
-STATUSES = (rounds.NOT_RETURNED, rounds.INVALID, rounds.UNREADABLE_STATUS, rounds.VALID)
 SORTS = ("code", "name", "status", "returns", "last_sent")
+MAX_ID = 999_999_999
+
+
+def _int(value: str | None) -> int | None:
+    """A query parameter that must be an id: None unless it is one."""
+    return int(value) if value is not None and value.isdigit() and int(value) <= MAX_ID else None
 
 
 def _round(request: Request) -> Round:
-    try:
-        return rounds.find_round(portal(request).store, int(request.path_params["rid"]))
-    except rounds.RoundError as exc:
-        raise HTTPException(404) from exc
+    rnd = rounds.get(portal(request).store, request.path_params["rid"])
+    if rnd is None:
+        raise HTTPException(404)
+    return rnd
 
 
-def _log(request: Request, sess: accounts.Session | None, action_: str, *, round_id: int | None = None,
-         submission: int | None = None, detail: dict[str, Any] | None = None) -> None:
-    store = portal(request).store
-    with writing(store.engine) as conn:
-        rounds.log(store, conn, action_, actor=sess.user.name if sess else None, round_id=round_id,
-                   submission=submission, detail=detail, address=address(request))
+def _record(request: Request, sess: accounts.Session | None, action_: str, **kw: Any) -> None:
+    events.record(portal(request).store, action_, actor=sess.user.name if sess else None, address=address(request),
+                  **kw)
 
 
 # -- login -----------------------------------------------------------------------------------------
 
-async def login_page(request: Request) -> Response:
-    token = request.cookies.get(LOGIN_COOKIE) or new_login_token()
-    nxt = request.query_params.get("next", "/rounds")
-    response = render(request, "login.html", login_token=token, next=_safe_next(nxt), error=None, name="")
-    set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
-    return response
-
-
 def _safe_next(nxt: str) -> str:
     """Only a path of this site (never ``//elsewhere`` or a full address)."""
     return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/rounds"
+
+
+async def login_page(request: Request) -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or new_login_token()
+    nxt = _safe_next(request.query_params.get("next", "/rounds"))
+    response = render(request, "login.html", login_token=token, next=nxt, error=None, name="")
+    set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
+    return response
 
 
 async def login(request: Request) -> Response:
@@ -76,55 +86,42 @@ async def login(request: Request) -> Response:
     try:
         user = await run_in_threadpool(accounts.authenticate, store, name, password)
     except accounts.AccountError as exc:
-        await run_in_threadpool(_log_login, request, name, False)
+        await run_in_threadpool(events.record, store, "login_failed", actor=name[:200], address=address(request))
         return render(request, "login.html", status_code=401, login_token=cookie, next=nxt, error=str(exc),
                       name=name)
     token, _sess = await run_in_threadpool(accounts.start_session, store, user, address(request))
-    await run_in_threadpool(_log_login, request, name, True)
-    response = redirect(nxt)
+    await run_in_threadpool(events.record, store, "login", actor=name[:200], address=address(request))
+    response = redirect_path(nxt)
     set_cookie(request, response, SESSION_COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 
 
-def _log_login(request: Request, name: str, ok: bool) -> None:
-    store = portal(request).store
-    with writing(store.engine) as conn:
-        rounds.log(store, conn, "login" if ok else "login_failed", actor=name[:200], address=address(request))
-
-
 def logout(request: Request, sess: accounts.Session, form: FormData) -> Response:
     accounts.end_session(portal(request).store, request.cookies.get(SESSION_COOKIE))
-    _log(request, sess, "logout")
-    response = redirect("/login")
+    _record(request, sess, "logout")
+    response = redirect(request, "login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 async def home(request: Request) -> Response:
-    return redirect("/rounds" if await current_session(request) else "/login")
+    return redirect(request, "rounds" if await current_session(request) else "login")
 
 
 # -- rounds ----------------------------------------------------------------------------------------
 
 def rounds_page(request: Request, sess: accounts.Session, problems: list[str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    from ..form.forms import bundled, load_form
-
-    store = portal(request).store
-    found = rounds.rounds(store)
-    summary = {r.id: rounds.totals(rounds.status(store, r)) for r in found}
+    overview = departments.overview(portal(request).store)
     forms = [(fid, load_form(path).title) for fid, path in sorted(bundled().items())]
-    return render(request, "rounds.html", status_code=status_code, rounds=found, summary=summary, forms=forms,
+    return render(request, "rounds.html", status_code=status_code, overview=overview, forms=forms,
                   problems=problems or [], values=values or {})
 
 
 def create_round(request: Request, sess: accounts.Session, form: FormData) -> Response:
     """The same as ``distribute --db``: the round, its roster, a template and a link per department;
     then one zip with the templates and the list of links, offered once."""
-    from ..collect.distribute import RosterError, distribute, read_roster
-    from ..form.forms import FormNotFound, load_form
-
     store = portal(request).store
     values = {k: field(form, k) for k in ("form", "year", "deadline", "name")}
     problems: list[str] = []
@@ -149,60 +146,14 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
     if problems:
         return rounds_page(request, sess, problems, values, 400)
     assert isinstance(upload, UploadFile)
-    tmp = Path(tempfile.mkdtemp(dir=portal(request).data_dir))
     try:
-        raw = upload.file.read()
-        roster_path = tmp / ("roster.xlsx" if raw.startswith(b"PK") else "roster.csv")
-        roster_path.write_bytes(raw)
-        shown = files.safe_name(upload.filename, "roster.csv")
-        try:
-            rows = read_roster(roster_path)
-            issued = distribute(model, rows, tmp / "out", store=store, round_name=values["name"] or None, year=year,
-                                deadline=deadline, created_by=sess.user.name, base_url=str(request.base_url),
-                                source=shown)
-        except RosterError as exc:
-            return rounds_page(request, sess, [p.replace(str(roster_path), shown) for p in exc.problems], values,
-                               400)
-        rnd = rounds.rounds(store)[0]
-        package = _package(tmp / "out", issued, rnd)
-        with writing(store.engine) as conn:
-            fid = files.put(store, conn, package, f"{rnd.name}_模板和链接.zip", files.PACKAGE)
-            rounds.log(store, conn, "package_ready", actor=sess.user.name, round_id=rnd.id,
-                       detail={"file_id": fid}, address=address(request))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return redirect(f"/rounds/{rnd.id}?package={fid}")
-
-
-def links_workbook(rows: list[list[str]]) -> bytes:
-    """The list of department links as a workbook (text cells only)."""
-    import xlsxwriter
-
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
-    ws = book.add_worksheet(t("sheet_links"))
-    bold = book.add_format({"bold": True})
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            ws.write_string(r, c, value, bold if r == 0 else None)
-    ws.set_column(0, 0, 10)
-    ws.set_column(1, 3, 24)
-    ws.set_column(4, 4, 80)
-    ws.freeze_panes(1, 0)
-    book.close()
-    return out.getvalue()
-
-
-def _package(folder: Path, issued: list[Any], rnd: Round) -> bytes:
-    head = [t(k) for k in ("col_code", "col_department", "col_project", "col_file", "col_link")]
-    rows = [head] + [[i.code, i.name, i.project or "", i.file, i.link or ""] for i in issued]
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i in issued:
-            zf.write(folder / i.file, f"{t('folder_templates')}/{i.file}")
-        zf.write(folder / "manifest.csv", "manifest.csv")
-        zf.writestr(f"{t('file_links')}.xlsx", links_workbook(rows))
-    return out.getvalue()
+        rnd, fid = packages.open_round(store, model, upload.file.read(), upload.filename or "",
+                                       portal(request).data_dir, name=values["name"] or None, year=year,
+                                       deadline=deadline, actor=sess.user.name, base_url=str(request.base_url),
+                                       address=address(request))
+    except RosterError as exc:
+        return rounds_page(request, sess, exc.problems, values, 400)
+    return redirect_path(path_for(request, "round", rid=rnd.id) + f"?package={fid}")
 
 
 def package(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -210,89 +161,57 @@ def package(request: Request, sess: accounts.Session, form: FormData) -> Respons
     nowhere else (only their hashes are).  Taking it deletes it, so it is a POST with the CSRF
     token like every other change: a page of another site cannot make a browser use it up."""
     rnd = _round(request)
-    store = portal(request).store
-    stored = files.get(store, int(request.path_params["fid"]))
-    if stored is None or stored.kind != files.PACKAGE:
+    stored = rounds.take_package(portal(request).store, rnd, request.path_params["fid"], sess.user.name,
+                                 address(request))
+    if stored is None:
         raise HTTPException(404)
-    with writing(store.engine) as conn:
-        files.delete(store, conn, stored.id)
-        rounds.log(store, conn, "download", actor=sess.user.name, round_id=rnd.id,
-                   detail={"file": stored.name, "what": "package"}, address=address(request))
     return download(stored.content, stored.name)
 
 
 def dashboard(request: Request, sess: accounts.Session) -> Response:
     rnd = _round(request)
     store = portal(request).store
-    lines = rounds.status(store, rnd)
-    totals = rounds.totals(lines)
+    lines = departments.status(store, rnd)
+    totals = departments.totals(lines)
     q = request.query_params
-    want, sort, search = q.get("status", ""), q.get("sort", "code"), q.get("q", "").strip()
+    want = q.get("status", "")
+    want = want if want in departments.STATES else ""
+    sort = q.get("sort", "code")
+    sort = sort if sort in SORTS else "code"
+    search = q.get("q", "").strip()[:100]
     desc = q.get("desc") == "1"
     shown = [d for d in lines if (not want or d.status == want) and
              (not search or search in d.name or search in d.code)]
-    if sort not in SORTS:
-        sort = "code"
-    order = {"status": lambda d: STATUSES.index(d.status), "last_sent": lambda d: d.last_sent or dt.datetime.min,
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    order = {"status": lambda d: departments.STATES.index(d.status), "last_sent": lambda d: d.last_sent or epoch,
              "returns": lambda d: d.returns, "name": lambda d: d.name, "code": lambda d: d.code}[sort]
     shown.sort(key=order, reverse=desc)
+    package_id = _int(q.get("package"))
+    query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else ""}
     context = {"round": rnd, "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
-               "search": search, "statuses": STATUSES, "sorts": SORTS, "package": q.get("package"),
-               "jobs": _recent_jobs(store, rnd.id)}
+               "search": search, "statuses": departments.STATES, "sorts": SORTS, "package": package_id,
+               "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id)}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
     return render(request, "dashboard.html", **context)
-
-
-def _recent_jobs(store: Any, round_id: int) -> list[Any]:
-    j = store.t.jobs
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(j.c.id, j.c.status, j.c.total, j.c.done, j.c.created_at, j.c.created_by)
-                            .where(j.c.round_id == round_id).order_by(j.c.id.desc()).limit(5)).all()
-    return list(rows)
 
 
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
     rnd = _round(request)
     state = rounds.CLOSED if request.url.path.endswith("/close") else rounds.OPEN
     rounds.set_status(portal(request).store, rnd.id, state, actor=sess.user.name, address=address(request))
-    return redirect(f"/rounds/{rnd.id}")
+    return redirect(request, "round", rid=rnd.id)
 
 
 # -- a department ----------------------------------------------------------------------------------
 
 def department_page(request: Request, sess: accounts.Session, new_link: str | None = None) -> Response:
     rnd = _round(request)
-    code = request.path_params["code"]
-    store = portal(request).store
-    roster = [r for r in rounds.roster_of(store, rnd.id) if r.code == code]
-    found = rounds.returns(store, rnd, code, history=True)
-    if not roster and not found:
+    found = departments.detail(portal(request).store, rnd, request.path_params["code"],
+                               refused_before=_int(request.query_params.get("refused_before")))
+    if found is None:
         raise HTTPException(404)
-    name = roster[0].name if roster else (found[0].department or code)
-    ids = [r.id for r in found]
-    s, e, ev, i = store.submissions, store.errors, store.t.events, store.t.issued
-    with store.engine.connect() as conn:
-        extra = {row.id: row for row in conn.execute(sa.select(s.c.id, s.c.file_id, s.c.notes)
-                                                     .where(s.c.id.in_(ids)))} if ids else {}
-        errors: dict[int, list[Any]] = {}
-        if ids:
-            for row in conn.execute(sa.select(e).where(e.c.submission.in_(ids)).order_by(e.c.id)):
-                errors.setdefault(row.submission, []).append(row)
-        events = conn.execute(sa.select(ev).where(ev.c.round_id == rnd.id, ev.c.submission.in_(ids))
-                              .order_by(ev.c.at, ev.c.id)).all() if ids else []
-        refused = [row for row in conn.execute(sa.select(ev).where(
-            ev.c.round_id == rnd.id, ev.c.action == "upload_refused").order_by(ev.c.id.desc()).limit(500))
-            if (row.detail or {}).get("department_code") == code]
-        templates = conn.execute(sa.select(i.c.submission_id, i.c.project, i.c.file, i.c.file_id)
-                                 .where(i.c.round_id == rnd.id, i.c.department_code == code)).all()
-    history: dict[int, list[Any]] = {}
-    for row in events:
-        history.setdefault(row.submission, []).append(row)
-    status = next((d for d in rounds.status(store, rnd) if d.code == code), None)
-    return render(request, "department.html", round=rnd, code=code, name=name, contact=roster[0].contact
-                  if roster else None, returns=found, extra=extra, errors=errors, history=history, refused=refused,
-                  templates=templates, status=status, link=links.live(store, rnd.id, code), new_link=new_link)
+    return render(request, "department.html", round=rnd, dept=found, new_link=new_link)
 
 
 def new_link(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -306,69 +225,65 @@ def revoke_link(request: Request, sess: accounts.Session, form: FormData) -> Res
     rnd = _round(request)
     code = request.path_params["code"]
     links.revoke(portal(request).store, rnd.id, code, sess.user.name, address(request))
-    return redirect(f"/rounds/{rnd.id}/d/{urllib.parse.quote(code)}")
+    return redirect(request, "department", rid=rnd.id, code=code)
 
 
-def _submission(request: Request) -> Any:
-    store = portal(request).store
-    s = store.submissions
-    with store.engine.connect() as conn:
-        row = conn.execute(sa.select(s.c.id, s.c.round_id, s.c.department_code, s.c.file_id, s.c.file_name,
-                                     s.c.status).where(s.c.id == int(request.path_params["sid"]))).first()
-    if row is None:
+def _return(request: Request) -> returns.Return:
+    found = returns.one(portal(request).store, request.path_params["sid"])
+    if found is None:
         raise HTTPException(404)
-    return row
+    return found
 
 
-def _back(row: Any) -> str:
-    return f"/rounds/{row.round_id}/d/{urllib.parse.quote(row.department_code or '')}"
+def _back(request: Request, ret: returns.Return) -> Response:
+    if ret.round_id is None:
+        return redirect(request, "rounds")
+    return redirect(request, "department", rid=ret.round_id, code=ret.department_code or "")
 
 
 def withdraw(request: Request, sess: accounts.Session, form: FormData) -> Response:
-    row = _submission(request)
+    ret = _return(request)
     try:
-        rounds.withdraw(portal(request).store, row.id, field(form, "reason"), sess.user.name, address(request))
+        returns.withdraw(portal(request).store, ret.id or 0, field(form, "reason"), sess.user.name, address(request))
     except rounds.RoundError as exc:
         raise HTTPException(400, str(exc)) from exc
-    return redirect(_back(row))
+    return _back(request, ret)
 
 
 def restore(request: Request, sess: accounts.Session, form: FormData) -> Response:
-    row = _submission(request)
+    ret = _return(request)
     try:
-        rounds.restore(portal(request).store, row.id, sess.user.name, address(request))
+        returns.restore(portal(request).store, ret.id or 0, sess.user.name, address(request))
     except rounds.RoundError as exc:
         raise HTTPException(400, str(exc)) from exc
-    return redirect(_back(row))
+    return _back(request, ret)
 
 
 def return_file(request: Request, sess: accounts.Session) -> Response:
-    row = _submission(request)
     store = portal(request).store
-    stored = files.get(store, row.file_id)
+    stored = files.of_return(store, request.path_params["sid"])
     if stored is None:
         raise HTTPException(404)
-    _log(request, sess, "download", round_id=row.round_id, submission=row.id, detail={"file": stored.name})
+    _record(request, sess, "download", submission=request.path_params["sid"], detail={"file": stored.name})
     return download(stored.content, stored.name)
 
 
 def return_annotated(request: Request, sess: accounts.Session) -> Response:
-    row = _submission(request)
-    stored = intake.annotated(portal(request).store, row.id)
+    sid = request.path_params["sid"]
+    stored = intake.annotated(portal(request).store, sid)
     if stored is None:
         raise HTTPException(404)
-    _log(request, sess, "download", round_id=row.round_id, submission=row.id, detail={"file": stored.name})
+    _record(request, sess, "download", submission=sid, detail={"file": stored.name})
     return download(stored.content, stored.name)
 
 
 def refused_file(request: Request, sess: accounts.Session) -> Response:
     """A file refused at a department's link, for staff to look at."""
-    store = portal(request).store
-    fid = int(request.path_params["fid"])
-    stored = files.get(store, fid)
+    fid = request.path_params["fid"]
+    stored = files.get(portal(request).store, fid)
     if stored is None or stored.kind != files.UPLOAD:
         raise HTTPException(404)
-    _log(request, sess, "download", detail={"file": stored.name, "file_id": fid})
+    _record(request, sess, "download", detail={"file": stored.name, "file_id": fid})
     return download(stored.content, stored.name)
 
 
@@ -381,107 +296,57 @@ def bulk_upload(request: Request, sess: accounts.Session, form: FormData) -> Res
     if not uploads:
         raise HTTPException(400, t("no_files"))
     job_id = intake.enqueue_bulk(portal(request).store, rnd, uploads, sess.user.name, address(request))
-    return redirect(f"/rounds/{rnd.id}/jobs/{job_id}")
+    return redirect(request, "job", rid=rnd.id, jid=job_id)
 
 
 def job_page(request: Request, sess: accounts.Session) -> Response:
     rnd = _round(request)
-    job = jobs.get(portal(request).store, int(request.path_params["jid"]))
+    job = jobs.get(portal(request).store, request.path_params["jid"])
     if job is None or job.round_id != rnd.id:
         raise HTTPException(404)
-    counts: dict[str, int] = {}
-    for r in job.results:
-        key = "duplicate" if r.get("stored") == "duplicate" else r.get("status", "unreadable")
-        counts[key] = counts.get(key, 0) + 1
     template = "job_live.html" if request.query_params.get("partial") == "1" else "job.html"
-    return render(request, template, round=rnd, job=job, counts=counts)
+    return render(request, template, round=rnd, job=job, counts=jobs.counts(job))
 
 
 # -- downloads of the round ------------------------------------------------------------------------
 
 def report(request: Request, sess: accounts.Session) -> Response:
-    from ..collect.report import ReportError, write_report
-
     rnd = _round(request)
     suffix = request.path_params["fmt"]
     if suffix not in ("xlsx", "csv"):
         raise HTTPException(404)
-    store = portal(request).store
-    tmp = Path(tempfile.mkdtemp(dir=portal(request).data_dir))
     try:
-        out = tmp / f"report.{suffix}"
-        try:
-            write_report(store, out, form=rnd.form_id, round_name=rnd.name)
-        except ReportError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        content = out.read_bytes()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        content = round_report(portal(request).store, rnd, "." + suffix, portal(request).data_dir)
+    except ReportError as exc:
+        raise HTTPException(400, str(exc)) from exc
     name = f"{rnd.name}_{t('sheet_summary')}.{suffix}"
-    _log(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "report"})
+    _record(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "report"})
     return download(content, name)
 
 
 def templates_zip(request: Request, sess: accounts.Session) -> Response:
     rnd = _round(request)
-    store = portal(request).store
-    i = store.t.issued
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(i.c.file, i.c.file_id).where(i.c.round_id == rnd.id).order_by(i.c.file)).all()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for row in rows:
-            stored = files.get(store, row.file_id)
-            if stored is not None:
-                zf.writestr(row.file, stored.content)
+    content = packages.templates_zip(portal(request).store, rnd)
     name = f"{rnd.name}_{t('folder_templates')}.zip"
-    _log(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "templates"})
-    return download(out.getvalue(), name)
+    _record(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "templates"})
+    return download(content, name)
 
 
 def annotated_zip(request: Request, sess: accounts.Session) -> Response:
     rnd = _round(request)
-    store = portal(request).store
-    out = io.BytesIO()
-    taken: set[str] = set()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for r in rounds.returns(store, rnd):
-            if r.status != "invalid" or r.withdrawn_at is not None:
-                continue
-            stored = intake.annotated(store, r.id)
-            if stored is None:
-                continue
-            path = f"{files.safe_name(f'{r.department_code}_{r.department}', 'x')}/{stored.name}"
-            n = 1
-            while path in taken:
-                n += 1
-                path = path.rsplit(".", 1)[0] + f"({n}).xlsx"
-            taken.add(path)
-            zf.writestr(path, stored.content)
+    content = packages.annotated_zip(portal(request).store, rnd)
     name = f"{rnd.name}_{t('folder_annotated')}.zip"
-    _log(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "annotated"})
-    return download(out.getvalue(), name)
+    _record(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "annotated"})
+    return download(content, name)
 
 
 # -- audit log and API tokens ----------------------------------------------------------------------
 
-PAGE = 200
-
-
 def audit(request: Request, sess: accounts.Session) -> Response:
-    store = portal(request).store
-    ev, r = store.t.events, store.t.rounds
     q = request.query_params
-    stmt = sa.select(ev, r.c.name.label("round_name")).select_from(ev.outerjoin(r, r.c.id == ev.c.round_id))
-    before = q.get("before", "")
-    if before.isdigit():
-        stmt = stmt.where(ev.c.id < int(before))
-    round_id = q.get("round", "")
-    if round_id.isdigit():
-        stmt = stmt.where(ev.c.round_id == int(round_id))
-    with store.engine.connect() as conn:
-        rows = conn.execute(stmt.order_by(ev.c.id.desc()).limit(PAGE)).all()
-    return render(request, "audit.html", events=rows, more=rows[-1].id if len(rows) == PAGE else None,
+    round_id = _int(q.get("round"))
+    found = events.page(portal(request).store, before=_int(q.get("before")), round_id=round_id)
+    return render(request, "audit.html", events=found, more=found[-1].id if len(found) == events.PAGE else None,
                   round_id=round_id)
 
 
@@ -494,44 +359,46 @@ def create_token(request: Request, sess: accounts.Session, form: FormData) -> Re
         token, tid = accounts.make_api_token(portal(request).store, field(form, "name"), sess.user)
     except accounts.AccountError as exc:
         raise HTTPException(400, str(exc)) from exc
-    _log(request, sess, "api_token", detail={"id": tid, "name": field(form, "name")})
+    _record(request, sess, "api_token", detail={"id": tid, "name": field(form, "name")})
     return tokens_page(request, sess, new_token=token)
 
 
 def revoke_token(request: Request, sess: accounts.Session, form: FormData) -> Response:
-    tid = int(request.path_params["tid"])
+    tid = request.path_params["tid"]
     accounts.revoke_api_token(portal(request).store, tid)
-    _log(request, sess, "api_token_revoked", detail={"id": tid})
-    return redirect("/tokens")
+    _record(request, sess, "api_token_revoked", detail={"id": tid})
+    return redirect(request, "tokens")
 
 
 def routes() -> list[Route]:
     return [
-        Route("/", home),
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", action(logout), methods=["POST"]),
-        Route("/rounds", page(rounds_page), methods=["GET"]),
-        Route("/rounds", action(create_round, max_files=1), methods=["POST"]),
-        Route("/rounds/{rid:int}", page(dashboard)),
-        Route("/rounds/{rid:int}/package/{fid:int}", action(package), methods=["POST"]),
-        Route("/rounds/{rid:int}/close", action(set_round_state), methods=["POST"]),
-        Route("/rounds/{rid:int}/reopen", action(set_round_state), methods=["POST"]),
-        Route("/rounds/{rid:int}/upload", action(bulk_upload, max_files=2000), methods=["POST"]),
-        Route("/rounds/{rid:int}/jobs/{jid:int}", page(job_page)),
-        Route("/rounds/{rid:int}/report.{fmt:str}", page(report)),
-        Route("/rounds/{rid:int}/templates.zip", page(templates_zip)),
-        Route("/rounds/{rid:int}/annotated.zip", page(annotated_zip)),
-        Route("/rounds/{rid:int}/d/{code:str}", page(department_page)),
-        Route("/rounds/{rid:int}/d/{code:str}/link/new", action(new_link), methods=["POST"]),
-        Route("/rounds/{rid:int}/d/{code:str}/link/revoke", action(revoke_link), methods=["POST"]),
-        Route("/returns/{sid:int}/file", page(return_file)),
-        Route("/returns/{sid:int}/annotated", page(return_annotated)),
-        Route("/returns/{sid:int}/withdraw", action(withdraw), methods=["POST"]),
-        Route("/returns/{sid:int}/restore", action(restore), methods=["POST"]),
-        Route("/files/{fid:int}", page(refused_file)),
-        Route("/audit", page(audit)),
-        Route("/tokens", page(tokens_page, admin=True), methods=["GET"]),
-        Route("/tokens", action(create_token, admin=True), methods=["POST"]),
-        Route("/tokens/{tid:int}/revoke", action(revoke_token, admin=True), methods=["POST"]),
+        Route("/", home, name="home"),
+        Route("/login", login_page, methods=["GET"], name="login"),
+        Route("/login", limited(FORM_LIMIT)(login), methods=["POST"], name="login_post"),
+        Route("/logout", action(logout), methods=["POST"], name="logout"),
+        Route("/rounds", page(rounds_page), methods=["GET"], name="rounds"),
+        Route("/rounds", action(create_round, max_files=1, limit=ROSTER_LIMIT), methods=["POST"], name="round_new"),
+        Route("/rounds/{rid:id}", page(dashboard), name="round"),
+        Route("/rounds/{rid:id}/package/{fid:id}", action(package), methods=["POST"], name="package"),
+        Route("/rounds/{rid:id}/close", action(set_round_state), methods=["POST"], name="round_close"),
+        Route("/rounds/{rid:id}/reopen", action(set_round_state), methods=["POST"], name="round_reopen"),
+        Route("/rounds/{rid:id}/upload", action(bulk_upload, max_files=2000, limit=BULK_LIMIT), methods=["POST"],
+              name="bulk"),
+        Route("/rounds/{rid:id}/jobs/{jid:id}", page(job_page), name="job"),
+        Route("/rounds/{rid:id}/report.{fmt:str}", page(report), name="report"),
+        Route("/rounds/{rid:id}/templates.zip", page(templates_zip), name="templates_zip"),
+        Route("/rounds/{rid:id}/annotated.zip", page(annotated_zip), name="annotated_zip"),
+        Route("/rounds/{rid:id}/d/{code:str}", page(department_page), name="department"),
+        Route("/rounds/{rid:id}/d/{code:str}/link/new", action(new_link), methods=["POST"], name="link_new"),
+        Route("/rounds/{rid:id}/d/{code:str}/link/revoke", action(revoke_link), methods=["POST"],
+              name="link_revoke"),
+        Route("/returns/{sid:id}/file", page(return_file), name="return_file"),
+        Route("/returns/{sid:id}/annotated", page(return_annotated), name="return_annotated"),
+        Route("/returns/{sid:id}/withdraw", action(withdraw), methods=["POST"], name="withdraw"),
+        Route("/returns/{sid:id}/restore", action(restore), methods=["POST"], name="restore"),
+        Route("/files/{fid:id}", page(refused_file), name="refused_file"),
+        Route("/audit", page(audit), name="audit"),
+        Route("/tokens", page(tokens_page, admin=True), methods=["GET"], name="tokens"),
+        Route("/tokens", action(create_token, admin=True), methods=["POST"], name="token_new"),
+        Route("/tokens/{tid:id}/revoke", action(revoke_token, admin=True), methods=["POST"], name="token_revoke"),
     ]

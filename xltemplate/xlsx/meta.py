@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-#: The very hidden sheet (a form's own sheets may not use the name).
-SHEET = "_xltemplate"
+from ..form.model import META_SHEET
+
+#: The very hidden sheet (a form's own sheets may not use the name): owned by the form model, which
+#: refuses a layout that takes it.
+SHEET = META_SHEET
 #: Custom document properties are named ``PREFIX + key``.
 PREFIX = "xltemplate."
 #: Version of this layout, written as the property ``xltemplate.format`` and in the sheet's A1:B1.

@@ -28,6 +28,7 @@ import io
 import math
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import xlsxwriter
@@ -46,6 +47,9 @@ FONT = "宋体"
 INPUT_FILL = "#FFF8DC"
 DATE_FORMAT = 'yyyy"年"m"月"d"日"'
 FIXED_TIME = dt.datetime(2020, 1, 1)
+#: Signs a template's metadata (its identity) for the metadata key ``signature``: the caller's
+#: keyed function (:func:`xltemplate.collect.integrity.signer`); the writer knows no key.
+Signer = Callable[[dict[str, str]], str]
 MAX_ROW_HEIGHT = 409
 ERROR_FILL, ERROR_FONT = "#FFC7CE", "#9C0006"
 ERROR_SHEET = t("errors_sheet")
@@ -133,27 +137,27 @@ def _cell_problem(f: Field, value: Any, lang: str) -> str | None:
 # -- the three workbooks ----------------------------------------------------------------------
 
 def write_template(model: FormModel, *, submission_id: str = "", password: str | None = None, lang: str = "zh",
-                   extra_meta: dict[str, Any] | None = None, key: str | None = None) -> bytes:
+                   extra_meta: dict[str, Any] | None = None, sign: Signer | None = None) -> bytes:
     """The blank template: every cell empty but the prompt texts (``x-placeholder``)."""
     contents = {f.pointer: f.schema["x-placeholder"] for f in model.fields if "x-placeholder" in f.schema}
     return _write(model, contents, submission_id=submission_id, password=password, lang=lang,
-                  extra_meta=extra_meta, key=key)
+                  extra_meta=extra_meta, sign=sign)
 
 
 def write_filled(model: FormModel, data: Any, *, submission_id: str = "", password: str | None = None,
-                 lang: str = "zh", extra_meta: dict[str, Any] | None = None, key: str | None = None) -> bytes:
+                 lang: str = "zh", extra_meta: dict[str, Any] | None = None, sign: Signer | None = None) -> bytes:
     """The template prefilled with exactly ``data`` (no prompt texts); :class:`FillError` when it
     does not fit.  Formulas and checks carry the values a client shows before recalculating."""
     problems = check_fit(model, data, lang=lang)
     if problems:
         raise FillError(problems)
     return _write(model, _contents(model, data), submission_id=submission_id, password=password, lang=lang,
-                  extra_meta=extra_meta, key=key)
+                  extra_meta=extra_meta, sign=sign)
 
 
 def write_annotated(model: FormModel, data: Any, errors: list[Any], *, submission_id: str = "",
                     password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
-                    key: str | None = None) -> bytes:
+                    sign: Signer | None = None) -> bytes:
     """An annotated return: ``data`` as found (wrong types are what it marks), each cell with an
     error (``errors``: issues with pointers into ``data``) filled red and commented, and a first
     sheet 错误清单 listing them all, each linked to its cell."""
@@ -165,15 +169,15 @@ def write_annotated(model: FormModel, data: Any, errors: list[Any], *, submissio
         if e.pointer:
             marks[e.pointer] = f"{marks[e.pointer]}\n{e.message}" if e.pointer in marks else e.message
     return _write(model, _contents(model, data), marks=marks, errors=errors, submission_id=submission_id,
-                  password=password, lang=lang, extra_meta=extra_meta, key=key)
+                  password=password, lang=lang, extra_meta=extra_meta, sign=sign)
 
 
 def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
                    password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
-                   errors: list[Any] | None = None, key: str | None = None) -> bytes:
+                   errors: list[Any] | None = None, sign: Signer | None = None) -> bytes:
     """The template (``data`` None), a prefilled copy, or with ``errors`` an annotated return."""
     kw: dict[str, Any] = {"submission_id": submission_id, "password": password, "lang": lang,
-                          "extra_meta": extra_meta, "key": key}
+                          "extra_meta": extra_meta, "sign": sign}
     if errors is not None:
         return write_annotated(model, data, errors, **kw)
     if data is None:
@@ -193,8 +197,8 @@ def _contents(model: FormModel, data: Any) -> dict[str, Any]:
 
 def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] | None = None,
            errors: list[Any] | None = None, submission_id: str, password: str | None, lang: str,
-           extra_meta: dict[str, Any] | None, key: str | None) -> bytes:
-    book = _Book(model, submission_id=submission_id, password=password, extra_meta=extra_meta, key=key)
+           extra_meta: dict[str, Any] | None, sign: Signer | None) -> bytes:
+    book = _Book(model, submission_id=submission_id, password=password, extra_meta=extra_meta, sign=sign)
     error_sheet = book.add_sheet(t("errors_sheet", lang)) if errors is not None else None
     sheets = [_FormSheet(book, layout, book.add_sheet(layout.name)) for layout in model.sheets]
     book.write_meta()
@@ -279,7 +283,7 @@ class _Book:
     """The workbook: properties, formats, the metadata sheet and its dropdown lists, defined names."""
 
     def __init__(self, model: FormModel, *, submission_id: str, password: str | None,
-                 extra_meta: dict[str, Any] | None, key: str | None) -> None:
+                 extra_meta: dict[str, Any] | None, sign: Signer | None) -> None:
         self.model, self.password = model, password
         self.buf = io.BytesIO()
         self.book = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_numbers": False,
@@ -291,10 +295,8 @@ class _Book:
                           "schema_hash": model.schema_hash, "submission_id": submission_id,
                           **{k: str(v) for k, v in (extra_meta or {}).items()},
                           "generator": f"xltemplate {__version__}"}
-        if key:
-            from ..collect.integrity import signature
-
-            self.meta_info["signature"] = signature(key, self.meta_info)
+        if sign is not None:
+            self.meta_info["signature"] = sign(self.meta_info)
         for name, value in meta_layout.properties(self.meta_info):
             self.book.set_custom_property(name, value)
         self.fmt = _Formats(self.book, model.styles)

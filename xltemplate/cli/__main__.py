@@ -1,0 +1,5 @@
+"""``python -m xltemplate.cli``."""
+
+from . import main
+
+main()

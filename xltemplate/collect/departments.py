@@ -1,0 +1,172 @@
+"""Where each department stands in a round, and everything about one department on one page.
+
+A department is 未报送 with no current return, 有错误 when any of its current returns is invalid,
+无法读取 when any is unreadable, otherwise 通过 (most urgent first).  Departments not on the
+roster that sent something into the round follow the roster's, and files that no department
+could be found for come last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import sqlalchemy as sa
+
+from ..messages import t
+from . import events, links
+from .returns import Return, query
+from .rounds import IssuedTemplate, Round, roster_of, templates_of
+from .rounds import rounds as rounds_of
+from .shapes import utc
+
+if TYPE_CHECKING:
+    from .store import Store
+
+#: Where a department stands, most urgent first when it has several returns.
+NOT_RETURNED, INVALID, UNREADABLE, VALID = "not_returned", "invalid", "unreadable", "valid"
+STATES = (NOT_RETURNED, INVALID, UNREADABLE, VALID)
+REFUSED_PAGE = 50
+
+
+class DepartmentStatus(msgspec.Struct, kw_only=True):
+    """One line of a round's status: a department and where it stands."""
+
+    code: str
+    name: str
+    contact: str | None
+    status: str  # not_returned | invalid | unreadable | valid
+    returns: int  # current copies, not withdrawn
+    valid: int
+    last_sent: dt.datetime | None
+    in_roster: bool = True
+
+
+class Totals(msgspec.Struct, kw_only=True):
+    """A round's counts: the roster's departments by where they stand, and returns."""
+
+    departments: int
+    returned: int
+    not_returned: int
+    invalid: int
+    unreadable: int
+    valid: int
+    returns: int
+    valid_returns: int
+
+
+class Status(msgspec.Struct, kw_only=True):
+    """Where a round stands: ``xltemplate status --json`` and the API's status of a round."""
+
+    round: Round
+    departments: list[DepartmentStatus]
+    totals: Totals
+
+
+class Department(msgspec.Struct, kw_only=True):
+    """Everything staff see on a department's page."""
+
+    code: str
+    name: str
+    contact: str | None
+    status: DepartmentStatus | None
+    returns: list[Return]  # every copy, history included
+    history: dict[int, list[events.Event]]  # by return id
+    refused: list[events.Event]  # uploads refused at its link, newest first (a page)
+    more_refused: int | None  # the id to page on from, when there are more
+    templates: list[IssuedTemplate]
+    link: dict[str, Any] | None
+
+
+def status(store: Store, rnd: Round) -> list[DepartmentStatus]:
+    """One line per roster department (in roster order), then departments not on the roster that
+    sent something into the round, then files of no department."""
+    s, ro = store.submissions, store.t.roster
+    live = sa.and_(s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None))
+    with store.engine.connect() as conn:
+        roster = conn.execute(sa.select(ro.c.code, ro.c.name, ro.c.contact, ro.c.line)
+                              .where(ro.c.round_id == rnd.id).order_by(ro.c.line)).all()
+        counts = conn.execute(sa.select(s.c.department_code, s.c.status, sa.func.count())
+                              .where(live).group_by(s.c.department_code, s.c.status)).all()
+        last = dict(conn.execute(sa.select(s.c.department_code, sa.func.max(s.c.received_at))
+                                 .where(s.c.round_id == rnd.id).group_by(s.c.department_code)).all())
+        names = dict(conn.execute(sa.select(s.c.department_code, sa.func.max(s.c.department))
+                                  .where(s.c.round_id == rnd.id).group_by(s.c.department_code)).all())
+    by_code: dict[str | None, dict[str, int]] = {}
+    for code, st, n in counts:
+        by_code.setdefault(code, {})[st] = n
+    out: list[DepartmentStatus] = []
+    seen: set[str] = set()
+    for code, name, contact, _line in roster:
+        if code in seen:  # a roster of projects lists a department once per project
+            continue
+        seen.add(code)
+        out.append(_status_line(code, name, contact, by_code.get(code, {}), last.get(code)))
+    for code in sorted(c for c in by_code if c not in seen and c is not None):
+        out.append(_status_line(code, names.get(code) or code, None, by_code[code], last.get(code), False))
+    if None in by_code:
+        out.append(_status_line("", t("unknown_department"), None, by_code[None], last.get(None), False))
+    return out
+
+
+def _status_line(code: str, name: str, contact: str | None, counts: dict[str, int], last: Any,
+          in_roster: bool = True) -> DepartmentStatus:
+    total = sum(counts.values())
+    if not total:
+        st = NOT_RETURNED
+    elif counts.get("invalid"):
+        st = INVALID
+    elif counts.get("unreadable"):
+        st = UNREADABLE
+    else:
+        st = VALID
+    return DepartmentStatus(code=code, name=name, contact=contact, status=st, returns=total,
+                            valid=counts.get("valid", 0), last_sent=utc(last), in_roster=in_roster)
+
+
+def totals(lines: list[DepartmentStatus]) -> Totals:
+    """Departments of the roster by status, and their returns."""
+    roster = [d for d in lines if d.in_roster]
+    by = {k: sum(1 for d in roster if d.status == k) for k in STATES}
+    return Totals(departments=len(roster), returned=len(roster) - by[NOT_RETURNED],
+                  returns=sum(d.returns for d in lines), valid_returns=sum(d.valid for d in lines), **by)
+
+
+def round_status(store: Store, rnd: Round) -> Status:
+    lines = status(store, rnd)
+    return Status(round=rnd, departments=lines, totals=totals(lines))
+
+
+def one(store: Store, rnd: Round, code: str) -> DepartmentStatus | None:
+    """Where one department stands (None when it is neither on the roster nor sent anything)."""
+    return next((d for d in status(store, rnd) if d.code == code), None)
+
+
+def detail(store: Store, rnd: Round, code: str, *, refused_before: int | None = None) -> Department | None:
+    """A department's page: its returns with their history and errors, the uploads refused at its
+    link (a page at a time, newest first), its templates and its link; None when the round has no
+    such department and nothing came from it."""
+    roster = roster_of(store, rnd.id, code)
+    found = query(store, round_id=rnd.id, department=code, history=True)
+    if not roster and not found:
+        return None
+    name = roster[0].name if roster else (found[0].department or code)
+    ids = [r.id for r in found if r.id is not None]
+    history: dict[int, list[events.Event]] = {}
+    if ids:
+        for e in sorted(events.page(store, round_id=rnd.id, submissions=ids, limit=10_000), key=lambda e: (e.at, e.id)):
+            if e.submission is not None:
+                history.setdefault(e.submission, []).append(e)
+    refused = events.page(store, round_id=rnd.id, actions=("upload_refused",), department=code,
+                          before=refused_before, limit=REFUSED_PAGE + 1)
+    more = refused[REFUSED_PAGE - 1].id if len(refused) > REFUSED_PAGE else None
+    return Department(code=code, name=name, contact=roster[0].contact if roster else None,
+                      status=one(store, rnd, code), returns=found, history=history, refused=refused[:REFUSED_PAGE],
+                      more_refused=more, templates=templates_of(store, rnd.id, code),
+                      link=links.live(store, rnd.id, code))
+
+
+def overview(store: Store) -> list[tuple[Round, Totals]]:
+    """Every round, newest first, with its totals."""
+    return [(rnd, totals(status(store, rnd))) for rnd in rounds_of(store)]

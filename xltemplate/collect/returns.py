@@ -1,0 +1,234 @@
+"""Returns: the stored copies of each department's filled forms, read in one shape.
+
+A :class:`Return` is what the CLI's ``returns --json``, the portal's API and pages, and the
+import's JSON lines (inside a :class:`Receipt`) all give for a stored copy; its errors are
+:class:`~xltemplate.form.validate.Issue`\\ s, each at the sheet and cell the value was read from.
+Withdrawing a return filed by mistake, and restoring it, are here too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import sqlalchemy as sa
+
+from ..form.validate import Issue
+from . import events
+from .db import utcnow, writing
+from .rounds import RoundError
+from .shapes import utc
+
+if TYPE_CHECKING:
+    from .importer import ImportResult
+    from .store import Identity, Outcome, Store
+
+STATUSES = ("valid", "invalid", "unreadable")
+ERROR_FIELDS = ("sheet", "cell", "pointer", "label", "value", "message", "code", "form_cell")
+
+
+class Return(msgspec.Struct, kw_only=True):
+    """One stored copy of a return (``id`` is None for a result not stored: ``import --no-db``)."""
+
+    id: int | None
+    round_id: int | None
+    department_code: str | None
+    department: str | None
+    project: str | None  # the return's key as the clerk wrote it (the bundled form: 项目名称)
+    status: str  # valid | invalid | unreadable
+    error_count: int
+    errors: list[Issue]
+    file: str
+    received_at: dt.datetime | None
+    saved_at: dt.datetime | None  # as the client wrote it into the file: shown, never trusted
+    form: str | None
+    version: str | None
+    submission_id: str | None
+    current: bool  # the copy that counts for its return (the others are its history)
+    file_kept: bool = False  # the file it came in is stored (to download)
+    superseded_by: int | None = None
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_by: str | None = None
+    withdraw_reason: str | None = None
+    notes: list[dict[str, Any]] | None = None
+    data: dict[str, Any] | None = None  # the values, when asked for
+
+
+class Receipt(msgspec.Struct, kw_only=True):
+    """What became of one received file: taken as a copy of a return (``return``), a duplicate of a
+    file stored before, or refused (``refused`` says why, a file-level code)."""
+
+    file: str
+    status: str  # valid | invalid | unreadable | duplicate
+    stored: str | None = None  # current | superseded | duplicate; None when nothing was stored
+    replaces: list[int] = msgspec.field(default_factory=list)  # copies it put into history
+    refused: str | None = None
+    sha256: str | None = None
+    annotated: str | None = None  # where the annotated copy was written (import --annotate)
+    ret: Return | None = msgspec.field(default=None, name="return")
+
+
+class LocatedError(msgspec.Struct, kw_only=True):
+    """An error of a current return (an :class:`Issue`'s fields) with the return it belongs to: the
+    API's errors of a round, one flat object each."""
+
+    return_id: int = msgspec.field(name="return")
+    department_code: str | None
+    department: str | None
+    file: str
+    status: str
+    sheet: str | None
+    cell: str | None
+    pointer: str | None
+    label: str | None
+    value: Any
+    message: str
+    code: str
+    form_cell: str | None = None
+
+
+_COLUMNS = ("id", "round_id", "department_code", "department", "key_text", "status", "error_count", "file_name",
+            "received_at", "saved_at", "form_id", "form_version", "submission_id", "is_current", "superseded_by",
+            "withdrawn_at", "withdrawn_by", "withdraw_reason", "notes", "file_id")
+
+
+def _issue(row: Any) -> Issue:
+    return Issue(row.sheet, row.cell, row.pointer, row.label, row.value, row.message or "", row.code or "",
+                 getattr(row, "form_cell", None))
+
+
+def _return(row: Any, errors: list[Issue], data: Any = None) -> Return:
+    return Return(id=row.id, round_id=row.round_id, department_code=row.department_code, department=row.department,
+                  project=row.key_text, status=row.status, error_count=row.error_count, errors=errors,
+                  file=row.file_name, received_at=utc(row.received_at), saved_at=utc(row.saved_at),
+                  form=row.form_id, version=row.form_version, submission_id=row.submission_id,
+                  current=bool(row.is_current), file_kept=row.file_id is not None, superseded_by=row.superseded_by,
+                  withdrawn_at=utc(row.withdrawn_at), withdrawn_by=row.withdrawn_by,
+                  withdraw_reason=row.withdraw_reason, notes=row.notes or None, data=data)
+
+
+def _errors_of(conn: sa.Connection, store: Store, ids: list[int]) -> dict[int, list[Issue]]:
+    e = store.errors
+    out: dict[int, list[Issue]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for row in conn.execute(sa.select(e).where(e.c.submission.in_(chunk)).order_by(e.c.id)):
+            out.setdefault(row.submission, []).append(_issue(row))
+    return out
+
+
+def query(store: Store, *, round_id: int | None = None, department: str | None = None, status: str | None = None,
+          ids: Iterable[int] | None = None, history: bool = False, withdrawn: bool = True, with_data: bool = False,
+          by_id: bool = False, limit: int | None = None, offset: int = 0) -> list[Return]:
+    """Returns with their errors: of a round, of a department, of a status, or by id; the current
+    copies only unless ``history``; withdrawn ones unless ``withdrawn=False``.  Ordered by department
+    and time received (``by_id``: by id, for paging)."""
+    s = store.submissions
+    cols = [getattr(s.c, c) for c in _COLUMNS] + ([s.c.data] if with_data else [])
+    stmt = sa.select(*cols)
+    if round_id is not None:
+        stmt = stmt.where(s.c.round_id == round_id)
+    if department is not None:
+        stmt = stmt.where(s.c.department_code == department)
+    if status is not None:
+        stmt = stmt.where(s.c.status == status)
+    if ids is not None:
+        stmt = stmt.where(s.c.id.in_(list(ids)))
+    if not history:
+        stmt = stmt.where(s.c.is_current.is_(True))
+    if not withdrawn:
+        stmt = stmt.where(s.c.withdrawn_at.is_(None))
+    order = [s.c.id] if by_id else [sa.func.coalesce(s.c.department_code, ""), s.c.received_at, s.c.id]
+    stmt = stmt.order_by(*order).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        errors = _errors_of(conn, store, [r.id for r in rows if r.error_count]) if rows else {}
+    return [_return(r, errors.get(r.id, []), r.data if with_data else None) for r in rows]
+
+
+def one(store: Store, submission: int, with_data: bool = False) -> Return | None:
+    """One stored copy (current or not), or None."""
+    found = query(store, ids=[submission], history=True, with_data=with_data)
+    return found[0] if found else None
+
+
+def errors_of_round(store: Store, round_id: int, limit: int, offset: int = 0) -> list[LocatedError]:
+    """Every error of the round's current, not withdrawn, invalid or unreadable returns, in order."""
+    s, e = store.submissions, store.errors
+    stmt = (sa.select(e, s.c.department_code, s.c.department, s.c.file_name, s.c.status)
+            .select_from(e.join(s, s.c.id == e.c.submission))
+            .where(s.c.round_id == round_id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None),
+                   s.c.status.in_(("invalid", "unreadable")))
+            .order_by(e.c.id).limit(limit).offset(offset))
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [LocatedError(return_id=r.submission, department_code=r.department_code, department=r.department,
+                         file=r.file_name, status=r.status, **dataclasses.asdict(_issue(r))) for r in rows]
+
+
+def of_result(result: ImportResult, *, identity: Identity | None, notes: list[dict[str, Any]] | None,
+              outcome: Outcome | None, file: str) -> Return:
+    """The return a result was stored as (``outcome`` None: not stored), without reading it back."""
+    ident = identity
+    return Return(id=outcome.id if outcome is not None else None,
+                  round_id=ident.round_id if ident else None,
+                  department_code=ident.department_code if ident else None,
+                  department=ident.department if ident else None, project=ident.key_text if ident else None,
+                  status=result.status, error_count=len(result.errors), errors=list(result.errors), file=file,
+                  received_at=None, saved_at=utc(result.saved_at), form=result.form, version=result.version,
+                  submission_id=result.submission_id,
+                  current=outcome.current if outcome is not None else True, notes=notes or None, data=result.data)
+
+
+def receipt_of(result: ImportResult, outcome: Outcome | None, *, identity: Identity | None,
+               notes: list[dict[str, Any]] | None, sha256: str | None = None, annotated: str | None = None) -> Receipt:
+    """What became of one file of an import (``outcome`` None: ``--no-db``): the import's JSON line."""
+    if outcome is not None and outcome.status == "duplicate":
+        return Receipt(file=result.file, status="duplicate", stored="duplicate", sha256=sha256, annotated=annotated)
+    stored = None if outcome is None else ("current" if outcome.current else "superseded")
+    return Receipt(file=result.file, status=result.status, stored=stored,
+                   replaces=list(outcome.superseded) if outcome is not None else [], sha256=sha256,
+                   annotated=annotated, ret=of_result(result, identity=identity, notes=notes, outcome=outcome,
+                                                      file=result.file))
+
+
+def withdraw(store: Store, submission: int, reason: str, actor: str | None = None,
+             address: str | None = None) -> Return:
+    """Take a return filed by mistake out of the report and the status; it stays in history.
+    ``address``: where the request came from (the portal), for the audit log."""
+    if not reason or not reason.strip():
+        raise RoundError("withdraw_needs_reason")
+    return _set_withdrawn(store, submission, actor, reason.strip(), address)
+
+
+def restore(store: Store, submission: int, actor: str | None = None, address: str | None = None) -> Return:
+    """Undo a withdrawal."""
+    return _set_withdrawn(store, submission, actor, None, address)
+
+
+def _set_withdrawn(store: Store, submission: int, actor: str | None, reason: str | None,
+                   address: str | None = None) -> Return:
+    s = store.submissions
+    with writing(store.engine) as conn:
+        row = conn.execute(sa.select(s.c.id, s.c.round_id, s.c.withdrawn_at, s.c.department_code)
+                           .where(s.c.id == submission)).first()
+        if row is None:
+            raise RoundError("no_such_return", id=submission)
+        if reason is not None and row.withdrawn_at is not None:
+            raise RoundError("already_withdrawn", id=submission)
+        if reason is None and row.withdrawn_at is None:
+            raise RoundError("not_withdrawn", id=submission)
+        values = ({"withdrawn_at": utcnow(), "withdrawn_by": actor, "withdraw_reason": reason} if reason is not None
+                  else {"withdrawn_at": None, "withdrawn_by": None, "withdraw_reason": None})
+        conn.execute(s.update().where(s.c.id == submission).values(**values))
+        events.log(store, conn, "withdraw" if reason is not None else "restore", actor=actor, round_id=row.round_id,
+                   submission=submission, department_code=row.department_code,
+                   detail={"reason": reason} if reason else None, address=address)
+    found = one(store, submission)
+    assert found is not None
+    return found
