@@ -145,13 +145,13 @@ def test_concurrent_importers_never_leave_two_current_copies(db_url, wuhai, seed
         engine = sa.create_engine(db_url)
         with engine.connect() as conn:
             rows = conn.execute(sa.text(
-                "SELECT id, is_current, superseded_by, saved_at FROM submissions WHERE return_key = :k ORDER BY id"),
+                "SELECT id, is_current, superseded_by, received_at FROM submissions WHERE return_key = :k ORDER BY id"),
                 {"k": key}).all()
         engine.dispose()
         assert [r.id for r in rows] == ids, f"round {n}: a copy was lost"
         current = [r for r in rows if r.is_current]
         assert len(current) == 1, f"round {n}: {len(current)} current copies"
-        newest = max(rows, key=lambda r: r.saved_at)
+        newest = max(rows, key=lambda r: (r.received_at, r.id))  # received last (the loser retried after)
         other = next(r for r in rows if r.id != newest.id)
         assert current[0].id == newest.id and other.superseded_by == newest.id, f"round {n}"
 

@@ -28,3 +28,13 @@ def test_an_unknown_key_is_a_bug_but_an_unknown_file_code_reads_as_unexpected() 
     with pytest.raises(KeyError):
         t("no-such-key")
     assert message("no-such-code", "zh") == t("unexpected", "zh")
+
+
+def test_a_parameter_not_given_is_refused_never_shown_to_a_user() -> None:
+    with pytest.raises(KeyError, match="id"):
+        t("no_such_return", "zh")
+    assert "{" not in t("no_such_return", "zh", id=7)
+    # a value is put in as it is, never read again as a parameter
+    assert t("no_such_return", "en", id="{id}") == "There is no return with id {id}"
+    # detail is the one parameter said only when there is something to say
+    assert "{detail}" not in t("io", "zh")

@@ -140,8 +140,8 @@ def test_distribute_gives_every_department_a_link_and_keeps_only_its_hash(two_de
     assert links.check(store, tokens["101"]) is None and links.check(store, new).department_code == "101"
     links.revoke(store, rnd.id, "101", "张三")
     assert links.check(store, new) is None
-    rounds.set_status(store, rnd.id, rounds.CLOSED)  # valid until the round closes
-    assert links.check(store, tokens["102"]) is None
+    rounds.set_status(store, rnd.id, rounds.CLOSED)  # a closed round's link shows its page, takes nothing
+    assert not links.check(store, tokens["102"]).open
 
 
 def _link(store: Store, code: str) -> links.Link:
@@ -152,11 +152,10 @@ def _link(store: Store, code: str) -> links.Link:
 def test_intake_of_one_upload_through_a_link(two_departments, wuhai, seed0, tmp_path) -> None:
     store, rnd, issued, folder = two_departments
     link = _link(store, "101")
-    dept = (link.department_code, link.department)
     wrong = as_department(seed0, "市信访局", "101")
     wrong["project"]["function_code"] = "201030"
     bad = clerk_fills(folder / issued[0].file, wuhai, wrong, tmp_path / "in" / "bad.xlsx").read_bytes()
-    first = intake.receive(store, bad, "C:\\Users\\clerk\\桌面\\bad.xlsx", rnd, department=dept, address="10.0.0.7")
+    first = intake.receive(store, bad, "C:\\Users\\clerk\\桌面\\bad.xlsx", link, address="10.0.0.7")
     assert first.status == "invalid" and first.new_return and first.file == "bad.xlsx"
     assert [(e.sheet, e.cell, e.label) for e in first.errors] == [
         ("绩效目标申报表", "D6", "项目基本情况 · 预算功能科目")]
@@ -165,10 +164,10 @@ def test_intake_of_one_upload_through_a_link(two_departments, wuhai, seed0, tmp_
     assert annotated.name == "bad_退回修改.xlsx" and annotated.content.startswith(b"PK")
     good = clerk_fills(folder / issued[0].file, wuhai, as_department(seed0, "市信访局", "101"),
                        tmp_path / "in" / "good.xlsx").read_bytes()
-    second = intake.receive(store, good, "good.xlsx", rnd, department=dept)
+    second = intake.receive(store, good, "good.xlsx", link)
     assert second.status == "valid" and [r.id for r in second.replaced] == [first.submission]
     assert not second.new_return
-    again = intake.receive(store, good, "good.xlsx", rnd, department=dept)
+    again = intake.receive(store, good, "good.xlsx", link)
     assert again.status == "duplicate" and again.submission == second.submission
     [line, other] = departments.status(store, rnd)
     assert (line.status, line.returns) == ("valid", 1) and other.status == "not_returned"
@@ -176,11 +175,10 @@ def test_intake_of_one_upload_through_a_link(two_departments, wuhai, seed0, tmp_
     link2 = _link(store, "102")
     for data in (good, clerk_fills(folder / issued[1].file, wuhai, as_department(seed0, "市财政局", "102"),
                                    tmp_path / "in" / "102.xlsx").read_bytes()):
-        refused = intake.receive(store, data, "x.xlsx", rnd, department=("101", "市信访局") if data is not good
-                                 else (link2.department_code, link2.department))
+        refused = intake.receive(store, data, "x.xlsx", link if data is not good else link2)
         assert refused.status == "unreadable" and refused.refused == "wrong_department" and refused.submission is None
     # a PDF is refused with what it is, and is no return
-    pdf = intake.receive(store, b"%PDF-1.7\n", "scan.pdf", rnd, department=dept)
+    pdf = intake.receive(store, b"%PDF-1.7\n", "scan.pdf", link)
     assert pdf.refused == "pdf" and "PDF" in pdf.errors[0].message
     with store.engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(store.submissions)).scalar_one()
@@ -252,9 +250,10 @@ def test_a_bulk_job_run_again_imports_nothing_twice(two_departments, wuhai, seed
     worker.run_job(jobs.claim(store, worker.id))
     assert {r["stored"] for r in jobs.get(store, job_id).results} == {"duplicate"}
     assert [r.id for r in returns.query(store, round_id=rnd.id, history=True)] == [r.id for r in first]
-    # as with `xltemplate import`: the PDF, which no department can be found for, follows the roster
-    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "valid", "102": "valid",
-                                                                         "": "unreadable"}
+    # as with `xltemplate import`: the PDF, which tells no department, waits under 未识别的文件
+    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "valid", "102": "valid"}
+    [pdf] = departments.unrecognized(store, rnd)
+    assert pdf.status == "unreadable" and departments.round_totals(store, rnd).unrecognized == 1
 
 
 def test_a_roster_can_be_a_workbook(tmp_path, wuhai) -> None:

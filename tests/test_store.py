@@ -49,18 +49,24 @@ def test_identical_file_changes_nothing(db_url, wuhai, seed0) -> None:
     fresh.dispose()
 
 
-def test_the_later_saved_copy_is_current_whatever_the_arrival_order(db_url, wuhai, seed0) -> None:
+def test_the_copy_received_last_is_current_whatever_the_file_says(db_url, wuhai, seed0) -> None:
+    """Which copy counts follows receipt: a copy received later replaces one received earlier even
+    when the file says it was saved before it (a clock running ahead, or a forged date)."""
     store = Store(db_url)
-    later, earlier = dt.datetime(2020, 10, 20), dt.datetime(2020, 10, 16)
-    newer = store.record(_result(seed0, "S"), sha256="d" * 64, file_name="v2", source="v2", model=wuhai,
-                         saved_at=later)
-    older = store.record(_result(seed0, "S", "invalid"), sha256="e" * 64, file_name="v1", source="v1",
-                         model=wuhai, saved_at=earlier)
-    assert older.current is False and newer.current is True
+    monday, tuesday = dt.datetime(2020, 10, 19, 9), dt.datetime(2020, 10, 20, 9)
+    first = store.record(_result(seed0, "S"), sha256="d" * 64, file_name="v2", source="v2", model=wuhai,
+                         saved_at=dt.datetime(2099, 1, 1), received_at=monday)
+    second = store.record(_result(seed0, "S", "invalid"), sha256="e" * 64, file_name="v1", source="v1",
+                          model=wuhai, saved_at=dt.datetime(2020, 10, 16), received_at=tuesday)
+    assert second.current is True and second.superseded == [first.id]
     s = store.submissions
     with store.engine.connect() as conn:
         rows = {r.file_name: r for r in conn.execute(sa.select(s.c.file_name, s.c.is_current, s.c.superseded_by))}
-    assert rows["v2"].is_current and not rows["v1"].is_current and rows["v1"].superseded_by == newer.id
+    assert rows["v1"].is_current and not rows["v2"].is_current and rows["v2"].superseded_by == second.id
+    # another copy from Monday's batch, imported only now: received earlier, it replaces nothing
+    stale = store.record(_result(seed0, "S"), sha256="f" * 64, file_name="v0", source="v0", model=wuhai,
+                         saved_at=dt.datetime(2099, 1, 1), received_at=monday)
+    assert stale.current is False
     store.dispose()
 
 

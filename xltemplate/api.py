@@ -29,8 +29,9 @@ def generate(form: str | Path | FormModel, out: str | Path | None = None, *, sub
     return data
 
 
-#: what a copy filled "as" an issued template takes from it: who it was issued to, and the year
-ISSUED_META = ("department", "department_code", "year")
+#: what a copy filled "as" an issued template takes from it: who it was issued to, the year, and the
+#: signature it was issued with (the copy is the department's own filling of that template)
+ISSUED_META = ("department", "department_code", "year", "signature")
 
 
 def fill(form: str | Path | FormModel, instance: Any, out: str | Path | None = None, *,

@@ -41,6 +41,7 @@ class Source:
     path: str
     data: bytes | None = None
     error: str | None = None  # an archive that could not be opened: why
+    seq: int = 0  # its place among the files received together (which copy is current: collect.current)
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -236,6 +237,12 @@ def job_for(store: Any, round_name: str | None, lang: str = "zh", key: str | Non
     return job
 
 
+def _numbered(sources: Iterable[Source]) -> Iterator[Source]:
+    for n, source in enumerate(sources):
+        source.seq = n
+        yield source
+
+
 def pending_of(done: Done) -> Pending:
     """What the store takes of a worker's result."""
     return Pending(done.result, done.sha256, Path(done.source.name).name, done.source.name,
@@ -264,9 +271,11 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
     job = _Job(str(form) if form else None, lang, str(annotate) if annotate else None, key, ctx)
     if annotate:
         Path(annotate).mkdir(parents=True, exist_ok=True)
-    sources = list(collect(inputs)) if progress is not None else collect(inputs)
+    received = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # every file of a run was received together
+    sources: Iterable[Source] = _numbered(collect(inputs))
     if progress is not None:
-        progress.total = len(sources)  # type: ignore[arg-type]
+        sources = list(sources)
+        progress.total = len(sources)
         progress.refresh()
     jobs = jobs or os.cpu_count() or 1
     summary = Summary()
@@ -292,7 +301,7 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
         expected = load_form(form) if form else None
         outcomes = store.record_many([
             Pending(d.result, d.sha256, Path(d.source.name).name, d.source.name, model_of(d.result, expected),
-                    d.saved_at, None, d.identity, d.notes or None) for d in pending])
+                    d.saved_at, received, d.identity, d.notes or None, seq=d.source.seq) for d in pending])
         for d, outcome in zip(pending, outcomes, strict=True):
             count(d, outcome)
         pending.clear()

@@ -62,6 +62,8 @@ class CoreTables:
     sessions: sa.Table
     api_tokens: sa.Table
     jobs: sa.Table
+    link_usage: sa.Table
+    settings: sa.Table
 
 
 def core_tables(meta: sa.MetaData) -> CoreTables:
@@ -96,6 +98,8 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         # since 0003: the file it came in (``files``) and its annotated copy, made when first asked for
         sa.Column("file_id", sa.Integer),
         sa.Column("annotated_id", sa.Integer),
+        # since 0004: its place among the files received with it (``collect.current``)
+        sa.Column("received_seq", sa.Integer),
         sa.Index("ix_submissions_department", "round_id", "department_code"),
         sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
         # at most one current copy of each return, whatever importers run at once
@@ -155,6 +159,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("carried_from", sa.Integer),  # the submission of the earlier round it carries forward
         sa.Column("data", JSONType),  # what was prefilled
         sa.Column("file_id", sa.Integer),  # since 0003: the template itself, in ``files``
+        sa.Column("signature", sa.String(64)),  # since 0004: the signature it was issued with
     )
     form_versions = sa.Table(
         "form_versions", meta,
@@ -189,6 +194,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("content", sa.LargeBinary, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("full_size", sa.BigInteger),  # since 0004: only the head of a file this size is kept
         sa.Index("ux_files_kind_sha", "kind", "sha256", unique=True),
     )
     links = sa.Table(
@@ -255,8 +261,22 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("finished_at", sa.DateTime),
         sa.Index("ix_jobs_status", "status", "id"),
     )
+    link_usage = sa.Table(
+        "link_usage", meta,  # since 0004: uploads and bytes per department link and day (the quota)
+        sa.Column("link_id", sa.Integer, sa.ForeignKey("links.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("uploads", sa.Integer, nullable=False),
+        sa.Column("bytes", sa.BigInteger, nullable=False),
+    )
+    settings = sa.Table(
+        "settings", meta,  # since 0004: the installation's settings
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("updated_by", sa.Text),
+    )
     return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events, files, links, users,
-                      sessions, api_tokens, jobs)
+                      sessions, api_tokens, jobs, link_usage, settings)
 
 
 def utcnow() -> dt.datetime:

@@ -2,8 +2,9 @@
 
 A department is 未报送 with no current return, 有错误 when any of its current returns is invalid,
 无法读取 when any is unreadable, otherwise 通过 (most urgent first).  Departments not on the
-roster that sent something into the round follow the roster's, and files that no department
-could be found for come last.
+roster that sent something into the round follow the roster's.  Files that tell no department
+(a template never issued, a forged one, a file of no template from the mail) are no department's:
+they wait for staff under 未识别的文件 (:func:`unrecognized`), counted apart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import sqlalchemy as sa
 
-from ..messages import t
 from . import events, links
 from .returns import Return, query
 from .rounds import IssuedTemplate, Round, roster_of, templates_of
@@ -54,6 +54,7 @@ class Totals(msgspec.Struct, kw_only=True):
     valid: int
     returns: int
     valid_returns: int
+    unrecognized: int = 0  # files of no department waiting for staff to assign or discard
 
 
 class Status(msgspec.Struct, kw_only=True):
@@ -105,8 +106,6 @@ def status(store: Store, rnd: Round) -> list[DepartmentStatus]:
         out.append(_status_line(code, name, contact, by_code.get(code, {}), last.get(code)))
     for code in sorted(c for c in by_code if c not in seen and c is not None):
         out.append(_status_line(code, names.get(code) or code, None, by_code[code], last.get(code), False))
-    if None in by_code:
-        out.append(_status_line("", t("unknown_department"), None, by_code[None], last.get(None), False))
     return out
 
 
@@ -125,17 +124,36 @@ def _status_line(code: str, name: str, contact: str | None, counts: dict[str, in
                             valid=counts.get("valid", 0), last_sent=utc(last), in_roster=in_roster)
 
 
-def totals(lines: list[DepartmentStatus]) -> Totals:
+def totals(lines: list[DepartmentStatus], unrecognized: int = 0) -> Totals:
     """Departments of the roster by status, and their returns."""
     roster = [d for d in lines if d.in_roster]
     by = {k: sum(1 for d in roster if d.status == k) for k in STATES}
     return Totals(departments=len(roster), returned=len(roster) - by[NOT_RETURNED],
-                  returns=sum(d.returns for d in lines), valid_returns=sum(d.valid for d in lines), **by)
+                  returns=sum(d.returns for d in lines), valid_returns=sum(d.valid for d in lines),
+                  unrecognized=unrecognized, **by)
+
+
+def unrecognized(store: Store, rnd: Round) -> list[Return]:
+    """The round's files that tell no department and wait for staff (未识别的文件), oldest first."""
+    return query(store, round_id=rnd.id, department=None, no_department=True, withdrawn=False, by_id=True)
+
+
+def round_totals(store: Store, rnd: Round, lines: list[DepartmentStatus] | None = None) -> Totals:
+    """A round's totals, the files waiting under 未识别的文件 counted too."""
+    return totals(status(store, rnd) if lines is None else lines, count_unrecognized(store, rnd))
+
+
+def count_unrecognized(store: Store, rnd: Round) -> int:
+    s = store.submissions
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).where(
+            s.c.round_id == rnd.id, s.c.department_code.is_(None), s.c.is_current.is_(True),
+            s.c.withdrawn_at.is_(None))).scalar_one())
 
 
 def round_status(store: Store, rnd: Round) -> Status:
     lines = status(store, rnd)
-    return Status(round=rnd, departments=lines, totals=totals(lines))
+    return Status(round=rnd, departments=lines, totals=round_totals(store, rnd, lines))
 
 
 def one(store: Store, rnd: Round, code: str) -> DepartmentStatus | None:
@@ -169,4 +187,4 @@ def detail(store: Store, rnd: Round, code: str, *, refused_before: int | None = 
 
 def overview(store: Store) -> list[tuple[Round, Totals]]:
     """Every round, newest first, with its totals."""
-    return [(rnd, totals(status(store, rnd))) for rnd in rounds_of(store)]
+    return [(rnd, round_totals(store, rnd)) for rnd in rounds_of(store)]

@@ -52,7 +52,7 @@ from ..form.values import put as put_at
 from ..messages import t
 from ..xlsx import zipout
 from ..xlsx.writer import FillError, check_fit, write_filled
-from . import events, rounds
+from . import events, rounds, settings
 from .identity import key_pointers
 from .integrity import signature, signer
 from .rounds import RosterLine
@@ -352,6 +352,8 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     """
     rows = plan(model, roster, source, lang)
     lines = round_lines(model, roster)
+    if store is not None and not key:  # a recorded round's templates are signed: the installation's key
+        key = settings.signing_key(store)
     outdir = Path(outdir)
     common = year_data(model, year)
     meta = {"year": str(year)} if year is not None else {}
@@ -408,7 +410,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
             w.writerow([i.code, i.name, i.project or "", i.file, i.submission_id, i.sha256, name or "", i.link or ""])
     if store is not None and name is not None:
         record_round(store, model, name, lines, issued, year=year, deadline=deadline, carry_from=carry_from,
-                     created_by=created_by, columns=list(roster[0]), outdir=outdir, tokens=tokens)
+                     created_by=created_by, columns=list(roster[0]), outdir=outdir, tokens=tokens, key=key)
     return issued
 
 
@@ -425,7 +427,8 @@ def default_round_name(store: Store, model: FormModel, year: int | None) -> str:
 
 def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLine], issued: list[Issued], *,
                  year: int | None, deadline: dt.date | None, carry_from: str | None, created_by: str | None,
-                 columns: list[str], outdir: Path | None = None, tokens: dict[str, str] | None = None) -> rounds.Round:
+                 columns: list[str], outdir: Path | None = None, tokens: dict[str, str] | None = None,
+                 key: str | None = None) -> rounds.Round:
     """The round, its roster and its issued templates, in one transaction; with ``outdir`` the
     templates themselves are stored (``files``), with ``tokens`` the departments' links."""
     from . import files, links
@@ -444,7 +447,10 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
             {"submission_id": i.submission_id, "round_id": rnd.id, "roster_id": ids.get(i.line or 0),
              "department_code": i.code, "department": i.name, "project": i.project, "file": i.file,
              "sha256": i.sha256, "carried_from": i.carried_from, "data": i.data,
-             "file_id": file_ids.get(i.submission_id)} for i in issued])
+             "file_id": file_ids.get(i.submission_id),
+             "signature": signature(key, {"form_id": model.id, "form_version": model.version,
+                                          "submission_id": i.submission_id, "department_code": i.code})
+             if key else None} for i in issued])
         links.make_all(store, conn, rnd.id, tokens or {}, created_by)
         events.log(store, conn, "create_round", actor=created_by, round_id=rnd.id,
                    detail={"templates": len(issued), "roster": len(lines)})

@@ -9,7 +9,6 @@ bytes of the same kind are stored once (unique ``kind, sha256``), whoever sends 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -17,10 +16,13 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from .db import utcnow
+
 if TYPE_CHECKING:
     from .store import Store
 
 UPLOAD, TEMPLATE, ANNOTATED, PACKAGE = "upload", "template", "annotated", "package"
+REFUSED = "refused"  # the head of a file refused at a link (``full_size`` says how large it was)
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
@@ -33,15 +35,34 @@ class StoredFile:
     content: bytes
 
 
+_MAGIC = ((b"%PDF", "pdf"), (b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpg"), (b"GIF8", "gif"),
+          (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"))
+
+
+def extension_of(content: bytes) -> str:
+    """The extension of what ``content`` is, by its bytes (never by the name a client gave it):
+    ``xlsx``, ``ods``, ``zip``, ``xls``, ``pdf``, an image's, else ``bin``."""
+    if content.startswith(b"PK"):
+        head = content[:1 << 20]
+        if b"xl/workbook" in head or b"xl/_rels" in head:
+            return "xlsx"
+        if b"opendocument.spreadsheet" in head:
+            return "ods"
+        return "zip"
+    return next((ext for magic, ext in _MAGIC if content.startswith(magic)), "bin")
+
+
+def download_name(stem: str, content: bytes) -> str:
+    """A name to offer a stored file under: ours (``stem``, made safe), with the extension of what
+    the file is."""
+    return f"{safe_name(stem, 'file')}.{extension_of(content)}"
+
+
 def safe_name(name: str | None, default: str = "file.xlsx") -> str:
     """The last part of a client's file name (either kind of slash), with unsafe characters removed."""
     base = re.split(r"[\\/]", name or "")[-1]
     base = _UNSAFE.sub("_", base).strip(" .")[:150]
     return base or default
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def put(store: Store, conn: sa.Connection, content: bytes, name: str, kind: str, sha256: str | None = None) -> int:
@@ -52,9 +73,22 @@ def put(store: Store, conn: sa.Connection, content: bytes, name: str, kind: str,
         with conn.begin_nested():  # stored already (or by another process at this moment): found below
             return int(conn.execute(f.insert().returning(f.c.id), {
                 "sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content), "content": content,
-                "created_at": _now()}).scalar_one())
+                "created_at": utcnow()}).scalar_one())
     except sa.exc.IntegrityError:
         return int(conn.execute(sa.select(f.c.id).where(f.c.kind == kind, f.c.sha256 == sha)).scalar_one())
+
+
+def put_head(store: Store, conn: sa.Connection, content: bytes, name: str, head: int) -> int:
+    """Keep the first ``head`` bytes of a refused file (its hash and size are of the whole file), inside
+    the caller's transaction; its id."""
+    f = store.t.files
+    sha = hashlib.sha256(content).hexdigest()
+    found = conn.execute(sa.select(f.c.id).where(f.c.kind == REFUSED, f.c.sha256 == sha)).scalar()
+    if found is not None:
+        return int(found)
+    return int(conn.execute(f.insert().returning(f.c.id), {
+        "sha256": sha, "kind": REFUSED, "name": safe_name(name), "size": min(len(content), head),
+        "full_size": len(content), "content": content[:head], "created_at": utcnow()}).scalar_one())
 
 
 def put_many(store: Store, conn: sa.Connection, items: list[tuple[bytes, str, str]]) -> list[int]:
@@ -64,7 +98,7 @@ def put_many(store: Store, conn: sa.Connection, items: list[tuple[bytes, str, st
     if not items:
         return []
     f = store.t.files
-    now = _now()
+    now = utcnow()
     rows = [{"sha256": hashlib.sha256(content).hexdigest(), "kind": kind, "name": safe_name(name),
              "size": len(content), "content": content, "created_at": now} for content, name, kind in items]
     try:

@@ -75,26 +75,32 @@ def context(store: Store, round_name: str | None = None) -> Context:
     i = store.t.issued
     with store.engine.connect() as conn:
         issued = {row.submission_id: IssuedTemplate(*row) for row in conn.execute(
-            sa.select(i.c.submission_id, i.c.round_id, i.c.department_code, i.c.department, i.c.project))}
+            sa.select(i.c.submission_id, i.c.round_id, i.c.department_code, i.c.department, i.c.project,
+                      i.c.file, i.c.file_id, i.c.signature))}
     return Context({r.id: r for r in all_rounds}, issued, target, all_rounds, published_versions(store))
 
 
-def context_of(store: Store, rnd: Round, submission_id: str | None) -> Context:
+def context_of(store: Store, rnd: Round, submission_id: str | None,
+               known: list[IssuedTemplate] | None = None) -> Context:
     """The context of one return sent into ``rnd`` (an upload through the portal): that round as the
-    target, and the issued template of ``submission_id`` with its own round; a query or two
-    rather than every table (published versions are registered by the caller)."""
-    i, r = store.t.issued, store.t.rounds
-    issued: dict[str, IssuedTemplate] = {}
-    known = {rnd.id: rnd}
-    if submission_id:
+    target, and the issued template of ``submission_id`` with its own round, found among ``known``
+    (a department's own templates, read with its link) or else looked up (published versions are
+    registered by the caller)."""
+    found = next((x for x in known or [] if x.submission_id == submission_id), None) if submission_id else None
+    issued = {found.submission_id: found} if found is not None else {}
+    rounds_known = {rnd.id: rnd}
+    if submission_id and found is None:
+        i, r = store.t.issued, store.t.rounds
         with store.engine.connect() as conn:
             row = conn.execute(sa.select(i.c.submission_id, i.c.round_id, i.c.department_code, i.c.department,
-                                         i.c.project).where(i.c.submission_id == submission_id)).first()
+                                         i.c.project, i.c.file, i.c.file_id, i.c.signature)
+                               .where(i.c.submission_id == submission_id)).first()
             if row is not None:
                 issued[row.submission_id] = IssuedTemplate(*row)
-                if row.round_id not in known:
-                    known[row.round_id] = Round.of(conn.execute(sa.select(r).where(r.c.id == row.round_id)).one())
-    return Context(known, issued, rnd, [rnd], [])
+                if row.round_id not in rounds_known:
+                    rounds_known[row.round_id] = Round.of(conn.execute(sa.select(r).where(r.c.id == row.round_id))
+                                                          .one())
+    return Context(rounds_known, issued, rnd, [rnd], [])
 
 
 @dataclass
@@ -104,15 +110,29 @@ class Admission:
     identity: Identity
     refusal: str | None = None  # a file-level code: other_year, other_round, round_closed
     notes: list[dict[str, Any]] = field(default_factory=list)
+    #: why no department could be told from the file (``unissued``, ``forged``, ``no_template``):
+    #: stored with no department, for staff to assign (未识别的文件)
+    unrecognized: str | None = None
+
+
+UNRECOGNIZED = ("unissued", "forged", "no_template")
 
 
 def admit(result: ImportResult, meta: dict[str, str], model: FormModel | None, ctx: Context | None,
-          current: FormModel | None = None, lang: str = "zh") -> Admission:
+          current: FormModel | None = None, lang: str = "zh", via: tuple[str, str] | None = None) -> Admission:
     """Place one read result in its round and give it its identity (see the module docstring).
 
-    A refusal turns ``result`` into an unreadable one with the reason (its data is kept)."""
+    ``ctx`` None (no database), or no round to place it in: the template's metadata is all there
+    is.  In a round nothing the file says of itself decides whose it is: the department is the one
+    its template was issued to, a template whose signature is not the one it was issued with counts
+    as no template, and a file of no template is the department's whose link it came through
+    (``via``: code, name), else nobody's (``unrecognized``).  A refusal turns ``result`` into an
+    unreadable one with the reason (its data is kept)."""
     sid = result.submission_id or None
     issued = ctx.issued.get(sid) if ctx is not None and sid else None
+    unrecognized = None
+    if issued is not None and issued.signature and meta.get("signature") != issued.signature:
+        issued, unrecognized = None, "forged"  # not the template as issued: nothing it says is taken
     rnd: Round | None = None
     refusal = None
     if ctx is not None:
@@ -132,8 +152,18 @@ def admit(result: ImportResult, meta: dict[str, str], model: FormModel | None, c
         if refusal is not None:
             result.errors = [Issue.of_file(t(refusal, lang, **params), refusal)]
             result.status = UNREADABLE
-    code = issued.department_code if issued else (meta.get("department_code") or None)
-    name = issued.department if issued else (meta.get("department") or None)
+    trusted = ctx is not None and rnd is not None  # a round's issued templates are the authority
+    if issued is not None:
+        code, name = issued.department_code, issued.department
+    elif not trusted:  # no database, or no round to place it in: the metadata is all there is
+        code, name = meta.get("department_code") or None, meta.get("department") or None
+    elif via is not None:
+        code, name = via
+    else:
+        code = name = None
+        unrecognized = unrecognized or ("unissued" if sid else "no_template")
+    if trusted and issued is None:
+        sid = None  # a template id we did not issue (or not as the file has it) identifies nothing
     scope = f"r{rnd.id}" if rnd is not None else f"f{result.form}"
     key_text = None
     keys = key_pointers(model) if model is not None else []
@@ -141,7 +171,7 @@ def admit(result: ImportResult, meta: dict[str, str], model: FormModel | None, c
         key_text = " / ".join(str(v) for p in keys if (v := get(result.data, p, None)) not in (None, ""))
     round_id = rnd.id if rnd else None
     values = [normalise_key(get(result.data or {}, p, None)) for p in keys]
-    if refusal is not None or not result.form:
+    if refusal is not None or not result.form or (unrecognized and code is None):
         identity = Identity(None, round_id, name, code, key_text)
     elif (issued is not None and issued.project is not None) or not keys or not code:
         # one return per template: a project template, a form without key, or no department to scope a key
@@ -154,7 +184,10 @@ def admit(result: ImportResult, meta: dict[str, str], model: FormModel | None, c
         identity = Identity(f"{scope}|d{code}|k" + "|".join(values), round_id, name, code, key_text, also)
     else:
         identity = Identity(f"{scope}|sid|{sid}|nokey" if sid else None, round_id, name, code, key_text)
-    return Admission(identity, refusal, version_notes(result, model, current, lang))
+    notes = version_notes(result, model, current, lang)
+    if unrecognized is not None:
+        notes.insert(0, {"code": unrecognized, "message": t("unrecognized_" + unrecognized, lang)})
+    return Admission(identity, refusal, notes, unrecognized if code is None else None)
 
 
 def version_notes(result: ImportResult, model: FormModel | None, current: FormModel | None,

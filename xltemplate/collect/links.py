@@ -4,8 +4,12 @@
 * The token is 256 random bits (``secrets.token_urlsafe(32)``); only its sha256 is stored, so a
   copy of the database gives nobody a working link.  A link is found by the hash of what the
   client sent and the stored hash is compared in constant time.
-* A link is valid while its round is open and until staff revoke it; regenerating revokes the
-  department's live link and makes a new one (each shown once: it cannot be read back).
+* A link is valid until staff revoke it; regenerating revokes the department's live link and
+  makes a new one (each shown once: it cannot be read back).  Once its round is closed the link
+  still shows the department where it finally stands, but takes no upload.
+* Each link may take so many uploads and bytes a day (:data:`UPLOADS_PER_DAY`,
+  :data:`BYTES_PER_DAY`; the environment may set others): counted in ``link_usage`` in the same
+  transaction as the upload itself, so parallel uploads cannot slip past it together.
 * A link reaches one department of one round and nothing else: every page and file behind it is
   looked up by (round, department code) from the link, never from the request.
 
@@ -16,30 +20,61 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .accounts import digest, same
-from .db import writing
+from .db import utcnow, writing
 from .events import log
-from .rounds import OPEN, Round
-from .store import Store
+from .rounds import OPEN, IssuedTemplate, Round
+
+if TYPE_CHECKING:
+    from .store import Store
 
 PREFIX = "/l/"
+#: what one department link may take in a day (a department files one return per project, with
+#: corrections; these leave room for several times that)
+UPLOADS_PER_DAY = int(os.environ.get("XLTEMPLATE_LINK_UPLOADS_PER_DAY", "200"))
+BYTES_PER_DAY = int(os.environ.get("XLTEMPLATE_LINK_MB_PER_DAY", "200")) * 1024 * 1024
+
+
+class QuotaReached(Exception):
+    """A link has taken all it may today (``what``: uploads or bytes)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
 
 
 @dataclass(frozen=True)
 class Link:
+    """A department's link, with what its pages need: the round, the department's templates and
+    what it has sent today."""
+
     id: int
     round: Round
     department_code: str
     department: str
+    templates: list[IssuedTemplate] = field(default_factory=list)
+    uploads_today: int = 0
+    bytes_today: int = 0
 
+    @property
+    def open(self) -> bool:
+        return self.round.status == OPEN
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    def room_for(self, size: int) -> str | None:
+        """What today's quota has no room for (``uploads`` or ``bytes``), or None."""
+        if self.uploads_today >= UPLOADS_PER_DAY:
+            return "uploads"
+        if self.bytes_today + size > BYTES_PER_DAY:
+            return "bytes"
+        return None
 
 
 def new_token() -> str:
@@ -53,28 +88,64 @@ def address(token: str, base_url: str | None = None) -> str:
 
 def make_all(store: Store, conn: sa.Connection, round_id: int, tokens: dict[str, str], actor: str | None) -> None:
     """Record the links of a new round (department code -> token), inside its transaction."""
-    now = _now()
+    now = utcnow()
     if tokens:
         conn.execute(store.t.links.insert(), [
             {"round_id": round_id, "department_code": code, "token_hash": digest(token), "created_at": now,
              "created_by": actor} for code, token in tokens.items()])
 
 
+def today() -> dt.date:
+    """The quota's day (UTC, as every stored time)."""
+    return utcnow().date()
+
+
 def check(store: Store, token: str | None) -> Link | None:
-    """The live link ``token`` is (its round open, not revoked), or None."""
+    """The link ``token`` is (not revoked; its round open or closed), with the department's
+    templates and today's usage, in one statement; None for a token that is no live link."""
     if not token or len(token) > 100:
         return None
     key = digest(token)
-    k, r, ro = store.t.links, store.t.rounds, store.t.roster
+    k, r, ro, i, u = store.t.links, store.t.rounds, store.t.roster, store.t.issued, store.t.link_usage
     name = (sa.select(ro.c.name).where(ro.c.round_id == k.c.round_id, ro.c.code == k.c.department_code)
             .order_by(ro.c.line).limit(1).scalar_subquery())
+    stmt = (sa.select(k.c.id.label("link_id"), k.c.token_hash, k.c.department_code, k.c.revoked_at,
+                      name.label("department_name"), u.c.uploads, u.c.bytes,
+                      i.c.submission_id, i.c.department.label("issued_to"), i.c.project, i.c.file, i.c.file_id,
+                      i.c.signature, r)
+            .select_from(k.join(r, r.c.id == k.c.round_id)
+                         .outerjoin(u, sa.and_(u.c.link_id == k.c.id, u.c.day == today()))
+                         .outerjoin(i, sa.and_(i.c.round_id == k.c.round_id,
+                                               i.c.department_code == k.c.department_code)))
+            .where(k.c.token_hash == key).order_by(i.c.file))
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(k.c.id.label("link_id"), k.c.token_hash, k.c.department_code, k.c.revoked_at,
-                                     name.label("department_name"), r)
-                           .select_from(k.join(r, r.c.id == k.c.round_id)).where(k.c.token_hash == key)).first()
-    if row is None or row.revoked_at is not None or not same(row.token_hash, key) or row.status != OPEN:
+        rows = conn.execute(stmt).all()
+    if not rows:
         return None
-    return Link(row.link_id, Round.of(row), row.department_code, row.department_name or row.department_code)
+    row = rows[0]
+    if row.revoked_at is not None or not same(row.token_hash, key):
+        return None
+    rnd = Round.of(row)
+    templates = [IssuedTemplate(x.submission_id, rnd.id, x.department_code, x.issued_to, x.project, x.file,
+                                x.file_id, x.signature) for x in rows if x.submission_id is not None]
+    return Link(row.link_id, rnd, row.department_code, row.department_name or row.department_code, templates,
+                row.uploads or 0, row.bytes or 0)
+
+
+def count_upload(store: Store, conn: sa.Connection, link: Link, size: int) -> None:
+    """Count one upload of ``size`` bytes against the link's quota, inside the upload's transaction;
+    :class:`QuotaReached` (the transaction then rolls back) when it has no room left."""
+    u = store.t.link_usage
+    day = today()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(u).values(link_id=link.id, day=day, uploads=1, bytes=size)
+    stmt = stmt.on_conflict_do_update(index_elements=[u.c.link_id, u.c.day],
+                                      set_={"uploads": u.c.uploads + 1, "bytes": u.c.bytes + size})
+    uploads, used = conn.execute(stmt.returning(u.c.uploads, u.c.bytes)).one()
+    if uploads > UPLOADS_PER_DAY:
+        raise QuotaReached("uploads")
+    if used > BYTES_PER_DAY:
+        raise QuotaReached("bytes")
 
 
 def live(store: Store, round_id: int, code: str) -> dict[str, object] | None:
@@ -94,7 +165,7 @@ def revoke(store: Store, round_id: int, code: str, actor: str | None, address_: 
 
     def run(c: sa.Connection) -> int:
         n = c.execute(k.update().where(k.c.round_id == round_id, k.c.department_code == code,
-                                       k.c.revoked_at.is_(None)).values(revoked_at=_now(), revoked_by=actor)).rowcount
+                                       k.c.revoked_at.is_(None)).values(revoked_at=utcnow(), revoked_by=actor)).rowcount
         log(store, c, "revoke_link", actor=actor, round_id=round_id, department_code=code,
             detail={"department_code": code}, address=address_)
         return int(n or 0)

@@ -122,10 +122,10 @@ def _errors_of(conn: sa.Connection, store: Store, ids: list[int]) -> dict[int, l
 
 def query(store: Store, *, round_id: int | None = None, department: str | None = None, status: str | None = None,
           ids: Iterable[int] | None = None, history: bool = False, withdrawn: bool = True, with_data: bool = False,
-          by_id: bool = False, limit: int | None = None, offset: int = 0) -> list[Return]:
-    """Returns with their errors: of a round, of a department, of a status, or by id; the current
-    copies only unless ``history``; withdrawn ones unless ``withdrawn=False``.  Ordered by department
-    and time received (``by_id``: by id, for paging)."""
+          by_id: bool = False, limit: int | None = None, offset: int = 0, no_department: bool = False) -> list[Return]:
+    """Returns with their errors: of a round, of a department (``no_department``: of none), of a
+    status, or by id; the current copies only unless ``history``; withdrawn ones unless
+    ``withdrawn=False``.  Ordered by department and time received (``by_id``: by id, for paging)."""
     s = store.submissions
     cols = [getattr(s.c, c) for c in _COLUMNS] + ([s.c.data] if with_data else [])
     stmt = sa.select(*cols)
@@ -133,6 +133,8 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
         stmt = stmt.where(s.c.round_id == round_id)
     if department is not None:
         stmt = stmt.where(s.c.department_code == department)
+    if no_department:
+        stmt = stmt.where(s.c.department_code.is_(None))
     if status is not None:
         stmt = stmt.where(s.c.status == status)
     if ids is not None:

@@ -55,12 +55,13 @@ class Round(msgspec.Struct, frozen=True, kw_only=True):
     roster_kind: str  # departments | projects
     created_at: dt.datetime
     carried_from: int | None = None
+    closed_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, row: Any) -> Round:
         return cls(id=row.id, name=row.name, form_id=row.form_id, form_version=row.form_version, year=row.year,
                    deadline=row.deadline, status=row.status, roster_kind=row.roster_kind,
-                   created_at=utc(row.created_at), carried_from=row.carried_from)
+                   created_at=utc(row.created_at), carried_from=row.carried_from, closed_at=utc(row.closed_at))
 
 
 class IssuedTemplate(msgspec.Struct, frozen=True):
@@ -73,6 +74,7 @@ class IssuedTemplate(msgspec.Struct, frozen=True):
     project: str | None
     file: str | None = None
     file_id: int | None = None
+    signature: str | None = None  # the signature it was issued with (None: issued unsigned)
 
 
 class RosterLine(msgspec.Struct):
@@ -229,7 +231,7 @@ def templates_of(store: Store, round_id: int, code: str | None = None) -> list[I
     """The templates issued in a round (to one department when ``code`` is given), by file name."""
     i = store.t.issued
     stmt = sa.select(i.c.submission_id, i.c.round_id, i.c.department_code, i.c.department, i.c.project, i.c.file,
-                     i.c.file_id).where(i.c.round_id == round_id)
+                     i.c.file_id, i.c.signature).where(i.c.round_id == round_id)
     if code is not None:
         stmt = stmt.where(i.c.department_code == code)
     with store.engine.connect() as conn:

@@ -17,8 +17,9 @@ version that adds a field adds its column (``ALTER TABLE ... ADD``), and a field
 version had keeps its column.
 
 **Identity and history.** Each stored file carries the identity of the return it is a copy of
-(:class:`Identity`, worked out by :mod:`xltemplate.collect.rounds`). Of all copies of one
-return, the one the client saved last (else received last) is current; the others stay, with
+(:class:`Identity`, worked out by :mod:`xltemplate.collect.identity`). Of all copies of one
+return, the one the bureau received last is current (:mod:`xltemplate.collect.current`: the save
+time a client writes into a file orders only copies received together); the others stay, with
 ``is_current`` false and ``superseded_by`` set. A partial unique index (one current row per
 ``return_key``) makes this hold whatever importers run at once: a transaction that loses the
 race fails on the index, is rolled back and retried, and then sees the winner.
@@ -43,12 +44,14 @@ import sqlalchemy as sa
 
 from ..form.model import FormModel
 from ..form.schema import node_at, split_pointer
+from .current import Arriving, Decision, Stored, decide, order
 from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, schema_lock, upgrade, writing
 from .importer import ImportResult
 
 __all__ = ["DEFAULT_DB", "Identity", "Outcome", "Pending", "Store", "db_url"]
 
 ERROR_KEYS = ("sheet", "cell", "pointer", "label", "value", "message", "code")
+_NEW = 2**62  # a copy of the batch sorts after every stored copy received at the same moment
 RETRIES = 8  # a batch that loses a race (same file or same return stored meanwhile) is retried
 
 
@@ -107,6 +110,7 @@ class Pending:
     notes: list[dict[str, Any]] | None = None
     file_id: int | None = None  # the file it came in, when kept (``files``, the portal)
     file: tuple[bytes, str] | None = None  # (content, name): keep the file too, in the same transaction
+    seq: int | None = None  # its place among the files received with it (one import run, one bulk upload)
 
 
 #: Called inside the transaction that stores a batch, with its outcomes: whatever must commit or
@@ -243,16 +247,6 @@ def _design(model: FormModel) -> tuple[dict[str, tuple[str, str]], dict[str, dic
     return scalar_cols, groups, _Plan(scalars, arrays)
 
 
-@dataclass
-class _Decision:
-    """Which rows of a batch are current, and whom the replaced ones point to."""
-
-    current: list[bool]  # per batch row
-    retired: dict[int, int] = field(default_factory=dict)  # stored id -> batch row replacing it
-    old_winner: dict[int, int] = field(default_factory=dict)  # batch row -> stored id that is newer
-    new_winner: dict[int, int] = field(default_factory=dict)  # batch row -> later batch row replacing it
-
-
 Rows = dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]  # (table, columns) -> value tuples
 
 
@@ -290,12 +284,14 @@ class Store:
         self.submissions = self.t.submissions
         self.errors = self.t.errors
         self._forms: dict[str, _FormTables] = {}
+        #: values of this database the domain modules keep for the life of the store (the signing key)
+        self.memo: dict[str, Any] = {}
         self._known: set[str] | None = None
         s = self.submissions
         self._insert = s.insert().returning(s.c.id, sort_by_parameter_order=True)
         self._point = s.update().where(s.c.id == sa.bindparam("b_id")).values(superseded_by=sa.bindparam("b_by"))
         self._exists = sa.select(s.c.sha256).where(s.c.sha256.in_(sa.bindparam("shas", expanding=True)))
-        self._current = sa.select(s.c.id, s.c.return_key, s.c.saved_at, s.c.received_at).where(
+        self._current = sa.select(s.c.id, s.c.return_key, s.c.saved_at, s.c.received_at, s.c.received_seq).where(
             s.c.return_key.in_(sa.bindparam("keys", expanding=True)), s.c.is_current.is_(True))
         if self.engine.dialect.name == "postgresql":
             self._current = self._current.with_for_update()
@@ -475,7 +471,7 @@ class Store:
                 "department_code": ident.department_code, "status": r.status, "error_count": len(errors),
                 "is_current": ident.return_key is None, "superseded_by": None, "data": r.data, "errors": errors,
                 "round_id": ident.round_id, "return_key": ident.return_key, "key_text": ident.key_text,
-                "notes": item.notes or None, "file_id": item.file_id}
+                "notes": item.notes or None, "file_id": item.file_id, "received_seq": item.seq}
 
     def _data_rows(self, out: Rows, model: FormModel, sid: int, data: dict[str, Any]) -> None:
         tables = self.tables_for(model)
@@ -492,60 +488,39 @@ class Store:
                 if isinstance(item, dict):
                     target.append((sid, n, *fixed, *(_typed(kind, item.get(key)) for key, _c, kind in path.cols)))
 
-    def _decide(self, conn: sa.Connection, batch: list[Pending], now: dt.datetime) -> _Decision:
-        """Of the copies of each return (those stored and those of the batch), which is current.
+    def _decide(self, conn: sa.Connection, batch: list[Pending], now: dt.datetime) -> Decision:
+        """Of the copies of each return (those stored and those of the batch), which is current
+        (:func:`~xltemplate.collect.current.decide`: by when the bureau received them).
 
-        The copy the client saved last wins (then the one received last, then the later stored).
-        A copy also replaces older current copies of its ``also`` keys, but never loses to them.
         Decided before anything is written, so the batch inserts each row as it ends up; should
         another importer store a copy of one of these returns meanwhile, the unique index fails
         the insert and the whole batch is retried with it in view."""
-        decision = _Decision([ident.return_key is None for ident in
-                              (item.identity or default_identity(item.result) for item in batch)])
+        idents = [item.identity or default_identity(item.result) for item in batch]
+        arriving = [Arriving(ident.return_key, order(item.received_at or now, item.saved_at, item.seq, _NEW + k),
+                             ident.also) for k, (item, ident) in enumerate(zip(batch, idents, strict=True))]
         wanted: dict[str, None] = {}
-        for item in batch:
-            ident = item.identity or default_identity(item.result)
+        for ident in idents:
             if ident.return_key is not None:
                 wanted[ident.return_key] = None
                 wanted.update(dict.fromkeys(ident.also))
-        if not wanted:
-            return decision
-        # key -> (("old", id) | ("new", index), stamp); a new row sorts after every stored one
-        current: dict[str, tuple[tuple[str, int], tuple[Any, ...]]] = {}
-        for row in conn.execute(self._current, {"keys": list(wanted)}):
-            current[row.return_key] = (("old", row.id), (row.saved_at or row.received_at, row.received_at,
-                                                         (0, row.id)))
+        stored = [Stored(row.id, row.return_key, order(row.received_at, row.saved_at, row.received_seq, row.id))
+                  for row in conn.execute(self._current, {"keys": list(wanted)})] if wanted else []
+        return decide(stored, arriving)
 
-        def lose(ref: tuple[str, int], to: int) -> None:
-            kind, which = ref
-            if kind == "old":
-                decision.retired[which] = to
-            else:
-                decision.current[which] = False
-                decision.new_winner[which] = to
-
-        for k, item in enumerate(batch):
-            ident = item.identity or default_identity(item.result)
-            if ident.return_key is None:
-                continue
-            received = item.received_at or now
-            mine = (item.saved_at or received, received, (1, k))
-            rival = current.get(ident.return_key)
-            if rival is None or rival[1] < mine:
-                if rival is not None:
-                    lose(rival[0], k)
-                for key in ident.also:
-                    if key in current and current[key][1] < mine:
-                        lose(current.pop(key)[0], k)
-                current[ident.return_key] = (("new", k), mine)
-                decision.current[k] = True
-            else:
-                kind, which = rival[0]
-                if kind == "old":
-                    decision.old_winner[k] = which
-                else:
-                    decision.new_winner[k] = which
-        return decision
+    def reinstate(self, conn: sa.Connection, submission: int, now: dt.datetime) -> list[int]:
+        """Make a stored copy current again (its file received anew: the latest receipt counts),
+        inside the caller's transaction; the copies it replaces."""
+        s = self.submissions
+        key = conn.execute(sa.select(s.c.return_key).where(s.c.id == submission)).scalar()
+        rivals: list[int] = []
+        if key is not None:
+            rivals = list(conn.execute(sa.select(s.c.id).where(s.c.return_key == key, s.c.is_current.is_(True),
+                                                               s.c.id != submission)).scalars())
+            if rivals:
+                conn.execute(s.update().where(s.c.id.in_(rivals)).values(is_current=False, superseded_by=submission))
+        conn.execute(s.update().where(s.c.id == submission).values(is_current=True, superseded_by=None,
+                                                                    received_at=now, received_seq=None))
+        return rivals
 
     # -- reading -------------------------------------------------------------------------
     def current_lookup_plan(self) -> str:

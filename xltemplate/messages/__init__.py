@@ -9,6 +9,8 @@ holds every entry to both languages and the same parameters.
 
 from __future__ import annotations
 
+import re
+
 from . import cells, cli, client, design, files, fill, reading, report, roster, rounds, web
 
 LANGS = ("zh", "en")
@@ -21,15 +23,27 @@ for _section in SECTIONS:
         CATALOG[_key] = _texts
 
 
+#: parameters a text may be given or not (said when there is something to say)
+OPTIONAL = frozenset({"detail"})
+_PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def parameters(text: str) -> set[str]:
+    """The parameters a text takes."""
+    return set(_PARAM.findall(text))
+
+
 def t(key: str, lang: str = "zh", **params: object) -> str:
     """The text of ``key`` in ``lang`` (Chinese when the language has none), parameters filled in.
 
-    An unknown key is a bug and raises ``KeyError``; a parameter not given is left out."""
+    An unknown key, or a parameter the text needs and was not given, is a bug and raises
+    ``KeyError``: a user never reads ``{n}``."""
     entry = CATALOG[key]
     text = entry.get(lang) or entry["zh"]
-    for name, value in params.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text.replace("{detail}", "")
+    missing = parameters(text) - params.keys() - OPTIONAL
+    if missing:
+        raise KeyError(f"message {key!r} needs {sorted(missing)}")
+    return _PARAM.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else "", text)
 
 
 def message(code: str, lang: str = "zh", **params: object) -> str:

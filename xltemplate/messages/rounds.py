@@ -24,6 +24,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "“{label}” is a field of version {version}; the current version {current} no longer has it. Its value is kept in the data.",
     },
     "unknown_department": {"zh": "（未知部门）", "en": "(unknown department)"},
+    "unrecognized_unissued": {
+        "zh": "文件中的报送编号不是本局下发的模板编号，无法据此认定所属部门；请在“未识别的文件”中指定部门或舍弃。",
+        "en": "The file's submission id was never issued by this bureau, so it tells no department; assign it to one or discard it under “Unrecognised files”.",
+    },
+    "unrecognized_forged": {
+        "zh": "文件中的模板签名与下发时不符（模板信息被改动过），无法据此认定所属部门；请在“未识别的文件”中指定部门或舍弃。",
+        "en": "The file's template signature is not the one it was issued with (its template data was changed), so it tells no department; assign or discard it under “Unrecognised files”.",
+    },
+    "unrecognized_no_template": {
+        "zh": "文件不是用下发的模板填写的，看不出属于哪个部门；请在“未识别的文件”中指定部门或舍弃。",
+        "en": "The file was not filled in a template we issued, so it tells no department; assign it to one or discard it under “Unrecognised files”.",
+    },
     "withdraw_needs_reason": {"zh": "撤回需要说明原因（--reason）", "en": "A withdrawal needs a reason (--reason)"},
     "no_such_return": {"zh": "没有编号为 {id} 的报送", "en": "There is no return with id {id}"},
     "already_withdrawn": {"zh": "报送 {id} 已经撤回过了", "en": "Return {id} is withdrawn already"},

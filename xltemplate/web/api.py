@@ -90,7 +90,7 @@ def list_rounds(request: Request) -> list[rounds.Round]:
 
 def one_round(request: Request) -> RoundTotals:
     rnd = _round(request)
-    return RoundTotals(round=rnd, totals=departments.totals(departments.status(portal(request).store, rnd)))
+    return RoundTotals(round=rnd, totals=departments.round_totals(portal(request).store, rnd))
 
 
 def round_status(request: Request) -> departments.Status:

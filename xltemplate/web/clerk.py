@@ -2,11 +2,13 @@
 
 Everything behind a link is looked up by the link's round and department code, never by what the
 request names: a template, a return or an annotated copy of another department answers 404
-exactly as one that does not exist.  A token that is unknown, revoked, or of a closed round
-answers the same 404 page (nothing tells a guess that it was close)."""
+exactly as one that does not exist.  A token that is unknown or revoked answers the same 404 page
+(nothing tells a guess that it was close); the link of a closed round shows the department where
+it finally stands, and takes no upload."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import events, intake, links, returns, rounds
-from ..collect.links import Link
+from ..collect import departments, events, files, intake, links, returns
+from ..collect.links import Link, QuotaReached
 from ..messages import t
 from .auth import address
 from .responses import download, portal, render
@@ -32,12 +34,15 @@ def _link(request: Request) -> Link:
 
 
 def _page(request: Request, link: Link, receipt: intake.Receipt | None = None, status_code: int = 200,
-          missing: bool = False) -> Response:
+          problem: str | None = None) -> Response:
+    """The department's page: its templates (read with the link) and its returns (as the upload left
+    them, else read now); a closed round says where the department finally stands."""
     store = portal(request).store
+    found = receipt.returns if receipt is not None else returns.query(store, round_id=link.round.id,
+                                                                       department=link.department_code)
+    final = departments.one(store, link.round, link.department_code) if not link.open else None
     return render(request, "clerk.html", status_code=status_code, link=link, token=request.path_params["token"],
-                  templates=rounds.templates_of(store, link.round.id, link.department_code),
-                  returns=returns.query(store, round_id=link.round.id, department=link.department_code),
-                  receipt=receipt, missing=missing)
+                  templates=link.templates, returns=found, receipt=receipt, problem=problem, final=final)
 
 
 async def home(request: Request) -> Response:
@@ -56,8 +61,8 @@ def _record(request: Request, link: Link, detail: dict[str, Any], submission: in
 async def template(request: Request) -> Response:
     def run() -> Response:
         link = _link(request)
-        stored = rounds.template_file(portal(request).store, link.round.id, link.department_code,
-                                      request.path_params["sid"])
+        found = next((x for x in link.templates if x.submission_id == request.path_params["sid"]), None)
+        stored = files.get(portal(request).store, found.file_id) if found is not None else None
         if stored is None:
             raise HTTPException(404)
         _record(request, link, {"file": stored.name, "what": "template"})
@@ -67,35 +72,49 @@ async def template(request: Request) -> Response:
 
 
 async def upload(request: Request) -> Response:
-    link = await run_in_threadpool(_link, request)  # before a byte of the body is read
-    try:
-        form = await request.form(max_files=1, max_fields=5)
-    except HTTPException:
-        raise
-    except Exception as exc:
-        raise HTTPException(400) from exc
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            def again() -> Response:
-                return _page(request, link, None, 400, missing=True)
+    """One file through the link: the link, the round and today's quota are checked before a byte of
+    the body is read, and the body is read only once the upload holds one of this process's slots
+    (clients waiting for a slot hold no memory)."""
+    link = await run_in_threadpool(_link, request)
 
-            return await run_in_threadpool(again)
-        data = await upload.read()
-        name = upload.filename
+    def answer(problem: str, status: int) -> Response:
+        return _page(request, link, None, status, problem=problem)
 
-        def run() -> Response:
-            receipt = intake.receive(portal(request).store, data, name, link.round,
-                                     department=(link.department_code, link.department), address=address(request))
-            return _page(request, link, receipt, 200)
+    if not link.open:
+        return await run_in_threadpool(answer, t("round_closed", name=link.round.name), 409)
+    declared = request.headers.get("content-length", "")
+    full = link.room_for(int(declared) if declared.isdigit() else 0)
+    if full is not None:
+        return await run_in_threadpool(answer, t("quota_" + full, **_quota()), 429)
+    slots = portal(request).upload_slots
+    async with slots if slots is not None else contextlib.nullcontext():
+        try:
+            form = await request.form(max_files=1, max_fields=5)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise HTTPException(400) from exc
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                return await run_in_threadpool(answer, t("clerk_choose_file"), 400)
+            data = await upload.read()
+            name = upload.filename
 
-        slots = portal(request).upload_slots
-        if slots is None:
+            def run() -> Response:
+                try:
+                    receipt = intake.receive(portal(request).store, data, name, link, address=address(request))
+                except QuotaReached as exc:
+                    return answer(t("quota_" + exc.what, **_quota()), 429)
+                return _page(request, link, receipt, 200)
+
             return await run_in_threadpool(run)
-        async with slots:
-            return await run_in_threadpool(run)
-    finally:
-        await form.close()
+        finally:
+            await form.close()
+
+
+def _quota() -> dict[str, int]:
+    return {"n": links.UPLOADS_PER_DAY, "mb": links.BYTES_PER_DAY // (1024 * 1024)}
 
 
 async def annotated(request: Request) -> Response:

@@ -172,7 +172,7 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
     rnd = _round(request)
     store = portal(request).store
     lines = departments.status(store, rnd)
-    totals = departments.totals(lines)
+    totals = departments.round_totals(store, rnd, lines)
     q = request.query_params
     want = q.get("status", "")
     want = want if want in departments.STATES else ""
@@ -260,12 +260,16 @@ def restore(request: Request, sess: accounts.Session, form: FormData) -> Respons
 
 
 def return_file(request: Request, sess: accounts.Session) -> Response:
+    sid = request.path_params["sid"]
     store = portal(request).store
-    stored = files.of_return(store, request.path_params["sid"])
-    if stored is None:
+    ret, stored = returns.one(store, sid), files.of_return(store, sid)
+    if ret is None or stored is None:
         raise HTTPException(404)
-    _record(request, sess, "download", submission=request.path_params["sid"], detail={"file": stored.name})
-    return download(stored.content, stored.name)
+    name = files.download_name(f"{ret.department_code or ''}_{ret.department or ''}_{ret.project or ''}_{sid}",
+                               stored.content)
+    _record(request, sess, "download", submission=sid, department_code=ret.department_code,
+            detail={"file": name})
+    return download(stored.content, name)
 
 
 def return_annotated(request: Request, sess: accounts.Session) -> Response:
@@ -281,10 +285,11 @@ def refused_file(request: Request, sess: accounts.Session) -> Response:
     """A file refused at a department's link, for staff to look at."""
     fid = request.path_params["fid"]
     stored = files.get(portal(request).store, fid)
-    if stored is None or stored.kind != files.UPLOAD:
+    if stored is None or stored.kind not in (files.REFUSED, files.UPLOAD):
         raise HTTPException(404)
-    _record(request, sess, "download", detail={"file": stored.name, "file_id": fid})
-    return download(stored.content, stored.name)
+    name = files.download_name(t("refused_file_name", id=fid), stored.content)
+    _record(request, sess, "download", detail={"file": name, "file_id": fid})
+    return download(stored.content, name)
 
 
 # -- bulk upload and jobs --------------------------------------------------------------------------
