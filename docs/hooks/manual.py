@@ -219,9 +219,8 @@ def api_page() -> str:
         for method, op in item.items():
             if method not in {"get", "put", "post", "delete", "patch"}:
                 continue
-            lines += [f"## {method.upper()} `{path}` {{ #{_anchor(method + ' ' + path)} }}", "",
-                      _cell(op.get("summary", "")) + (" — " + _cell(op["description"]) if op.get("description") else ""),
-                      ""]
+            about = _cell(op.get("summary", "")) + (" — " + _cell(op["description"]) if op.get("description") else "")
+            lines += [f"## {method.upper()} `{path}` {{ #{_anchor(method + ' ' + path)} }}", "", about, ""]
             params = [*item.get("parameters", []), *op.get("parameters", [])]
             if params:
                 lines += ["| parameter | in | required | schema |", "|---|---|---|---|"]
@@ -344,7 +343,8 @@ def figures_page() -> str:
              "hand: run a benchmark and build the manual again. [Performance](../performance.md) says how they "
              "are measured and what limits them.", ""]
     if meta:
-        lines += [f"The import and distribute run: {_cell(meta.get('when', '?'))}, {_cell(meta.get('cpus', '?'))} CPUs, "
+        lines += [f"The import and distribute run: {_cell(meta.get('when', '?'))}, "
+                  f"{_cell(meta.get('cpus', '?'))} CPUs, "
                   f"Python {_cell(meta.get('python', '?'))}, {_num(meta.get('n'))} distinct returns "
                   f"(baseline on {_num(meta.get('baseline_n'))}); other processes' load at its start: "
                   f"{_num(meta.get('other_cores_at_start'))} core.", ""]
