@@ -119,6 +119,11 @@ def _cell(text: Any) -> str:
     return html.escape(" ".join(str(text).split())).replace("|", "&#124;")
 
 
+def _code(text: Any) -> str:
+    """Code in a Markdown table cell (raw HTML, so that ``|`` and quotes stay as they are)."""
+    return f"<code>{_cell(text)}</code>"
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 def console_group() -> click.Command:
@@ -175,7 +180,7 @@ def _command(cmd: click.Command, ctx: click.Context) -> list[str]:
         if record is None:
             continue
         names, text = record
-        rows.append(f"| `{_cell(names).replace('&#124;', '|')}` | {_cell(text)} |")
+        rows.append(f"| {_code(names)} | {_cell(text)} |")
     if rows:
         out += ["| option | meaning |", "|---|---|", *rows, ""]
     return out
@@ -212,7 +217,7 @@ def api_page() -> str:
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             if method in {"get", "put", "post", "delete", "patch"}:
-                lines.append(f"| {method.upper()} | [`{_cell(path)}`](#{_anchor(method + ' ' + path)}) | "
+                lines.append(f"| {method.upper()} | [{_code(path)}](#{_anchor(method + ' ' + path)}) | "
                              f"{_cell(op.get('summary', ''))} |")
     lines.append("")
     for path, item in doc.get("paths", {}).items():
@@ -225,9 +230,9 @@ def api_page() -> str:
             if params:
                 lines += ["| parameter | in | required | schema |", "|---|---|---|---|"]
                 for p in params:
-                    lines.append(f"| `{_cell(p.get('name'))}` | {_cell(p.get('in'))} | "
+                    lines.append(f"| {_code(p.get('name'))} | {_cell(p.get('in'))} | "
                                  f"{'yes' if p.get('required') else 'no'} | "
-                                 f"`{_cell(json.dumps(p.get('schema', {}), ensure_ascii=False))}` |")
+                                 f"{_code(json.dumps(p.get('schema', {}), ensure_ascii=False))} |")
                 lines.append("")
             if op.get("requestBody"):
                 lines += ["Request body:", "", "```json",
@@ -295,6 +300,8 @@ def _num(value: Any) -> str:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
     if isinstance(value, float):
         if value == 0 or abs(value) >= 100:
             return f"{value:,.1f}" if abs(value) < 10_000 else f"{value:,.0f}"
@@ -388,6 +395,6 @@ def figures_page() -> str:
         flat = [(k, v) for k, v in _flat(data) if not k.startswith("returns_check.sample")]
         if flat:
             lines += [f"??? info \"{title}\"", "", "    | key | value |", "    |---|---|"]
-            lines += [f"    | `{_cell(k)}` | {_num(v)} |" for k, v in flat]
+            lines += [f"    | {_code(k)} | {_num(v)} |" for k, v in flat]
             lines.append("")
     return "\n".join(lines) + "\n"
