@@ -7,7 +7,8 @@
 - nothing is loaded from the internet (scripts, styles, fonts), and the search finds Chinese words
   in Chromium, from the disk (``file://``) and over HTTP;
 - the README is one screen whose second command installs the Debian packages ``.ci/run`` installs;
-- the manual's SQLite backup command makes a copy the commands read.
+- the manual's backup commands (SQLite's online backup, pg_dump and pg_restore) make copies the
+  commands read.
 """
 
 from __future__ import annotations
@@ -244,22 +245,62 @@ def test_the_readme_is_one_screen_and_its_test_command_is_ci(site: Path) -> None
         assert (ROOT / link).exists(), link
 
 
-def test_the_manuals_sqlite_backup_makes_a_copy_the_commands_read(tmp_path: Path) -> None:
-    running = (ROOT / "docs" / "running.md").read_text(encoding="utf-8")
-    command = re.search(r"(\.venv/bin/python -c \"import sqlite3.*?)\n(?!\s)", running, re.S).group(1)
-    command = command.replace(".venv/bin/python", shlex.quote(sys.executable)).replace("$(date +%F)", "today")
+def _one_valid_return(tmp_path: Path, db: str) -> list[str]:
+    """A round of the example roster in ``db`` with 101's return imported; the command that runs xltemplate."""
     xt = [sys.executable, "-m", "xltemplate.cli"]
     steps = [["distribute", "wuhai-perf-target", "--roster", str(ROOT / "examples" / "部门名单.csv"), "-o", "下发",
-              "--no-progress"],
+              "--no-progress", "--db", db],
              ["fill", "wuhai-perf-target", str(ROOT / "tests" / "data" / "seed_000.json"), "--as",
               "下发/101_市信访局.xlsx", "-o", "回收/101.xlsx"],
-             ["import", "回收", "--no-progress"]]
+             ["import", "回收", "--no-progress", "--db", db]]
     for step in steps:
         subprocess.run([*xt, *step], cwd=tmp_path, check=True, capture_output=True)
-    (tmp_path / "backup").mkdir()
-    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
-    copy = tmp_path / "backup" / "xltemplate-today.db"
-    res = subprocess.run([*xt, "status", "--db", str(copy), "--json"], cwd=tmp_path, capture_output=True, text=True)
+    return xt
+
+
+def _restored_status(xt: list[str], db: str, folder: Path) -> dict[str, str]:
+    res = subprocess.run([*xt, "status", "--db", db, "--json"], cwd=folder, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    status = {d["code"]: d["status"] for d in json.loads(res.stdout)["departments"]}
-    assert status == {"101": "valid", "102": "not_returned", "103": "not_returned"}
+    return {d["code"]: d["status"] for d in json.loads(res.stdout)["departments"]}
+
+
+def _code_lines(page: str, start: str) -> list[str]:
+    """The lines of the manual page's shell blocks that begin with ``start``, continuations joined."""
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    lines = [x for b in blocks for x in re.sub(r"\\\n\s*", " ", b).splitlines()]
+    return [x for x in lines if x.startswith(start)]
+
+
+EXPECTED = {"101": "valid", "102": "not_returned", "103": "not_returned"}
+
+
+def test_the_manuals_sqlite_backup_makes_a_copy_the_commands_read(tmp_path: Path) -> None:
+    [command] = _code_lines("running.md", ".venv/bin/python -c \"import sqlite3")
+    command = command.replace(".venv/bin/python", shlex.quote(sys.executable)).replace("$(date +%F)", "today")
+    xt = _one_valid_return(tmp_path, "xltemplate.db")
+    (tmp_path / "backup").mkdir()
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)  # as written in the manual
+    assert _restored_status(xt, str(tmp_path / "backup" / "xltemplate-today.db"), tmp_path) == EXPECTED
+
+
+def test_the_manuals_pg_dump_and_restore_make_a_copy_the_commands_read(tmp_path: Path, pg_url: str) -> None:
+    import sqlalchemy as sa
+    from conftest import new_database
+    from pgserver import bindir
+
+    source, target = new_database(pg_url), new_database(pg_url)
+    xt = _one_valid_return(tmp_path, source)
+
+    def libpq(url: str) -> str:
+        return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    [dump] = _code_lines("running.md", "pg_dump ")
+    [restore] = _code_lines("running.md", "pg_restore ")
+    dump = dump.replace("-d xltemplate ", f"-d {shlex.quote(libpq(source))} ")
+    restore = restore.replace("-d xltemplate_restored ", f"-d {shlex.quote(libpq(target))} ")
+    for command in (dump, restore):  # as written in the manual, on the test's server and in its folder
+        command = command.replace("/var/backups/", "").replace("$(date +%F)", "today").replace("2026-12-01", "today")
+        subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True,
+                       env={**os.environ, "PATH": f"{bindir()}:{os.environ['PATH']}"})
+    assert _restored_status(xt, target, tmp_path) == EXPECTED
