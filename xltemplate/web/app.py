@@ -32,6 +32,7 @@ from ..collect.shapes import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
 from . import api, clerk, staff
+from .help import routes as help_routes
 from .responses import Portal, path_for, render
 from .security import UPLOAD_LIMIT, Headers
 
@@ -130,6 +131,7 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
             store.dispose()
 
     routes: list[Any] = [*staff.routes(), *clerk.routes(), *api.routes(),
+                         *help_routes(),  # the help pages for clerks and staff
                          Route("/healthz", lambda r: Response("ok", media_type="text/plain"), name="healthz"),
                          Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Headers)],
