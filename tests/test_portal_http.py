@@ -28,7 +28,7 @@ from xltemplate.form.forms import load_form
 class Site:
     """A round of two departments served by a real server, and what the tests need of it."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, env: dict[str, str] | None = None):
         self.folder = folder
         self.db = f"sqlite:///{folder / 'portal.db'}"
         roster = roster_file(folder / "名单.csv", [["部门代码", "部门名称"], ["101", "市信访局"], ["102", "市财政局"]])
@@ -39,7 +39,7 @@ class Site:
             self.manifest = {m["code"]: m for m in csv.DictReader(fh)}
         add_user(self.db, "admin", "admin")
         add_user(self.db, "staff", "staff")
-        self.server = start(self.db, folder)
+        self.server = start(self.db, folder, env)
         self.url = self.server.url
         self.model = load_form("wuhai-perf-target")
 

@@ -46,7 +46,7 @@ from .annotate import annotated_name
 from .db import utcnow, writing
 from .importer import UNREADABLE, import_workbook
 from .links import Link
-from .returns import Return, query
+from .returns import Return, assign, query
 from .rounds import Round
 from .store import Outcome, Pending, Store
 
@@ -155,21 +155,26 @@ def _with_returns(store: Store, receipt: Receipt, link: Link, replaced: list[int
 
 def _again(store: Store, receipt: Receipt, sha: str, data: bytes, link: Link, address: str | None) -> Receipt:
     """A file received before, sent again through the link: the department's own copy counts again
-    (the latest upload is what counts); another department's is refused."""
+    (the latest upload is what counts); the same file waiting unrecognised from the mail is the
+    link's department's now; another department's is refused."""
     s = store.submissions
-    code = link.department_code
+    code, actor = link.department_code, LINK_ACTOR.format(code=link.department_code)
+    with store.engine.connect() as conn:
+        before = conn.execute(sa.select(s.c.id, s.c.department_code, s.c.department, s.c.round_id)
+                              .where(s.c.sha256 == sha)).one()
+    if before.round_id != link.round.id or before.department_code not in (None, code):
+        raise _Foreign(before.department or before.department_code or "?")
+    if before.department_code is None:
+        assign(store, before.id, code, actor, address)
     with writing(store.engine) as conn:
-        before = conn.execute(sa.select(s.c.id, s.c.department_code, s.c.department, s.c.round_id, s.c.key_text,
-                                        s.c.is_current, s.c.return_key, s.c.status).where(s.c.sha256 == sha)).one()
-        if before.department_code != code or before.round_id != link.round.id:
-            raise _Foreign(before.department or before.department_code or "?")
+        row = conn.execute(sa.select(s.c.is_current, s.c.key_text).where(s.c.id == before.id)).one()
         links.count_upload(store, conn, link, len(data))
-        replaced = store.reinstate(conn, before.id, utcnow()) if not before.is_current else []
-        events.log(store, conn, "upload", actor=LINK_ACTOR.format(code=code), round_id=link.round.id,
-                   submission=before.id, department_code=code,
+        replaced = store.reinstate(conn, before.id, utcnow()) if not row.is_current else []
+        events.log(store, conn, "upload", actor=actor, round_id=link.round.id, submission=before.id,
+                   department_code=code,
                    detail={"file": receipt.file, "status": "duplicate", "replaces": replaced, "via": "link"},
                    address=address)
-    receipt.status, receipt.submission, receipt.project = "duplicate", before.id, before.key_text
+    receipt.status, receipt.submission, receipt.project = "duplicate", before.id, row.key_text
     return _with_returns(store, receipt, link, replaced)
 
 

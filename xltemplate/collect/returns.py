@@ -18,12 +18,16 @@ import sqlalchemy as sa
 
 from ..form.validate import Issue
 from . import events
+from .batch import model_of
+from .current import Arriving, Stored, decide, order
 from .db import utcnow, writing
-from .rounds import RoundError
+from .identity import admit, context_of
+from .importer import ImportResult
+from .rounds import RoundError, roster_of
+from .rounds import get as get_round
 from .shapes import utc
 
 if TYPE_CHECKING:
-    from .importer import ImportResult
     from .store import Identity, Outcome, Store
 
 STATUSES = ("valid", "invalid", "unreadable")
@@ -234,3 +238,58 @@ def _set_withdrawn(store: Store, submission: int, actor: str | None, reason: str
     found = one(store, submission)
     assert found is not None
     return found
+
+
+def assign(store: Store, submission: int, code: str, actor: str | None = None,
+           address: str | None = None) -> Return:
+    """Give a file that told no department (未识别的文件) to department ``code`` of its round's roster:
+    it becomes a copy of that department's return as if it had come through the department's link
+    (its identity by the form's key), current unless a copy received later is."""
+    s = store.submissions
+    found = one(store, submission, with_data=True)
+    if found is None:
+        raise RoundError("no_such_return", id=submission)
+    rnd = get_round(store, found.round_id) if found.round_id is not None else None
+    if rnd is None or found.department_code is not None or found.withdrawn_at is not None or not found.current:
+        raise RoundError("not_unrecognized", id=submission)
+    line = next(iter(roster_of(store, rnd.id, code)), None)
+    if line is None:
+        raise RoundError("not_on_roster", code=code, name=rnd.name)
+    result = ImportResult(found.file, found.status, found.form, found.version, None, found.data, found.errors)
+    ident = admit(result, {}, model_of(result, None), context_of(store, rnd, None), via=(code, line.name)).identity
+    with writing(store.engine) as conn:
+        row = conn.execute(sa.select(s.c.received_at, s.c.saved_at, s.c.received_seq).where(s.c.id == submission)).one()
+        replaced: list[int] = []
+        current = True
+        if ident.return_key is not None:
+            keys = [ident.return_key, *ident.also]
+            rivals = [Stored(r.id, r.return_key, order(r.received_at, r.saved_at, r.received_seq, r.id))
+                      for r in conn.execute(sa.select(s.c.id, s.c.return_key, s.c.received_at, s.c.saved_at,
+                                                      s.c.received_seq)
+                                            .where(s.c.return_key.in_(keys), s.c.is_current.is_(True)))]
+            mine = Arriving(ident.return_key, order(row.received_at, row.saved_at, row.received_seq, submission),
+                            ident.also)
+            decision = decide(rivals, [mine])
+            replaced, current = sorted(decision.retired), decision.current[0]
+            if replaced:
+                conn.execute(s.update().where(s.c.id.in_(replaced)).values(is_current=False, superseded_by=submission))
+        conn.execute(s.update().where(s.c.id == submission).values(
+            department_code=code, department=line.name, return_key=ident.return_key, key_text=ident.key_text,
+            is_current=current, superseded_by=None if current else decision.old_winner.get(0)))
+        events.log(store, conn, "assign", actor=actor, round_id=rnd.id, submission=submission, department_code=code,
+                   detail={"department": line.name, "replaces": replaced}, address=address)
+    assigned = one(store, submission)
+    assert assigned is not None
+    return assigned
+
+
+def discard(store: Store, submission: int, reason: str, actor: str | None = None,
+            address: str | None = None) -> Return:
+    """Set aside a file that told no department and belongs to none (a wrong file in the mail): it
+    leaves 未识别的文件 and stays in history, withdrawn with the reason."""
+    found = one(store, submission)
+    if found is None:
+        raise RoundError("no_such_return", id=submission)
+    if found.department_code is not None:
+        raise RoundError("not_unrecognized", id=submission)
+    return withdraw(store, submission, reason, actor, address)

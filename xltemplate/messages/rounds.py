@@ -36,6 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "文件不是用下发的模板填写的，看不出属于哪个部门；请在“未识别的文件”中指定部门或舍弃。",
         "en": "The file was not filled in a template we issued, so it tells no department; assign it to one or discard it under “Unrecognised files”.",
     },
+    "not_unrecognized": {"zh": "报送 {id} 不是待指定部门的未识别文件", "en": "Return {id} is not an unrecognised file waiting for a department"},
+    "not_on_roster": {"zh": "部门代码 {code} 不在轮次“{name}”的名单中", "en": "Department code {code} is not on the roster of round “{name}”"},
     "withdraw_needs_reason": {"zh": "撤回需要说明原因（--reason）", "en": "A withdrawal needs a reason (--reason)"},
     "no_such_return": {"zh": "没有编号为 {id} 的报送", "en": "There is no return with id {id}"},
     "already_withdrawn": {"zh": "报送 {id} 已经撤回过了", "en": "Return {id} is withdrawn already"},

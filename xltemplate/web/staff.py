@@ -193,7 +193,9 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id)}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
-    return render(request, "dashboard.html", **context)
+    roster = {line.code: line.name for line in rounds.roster_of(store, rnd.id)}
+    return render(request, "dashboard.html", unrecognized=departments.unrecognized(store, rnd), roster=roster,
+                  **context)
 
 
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -257,6 +259,27 @@ def restore(request: Request, sess: accounts.Session, form: FormData) -> Respons
     except rounds.RoundError as exc:
         raise HTTPException(400, str(exc)) from exc
     return _back(request, ret)
+
+
+def assign(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """A file that told no department, given to one of its round's roster."""
+    ret = _return(request)
+    try:
+        returns.assign(portal(request).store, ret.id or 0, field(form, "department"), sess.user.name,
+                       address(request))
+    except rounds.RoundError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return redirect(request, "round", rid=ret.round_id or 0)
+
+
+def discard(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """A file that told no department and belongs to none, set aside with a reason."""
+    ret = _return(request)
+    try:
+        returns.discard(portal(request).store, ret.id or 0, field(form, "reason"), sess.user.name, address(request))
+    except rounds.RoundError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return redirect(request, "round", rid=ret.round_id or 0)
 
 
 def return_file(request: Request, sess: accounts.Session) -> Response:
@@ -401,6 +424,8 @@ def routes() -> list[Route]:
         Route("/returns/{sid:id}/annotated", page(return_annotated), name="return_annotated"),
         Route("/returns/{sid:id}/withdraw", action(withdraw), methods=["POST"], name="withdraw"),
         Route("/returns/{sid:id}/restore", action(restore), methods=["POST"], name="restore"),
+        Route("/returns/{sid:id}/assign", action(assign), methods=["POST"], name="assign"),
+        Route("/returns/{sid:id}/discard", action(discard), methods=["POST"], name="discard"),
         Route("/files/{fid:id}", page(refused_file), name="refused_file"),
         Route("/audit", page(audit), name="audit"),
         Route("/tokens", page(tokens_page, admin=True), methods=["GET"], name="tokens"),
