@@ -66,15 +66,18 @@ class Server:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start(db: str, folder: Path, env: dict[str, str] | None = None, port: int | None = None) -> Server:
-    """``xltemplate serve --db DB`` on a free port; returns once it answers."""
+def start(db: str, folder: Path, env: dict[str, str] | None = None, port: int | None = None,
+          workers: int = 1) -> Server:
+    """``xltemplate serve --db DB`` on a free port; returns once it answers.  One process unless
+    ``workers`` says more (``serve``'s own default is one per core), so that a test that kills
+    the server kills all of it."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = folder / f"serve-{port}.log"
     full_env = {**os.environ, **(env or {})}
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "xltemplate.cli", "serve", "--db", db, "--data",
-                                    str(folder / f"data-{port}"), "--port", str(port)],
+                                    str(folder / f"data-{port}"), "--port", str(port), "--workers", str(workers)],
                                    stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=full_env)
     server = Server(f"http://127.0.0.1:{port}", db, process, log, env or {})
     end = time.monotonic() + 60

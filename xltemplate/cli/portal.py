@@ -18,14 +18,15 @@ from .common import CliError, db_option, local, open_store, opened, state, table
               help="本进程的临时文件目录 / this process's scratch folder.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="服务进程数（共用同一数据库）/ server processes sharing the database.")
-def serve(db: str | None, data_dir: str, host: str, port: int, workers: int) -> None:
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="服务进程数（默认：CPU 核数；共用同一数据库）/ server processes sharing the database "
+                   "(default: one per core).")
+def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | None) -> None:
     """启动报表收集平台（网页）/ run the collection portal (web application).
 
-    With no options: embedded, SQLite file xltemplate.db here, one process.  With
-    --db postgresql+psycopg://... any number of processes, here or on other machines, share
-    that database and nothing else.
+    With no options: embedded, SQLite file xltemplate.db here, one process per core (SQLite in
+    WAL mode serves several processes on one machine).  With --db postgresql+psycopg://... any
+    number of processes, here or on other machines, share that database and nothing else.
     """
     import logging
 
@@ -38,7 +39,8 @@ def serve(db: str | None, data_dir: str, host: str, port: int, workers: int) -> 
     os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = url, str(data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(t("serving", state().lang, url=f"http://{host}:{port}/", db=url), err=True)
-    uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers or os.cpu_count() or 1,
                 proxy_headers=True, server_header=False, log_level="warning", timeout_graceful_shutdown=10)
 
 

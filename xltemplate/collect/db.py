@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,9 +303,11 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
-    """Writes take SQLite's write lock at once (``BEGIN IMMEDIATE``); reads stay deferred."""
-    immediate = conn.get_execution_options().get("xt_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    """Writes take SQLite's write lock at once (``BEGIN IMMEDIATE``).  Reads open no transaction:
+    each statement reads a consistent database of its own (WAL), and a page's few reads cost no
+    BEGIN of theirs; what must be read together with a change is read in the change's transaction."""
+    if conn.get_execution_options().get("xt_write", False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine_for(url: str | None) -> sa.Engine:
@@ -321,7 +324,9 @@ def engine_for(url: str | None) -> sa.Engine:
     return engine
 
 
-_WRITERS: dict[int, threading.Lock] = {}
+#: each engine's lock of its writing threads (freed with the engine)
+_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -335,7 +340,8 @@ def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
         with engine.connect().execution_options(xt_write=True) as conn, conn.begin():
             yield conn
         return
-    lock = _WRITERS.setdefault(id(engine), threading.Lock())
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault(engine, threading.Lock())
     with lock, engine.connect().execution_options(xt_write=True) as conn, conn.begin():
         yield conn
 

@@ -38,9 +38,9 @@ def log(store: Store, conn: sa.Connection, action: str, *, actor: str | None = N
         address: str | None = None) -> None:
     """One line of the audit log, inside the caller's transaction (``department_code``: the
     department it concerns, for the department's page and the log's filter)."""
-    conn.execute(store.t.events.insert(), {"at": utcnow(), "actor": actor, "action": action, "round_id": round_id,
-                                           "submission": submission, "department_code": department_code,
-                                           "detail": detail, "address": address})
+    conn.execute(store.prepared("events.insert", store.t.events.insert),
+                 {"at": utcnow(), "actor": actor, "action": action, "round_id": round_id, "submission": submission,
+                  "department_code": department_code, "detail": detail, "address": address})
 
 
 def record(store: Store, action: str, **kw: Any) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import utcnow
 
@@ -65,17 +66,26 @@ def safe_name(name: str | None, default: str = "file.xlsx") -> str:
     return base or default
 
 
+def _insert_new(store: Store) -> Any:
+    """INSERT a file unless the same bytes of the same kind are stored: its id, or no row."""
+    def build() -> Any:
+        f = store.t.files
+        insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+        return insert(f).on_conflict_do_nothing(index_elements=[f.c.kind, f.c.sha256]).returning(f.c.id)
+
+    return store.prepared("files.insert_new", build)
+
+
 def put(store: Store, conn: sa.Connection, content: bytes, name: str, kind: str, sha256: str | None = None) -> int:
     """Store ``content`` (once per kind and content) inside the caller's transaction; its id."""
     f = store.t.files
     sha = sha256 or hashlib.sha256(content).hexdigest()
-    try:
-        with conn.begin_nested():  # stored already (or by another process at this moment): found below
-            return int(conn.execute(f.insert().returning(f.c.id), {
-                "sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content), "content": content,
-                "created_at": utcnow()}).scalar_one())
-    except sa.exc.IntegrityError:
-        return int(conn.execute(sa.select(f.c.id).where(f.c.kind == kind, f.c.sha256 == sha)).scalar_one())
+    new = conn.execute(_insert_new(store), {"sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content),
+                                            "content": content, "created_at": utcnow()}).scalar()
+    if new is not None:
+        return int(new)
+    # stored already (or by another process at this moment)
+    return int(conn.execute(sa.select(f.c.id).where(f.c.kind == kind, f.c.sha256 == sha)).scalar_one())
 
 
 def put_head(store: Store, conn: sa.Connection, content: bytes, name: str, head: int) -> int:

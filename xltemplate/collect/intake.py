@@ -46,7 +46,7 @@ from .annotate import annotated_name
 from .db import utcnow, writing
 from .importer import UNREADABLE, import_workbook
 from .links import Link
-from .returns import Return, assign, query
+from .returns import Return, assign, of_department
 from .rounds import Round
 from .store import Outcome, Pending, Store
 
@@ -133,6 +133,7 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
             events.log(store, conn, "upload", actor=actor, round_id=rnd.id, submission=out.id, department_code=code,
                        detail={"file": name, "status": result.status, "replaces": out.superseded, "via": "link"},
                        address=address)
+            _with_returns(store, conn, receipt, link, out.superseded)  # the page, read in the same transaction
 
     [outcome] = store.record_many([Pending(result, sha, name, name, model, result.saved_at, utcnow(), ident,
                                            admission.notes or None, file=(data, name))], within)
@@ -142,15 +143,14 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
         except _Foreign as exc:
             return _refuse(store, receipt, data, link, "wrong_department", address, lang, found=exc.found)
     receipt.status, receipt.submission = result.status, outcome.id
-    return _with_returns(store, receipt, link, outcome.superseded)
+    return receipt
 
 
-def _with_returns(store: Store, receipt: Receipt, link: Link, replaced: list[int]) -> Receipt:
-    """The department's returns as they are now, and the copies this upload replaced."""
-    found = query(store, round_id=link.round.id, department=link.department_code, history=bool(replaced))
+def _with_returns(store: Store, conn: sa.Connection, receipt: Receipt, link: Link, replaced: list[int]) -> None:
+    """The department's returns as they are now, and the copies this upload replaced (for the page)."""
+    found = of_department(store, conn, link.round.id, link.department_code, replaced)
     receipt.replaced = [r for r in found if r.id in replaced]
     receipt.returns = [r for r in found if r.current]
-    return receipt
 
 
 def _again(store: Store, receipt: Receipt, sha: str, data: bytes, link: Link, address: str | None) -> Receipt:
@@ -174,8 +174,9 @@ def _again(store: Store, receipt: Receipt, sha: str, data: bytes, link: Link, ad
                    department_code=code,
                    detail={"file": receipt.file, "status": "duplicate", "replaces": replaced, "via": "link"},
                    address=address)
+        _with_returns(store, conn, receipt, link, replaced)
     receipt.status, receipt.submission, receipt.project = "duplicate", before.id, row.key_text
-    return _with_returns(store, receipt, link, replaced)
+    return receipt
 
 
 class _Foreign(Exception):
@@ -202,8 +203,9 @@ def _refuse(store: Store, receipt: Receipt, data: bytes, link: Link, code: str, 
                        "file": receipt.file, "file_id": file_id, "code": code, "size": len(data),
                        "sha256": hashlib.sha256(data).hexdigest(),
                        "message": receipt.errors[0].message if receipt.errors else ""}, address=address)
+        _with_returns(store, conn, receipt, link, [])
     receipt.file_id = file_id
-    return _with_returns(store, receipt, link, [])
+    return receipt
 
 
 def annotated(store: Store, submission: int, lang: str = "zh") -> files.StoredFile | None:

@@ -23,7 +23,7 @@ import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -106,20 +106,9 @@ def check(store: Store, token: str | None) -> Link | None:
     if not token or len(token) > 100:
         return None
     key = digest(token)
-    k, r, ro, i, u = store.t.links, store.t.rounds, store.t.roster, store.t.issued, store.t.link_usage
-    name = (sa.select(ro.c.name).where(ro.c.round_id == k.c.round_id, ro.c.code == k.c.department_code)
-            .order_by(ro.c.line).limit(1).scalar_subquery())
-    stmt = (sa.select(k.c.id.label("link_id"), k.c.token_hash, k.c.department_code, k.c.revoked_at,
-                      name.label("department_name"), u.c.uploads, u.c.bytes,
-                      i.c.submission_id, i.c.department.label("issued_to"), i.c.project, i.c.file, i.c.file_id,
-                      i.c.signature, r)
-            .select_from(k.join(r, r.c.id == k.c.round_id)
-                         .outerjoin(u, sa.and_(u.c.link_id == k.c.id, u.c.day == today()))
-                         .outerjoin(i, sa.and_(i.c.round_id == k.c.round_id,
-                                               i.c.department_code == k.c.department_code)))
-            .where(k.c.token_hash == key).order_by(i.c.file))
     with store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(store.prepared("links.check", lambda: _check_statement(store)),
+                            {"hash": key, "day": today()}).all()
     if not rows:
         return None
     row = rows[0]
@@ -132,16 +121,34 @@ def check(store: Store, token: str | None) -> Link | None:
                 row.uploads or 0, row.bytes or 0)
 
 
+def _check_statement(store: Store) -> Any:
+    k, r, ro, i, u = store.t.links, store.t.rounds, store.t.roster, store.t.issued, store.t.link_usage
+    name = (sa.select(ro.c.name).where(ro.c.round_id == k.c.round_id, ro.c.code == k.c.department_code)
+            .order_by(ro.c.line).limit(1).scalar_subquery())
+    return (sa.select(k.c.id.label("link_id"), k.c.token_hash, k.c.department_code, k.c.revoked_at,
+                      name.label("department_name"), u.c.uploads, u.c.bytes,
+                      i.c.submission_id, i.c.department.label("issued_to"), i.c.project, i.c.file, i.c.file_id,
+                      i.c.signature, r)
+            .select_from(k.join(r, r.c.id == k.c.round_id)
+                         .outerjoin(u, sa.and_(u.c.link_id == k.c.id, u.c.day == sa.bindparam("day")))
+                         .outerjoin(i, sa.and_(i.c.round_id == k.c.round_id,
+                                               i.c.department_code == k.c.department_code)))
+            .where(k.c.token_hash == sa.bindparam("hash")).order_by(i.c.file))
+
+
 def count_upload(store: Store, conn: sa.Connection, link: Link, size: int) -> None:
     """Count one upload of ``size`` bytes against the link's quota, inside the upload's transaction;
     :class:`QuotaReached` (the transaction then rolls back) when it has no room left."""
-    u = store.t.link_usage
-    day = today()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(u).values(link_id=link.id, day=day, uploads=1, bytes=size)
-    stmt = stmt.on_conflict_do_update(index_elements=[u.c.link_id, u.c.day],
-                                      set_={"uploads": u.c.uploads + 1, "bytes": u.c.bytes + size})
-    uploads, used = conn.execute(stmt.returning(u.c.uploads, u.c.bytes)).one()
+    def build() -> Any:
+        u = store.t.link_usage
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(u).values(link_id=sa.bindparam("link"), day=sa.bindparam("day"), uploads=1,
+                                bytes=sa.bindparam("size"))
+        return stmt.on_conflict_do_update(index_elements=[u.c.link_id, u.c.day], set_={
+            "uploads": u.c.uploads + 1, "bytes": u.c.bytes + stmt.excluded.bytes}).returning(u.c.uploads, u.c.bytes)
+
+    uploads, used = conn.execute(store.prepared("links.count_upload", build),
+                                 {"link": link.id, "day": today(), "size": size}).one()
     if uploads > UPLOADS_PER_DAY:
         raise QuotaReached("uploads")
     if used > BYTES_PER_DAY:

@@ -126,10 +126,12 @@ def _errors_of(conn: sa.Connection, store: Store, ids: list[int]) -> dict[int, l
 
 def query(store: Store, *, round_id: int | None = None, department: str | None = None, status: str | None = None,
           ids: Iterable[int] | None = None, history: bool = False, withdrawn: bool = True, with_data: bool = False,
-          by_id: bool = False, limit: int | None = None, offset: int = 0, no_department: bool = False) -> list[Return]:
+          by_id: bool = False, limit: int | None = None, offset: int = 0, no_department: bool = False,
+          and_ids: Iterable[int] = ()) -> list[Return]:
     """Returns with their errors: of a round, of a department (``no_department``: of none), of a
-    status, or by id; the current copies only unless ``history``; withdrawn ones unless
-    ``withdrawn=False``.  Ordered by department and time received (``by_id``: by id, for paging)."""
+    status, or by id; the current copies only unless ``history`` (``and_ids``: these copies too);
+    withdrawn ones unless ``withdrawn=False``.  Ordered by department and time received (``by_id``:
+    by id, for paging)."""
     s = store.submissions
     cols = [getattr(s.c, c) for c in _COLUMNS] + ([s.c.data] if with_data else [])
     stmt = sa.select(*cols)
@@ -143,8 +145,9 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
         stmt = stmt.where(s.c.status == status)
     if ids is not None:
         stmt = stmt.where(s.c.id.in_(list(ids)))
+    also = list(and_ids)
     if not history:
-        stmt = stmt.where(s.c.is_current.is_(True))
+        stmt = stmt.where(sa.or_(s.c.is_current.is_(True), s.c.id.in_(also)) if also else s.c.is_current.is_(True))
     if not withdrawn:
         stmt = stmt.where(s.c.withdrawn_at.is_(None))
     order = [s.c.id] if by_id else [sa.func.coalesce(s.c.department_code, ""), s.c.received_at, s.c.id]
@@ -155,6 +158,24 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
         rows = conn.execute(stmt).all()
         errors = _errors_of(conn, store, [r.id for r in rows if r.error_count]) if rows else {}
     return [_return(r, errors.get(r.id, []), r.data if with_data else None) for r in rows]
+
+
+def _of_department(store: Store) -> Any:
+    s = store.submissions
+    cols = [getattr(s.c, c) for c in _COLUMNS]
+    return (sa.select(*cols, s.c.errors).where(
+        s.c.round_id == sa.bindparam("round"), s.c.department_code == sa.bindparam("code"),
+        sa.or_(s.c.is_current.is_(True), s.c.id.in_(sa.bindparam("also", expanding=True))))
+        .order_by(s.c.received_at, s.c.id))
+
+
+def of_department(store: Store, conn: sa.Connection, round_id: int, code: str,
+                  also: Iterable[int] = ()) -> list[Return]:
+    """A department's current returns in a round (and the copies ``also``), with their errors, inside
+    the caller's transaction: one statement, the errors taken from each row's own record of them."""
+    rows = conn.execute(store.prepared("returns.of_department", lambda: _of_department(store)),
+                        {"round": round_id, "code": code, "also": list(also) or [-1]}).all()
+    return [_return(r, [Issue(**{k: e.get(k) for k in ERROR_FIELDS}) for e in r.errors or []]) for r in rows]
 
 
 def one(store: Store, submission: int, with_data: bool = False) -> Return | None:

@@ -44,6 +44,7 @@ import sqlalchemy as sa
 
 from ..form.model import FormModel
 from ..form.schema import node_at, split_pointer
+from . import files
 from .current import Arriving, Decision, Stored, decide, order
 from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, schema_lock, upgrade, writing
 from .importer import ImportResult
@@ -284,17 +285,27 @@ class Store:
         self.submissions = self.t.submissions
         self.errors = self.t.errors
         self._forms: dict[str, _FormTables] = {}
-        #: values of this database the domain modules keep for the life of the store (the signing key)
+        #: values of this database the domain modules keep for the life of the store (the signing key,
+        #: statements built once: see :meth:`prepared`)
         self.memo: dict[str, Any] = {}
         self._known: set[str] | None = None
         s = self.submissions
         self._insert = s.insert().returning(s.c.id, sort_by_parameter_order=True)
         self._point = s.update().where(s.c.id == sa.bindparam("b_id")).values(superseded_by=sa.bindparam("b_by"))
+        self._retire = s.update().where(s.c.id.in_(sa.bindparam("ids", expanding=True))).values(is_current=False)
         self._exists = sa.select(s.c.sha256).where(s.c.sha256.in_(sa.bindparam("shas", expanding=True)))
         self._current = sa.select(s.c.id, s.c.return_key, s.c.saved_at, s.c.received_at, s.c.received_seq).where(
             s.c.return_key.in_(sa.bindparam("keys", expanding=True)), s.c.is_current.is_(True))
         if self.engine.dialect.name == "postgresql":
             self._current = self._current.with_for_update()
+
+    def prepared(self, name: str, build: Callable[[], Any]) -> Any:
+        """A statement of this database's tables built once (``build()``) and kept: the hot paths
+        (an upload) pay SQLAlchemy's statement construction once per process, not per request."""
+        found = self.memo.get(name)
+        if found is None:
+            found = self.memo[name] = build()
+        return found
 
     # -- per-form tables -----------------------------------------------------------------
     def tables_for(self, model: FormModel) -> _FormTables:
@@ -426,16 +437,13 @@ class Store:
         batch = [items[n] for n in fresh]
         with writing(self.engine) as conn:
             plan = self._decide(conn, batch, now)
-            s = self.submissions
             if plan.retired:  # first out of the way of the unique index, then the new current rows
-                conn.execute(s.update().where(s.c.id.in_(sorted(plan.retired))).values(is_current=False))
+                conn.execute(self._retire, {"ids": sorted(plan.retired)})
             rows = [self._row(item, now) for item in batch]
             for k, row in enumerate(rows):
                 row["is_current"] = plan.current[k]
                 row["superseded_by"] = plan.old_winner.get(k)
                 if batch[k].file is not None:
-                    from . import files
-
                     content, name = batch[k].file
                     row["file_id"] = files.put(self, conn, content, name, files.UPLOAD, batch[k].sha256)
             new_ids = conn.execute(self._insert, rows).scalars().all() if rows else []

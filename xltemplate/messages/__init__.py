@@ -33,6 +33,17 @@ def parameters(text: str) -> set[str]:
     return set(_PARAM.findall(text))
 
 
+def _pieces(text: str) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """A text cut once into its literal pieces and the parameters between them, and the parameters
+    it needs (pages say many texts per request: this is done once per text, not per use)."""
+    parts = _PARAM.split(text)
+    names = tuple(parts[1::2])
+    return tuple(parts[0::2]), names, frozenset(names) - OPTIONAL
+
+
+_PIECES: dict[str, tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]] = {}
+
+
 def t(key: str, lang: str = "zh", **params: object) -> str:
     """The text of ``key`` in ``lang`` (Chinese when the language has none), parameters filled in.
 
@@ -40,10 +51,20 @@ def t(key: str, lang: str = "zh", **params: object) -> str:
     ``KeyError``: a user never reads ``{n}``."""
     entry = CATALOG[key]
     text = entry.get(lang) or entry["zh"]
-    missing = parameters(text) - params.keys() - OPTIONAL
-    if missing:
-        raise KeyError(f"message {key!r} needs {sorted(missing)}")
-    return _PARAM.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else "", text)
+    cut = _PIECES.get(text)
+    if cut is None:
+        cut = _PIECES[text] = _pieces(text)
+    literals, names, needed = cut
+    if not names:
+        return text
+    if not needed <= params.keys():
+        raise KeyError(f"message {key!r} needs {sorted(needed - params.keys())}")
+    out = [literals[0]]
+    for name, literal in zip(names, literals[1:], strict=True):
+        if name in params:
+            out.append(str(params[name]))
+        out.append(literal)
+    return "".join(out)
 
 
 def message(code: str, lang: str = "zh", **params: object) -> str:

@@ -137,6 +137,7 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Headers)],
                     exception_handlers={HTTPException: http_error, Exception: server_error})
     app.state.portal = state
+    app.state.routes = {r.name: r for r in routes if getattr(r, "name", None)}  # path_for looks names up here
     return app
 
 

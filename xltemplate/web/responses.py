@@ -50,9 +50,10 @@ def portal(request: Request) -> Portal:
 def path_for(request: Request, name: str, **params: Any) -> str:
     """The path of route ``name`` with ``params``: every link, form action and redirect is built
     from the route table, never from what a request carried."""
+    routes: dict[str, Any] = request.app.state.routes
     try:
-        return str(request.app.url_path_for(name, **{k: str(v) for k, v in params.items()}))
-    except NoMatchFound as exc:  # a bug of ours, not the user's
+        return str(routes[name].url_path_for(name, **{k: str(v) for k, v in params.items()}))
+    except (KeyError, NoMatchFound) as exc:  # a bug of ours, not the user's
         raise LookupError(f"no route {name} with {sorted(params)}") from exc
 
 
