@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import t
+from .errors import LayoutError
 from .excel import a1, parse_a1
-from .layout import LayoutError
 from .model import META_SHEET, build_model
 from .schema import SchemaError, join_pointer, leaves, resolve, split_pointer
 
@@ -399,7 +399,7 @@ class _Reader:
         ncols = max((c.col + c.colspan for c in cells.values()), default=1)
         setup = self._setup(ws)
         if "area" in setup:
-            from .layout import parse_range
+            from .excel import parse_range
 
             r, c, rs_, cs = parse_range(setup["area"], name)
             nrows, ncols = max(nrows, r + rs_), max(ncols, c + cs)
@@ -1327,7 +1327,7 @@ class _LayoutBuilder:
                 value = self._reference(sheet, cell, value, names, text)
             out.append(value)
         written = "=" + "".join(out)
-        from .rules import FUNCTIONS, FormulaError, parse
+        from .formula import FUNCTIONS, FormulaError, parse
 
         try:  # the template's formulas get their cached values from our evaluator: only its subset
             if len(self.problems) == known:  # one problem a formula is enough

@@ -37,13 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import t
-from .excel import parse_a1
+from .errors import LayoutError
+from .excel import parse_range
+from .looks import check_look, check_print
 from .schema import Leaf, leaves, resolve, text
-
-
-class LayoutError(ValueError):
-    """The layout cannot be placed or does not match the schema."""
-
+from .sums import SumRule
 
 #: the built-in styles: xlsxwriter format properties over the base look (宋体 10, thin borders,
 #: centred, wrapped); a layout adds its own under "styles"
@@ -215,30 +213,17 @@ def _make_cell(spec: dict[str, Any], row: int, col: int, rowspan: int, colspan: 
     return Placed(row, col, rowspan, colspan, "blank", style or "blank")
 
 
-def parse_range(ref: str, sheet: str = "") -> tuple[int, int, int, int]:
-    """``B15`` or ``B15:C16`` -> (row, col, rowspan, colspan), 0-based."""
-    first, colon, last = ref.partition(":")
-    start, end = parse_a1(first), parse_a1(last if colon else first)
-    if start is None or end is None or end[0] < start[0] or end[1] < start[1]:
-        raise LayoutError(f"sheet {sheet!r}: {ref!r} is not a cell or range like \"B15\" or \"B15:C16\"")
-    return start[0], start[1], end[0] - start[0] + 1, end[1] - start[1] + 1
-
-
 def place(layout: dict[str, Any]) -> list[SheetLayout]:
     """Place every sheet of a layout document."""
     sheets = []
     looks = layout.get("looks", {})
     if looks:
-        from ..xlsx.look import check_look
-
         for name, look in looks.items():
             check_look(name, look)
     styles = layout_styles(layout)
     for spec in layout.get("sheets", []):
         setup = spec.get("print")
         if setup is not None:
-            from ..xlsx.look import check_print
-
             check_print(spec["name"], setup)
         orientation = (setup or spec).get("orientation")
         sheet = SheetLayout(name=spec["name"], widths=[float(w) for w in spec["columns"]],
@@ -320,8 +305,6 @@ def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
             rows.append({"label": {"text": title, "style": "section"}, "rows": section})
         else:
             rows.extend(leaf_row(lf, 2) for lf in mine)
-    from .rules import SumRule
-
     rules = [SumRule.of(r) for r in root.get("x-sum", [])]
     if rules:
         rows.append({"label": {"text": t("auto_checks"), "style": "section"},

@@ -14,9 +14,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .excel import a1, quote_sheet
+from .formula import CellRef, Expr, cell_refs, excel, on_sheet, parse, refs
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
-from .rules import CellRef, Expr, SumRule, cell_refs, excel, on_sheet, parse, refs
 from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
+from .sums import SumRule
 
 if TYPE_CHECKING:
     from .plan import ReadPlan

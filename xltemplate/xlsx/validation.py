@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..form.excel import a1
+from ..form.formula import number_text
 from ..form.model import Field
-from ..form.rules import number_text
 from ..form.schema import text
 from ..form.validate import decimal_places
 from ..messages import t

@@ -11,7 +11,7 @@ Three workbooks, one entry each, built from the same parts:
 workbook: document properties, formats, the metadata sheet with the dropdown lists, defined
 names, protection of the structure, fixed timestamps) and :class:`_FormSheet` (one sheet of the
 layout: labels, inputs with their data validation from :mod:`.validation`, formulas and live
-checks with their cached values from :mod:`..form.rules`, print set-up, protection).
+checks with their cached values from :mod:`..form.formula`, print set-up, protection).
 
 What the clerk gets: the sheets of the layout with merged labels, borders and a Chinese font,
 A4 portrait fit to width; every sheet protected so that only input cells can be edited; a
@@ -35,8 +35,8 @@ import xlsxwriter
 
 from .. import __version__
 from ..form.excel import a1, quote_sheet
+from ..form.formula import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.model import Field, FormModel
-from ..form.rules import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.values import get, leaves_of
 from ..messages import t
 from . import meta as meta_layout
@@ -414,7 +414,7 @@ def _row_height(f: Field, value: str, base: float, widths: list[float]) -> float
 
 
 def _write_value(ws: Any, f: Field, content: Any, cf: Any) -> None:
-    """Write a cell's content (:func:`~xltemplate.form.rules.cell_content`) by its type."""
+    """Write a cell's content (:func:`~xltemplate.form.formula.cell_content`) by its type."""
     if f.rowspan > 1 or f.colspan > 1:
         ws.merge_range(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1, "", cf)
     if content is None:
