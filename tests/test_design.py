@@ -23,9 +23,10 @@ from variant import LAST_ROW, by_names, by_title, draw, variant_instance
 from xltemplate.api import design, generate
 from xltemplate.cli import main
 from xltemplate.collect.importer import import_workbook
-from xltemplate.form.design import DesignError, design_workbook, parse_marker
+from xltemplate.form.design import DesignError, parse_marker
 from xltemplate.form.forms import load_form
 from xltemplate.form.model import FormModel, describe
+from xltemplate.xlsx.design import design_workbook
 from xltemplate.xlsx.writer import write_workbook
 
 

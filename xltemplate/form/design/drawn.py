@@ -1,0 +1,73 @@
+"""What was read from a drawn workbook, in the form's own words: the neutral picture that
+:mod:`xltemplate.xlsx.drawn` makes of a bureau's ``.xlsx`` and design works on.
+
+Nothing here knows a file format: looks are the layout's look dictionaries
+(:mod:`xltemplate.form.looks`), widths and heights are the layout's units, positions are 0-based.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A problem found in the workbook: (sheet, row, col, text), so all are listed in reading order.
+Problem = tuple[str, int, int, str]
+
+
+class DesignError(ValueError):
+    """The workbook cannot become a form; ``problems`` lists every reason, each at its cell."""
+
+    def __init__(self, problems: list[str], head: str = ""):
+        super().__init__("\n".join([head, *problems] if head else problems))
+        self.problems = problems
+        self.head = head
+
+
+@dataclass
+class DrawnCell:
+    """One cell, or a merged range (by its top-left), as drawn: its value and its whole look."""
+
+    row: int
+    col: int
+    rowspan: int
+    colspan: int
+    look: dict[str, Any]
+    value: Any = None  # text, number, bool, date or datetime; None for an empty cell
+    formula: str | None = None  # ``=...`` when the cell holds a formula
+    #: the formula split into (text, is a cell or range reference) parts; None when it cannot be split
+    formula_parts: tuple[tuple[str, bool], ...] | None = None
+    array_formula: bool = False
+
+
+@dataclass
+class DrawnSheet:
+    """One visible sheet as drawn."""
+
+    name: str
+    cells: dict[tuple[int, int], DrawnCell]  # by top-left
+    #: text written into the hidden part of a merged range: (row, col, text, the range)
+    covered: list[tuple[int, int, str, str]] = field(default_factory=list)
+    hidden_rows: set[int] = field(default_factory=set)
+    hidden_cols: set[int] = field(default_factory=set)
+    widths: list[float | int] = field(default_factory=list)  # the layout's ``columns``
+    heights: dict[str, float] = field(default_factory=dict)  # the layout's ``heights``
+    setup: dict[str, Any] = field(default_factory=dict)  # the layout's ``print``
+    # what the template will not carry, for the author's notes
+    pictures: int = 0
+    comments: int = 0
+    validations: bool = False
+    conditional: bool = False
+    header_picture: bool = False
+    gradients: list[str] = field(default_factory=list)  # cells with a gradient fill
+
+
+@dataclass
+class DrawnBook:
+    """The workbook: its visible sheets in order, and what the rest of it holds."""
+
+    name: str  # the file's name, for messages
+    sheets: list[DrawnSheet]
+    sheet_names: list[str]  # every sheet, visible or not, in the workbook's order
+    title: str = ""  # the document's title property
+    hidden_sheets: list[str] = field(default_factory=list)  # hidden and chart sheets
+    reserved_sheets: list[str] = field(default_factory=list)  # visible sheets named like our metadata sheet
