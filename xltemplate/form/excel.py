@@ -22,12 +22,23 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _A1 = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
-__all__ = ["EXCEL_EPOCH", "NUMBER", "a1", "col_letter", "parse_a1", "parse_range", "quote_sheet"]
+__all__ = ["EXCEL_EPOCH", "NUMBER", "a1", "col_index", "col_letter", "parse_a1", "parse_range", "quote_sheet"]
 
 
 def col_letter(col: int) -> str:
     """0-based column index -> Excel letters (0 -> ``A``)."""
     return xl_col_to_name(col)
+
+
+def col_index(letters: str) -> int:
+    """Excel column letters -> 0-based index (``A`` -> 0); :class:`LayoutError` when they are not."""
+    text = str(letters).strip().upper()
+    if not re.fullmatch(r"[A-Z]{1,3}", text):
+        raise LayoutError(f"{letters!r} is not a column like \"E\"")
+    n = 0
+    for ch in text:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
 
 
 def a1(row: int, col: int, absolute: bool = False) -> str:

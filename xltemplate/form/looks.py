@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from .errors import LayoutError
-from .excel import parse_range
+from .excel import col_index, parse_a1, parse_range
 
 #: Border styles, in xlsxwriter's index order.
 BORDER_STYLES = ("none", "thin", "medium", "dashed", "dotted", "thick", "double", "hair", "mediumDashed",
@@ -100,3 +100,90 @@ def check_print(sheet: str, setup: Any) -> None:
         parse_range(str(setup["area"]), sheet)
     if "repeat_rows" in setup and not re.fullmatch(r"\d+:\d+", str(setup["repeat_rows"])):
         raise bad('repeat_rows must be like "1:3"')
+
+
+#: The sheet keywords of what a sheet shows on screen.
+VIEW_KEYS = ("freeze", "zoom", "tab_color", "view")
+VIEWS = ("normal", "page_layout", "page_break")
+#: Data validation types and operators, in the file's words.
+VALIDATION_TYPES = ("whole", "decimal", "list", "date", "time", "textLength", "custom")
+OPERATORS = ("between", "notBetween", "equal", "notEqual", "greaterThan", "lessThan", "greaterThanOrEqual",
+             "lessThanOrEqual")
+_PICTURE_KEYS = {"from", "to", "size", "position", "image", "format", "name", "description"}
+_VALIDATION_KEYS = {"ranges", "type", "operator", "formula1", "formula2", "allow_blank", "dropdown", "prompt_title",
+                    "prompt", "error_title", "error", "error_style", "show_prompt", "show_error"}
+
+
+def check_font(font: Any) -> None:
+    """The layout's ``font`` (the workbook's default): a name and a size."""
+    if not isinstance(font, dict) or not isinstance(font.get("name"), str) or not font["name"] \
+            or not isinstance(font.get("size"), int | float) or not 1 <= font["size"] <= 409 \
+            or set(font) - {"name", "size"}:
+        raise LayoutError(f'"font" must be like {{"name": "宋体", "size": 11}}, got {font!r}')
+
+
+def _anchor(where: str, point: Any) -> None:
+    if not isinstance(point, dict) or parse_a1(str(point.get("cell", ""))) is None \
+            or not all(isinstance(point.get(k, 0), int) and point.get(k, 0) >= 0 for k in ("dx", "dy")):
+        raise LayoutError(f"{where}: an anchor is {{\"cell\": \"B2\", \"dx\": EMU, \"dy\": EMU}}, got {point!r}")
+
+
+def check_sheet(sheet: str, spec: dict[str, Any]) -> None:
+    """Refuse a sheet's default sizes, view, hidden rows and columns, pictures or validations the
+    workbook cannot take, naming the sheet."""
+    def bad(what: str) -> LayoutError:
+        return LayoutError(f"sheet {sheet!r}: {what}")
+
+    if "base_width" in spec and not (isinstance(spec["base_width"], int) and 0 <= spec["base_width"] <= 255):
+        raise bad("base_width must be a whole number of characters")
+    columns = spec.get("columns")
+    if not isinstance(columns, list) or not all(w is None or (isinstance(w, int | float) and 0 <= w <= 255)
+                                                 for w in columns):
+        raise bad("columns must list widths (null: the sheet's default)")
+    for key in ("default_width", "default_height"):
+        if key in spec and not (isinstance(spec[key], int | float) and 0 <= spec[key] <= 409):
+            raise bad(f"{key} must be a number")
+    if "hidden" in spec and not isinstance(spec["hidden"], bool):
+        raise bad("hidden must be true or false")
+    if "freeze" in spec and parse_a1(str(spec["freeze"])) is None:
+        raise bad('freeze must be the first cell that scrolls, like "A4"')
+    if "zoom" in spec and not (isinstance(spec["zoom"], int) and 10 <= spec["zoom"] <= 400):
+        raise bad("zoom must be a whole percentage from 10 to 400")
+    if "tab_color" in spec and not _COLOR.match(str(spec["tab_color"])):
+        raise bad("tab_color must be a colour like #RRGGBB")
+    if "view" in spec and spec["view"] not in VIEWS:
+        raise bad(f"view must be one of {', '.join(VIEWS)}")
+    rows = spec.get("hidden_rows", [])
+    if not isinstance(rows, list) or not all(isinstance(r, int) and r >= 1 for r in rows):
+        raise bad("hidden_rows must list 1-based rows")
+    cols = spec.get("hidden_columns", [])
+    if not isinstance(cols, list):
+        raise bad('hidden_columns must list columns like "E"')
+    for c in cols:
+        col_index(c)
+    for i, pic in enumerate(spec.get("pictures", [])):
+        where = f"sheet {sheet!r} picture {i + 1}"
+        if not isinstance(pic, dict) or set(pic) - _PICTURE_KEYS or not isinstance(pic.get("image"), str):
+            raise LayoutError(f"{where}: a picture has {sorted(_PICTURE_KEYS)}, its image in base64")
+        _anchor(where, pic.get("from"))
+        if "to" in pic:
+            _anchor(where, pic["to"])
+        size = pic.get("size")
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size)):
+            raise LayoutError(f"{where}: size must be [width, height] in EMU")
+        if pic.get("position", "oneCell") not in ("twoCell", "oneCell", "absolute"):
+            raise LayoutError(f"{where}: position must be twoCell, oneCell or absolute")
+    for i, dv in enumerate(spec.get("validations", [])):
+        where = f"sheet {sheet!r} validation {i + 1}"
+        if not isinstance(dv, dict) or set(dv) - _VALIDATION_KEYS:
+            raise LayoutError(f"{where}: a validation has {sorted(_VALIDATION_KEYS)}")
+        ranges = dv.get("ranges")
+        if not isinstance(ranges, list) or not ranges:
+            raise LayoutError(f"{where}: ranges must list cells or ranges")
+        for ref in ranges:
+            parse_range(str(ref), sheet)
+        if dv.get("type") not in VALIDATION_TYPES or dv.get("operator", "between") not in OPERATORS:
+            raise LayoutError(f"{where}: type must be one of {', '.join(VALIDATION_TYPES)} and operator one of "
+                              f"{', '.join(OPERATORS)}")
+        if dv.get("error_style", "stop") not in ("stop", "warning", "information"):
+            raise LayoutError(f"{where}: error_style must be stop, warning or information")

@@ -122,8 +122,8 @@ TEXTS: dict[str, dict[str, str]] = {
               "see or fill it. Write it in the top-left cell of the merged range.",
     },
     "design_hidden_marker": {
-        "zh": "{where}：标记“{marker}”所在的行或列被隐藏了。请取消隐藏，或删去这个标记。",
-        "en": "{where}: the marker “{marker}” is in a hidden row or column. Unhide it, or remove the marker.",
+        "zh": "{where}：标记“{marker}”所在的行、列或工作表被隐藏了。请取消隐藏，或删去这个标记。",
+        "en": "{where}: the marker “{marker}” is in a hidden row, column or sheet. Unhide it, or remove the marker.",
     },
     "design_formula_marked": {
         "zh": "{where}：这个单元格是公式（{formula}），不能作为填写项。填写项只写标记；需要计算的合计请留作公式、不加标记。",
@@ -139,24 +139,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{where}：“{pointer}”既是一个填写项，又是另一组填写项的上级（{other}），请改用不同的路径。",
         "en": "{where}: “{pointer}” is both a field and the group of another field ({other}); use different paths.",
     },
-    "design_formula_subset": {
-        "zh": "{where}：公式“{formula}”超出了模板公式可用的范围。模板中的公式只能使用数字、文字、单元格引用、+ - * / & 和比较运算，以及函数 {functions}；请改写这个公式，或改为填写单元格",
-        "en": "{where}: the formula “{formula}” is outside what template formulas may use: numbers, text, cell references, + - * / & and comparisons, and the functions {functions}; rewrite it, or make the cell an input",
-    },
     "design_formula_name": {
         "zh": "{where}：公式 {formula} 引用了“{name}”，它不是单元格地址（名称或其他工作簿在模板中不保留）。请改为单元格地址。",
         "en": "{where}: the formula {formula} refers to “{name}”, which is not a cell address (names and other "
               "workbooks are not kept in the template). Use cell addresses.",
     },
     "design_formula_sheet": {
-        "zh": "{where}：公式 {formula} 引用了工作表“{sheet}”，它不在表单中（不存在或被隐藏）。",
-        "en": "{where}: the formula {formula} refers to sheet “{sheet}”, which is not part of the form (missing "
-              "or hidden).",
+        "zh": "{where}：公式 {formula} 引用了工作表“{sheet}”，它不在这个工作簿中。",
+        "en": "{where}: the formula {formula} refers to sheet “{sheet}”, which is not in this workbook.",
     },
     # notes: the run goes on
     "design_notes": {"zh": "请注意：", "en": "Note:"},
-    "design_note_hidden_sheet": {
-        "zh": "隐藏的工作表“{sheet}”没有纳入表单。", "en": "The hidden sheet “{sheet}” is not part of the form."},
+    "design_note_chart_sheet": {
+        "zh": "图表工作表“{sheet}”没有纳入表单。", "en": "The chart sheet “{sheet}” is not part of the form."},
     "design_note_images": {
         "zh": "工作表“{sheet}”中的 {n} 个图片或图表不会出现在模板中。",
         "en": "{n} picture(s) or chart(s) on sheet “{sheet}” are not carried into the template."},
@@ -170,9 +165,6 @@ TEXTS: dict[str, dict[str, str]] = {
               "markers and the schema."},
     "design_note_conditional": {
         "zh": "工作表“{sheet}”的条件格式不保留。", "en": "The conditional formatting of sheet “{sheet}” is not kept."},
-    "design_note_hidden_rows": {
-        "zh": "工作表“{sheet}”中隐藏的行或列在模板中会显示出来。",
-        "en": "Hidden rows or columns of sheet “{sheet}” are shown in the template."},
     "design_note_header_picture": {
         "zh": "工作表“{sheet}”页眉页脚中的图片不保留。", "en": "Pictures in the header or footer of sheet “{sheet}” are not kept."},
     "design_note_gradient": {

@@ -10,6 +10,7 @@ keeps every stored cell, styled empty ones included).
 from __future__ import annotations
 
 import colorsys
+import datetime as dt
 import io
 import re
 import warnings
@@ -24,11 +25,10 @@ from openpyxl.styles.colors import COLOR_INDEX
 from openpyxl.styles.fills import PatternFill
 
 from ..form.design.drawn import DesignError, DrawnBook, DrawnCell, DrawnSheet
-from ..form.excel import a1, parse_range
+from ..form.excel import EXCEL_EPOCH, a1, parse_range
 from ..form.model import META_SHEET
 from ..messages import t
 from .guard import Refused, identify
-from .look import height_from_stored, width_from_stored
 
 
 def read_drawn(path: str | Path, lang: str = "zh") -> DrawnBook:
@@ -40,16 +40,19 @@ class _Reader:
     def __init__(self, path: Path, lang: str):
         self.path, self.lang = path, lang
         self.gradients: list[str] = []  # cells of the sheet being read with a gradient fill
+        self.cached_book: Any = None  # the workbook's cached formula values, read when a formula is met
         wb, ro = self._open()
         try:
             self.book = self._read(wb, ro)
         finally:
             ro.close()
+            if self.cached_book is not None:
+                self.cached_book.close()
 
     def _open(self) -> tuple[Any, Any]:
         lang, name = self.lang, self.path.name
         try:
-            data = self.path.read_bytes()
+            data = self.data = self.path.read_bytes()
             kind = identify(data)
         except OSError as exc:
             raise DesignError([t("design_unreadable", lang, file=name, detail=exc)]) from exc
@@ -75,14 +78,14 @@ class _Reader:
     def _read(self, wb: Any, ro: Any) -> DrawnBook:
         self.theme = _theme_colors(wb.loaded_theme)
         self.default_font = wb._fonts[0] if wb._fonts else None
-        book = DrawnBook(self.path.name, [], list(wb.sheetnames), title=str(wb.properties.title or "").strip())
+        book = DrawnBook(self.path.name, [], _default_font(wb), list(wb.sheetnames),
+                         title=str(wb.properties.title or "").strip())
         for ws in wb.worksheets:
-            if ws.sheet_state != "visible":
-                book.hidden_sheets.append(ws.title)
-            elif ws.title == META_SHEET:
-                book.reserved_sheets.append(ws.title)
+            if ws.title == META_SHEET:  # hidden: ours, in a template drawn over; visible: a name taken
+                (book.hidden_sheets if ws.sheet_state != "visible" else book.reserved_sheets).append(ws.title)
             else:
                 book.sheets.append(self._sheet(ws, ro[ws.title]))
+                book.sheets[-1].hidden = ws.sheet_state != "visible"
         book.hidden_sheets += [chart.title for chart in wb.chartsheets]
         return book
 
@@ -115,14 +118,18 @@ class _Reader:
                              for c in range(d.min - 1, min(d.max or d.min, 16384))}
         for (r, c), (rs_, cs) in sorted(spans.items()):
             sheet.cells[(r, c)] = self._cell(ws.title, raw, r, c, rs_, cs)
+        formulas = [cell for cell in sheet.cells.values() if cell.formula is not None]
+        if formulas:
+            cached = self._cached_values(ws.title)
+            for cell in formulas:
+                cell.cached = cached.get((cell.row, cell.col))
         nrows = max((c.row + c.rowspan for c in sheet.cells.values()), default=1)
         ncols = max((c.col + c.colspan for c in sheet.cells.values()), default=1)
         sheet.setup = self._setup(ws, sheet)
         if "area" in sheet.setup:
             r, c, rs_, cs = parse_range(sheet.setup["area"], ws.title)
             nrows, ncols = max(nrows, r + rs_), max(ncols, c + cs)
-        sheet.widths = _widths(ws, ncols)
-        sheet.heights = _heights(ws, nrows)
+        _sizes(ws, sheet, ncols)
         self._dropped(ws, sheet)
         return sheet
 
@@ -141,6 +148,22 @@ class _Reader:
             out.formula_parts = _parts(out.formula)
         else:
             out.value = value
+        return out
+
+    def _cached_values(self, sheet: str) -> dict[tuple[int, int], Any]:
+        """The values the workbook's formulas had when it was saved, by position (dates as serials)."""
+        if self.cached_book is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.cached_book = openpyxl.load_workbook(io.BytesIO(self.data), read_only=True, data_only=True)
+        ws = self.cached_book[sheet]
+        ws.reset_dimensions()
+        out = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                value = getattr(cell, "value", None)
+                if value is not None:
+                    out[(cell.row - 1, cell.column - 1)] = _serial(value)
         return out
 
     # -- looks ---------------------------------------------------------------------------------
@@ -296,6 +319,17 @@ class _Reader:
         self.gradients.clear()
 
 
+def _serial(value: Any) -> Any:
+    """A cached value as the file holds it: a date or time as its serial number."""
+    if isinstance(value, dt.datetime):
+        return (value - dt.datetime.combine(EXCEL_EPOCH, dt.time())).total_seconds() / 86400
+    if isinstance(value, dt.date):
+        return float((value - EXCEL_EPOCH).days)
+    if isinstance(value, dt.time):
+        return (value.hour * 3600 + value.minute * 60 + value.second) / 86400
+    return value
+
+
 def _parts(formula: str) -> tuple[tuple[str, bool], ...] | None:
     """The formula as (text, is a cell or range reference) parts; None when it cannot be split."""
     try:
@@ -305,35 +339,47 @@ def _parts(formula: str) -> tuple[tuple[str, bool], ...] | None:
     return tuple((tok.value, tok.type == "OPERAND" and tok.subtype == "RANGE") for tok in tokens)
 
 
-def _widths(ws: Any, ncols: int) -> list[float | int]:
-    """Column widths as typed, drawing the source's pixels (see :func:`look.width_from_stored`)."""
+def _default_font(wb: Any) -> dict[str, Any]:
+    """The workbook's default font: its Normal style's (the theme's minor font when that names none),
+    which every column width is counted in."""
+    try:
+        font = wb._named_styles["Normal"].font
+    except (KeyError, IndexError, AttributeError):
+        font = wb._fonts[0] if wb._fonts else None
+    name = getattr(font, "name", None) or _theme_minor_font(wb.loaded_theme) or "Calibri"
+    size = float(getattr(font, "sz", None) or 11)
+    return {"name": str(name), "size": int(size) if size.is_integer() else size}
+
+
+def _theme_minor_font(theme: bytes | None) -> str | None:
+    if not theme:
+        return None
+    try:
+        root = ElementTree.fromstring(theme)
+    except Exception:  # a damaged or hostile theme part
+        return None
+    ns = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+    latin = root.find(f".//{ns}minorFont/{ns}latin")
+    return latin.get("typeface") or None if latin is not None else None
+
+
+def _sizes(ws: Any, sheet: DrawnSheet, ncols: int) -> None:
+    """Column widths as the file stores them (only the client knows the pixels: they count in the
+    workbook's font), the sheet's default width and height, and row heights in points as stored."""
     fmt = ws.sheet_format
     if fmt.defaultColWidth:
-        default: float | int = width_from_stored(float(fmt.defaultColWidth))
-    elif fmt.baseColWidth and int(fmt.baseColWidth) != 8:  # Excel rounds the default up to 8 pixels
-        pixels = -(-(int(fmt.baseColWidth) * 7 + 5) // 8) * 8
-        default = width_from_stored(pixels / 7)
-    else:
-        default = 8.43  # Excel's (and xlsxwriter's) default column
-    widths: list[float | int] = [default] * ncols
+        sheet.default_width = float(fmt.defaultColWidth)
+    if fmt.baseColWidth is not None and int(fmt.baseColWidth) != 8:
+        sheet.base_width = int(fmt.baseColWidth)
+    if fmt.defaultRowHeight and float(fmt.defaultRowHeight) != 15:
+        sheet.default_height = float(fmt.defaultRowHeight)
+    widths: list[float | None] = [None] * ncols
     for dim in ws.column_dimensions.values():
-        if dim.min and dim.width is not None:
+        if dim.min and dim.width is not None and dim.customWidth is not False:
             for c in range(dim.min - 1, min(dim.max or dim.min, ncols)):
-                widths[c] = width_from_stored(float(dim.width))
-    return widths
-
-
-def _heights(ws: Any, nrows: int) -> dict[str, float]:
-    """Row heights (points) of every row that has one; the source's default height where it is not
-    the writer's (15 pt), so rows without their own height keep the source's."""
-    default = float(ws.sheet_format.defaultRowHeight or 15)
-    out = {}
-    for r in range(1, nrows + 1):
-        dim = ws.row_dimensions.get(r)
-        height = dim.ht if dim is not None and dim.ht is not None else (default if default != 15 else None)
-        if height is not None:
-            out[str(r)] = height_from_stored(float(height))
-    return out
+                widths[c] = float(dim.width)
+    sheet.widths = widths
+    sheet.heights = {str(r): float(dim.ht) for r, dim in sorted(ws.row_dimensions.items()) if dim.ht is not None}
 
 
 _OFFICE_THEME = ["FFFFFF", "000000", "EEECE1", "1F497D", "4F81BD", "C0504D", "9BBB59", "8064A2", "4BACC6",

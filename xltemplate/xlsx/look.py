@@ -25,7 +25,6 @@ A sheet's ``"print"`` is its page set-up; a sheet without one gets the form's de
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..form.excel import parse_range
@@ -139,57 +138,3 @@ def setup_sheet(ws: Any, sheet: SheetLayout, footer: str | None = None) -> None:
         ws.repeat_rows(first, last)
     screen, printed = setup.get("screen_gridlines", True), setup.get("print_gridlines", False)
     ws.hide_gridlines(0 if printed else 1 if screen else 2)  # printed gridlines show on screen too
-
-
-# -- column widths and row heights -----------------------------------------------------------
-# A file stores a column's width in characters of the default font *plus padding* (Excel's 8.43
-# is stored as 9.140625); a client draws it in whole pixels.  xlsxwriter takes the width a user
-# types (8.43) and rounds it to pixels the way Excel does, with a 7-pixel digit and 5 pixels of
-# padding.  ``width_from_stored`` goes back: the shortest width that draws the same pixels, so
-# a designed form's columns are the source's to the pixel and read like typed widths (6.5, 13).
-
-DIGIT, PADDING = 7, 5
-
-
-def _pixels(width: float) -> int:
-    """Pixels xlsxwriter gives a typed width (its own rounding)."""
-    if width <= 0:
-        return 0
-    if width < 1:
-        return int(width * (DIGIT + PADDING) + 0.5)
-    return int(width * DIGIT + 0.5) + PADDING
-
-
-def width_from_stored(stored: float) -> float:
-    """The typed width that xlsxwriter draws as wide as a file's stored ``width``: of the widths
-    that draw those pixels, the one with the fewest decimals, and of those the smallest."""
-    target = int(stored * DIGIT + 0.5)  # what a client draws
-    if target <= 0:
-        return 0.0
-    # the least typed width that rounds to the target
-    lo = (target - PADDING - 0.5) / DIGIT if target >= DIGIT + PADDING else (target - 0.5) / (DIGIT + PADDING)
-    for digits in range(5):
-        scale = 10 ** digits
-        candidate = math.ceil(lo * scale - 1e-9) / scale
-        for c in (candidate, candidate + 1 / scale):
-            if c > 0 and _pixels(c) == target:
-                return int(c) if digits == 0 else round(c, digits)
-    return round(lo, 4)
-
-
-def height_from_stored(stored: float) -> float:
-    """The typed row height (points) that xlsxwriter writes as a file's stored one: xlsxwriter
-    rounds heights to whole pixels (0.75 pt), so 80 is stored as 80.25; this gives 80 back (the
-    whole number when it draws the same, else the stored height, else the shortest)."""
-    target = int(stored * 4 / 3 + 0.5)
-    for c in (round(stored), stored):  # 80 for 80.25, and 22.5 as itself
-        if int(c * 4 / 3 + 0.5) == target and round(c, 2) == c:
-            return c
-    lo = (target - 0.5) * 0.75
-    for digits in range(4):
-        scale = 10 ** digits
-        candidate = math.ceil(lo * scale - 1e-9) / scale
-        for c in (candidate, candidate + 1 / scale):
-            if int(c * 4 / 3 + 0.5) == target:
-                return int(c) if digits == 0 else round(c, digits)
-    return stored

@@ -32,9 +32,10 @@ from collections.abc import Callable
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from .. import __version__
-from ..form.excel import a1, quote_sheet
+from ..form.excel import NUMBER, a1, parse_a1, quote_sheet
 from ..form.formula import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.model import Field, FormModel
 from ..form.values import get, leaves_of
@@ -210,7 +211,7 @@ def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] 
         _error_list(model, error_sheet, errors or [], book.fmt, lang, password)
         error_sheet.activate()
     else:
-        sheets[0].ws.activate()
+        next((s for s in sheets if not s.layout.hidden), sheets[0]).ws.activate()
     return book.close()
 
 
@@ -228,6 +229,8 @@ def _cells(model: FormModel, contents: dict[str, Any], lang: str = "zh") -> Cell
             return cell_content(f.kind, contents.get(f.pointer))
         if cell.kind == "text":
             return cell.text or None
+        if cell.kind == "formula" and cell.keep:  # not evaluated: the value it was drawn with
+            return cell.value
         key = (sheet, cell.row, cell.col)
         if key not in values:
             expr = model.formulas[key] if cell.kind == "formula" else model.rule(cell.rule or "").check_text(lang)
@@ -286,8 +289,13 @@ class _Book:
                  extra_meta: dict[str, Any] | None, sign: Signer | None) -> None:
         self.model, self.password = model, password
         self.buf = io.BytesIO()
-        self.book = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_numbers": False,
-                                                   "strings_to_formulas": False, "strings_to_urls": False})
+        options: dict[str, Any] = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                                   "strings_to_urls": False}
+        font = model.layout.get("font")
+        if font and (font["name"], font["size"]) != ("Calibri", 11):  # the workbook's own default font
+            options["default_format_properties"] = {"font_name": font["name"], "font_size": font["size"],
+                                                    "font_scheme": "none"}
+        self.book = xlsxwriter.Workbook(self.buf, options)
         self.book.set_properties({"title": model.title, "subject": f"{model.id} {model.version}", "author": "",
                                   "company": "", "comments": f"xltemplate {model.id} {model.version}",
                                   "created": FIXED_TIME})
@@ -303,7 +311,7 @@ class _Book:
         self.list_refs: dict[str, str] = {}
 
     def add_sheet(self, name: str) -> Any:
-        return self.book.add_worksheet(name)
+        return self.book.add_worksheet(name, worksheet_class=_Sheet)
 
     def write_meta(self) -> None:
         """The very hidden ``_xltemplate`` sheet: the identity, then one dropdown list per enum."""
@@ -347,9 +355,9 @@ class _FormSheet:
 
     def write(self, contents: dict[str, Any], marks: dict[str, str], cells: Cells, lang: str) -> None:
         layout, ws, fmt = self.layout, self.ws, self.book.fmt
-        for c, width in enumerate(layout.widths):
-            ws.set_column(c, c, width)
+        self._columns()
         heights = dict(layout.heights)
+        numbers: list[str] = []  # labels that are numbers written as text: no green triangles
         for cell in layout.cells:
             if cell.kind == "input":
                 self._input(self.model.by_pointer[cell.field or ""], cell, contents, marks, heights, lang)
@@ -358,26 +366,80 @@ class _FormSheet:
             last_r, last_c = cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1
             merged = (last_r, last_c) != (cell.row, cell.col)
             if cell.kind in ("formula", "check"):
+                if merged:
+                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
+                if cell.kind == "formula" and cell.keep:  # as written, with the cached value it was drawn with
+                    ws.write_formula(cell.row, cell.col, self.model.kept_formula(layout.name, cell), cf,
+                                     _cached(cell.value) if cell.value is not None else "")
+                    continue
                 if cell.kind == "formula":
                     expr = self.model.formulas[(layout.name, cell.row, cell.col)]
                 else:
                     expr = self.model.rule(cell.rule or "").check_text(lang)
-                if merged:
-                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
                 ws.write_formula(cell.row, cell.col, self.model.formula(expr, layout.name), cf,
                                  _cached(evaluate(expr, cells)))
                 continue
             content = cell.text or "" if cell.kind == "text" else ""
+            if content and NUMBER.fullmatch(content.strip()):
+                numbers.append(a1(cell.row, cell.col))
             if merged:
                 ws.merge_range(cell.row, cell.col, last_r, last_c, content, cf)
             else:
                 ws.write_string(cell.row, cell.col, content, cf)
-        for r, h in heights.items():
-            ws.set_row(r, h)
+        self._rows(heights)
+        if numbers:
+            ws.ignore_errors({"number_stored_as_text": " ".join(numbers)})
         password = self.book.password
         ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
                                     "select_unlocked_cells": True})
         setup_sheet(ws, layout, t("page_footer", lang))
+        self._view()
+        if layout.hidden:
+            ws.hide()
+
+    def _columns(self) -> None:
+        """Column widths (as the file stores them when the layout names the workbook's font, else as
+        typed), hidden columns, and the default width of the others."""
+        layout, ws = self.layout, self.ws
+        hidden = layout.hidden_cols
+        for c in range(max(len(layout.widths), max(hidden, default=-1) + 1)):
+            width = layout.widths[c] if c < len(layout.widths) else None
+            options = {"hidden": True} if c in hidden else None
+            if width is None:  # the sheet's default width: no <col> of its own unless hidden
+                if options:
+                    ws.set_column(c, c, None, None, options)
+            elif layout.stored_widths:  # stored width * digit = the pixels xlsxwriter stores back as this width
+                ws.set_column_pixels(c, c, width * ws.max_digit_width, None, options)
+            else:
+                ws.set_column(c, c, width, None, options)
+        if layout.default_width is not None:
+            ws.format_pr["defaultColWidth"] = _num_text(layout.default_width)
+        if layout.base_width is not None:
+            ws.format_pr["baseColWidth"] = str(layout.base_width)
+
+    def _rows(self, heights: dict[int, float]) -> None:
+        """Row heights to the point as given, hidden rows, and the default height of the others."""
+        layout, ws = self.layout, self.ws
+        if layout.default_height is not None:  # written as given; rows without a height of their own keep none
+            ws.format_pr["defaultRowHeight"] = _num_text(layout.default_height)
+        for r in sorted(set(heights) | layout.hidden_rows):
+            h = heights.get(r)
+            options = {"hidden": True} if r in layout.hidden_rows else None
+            ws.set_row_pixels(r, h * 4 / 3 if h is not None else None, None, options)
+            if h is not None:
+                ws.exact_heights[r] = h
+
+    def _view(self) -> None:
+        """What the sheet shows on screen: frozen panes, zoom, tab colour, page view."""
+        view, ws = self.layout.view, self.ws
+        if "freeze" in view:
+            ws.freeze_panes(*(parse_a1(view["freeze"]) or (0, 0)))
+        if "zoom" in view:
+            ws.set_zoom(int(view["zoom"]))
+        if "tab_color" in view:
+            ws.set_tab_color(view["tab_color"])
+        if view.get("view") in ("page_layout", "page_break"):
+            ws.set_page_view(1 if view["view"] == "page_layout" else 2)
 
     def _input(self, f: Field, cell: Any, contents: dict[str, Any], marks: dict[str, str],
                heights: dict[int, float], lang: str) -> None:
@@ -394,10 +456,52 @@ class _FormSheet:
             ws.write_comment(f.row, f.col, issue, {"author": "xltemplate", "x_scale": 2.5, "y_scale": 1.5,
                                                    "font_name": FONT})
         if isinstance(content, str) and ("\n" in content or display_width(content) > 20):
-            base = heights.get(f.row, 15.0)
+            base = heights.get(f.row, self.layout.default_height or 15.0)
             heights[f.row] = max(base, _row_height(f, content, base, self.layout.widths))
         ws.data_validation(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1,
                            field_validation(f, self.book.list_refs.get(f.pattern), lang))
+
+
+class _Sheet(Worksheet):
+    """xlsxwriter's worksheet, writing row heights to the point as the layout gives them (xlsxwriter
+    rounds them to whole pixels, 0.75 pt: a 35.1 pt row would be 35.25, enough over 50 rows to move a
+    page break) and the sheet's default column width and row height exactly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exact_heights: dict[int, float] = {}  # 0-based row -> points
+        self.format_pr: dict[str, str] = {}  # <sheetFormatPr> attributes to write as given
+
+    def _exact(self, tag: str, attributes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        if tag == "row" and self.exact_heights:
+            height = self.exact_heights.get(int(attributes[0][1]) - 1)
+            if height is not None:
+                out = [(k, _num_text(height) if k == "ht" else v) for k, v in attributes if k != "customHeight"]
+                if not any(k == "ht" for k, _ in out):  # a height equal to xlsxwriter's default
+                    out.append(("ht", _num_text(height)))
+                return [*out, ("customHeight", 1)]
+        elif tag == "sheetFormatPr" and self.format_pr:
+            given = dict(self.format_pr)
+            out = [(k, given.pop(k, v)) for k, v in attributes]
+            out += list(given.items())
+            if "defaultRowHeight" in self.format_pr and not any(k == "customHeight" for k, _ in out):
+                out.append(("customHeight", "1"))
+            return out
+        return attributes
+
+    def _xml_start_tag_unencoded(self, tag: str, attributes: Any = ()) -> None:
+        super()._xml_start_tag_unencoded(tag, self._exact(tag, list(attributes)))
+
+    def _xml_empty_tag_unencoded(self, tag: str, attributes: Any = ()) -> None:
+        super()._xml_empty_tag_unencoded(tag, self._exact(tag, list(attributes)))
+
+    def _xml_empty_tag(self, tag: str, attributes: Any = ()) -> None:
+        super()._xml_empty_tag(tag, self._exact(tag, list(attributes)))
+
+
+def _num_text(x: float) -> str:
+    """A size as the file stores it: the shortest text of the number (35.1, not 35.09999999999999)."""
+    return f"{float(x):.15g}"
 
 
 def _num_format(f: Field) -> str | None:
@@ -407,8 +511,8 @@ def _num_format(f: Field) -> str | None:
     return {"string": "@", "month-range": "@", "date": DATE_FORMAT, "integer": "0"}.get(f.kind)
 
 
-def _row_height(f: Field, value: str, base: float, widths: list[float]) -> float:
-    chars = sum(widths[f.col:f.col + f.colspan]) * 1.2
+def _row_height(f: Field, value: str, base: float, widths: list[float | None]) -> float:
+    chars = sum(8.43 if w is None else w for w in widths[f.col:f.col + f.colspan]) * 1.2
     lines = sum(max(1, math.ceil(display_width(p) / max(chars, 1))) for p in value.split("\n"))
     return min(MAX_ROW_HEIGHT, max(base, lines * 12.5 + 4) / f.rowspan)
 

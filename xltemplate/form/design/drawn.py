@@ -37,6 +37,7 @@ class DrawnCell:
     #: the formula split into (text, is a cell or range reference) parts; None when it cannot be split
     formula_parts: tuple[tuple[str, bool], ...] | None = None
     array_formula: bool = False
+    cached: Any = None  # the formula's value when the workbook was saved (a date as its serial)
 
 
 @dataclass
@@ -45,12 +46,18 @@ class DrawnSheet:
 
     name: str
     cells: dict[tuple[int, int], DrawnCell]  # by top-left
+    hidden: bool = False  # a hidden sheet (a list of codes a formula looks up): kept hidden
     #: text written into the hidden part of a merged range: (row, col, text, the range)
     covered: list[tuple[int, int, str, str]] = field(default_factory=list)
     hidden_rows: set[int] = field(default_factory=set)
     hidden_cols: set[int] = field(default_factory=set)
-    widths: list[float | int] = field(default_factory=list)  # the layout's ``columns``
-    heights: dict[str, float] = field(default_factory=dict)  # the layout's ``heights``
+    #: column widths as the file stores them (characters of the workbook's font, padding included); None
+    #: for a column of the sheet's default width
+    widths: list[float | None] = field(default_factory=list)
+    heights: dict[str, float] = field(default_factory=dict)  # row heights in points as stored, by 1-based row
+    default_width: float | None = None  # the sheet's default column width as stored, if it gives one
+    base_width: int | None = None  # the sheet's base column width in characters, if not Excel's 8
+    default_height: float | None = None  # the sheet's default row height in points, if not 15
     setup: dict[str, Any] = field(default_factory=dict)  # the layout's ``print``
     # what the template will not carry, for the author's notes
     pictures: int = 0
@@ -67,7 +74,8 @@ class DrawnBook:
 
     name: str  # the file's name, for messages
     sheets: list[DrawnSheet]
+    font: dict[str, Any]  # the workbook's default font (its Normal style): {"name", "size"}
     sheet_names: list[str]  # every sheet, visible or not, in the workbook's order
     title: str = ""  # the document's title property
-    hidden_sheets: list[str] = field(default_factory=list)  # hidden and chart sheets
+    hidden_sheets: list[str] = field(default_factory=list)  # sheets not carried: chart sheets, our metadata
     reserved_sheets: list[str] = field(default_factory=list)  # visible sheets named like our metadata sheet

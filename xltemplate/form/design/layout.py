@@ -9,11 +9,11 @@ import re
 from typing import Any
 
 from ...messages import t
-from ..excel import parse_a1
-from ..formula import FUNCTIONS, FormulaError, parse
+from ..excel import col_index, parse_a1
+from ..formula import FormulaError, parse
 from .drawn import Problem
 from .fields import Fields
-from .sheets import Cell, Reading
+from .sheets import Cell, Reading, Sheet
 
 
 class LayoutBuilder:
@@ -48,13 +48,14 @@ class LayoutBuilder:
         return self.looks[key]
 
     def build(self) -> dict[str, Any]:
-        repeats: dict[tuple[str, int, int], tuple[str, int]] = {}  # first cell -> pattern, capacity
+        repeats: dict[tuple[str, int, int], Any] = {}  # first cell -> its table column
         skip: set[tuple[str, int, int]] = set()
         for table in self.fields.tables:
             for column in table.columns:
                 first = column.first
-                repeats[(first.sheet, first.row, first.col)] = (column.pointer, len(column.cells))
+                repeats[(first.sheet, first.row, first.col)] = column
                 skip.update((c.sheet, c.row, c.col) for c in column.cells[1:])
+        formulas = self.formulas()
         sheets = []
         for sheet in self.reader.sheets:
             cells = []
@@ -65,44 +66,114 @@ class LayoutBuilder:
                 spec: dict[str, Any] = {"at": cell.ref}
                 if cell.kind == "marker":
                     if key in repeats:
-                        spec["field"], spec["repeat"] = repeats[key]
+                        column = repeats[key]
+                        spec["field"], spec["repeat"] = column.pointer, len(column.cells)
                     else:
                         spec["field"] = self.inputs.get(key, "")
                 elif cell.kind == "text":
                     spec["text"] = cell.text
                 elif cell.kind == "formula":
-                    spec["formula"] = self.formula(sheet.name, cell)
+                    written, keep, cached = formulas[key]
+                    spec["formula"] = written
+                    if keep:
+                        spec["keep"] = True
+                        if cached is not None:
+                            spec["value"] = cached
                 spec["look"] = self.look(cell.look)
+                if key in repeats:  # each drawn row keeps its own look: the frame's closing border, a gap
+                    looks = [self.look(c.look) for c in repeats[key].cells]
+                    if len(set(looks)) > 1:
+                        spec["looks"] = looks
                 cells.append(spec)
-            drawn = sheet.drawn
-            sheets.append({"name": sheet.name, "columns": drawn.widths, "heights": drawn.heights,
-                           "print": drawn.setup, "cells": cells})
+            sheets.append(self.sheet(sheet, cells))
         return {"$comment": "Made by xltemplate design from a marked workbook: every cell at its own range "
                             "(\"at\") with its look; see README \"Layout keywords\".",
-                "looks": self.look_defs, "sheets": sheets}
+                "font": self.reader.book.font, "looks": self.look_defs, "sheets": sheets}
 
-    def formula(self, sheet: str, cell: Cell) -> str:
+    def sheet(self, sheet: Sheet, cells: list[dict[str, Any]]) -> dict[str, Any]:
+        """A sheet of the layout: its columns (as the file stores them), rows and page set-up, then
+        what the sheet shows and carries besides its cells, each only when the workbook has it."""
+        drawn = sheet.drawn
+        out: dict[str, Any] = {"name": sheet.name, "columns": drawn.widths, "heights": drawn.heights,
+                               "print": drawn.setup}
+        for key in ("default_width", "base_width", "default_height"):
+            if getattr(drawn, key) is not None:
+                out[key] = getattr(drawn, key)
+        if drawn.hidden:
+            out["hidden"] = True
+        out["cells"] = cells
+        return out
+
+    # -- formulas ---------------------------------------------------------------------------------
+    def formulas(self) -> dict[tuple[str, int, int], tuple[str, bool, Any]]:
+        """Every formula cell -> (its text with references to input cells as ``{/pointer}``, whether it
+        is kept as written, its cached value when kept).
+
+        A formula outside the subset the form evaluates (VLOOKUP, LEN, TEXT, TODAY, ...) is kept as
+        written, and so is one that reads a kept one: the form computes the cached values of its own
+        formulas only.  A kept formula carries the value it had when the workbook was saved, unless it
+        reads an input cell (directly or through other formulas): the workbook was saved with markers
+        there, so its value then says nothing; it is left empty, and the client computes it."""
+        out: dict[tuple[str, int, int], tuple[str, bool, Any]] = {}
+        reads: dict[tuple[str, int, int], list[tuple[str, int, int, int, int]]] = {}
+        kept: set[tuple[str, int, int]] = set()
+        for sheet in self.reader.sheets:
+            for (r, c), cell in sheet.cells.items():
+                if cell.kind != "formula":
+                    continue
+                key = (sheet.name, r, c)
+                written, areas = self.formula(sheet.name, cell)
+                reads[key] = areas
+                try:
+                    parse(written)
+                except FormulaError:
+                    kept.add(key)
+                out[key] = (written, False, None)
+        marked = {(c.sheet, c.row, c.col) for s in self.reader.sheets for c in s.cells.values() if c.kind == "marker"}
+
+        def covered(key: tuple[str, int, int], targets: set[tuple[str, int, int]]) -> bool:
+            return any(t[0] == s and r0 <= t[1] <= r1 and c0 <= t[2] <= c1 for s, r0, c0, r1, c1 in reads[key]
+                       for t in targets)
+
+        changed = True
+        while changed:  # what reads a kept formula is kept too
+            changed = False
+            for key in reads:
+                if key not in kept and covered(key, kept):
+                    kept.add(key)
+                    changed = True
+        inputs = set(marked)
+        changed = True
+        while changed:  # formulas that read an input cell, directly or through others
+            changed = False
+            for key in reads:
+                if key not in inputs and covered(key, inputs):
+                    inputs.add(key)
+                    changed = True
+        cells = {(s.name, r, c): cell for s in self.reader.sheets for (r, c), cell in s.cells.items()}
+        for key in kept:
+            drawn = cells[key].drawn
+            cached = None if key in inputs or drawn is None else drawn.cached
+            out[key] = (out[key][0], True, cached)
+        return out
+
+    def formula(self, sheet: str, cell: Cell) -> tuple[str, list[tuple[str, int, int, int, int]]]:
         """The cell's formula with references to input cells as ``{/pointer}`` (a whole column of a
-        table as ``{/table/*/key}``); other references stay as written, since every cell keeps its
-        place."""
+        table as ``{/table/*/key}``), and the areas it reads (sheet, first row, first column, last row,
+        last column); other references stay as written, since every cell keeps its place."""
         text = cell.text or ""
         parts = cell.drawn.formula_parts if cell.drawn is not None else None
         if parts is None:  # a formula the tokenizer cannot split: kept as written
-            return text
+            return text, []
         names = {s.name for s in self.reader.sheets}
-        known = len(self.problems)
-        out = []
+        out, areas = [], []
         for value, is_ref in parts:
+            if is_ref:
+                area = _area(value, sheet)
+                if area is not None:
+                    areas.append(area)
             out.append(self._reference(sheet, cell, value, names, text) if is_ref else value)
-        written = "=" + "".join(out)
-        try:  # the template's formulas get their cached values from our evaluator: only its subset
-            if len(self.problems) == known:  # one problem a formula is enough
-                parse(written)
-        except FormulaError:
-            self.problems.append((sheet, cell.row, cell.col, t(
-                "design_formula_subset", self.lang, where=self.reader.where(sheet, cell.ref), formula=text,
-                functions="、".join(FUNCTIONS))))
-        return written
+        return "=" + "".join(out), areas
 
     def _reference(self, sheet: str, cell: Cell, ref: str, names: set[str], formula: str) -> str:
         where = self.reader.where(sheet, cell.ref)
@@ -130,9 +201,28 @@ class LayoutBuilder:
         return "{" + pattern + "}" if pattern else ref
 
 
+def _area(ref: str, sheet: str) -> tuple[str, int, int, int, int] | None:
+    """The cells a reference covers: (sheet, first row, first column, last row, last column)."""
+    target, _, cells = ref.rpartition("!")
+    name = target[1:-1].replace("''", "'") if target.startswith("'") else (target or sheet)
+    first, _, last = cells.replace("$", "").partition(":")
+    last = last or first
+    start, end = parse_a1(first), parse_a1(last)
+    if start is not None and end is not None:
+        return name, min(start[0], end[0]), min(start[1], end[1]), max(start[0], end[0]), max(start[1], end[1])
+    if first.isdigit() and last.isdigit():  # whole rows
+        return name, int(first) - 1, 0, int(last) - 1, 16383
+    if re.fullmatch(r"[A-Za-z]{1,3}", first) and re.fullmatch(r"[A-Za-z]{1,3}", last):  # whole columns
+        return name, 0, col_index(first), 1048575, col_index(last)
+    return None
+
+
 def layout_json(layout: dict[str, Any]) -> str:
     """The layout with one line per cell and per look: long, but reviewable in a diff."""
-    lines = ["{", f' "$comment": {json.dumps(layout["$comment"], ensure_ascii=False)},', ' "looks": {']
+    lines = ["{", f' "$comment": {json.dumps(layout["$comment"], ensure_ascii=False)},']
+    if "font" in layout:
+        lines.append(f' "font": {json.dumps(layout["font"], ensure_ascii=False)},')
+    lines.append(' "looks": {')
     looks = list(layout["looks"].items())
     for i, (name, look) in enumerate(looks):
         comma = "," if i < len(looks) - 1 else ""
@@ -140,8 +230,9 @@ def layout_json(layout: dict[str, Any]) -> str:
     lines += [" },", ' "sheets": [']
     for i, sheet in enumerate(layout["sheets"]):
         lines.append("  {")
-        for key in ("name", "columns", "heights", "print"):
-            lines.append(f"   {json.dumps(key)}: {json.dumps(sheet[key], ensure_ascii=False)},")
+        for key, value in sheet.items():
+            if key != "cells":
+                lines.append(f"   {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},")
         lines.append('   "cells": [')
         for j, cell in enumerate(sheet["cells"]):
             comma = "," if j < len(sheet["cells"]) - 1 else ""

@@ -71,7 +71,7 @@ class Reading:
         self.sheet_names = book.sheet_names
         for name in book.hidden_sheets:
             if name != META_SHEET:  # our own metadata sheet, in a template drawn over
-                self.notes.append(t("design_note_hidden_sheet", lang, sheet=name))
+                self.notes.append(t("design_note_chart_sheet", lang, sheet=name))
         for name in book.reserved_sheets:
             self.problems.append((name, -1, -1, t("design_meta_sheet", lang, sheet=name)))
         self.sheets = [self._sheet(s) for s in book.sheets]
@@ -93,12 +93,10 @@ class Reading:
                     owner[(rr, cc)] = (r, c)
             cell = self._cell(name, src)
             cells[(r, c)] = cell
-            if cell.kind == "marker" and (set(range(r, r + src.rowspan)) <= drawn.hidden_rows
+            if cell.kind == "marker" and (drawn.hidden or set(range(r, r + src.rowspan)) <= drawn.hidden_rows
                                           or set(range(c, c + src.colspan)) <= drawn.hidden_cols):
                 self.problems.append((name, r, c, t("design_hidden_marker", lang, where=self.where(name, cell.ref),
                                                     marker=cell.text)))
-        if drawn.hidden_rows or drawn.hidden_cols:
-            self.notes.append(t("design_note_hidden_rows", lang, sheet=name))
         for ref in drawn.gradients:
             self.notes.append(t("design_note_gradient", lang, where=self.where(name, ref)))
         if drawn.header_picture:
