@@ -106,8 +106,8 @@ def test_the_workbooks_own_font_widths_and_heights_are_written_exactly() -> None
     doc["font"] = {"name": "Arial", "size": 10}
     book = write_workbook(build_model(SCHEMA, doc))
     sheet, styles = _part(book, "xl/worksheets/sheet1.xml"), _part(book, "xl/styles.xml")
-    cols = {int(m["min"]): m["width"] for m in re.finditer(r'<col min="(?P<min>\d+)" max="\d+" width="(?P<width>[^"]+)"',
-                                                            sheet)}
+    col = r'<col min="(?P<min>\d+)" max="\d+" width="(?P<width>[^"]+)"'
+    cols = {int(m["min"]): m["width"] for m in re.finditer(col, sheet)}
     assert cols == {1: "9.140625", 2: "12.7109375", 4: "0.85546875"}  # column C: the sheet's default
     heights = dict(re.findall(r'<row r="(\d+)"[^>]* ht="([^"]+)"', sheet))
     assert heights == {"1": "35.1", "3": "13.35"}
@@ -129,7 +129,8 @@ def test_a_hand_written_layout_keeps_typed_widths_and_excels_default_font() -> N
 
 def test_sizes_view_and_keywords_the_workbook_cannot_take_are_refused_at_load() -> None:
     for change, words in [({"columns": [10, "宽"]}, "columns"), ({"default_height": "高"}, "default_height"),
-                          ({"freeze": "第一行"}, "freeze"), ({"zoom": 1000}, "zoom"), ({"tab_color": "red"}, "tab_color"),
+                          ({"freeze": "第一行"}, "freeze"), ({"zoom": 1000}, "zoom"),
+                          ({"tab_color": "red"}, "tab_color"),
                           ({"hidden_columns": ["5"]}, "column"), ({"view": "zoomed"}, "view"),
                           ({"pictures": [{"from": {"cell": "B2"}, "size": [1, 1]}]}, "picture 1"),
                           ({"validations": [{"ranges": ["B2"], "type": "regex"}]}, "validation 1")]:

@@ -22,7 +22,8 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _A1 = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
-__all__ = ["EXCEL_EPOCH", "NUMBER", "a1", "col_index", "col_letter", "parse_a1", "parse_range", "quote_sheet"]
+__all__ = ["EXCEL_EPOCH", "NUMBER", "a1", "col_index", "col_letter", "col_range", "parse_a1", "parse_range",
+           "quote_sheet"]
 
 
 def col_letter(col: int) -> str:
@@ -39,6 +40,12 @@ def col_index(letters: str) -> int:
     for ch in text:
         n = n * 26 + ord(ch) - 64
     return n - 1
+
+
+def col_range(text: str) -> range:
+    """``E`` or ``I:XFD`` -> the 0-based columns it names."""
+    first, _, last = str(text).partition(":")
+    return range(col_index(first), col_index(last or first) + 1)
 
 
 def a1(row: int, col: int, absolute: bool = False) -> str:

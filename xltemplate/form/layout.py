@@ -38,7 +38,7 @@ from typing import Any
 
 from ..messages import t
 from .errors import LayoutError
-from .excel import col_index, parse_range
+from .excel import col_range, parse_range
 from .looks import VIEW_KEYS, check_font, check_look, check_print, check_sheet
 from .schema import Leaf, leaves, resolve, text
 from .sums import SumRule
@@ -254,7 +254,7 @@ def place(layout: dict[str, Any]) -> list[SheetLayout]:
                             base_width=spec.get("base_width"), hidden=bool(spec.get("hidden")),
                             view={k: spec[k] for k in VIEW_KEYS if k in spec},
                             hidden_rows={int(r) - 1 for r in spec.get("hidden_rows", [])},
-                            hidden_cols={col_index(c) for c in spec.get("hidden_columns", [])},
+                            hidden_cols={c for run in spec.get("hidden_columns", []) for c in col_range(run)},
                             pictures=list(spec.get("pictures", [])), validations=list(spec.get("validations", [])))
         placer = _Placer(sheet, looks)
         if "cells" in spec:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from .errors import LayoutError
-from .excel import col_index, parse_a1, parse_range
+from .excel import col_range, parse_a1, parse_range
 
 #: Border styles, in xlsxwriter's index order.
 BORDER_STYLES = ("none", "thin", "medium", "dashed", "dotted", "thick", "double", "hair", "mediumDashed",
@@ -160,7 +160,7 @@ def check_sheet(sheet: str, spec: dict[str, Any]) -> None:
     if not isinstance(cols, list):
         raise bad('hidden_columns must list columns like "E"')
     for c in cols:
-        col_index(c)
+        col_range(c)
     for i, pic in enumerate(spec.get("pictures", [])):
         where = f"sheet {sheet!r} picture {i + 1}"
         if not isinstance(pic, dict) or set(pic) - _PICTURE_KEYS or not isinstance(pic.get("image"), str):

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import unescape
@@ -24,10 +25,11 @@ from openpyxl.formula.tokenizer import Tokenizer
 from openpyxl.styles.colors import COLOR_INDEX
 from openpyxl.styles.fills import PatternFill
 
-from ..form.design.drawn import DesignError, DrawnBook, DrawnCell, DrawnSheet
+from ..form.design.drawn import DesignError, DrawnBook, DrawnCell, DrawnSheet, DrawnValidation
 from ..form.excel import EXCEL_EPOCH, a1, parse_range
 from ..form.model import META_SHEET
 from ..messages import t
+from .drawings import read_drawings
 from .guard import Refused, identify
 
 
@@ -80,6 +82,8 @@ class _Reader:
         self.default_font = wb._fonts[0] if wb._fonts else None
         book = DrawnBook(self.path.name, [], _default_font(wb), list(wb.sheetnames),
                          title=str(wb.properties.title or "").strip())
+        with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
+            self.drawings = read_drawings(zf)
         for ws in wb.worksheets:
             if ws.title == META_SHEET:  # hidden: ours, in a template drawn over; visible: a name taken
                 (book.hidden_sheets if ws.sheet_state != "visible" else book.reserved_sheets).append(ws.title)
@@ -130,6 +134,7 @@ class _Reader:
             r, c, rs_, cs = parse_range(sheet.setup["area"], ws.title)
             nrows, ncols = max(nrows, r + rs_), max(ncols, c + cs)
         _sizes(ws, sheet, ncols)
+        sheet.view = self._view(ws)
         self._dropped(ws, sheet)
         return sheet
 
@@ -309,14 +314,49 @@ class _Reader:
         out["print_gridlines"] = bool(po.gridLines)
         return out
 
+    def _view(self, ws: Any) -> dict[str, Any]:
+        """What the sheet shows on screen: frozen panes, zoom, tab colour, page view."""
+        view: dict[str, Any] = {}
+        sv = ws.sheet_view
+        pane = sv.pane
+        if pane is not None and pane.state in ("frozen", "frozenSplit") and (pane.xSplit or pane.ySplit):
+            view["freeze"] = a1(int(pane.ySplit or 0), int(pane.xSplit or 0))
+        if sv.zoomScale and int(sv.zoomScale) != 100:
+            view["zoom"] = max(10, min(400, int(sv.zoomScale)))
+        color = self._color(ws.sheet_properties.tabColor)
+        if color:
+            view["tab_color"] = color
+        if sv.view in ("pageLayout", "pageBreakPreview"):
+            view["view"] = "page_layout" if sv.view == "pageLayout" else "page_break"
+        return view
+
     def _dropped(self, ws: Any, sheet: DrawnSheet) -> None:
-        """What the template will not carry, counted for the author's notes."""
-        sheet.pictures = len(getattr(ws, "_images", [])) + len(getattr(ws, "_charts", []))
+        """Pictures, other drawing objects and data validations; what the template will not carry,
+        counted for the author's notes."""
+        sheet.pictures, sheet.shapes = self.drawings.get(ws.title, ([], []))
         sheet.comments = sum(1 for row in ws.iter_rows() for cell in row if getattr(cell, "comment", None))
-        sheet.validations = bool(ws.data_validations.dataValidation)
+        sheet.validations = [v for v in map(_validation, ws.data_validations.dataValidation) if v is not None]
         sheet.conditional = bool(len(ws.conditional_formatting))
         sheet.gradients = list(self.gradients)
         self.gradients.clear()
+
+
+_VALIDATION_TYPES = ("whole", "decimal", "list", "date", "time", "textLength", "custom")
+
+
+def _validation(dv: Any) -> DrawnValidation | None:
+    """An openpyxl data validation in the file's words; None for one that checks nothing."""
+    if dv.type not in _VALIDATION_TYPES:
+        return None
+    ranges = []
+    for rng in dv.sqref.ranges:
+        ranges.append((rng.min_row - 1, rng.min_col - 1, rng.max_row - 1, rng.max_col - 1))
+    if not ranges:
+        return None
+    return DrawnValidation(ranges, dv.type, dv.operator or "between", dv.formula1, dv.formula2,
+                           bool(dv.allow_blank), not dv.showDropDown, dv.promptTitle or "", dv.prompt or "",
+                           dv.errorTitle or "", dv.error or "", dv.errorStyle or "stop",
+                           bool(dv.showInputMessage), bool(dv.showErrorMessage))
 
 
 def _serial(value: Any) -> Any:

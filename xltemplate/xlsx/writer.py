@@ -23,19 +23,22 @@ structure locked.  The output is deterministic: the same input gives the same by
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import math
+import re
 import unicodedata
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.image import Image
 from xlsxwriter.worksheet import Worksheet
 
 from .. import __version__
-from ..form.excel import NUMBER, a1, parse_a1, quote_sheet
+from ..form.excel import NUMBER, a1, parse_a1, parse_range, quote_sheet
 from ..form.formula import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.model import Field, FormModel
 from ..form.values import get, leaves_of
@@ -309,6 +312,7 @@ class _Book:
             self.book.set_custom_property(name, value)
         self.fmt = _Formats(self.book, model.styles)
         self.list_refs: dict[str, str] = {}
+        self.pictures: dict[int, list[dict[str, Any]]] = {}  # sheet index -> its pictures, in the order inserted
 
     def add_sheet(self, name: str) -> Any:
         return self.book.add_worksheet(name, worksheet_class=_Sheet)
@@ -343,7 +347,7 @@ class _Book:
 
     def close(self) -> bytes:
         self.book.close()
-        return _finish(self.buf.getvalue())
+        return _finish(self.buf.getvalue(), self.pictures)
 
 
 class _FormSheet:
@@ -394,6 +398,9 @@ class _FormSheet:
                                     "select_unlocked_cells": True})
         setup_sheet(ws, layout, t("page_footer", lang))
         self._view()
+        self._pictures()
+        for spec in layout.validations:
+            _kept_validation(ws, spec)
         if layout.hidden:
             ws.hide()
 
@@ -402,8 +409,9 @@ class _FormSheet:
         typed), hidden columns, and the default width of the others."""
         layout, ws = self.layout, self.ws
         hidden = layout.hidden_cols
-        for c in range(max(len(layout.widths), max(hidden, default=-1) + 1)):
-            width = layout.widths[c] if c < len(layout.widths) else None
+        for first, last in _runs(c for c in hidden if c >= len(layout.widths)):
+            ws.set_column(first, last, None, None, {"hidden": True})
+        for c, width in enumerate(layout.widths):
             options = {"hidden": True} if c in hidden else None
             if width is None:  # the sheet's default width: no <col> of its own unless hidden
                 if options:
@@ -428,6 +436,23 @@ class _FormSheet:
             ws.set_row_pixels(r, h * 4 / 3 if h is not None else None, None, options)
             if h is not None:
                 ws.exact_heights[r] = h
+
+    def _pictures(self) -> None:
+        """The layout's pictures, each anchored as drawn (:func:`_finish` writes the anchors exactly)."""
+        ws = self.ws
+        for i, spec in enumerate(self.layout.pictures):
+            data = base64.b64decode(spec["image"])
+            image = Image(io.BytesIO(data))
+            row, col = parse_a1(spec["from"]["cell"]) or (0, 0)
+            width, height = (n / EMU_PER_PIXEL for n in spec["size"])
+            ws.insert_image(row, col, f"image{i + 1}.{spec.get('format', 'png')}", {
+                "image_data": io.BytesIO(data), "x_offset": spec["from"].get("dx", 0) / EMU_PER_PIXEL,
+                "y_offset": spec["from"].get("dy", 0) / EMU_PER_PIXEL,
+                "x_scale": width / (image.width * 96 / image.x_dpi),
+                "y_scale": height / (image.height * 96 / image.y_dpi),
+                "object_position": {"twoCell": 1, "oneCell": 2, "absolute": 3}[spec.get("position", "oneCell")],
+                "description": spec.get("description") or spec.get("name") or ""})
+            self.book.pictures.setdefault(ws.index, []).append(spec)
 
     def _view(self) -> None:
         """What the sheet shows on screen: frozen panes, zoom, tab colour, page view."""
@@ -499,6 +524,79 @@ class _Sheet(Worksheet):
         super()._xml_empty_tag(tag, self._exact(tag, list(attributes)))
 
 
+def _runs(numbers: Any) -> list[tuple[int, int]]:
+    """Sorted numbers as (first, last) runs."""
+    out: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
+EMU_PER_PIXEL = 9525
+_ANCHOR = re.compile(r"<xdr:twoCellAnchor[^>]*>.*?(<xdr:pic>.*?</xdr:pic>).*?</xdr:twoCellAnchor>", re.S)
+
+
+def _anchored(xml: str, specs: list[dict[str, Any]]) -> str:
+    """The drawing part with each picture's anchor as the layout gives it, to the EMU: xlsxwriter
+    places a picture by its own idea of the column widths, which counts in Calibri 11 whatever the
+    workbook's font, and anchors every picture at two cells."""
+    it = iter(specs)
+
+    def point(tag: str, p: dict[str, Any]) -> str:
+        row, col = parse_a1(p["cell"]) or (0, 0)
+        return (f"<xdr:{tag}><xdr:col>{col}</xdr:col><xdr:colOff>{int(p.get('dx', 0))}</xdr:colOff>"
+                f"<xdr:row>{row}</xdr:row><xdr:rowOff>{int(p.get('dy', 0))}</xdr:rowOff></xdr:{tag}>")
+
+    def one(m: re.Match[str]) -> str:
+        spec = next(it, None)
+        if spec is None:
+            return m.group(0)
+        cx, cy = spec["size"]
+        pic = re.sub(r'<a:ext cx="\d+" cy="\d+"/>', f'<a:ext cx="{cx}" cy="{cy}"/>', m.group(1), count=1)
+        if "to" in spec:
+            return (f'<xdr:twoCellAnchor editAs="{spec.get("position", "oneCell")}">{point("from", spec["from"])}'
+                    f'{point("to", spec["to"])}{pic}<xdr:clientData/></xdr:twoCellAnchor>')
+        return (f'<xdr:oneCellAnchor>{point("from", spec["from"])}<xdr:ext cx="{cx}" cy="{cy}"/>{pic}'
+                f"<xdr:clientData/></xdr:oneCellAnchor>")
+
+    return _ANCHOR.sub(one, xml)
+
+
+_VALIDATE = {"whole": "integer", "decimal": "decimal", "list": "list", "date": "date", "time": "time",
+             "textLength": "length", "custom": "custom"}
+_CRITERIA = {"between": "between", "notBetween": "not between", "equal": "==", "notEqual": "!=", "greaterThan": ">",
+             "lessThan": "<", "greaterThanOrEqual": ">=", "lessThanOrEqual": "<="}
+
+
+def _kept_validation(ws: Any, spec: dict[str, Any]) -> None:
+    """A data validation of the drawn workbook, kept as it was (its formulas as stored)."""
+    ranges = [parse_range(r) for r in spec["ranges"]]
+    r, c, rs, cs = ranges[0]
+    opts: dict[str, Any] = {"validate": _VALIDATE[spec["type"]], "ignore_blank": spec.get("allow_blank", True),
+                            "dropdown": spec.get("dropdown", True), "show_input": spec.get("show_prompt", True),
+                            "show_error": spec.get("show_error", True),
+                            "error_type": spec.get("error_style", "stop")}
+    f1, f2 = spec.get("formula1"), spec.get("formula2")
+    if spec["type"] in ("list", "custom"):
+        opts["value"] = "=" + (f1 or '""')
+    else:
+        opts["criteria"] = _CRITERIA[spec.get("operator", "between")]
+        if opts["criteria"] in ("between", "not between"):
+            opts["minimum"], opts["maximum"] = "=" + (f1 or "0"), "=" + (f2 or "0")
+        else:
+            opts["value"] = "=" + (f1 or "0")
+    for key, opt in (("prompt_title", "input_title"), ("prompt", "input_message"), ("error_title", "error_title"),
+                     ("error", "error_message")):
+        if spec.get(key):
+            opts[opt] = str(spec[key])[:255 if opt.endswith("message") else 32]
+    if len(ranges) > 1:
+        opts["multi_range"] = " ".join(spec["ranges"])
+    ws.data_validation(r, c, r + rs - 1, c + cs - 1, opts)
+
+
 def _num_text(x: float) -> str:
     """A size as the file stores it: the shortest text of the number (35.1, not 35.09999999999999)."""
     return f"{float(x):.15g}"
@@ -561,15 +659,24 @@ def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lan
     ws.fit_to_pages(1, 0)
 
 
-def _finish(xlsx: bytes) -> bytes:
-    """Lock the workbook structure (xlsxwriter has no API for it) and fix every zip timestamp."""
+def _finish(xlsx: bytes, pictures: dict[int, list[dict[str, Any]]] | None = None) -> bytes:
+    """Lock the workbook structure (xlsxwriter has no API for it), anchor each picture exactly as the
+    layout says, and fix every zip timestamp."""
     src = zipfile.ZipFile(io.BytesIO(xlsx))
+    drawings = {}
+    for index, specs in (pictures or {}).items():
+        rels = src.read(f"xl/worksheets/_rels/sheet{index + 1}.xml.rels").decode("utf-8")
+        target = re.search(r'Target="\.\./drawings/(drawing\d+\.xml)"', rels)
+        if target:
+            drawings[f"xl/drawings/{target.group(1)}"] = specs
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "xl/workbook.xml":
                 data = data.replace(b"<bookViews>", b'<workbookProtection lockStructure="1"/><bookViews>', 1)
+            elif info.filename in drawings:
+                data = _anchored(data.decode("utf-8"), drawings[info.filename]).encode("utf-8")
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16

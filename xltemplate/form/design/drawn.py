@@ -41,6 +41,60 @@ class DrawnCell:
 
 
 @dataclass
+class Anchor:
+    """Where a drawing object's corner is: a cell (0-based) and an offset into it, in EMU."""
+
+    row: int
+    col: int
+    dy: int = 0
+    dx: int = 0
+
+
+@dataclass
+class DrawnPicture:
+    """A picture on a sheet (a logo, a seal), anchored as drawn."""
+
+    image: bytes
+    format: str  # png, jpeg, gif, bmp, emf, wmf
+    start: Anchor
+    end: Anchor | None  # the opposite corner, for a picture anchored at two cells
+    size: tuple[int, int]  # width, height in EMU
+    position: str  # twoCell (moves and sizes with cells), oneCell (moves), absolute
+    name: str = ""
+    description: str = ""
+
+
+@dataclass
+class DrawnShape:
+    """A drawing object the template does not carry (a text box, a shape, a chart), for the notes."""
+
+    kind: str  # textbox | shape | chart | group | line | picture
+    start: Anchor | None
+    end: Anchor | None
+    text: str = ""
+
+
+@dataclass
+class DrawnValidation:
+    """A data validation of the drawn sheet, in the file's words."""
+
+    ranges: list[tuple[int, int, int, int]]  # (first row, first col, last row, last col), 0-based
+    type: str  # whole | decimal | list | date | time | textLength | custom
+    operator: str = "between"
+    formula1: str | None = None  # as stored: no leading "="
+    formula2: str | None = None
+    allow_blank: bool = True
+    dropdown: bool = True
+    prompt_title: str = ""
+    prompt: str = ""
+    error_title: str = ""
+    error: str = ""
+    error_style: str = "stop"
+    show_prompt: bool = True
+    show_error: bool = True
+
+
+@dataclass
 class DrawnSheet:
     """One visible sheet as drawn."""
 
@@ -51,6 +105,7 @@ class DrawnSheet:
     covered: list[tuple[int, int, str, str]] = field(default_factory=list)
     hidden_rows: set[int] = field(default_factory=set)
     hidden_cols: set[int] = field(default_factory=set)
+    view: dict[str, Any] = field(default_factory=dict)  # the layout's freeze, zoom, tab_color, view
     #: column widths as the file stores them (characters of the workbook's font, padding included); None
     #: for a column of the sheet's default width
     widths: list[float | None] = field(default_factory=list)
@@ -60,9 +115,10 @@ class DrawnSheet:
     default_height: float | None = None  # the sheet's default row height in points, if not 15
     setup: dict[str, Any] = field(default_factory=dict)  # the layout's ``print``
     # what the template will not carry, for the author's notes
-    pictures: int = 0
+    pictures: list[DrawnPicture] = field(default_factory=list)
+    shapes: list[DrawnShape] = field(default_factory=list)  # not carried: listed in the notes
+    validations: list[DrawnValidation] = field(default_factory=list)
     comments: int = 0
-    validations: bool = False
     conditional: bool = False
     header_picture: bool = False
     gradients: list[str] = field(default_factory=list)  # cells with a gradient fill

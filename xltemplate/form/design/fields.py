@@ -26,6 +26,7 @@ class Column:
     derived: bool = False  # the title comes from a label, not from the marker
     identity: str = ""  # what matches it to a field of an edited schema (title markers)
     pointer: str = ""  # the field's pattern, decided last
+    source: Cell | None = None  # the label the title was taken from
 
     @property
     def first(self) -> Cell:
@@ -43,6 +44,8 @@ class Table:
     derived: bool = False
     identity: str = ""  # what matches it to a table of an edited schema (title markers)
     pointer: str = ""
+    wanted: int | None = None  # the rows its markers ask for (``共N行``), when more than drawn
+    source: Cell | None = None  # the label the title was taken from
 
     @property
     def capacity(self) -> int:
@@ -64,6 +67,15 @@ def clean_title(text: str) -> str:
 
 def label_left(sheet: Sheet, cell: Cell) -> Cell | None:
     return label_along(sheet, cell, ((cell.row, c) for c in range(cell.col - 1, -1, -1)))
+
+
+def label_in_row(sheet: Sheet, cell: Cell) -> Cell | None:
+    """The nearest label to the left within the cell's own rows (a section label spanning more rows
+    is not the field's own)."""
+    label = label_left(sheet, cell)
+    if label is None or label.row < cell.row or label.row + label.rowspan > cell.row + cell.rowspan:
+        return None
+    return label
 
 
 def label_above(sheet: Sheet, cell: Cell) -> Cell | None:
@@ -155,12 +167,13 @@ class Fields:
             column.title, column.identity = m.title, m.title
             return
         sheet = self.sheet_of[column.first.sheet]
-        finders = (label_left, label_above) if left_first else (label_above, label_left)
+        # a field: its own row's label, else the one above, else any to the left; a table column: its header
+        finders = (label_in_row, label_above, label_left) if left_first else (label_above, label_left)
         for find in finders:
             label = find(sheet, column.first)
             if label is not None and clean_title(label.text or ""):
                 column.title, column.derived = clean_title(label.text or ""), True
-                column.identity = column.title
+                column.identity, column.source = column.title, label
                 return
         if m.pointer is None:  # a pointer marker needs no title; a title marker does
             self.problem(column.first, t("design_no_title", self.lang, where=self.where(column.first), marker=m.text))
@@ -207,12 +220,21 @@ class Fields:
                                                 b=other.title or other.marker.text, rows_a=self._rows(cols[0]),
                                                 rows_b=self._rows(other)))
                     break
+            stated = sorted({c.marker.rows for c in cols if c.marker.rows})
+            if len(stated) > 1:
+                self.problem(cols[0].first, t("design_rows_stated_differ", self.lang, table=label,
+                                              rows="、".join(map(str, stated))))
+            elif stated and stated[0] < table.capacity:
+                self.problem(cols[0].first, t("design_rows_fewer", self.lang, where=self.where(cols[0].first),
+                                              table=label, n=stated[0], drawn=table.capacity))
+            elif stated and stated[0] > table.capacity:
+                table.wanted = stated[0]
             if kind == "name":
                 table.title, table.derived = name, False
             else:
                 left = label_left(self.sheet_of[cols[0].first.sheet], cols[0].first)
                 if left is not None and clean_title(left.text or ""):
-                    table.title, table.derived = clean_title(left.text or ""), True
+                    table.title, table.derived, table.source = clean_title(left.text or ""), True, left
             self.tables.append(table)
         self.tables.sort(key=lambda tb: self.key(tb.columns[0].first))
 

@@ -4,14 +4,15 @@ columns, rows and page set-up as drawn, formulas with their references to input 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
 
 from ...messages import t
-from ..excel import col_index, parse_a1
+from ..excel import a1, col_index, col_letter, parse_a1
 from ..formula import FormulaError, parse
-from .drawn import Problem
+from .drawn import Anchor, DrawnPicture, DrawnValidation, Problem
 from .fields import Fields
 from .sheets import Cell, Reading, Sheet
 
@@ -101,6 +102,18 @@ class LayoutBuilder:
                 out[key] = getattr(drawn, key)
         if drawn.hidden:
             out["hidden"] = True
+        out.update(drawn.view)
+        if drawn.hidden_rows:
+            out["hidden_rows"] = sorted(r + 1 for r in drawn.hidden_rows)
+        if drawn.hidden_cols:
+            out["hidden_columns"] = _column_runs(drawn.hidden_cols)
+        if drawn.pictures:
+            out["pictures"] = [_picture(p) for p in drawn.pictures]
+        holes = [(c.row, c.col, c.row + c.rowspan - 1, c.col + c.colspan - 1) for c in sheet.cells.values()
+                 if c.kind == "marker"]
+        kept = [v for v in (_validation(dv, holes) for dv in drawn.validations) if v is not None]
+        if kept:
+            out["validations"] = kept
         out["cells"] = cells
         return out
 
@@ -199,6 +212,79 @@ class LayoutBuilder:
             return "{" + pointer + "}" if pointer else ref
         pattern = self.columns.get((target_name, *start, *end))
         return "{" + pattern + "}" if pattern else ref
+
+
+def _picture(p: DrawnPicture) -> dict[str, Any]:
+    """A picture as the layout's ``pictures`` says it: its anchors in EMU, its image in base64."""
+    def anchor(a: Anchor) -> dict[str, Any]:
+        return {"cell": a1(a.row, a.col), "dx": a.dx, "dy": a.dy}
+
+    out: dict[str, Any] = {"from": anchor(p.start)}
+    if p.end is not None:
+        out["to"] = anchor(p.end)
+    out.update(size=list(p.size), position=p.position, format=p.format)
+    if p.name:
+        out["name"] = p.name
+    if p.description:
+        out["description"] = p.description
+    out["image"] = base64.b64encode(p.image).decode("ascii")
+    return out
+
+
+Rect = tuple[int, int, int, int]  # first row, first col, last row, last col
+
+
+def _subtract(rect: Rect, holes: list[Rect]) -> list[Rect]:
+    """``rect`` without the ``holes``, as rectangles."""
+    parts = [rect]
+    for h in holes:
+        out = []
+        for r0, c0, r1, c1 in parts:
+            if h[0] > r1 or h[2] < r0 or h[1] > c1 or h[3] < c0:
+                out.append((r0, c0, r1, c1))
+                continue
+            if r0 < h[0]:
+                out.append((r0, c0, h[0] - 1, c1))
+            if h[2] < r1:
+                out.append((h[2] + 1, c0, r1, c1))
+            top, bottom = max(r0, h[0]), min(r1, h[2])
+            if c0 < h[1]:
+                out.append((top, c0, bottom, h[1] - 1))
+            if h[3] < c1:
+                out.append((top, h[3] + 1, bottom, c1))
+        parts = out
+    return parts
+
+
+def _validation(dv: DrawnValidation, holes: list[Rect]) -> dict[str, Any] | None:
+    """A validation of the drawn sheet, kept where no input cell takes its place (an input's own rule
+    replaces it there); None when inputs cover all of it."""
+    ranges = [part for rect in dv.ranges for part in _subtract(rect, holes)]
+    if not ranges:
+        return None
+    out: dict[str, Any] = {"ranges": [a1(r0, c0) if (r0, c0) == (r1, c1) else f"{a1(r0, c0)}:{a1(r1, c1)}"
+                                      for r0, c0, r1, c1 in ranges], "type": dv.type, "operator": dv.operator}
+    for key in ("formula1", "formula2"):
+        if getattr(dv, key) is not None:
+            out[key] = getattr(dv, key)
+    defaults = DrawnValidation([], "")
+    for key in ("allow_blank", "dropdown", "prompt_title", "prompt", "error_title", "error", "error_style",
+                "show_prompt", "show_error"):
+        if getattr(dv, key) != getattr(defaults, key):
+            out[key] = getattr(dv, key)
+    return out
+
+
+def _column_runs(cols: set[int]) -> list[str]:
+    """Columns as runs: ``["E", "I:XFD"]``."""
+    out, run = [], []
+    for c in sorted(cols):
+        if run and c != run[-1] + 1:
+            out.append(run)
+            run = []
+        run.append(c)
+    out.append(run)
+    return [col_letter(r[0]) if len(r) == 1 else f"{col_letter(r[0])}:{col_letter(r[-1])}" for r in out if r]
 
 
 def _area(ref: str, sheet: str) -> tuple[str, int, int, int, int] | None:

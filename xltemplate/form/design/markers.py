@@ -48,7 +48,10 @@ _RANGE = re.compile(rf"^({_NUM})\s*~\s*({_NUM})$")
 _DECIMALS = re.compile(r"^(\d+)\s*位小数$")
 _LENGTH = re.compile(r"^(?:<=|≤)?\s*(\d+)\s*字(?:以内|内)?$")
 _DIGITS = re.compile(r"^(\d+)\s*(?:~\s*(\d+)\s*)?位(?:数字)?$")
+_ROWS = re.compile(r"^共?\s*(\d+)\s*行$")
 NUMERIC_LABEL = re.compile(r"^[\s(（]*[0-9一二三四五六七八九十]+[)）.、．]?\s*$")
+#: a column code under the headers of a statistics table (A, B, D1, 甲, 乙): not a title
+CODE_LABEL = re.compile(r"^\s*(?:[A-Z]{1,2}[0-9]{0,2}|[甲乙丙丁戊己庚辛壬癸])\s*$")
 
 
 class BadMarker(Exception):
@@ -66,6 +69,7 @@ class Marker:
     title: str | None = None  # the title written in the marker
     kind: str | None = None  # the type written: string, number, integer, date, month-range, boolean
     keywords: dict[str, Any] = field(default_factory=dict)  # schema keywords the rules state
+    rows: int | None = None  # a table column's ``共N行``: the rows the table has, drawn ones first
 
     @property
     def is_list(self) -> bool:
@@ -108,6 +112,8 @@ def parse_marker(text: str, lang: str = "zh") -> Marker:
         tokens = split_pointer(head)
         if any(tok == "" for tok in tokens):
             raise BadMarker(t("design_reason_pointer", lang, pointer=head, detail=t("design_pointer_empty", lang)))
+        if any(ch.isspace() for ch in head):
+            raise BadMarker(t("design_reason_pointer", lang, pointer=head, detail=t("design_pointer_space", lang)))
         stars = [i for i, tok in enumerate(tokens) if tok == "*"]
         if len(stars) > 1 or (stars and stars[0] in (0, len(tokens) - 1)):
             raise BadMarker(t("design_reason_pointer", lang, pointer=head, detail=t("design_pointer_star", lang)))
@@ -162,6 +168,10 @@ def _rules(marker: Marker, items: list[str], lang: str) -> None:
             digits = int(m.group(1))
             kw["multipleOf"] = 1 if digits == 0 else float(f"1e-{digits}")
             numeric.append(item)
+        elif m := _ROWS.match(rest):
+            if not marker.is_list or int(m.group(1)) < 1:
+                raise BadMarker(t("design_reason_rows", lang, item=item))
+            marker.rows = int(m.group(1))
         elif m := _LENGTH.match(rest):
             kw["maxLength"] = int(m.group(1))
             textual.append(item)

@@ -210,6 +210,11 @@ class SchemaBuilder:
                 node[key] = {**value, **node.get(key, {})}
             else:
                 self._set(node, pattern, key, value)
+        fmt = column.first.look.get("number_format")
+        if fmt and resolve(node, self.schema).get("type") in ("number", "integer"):
+            # the cell's number format (0%, #,##0.00): the import reads the number the clerk typed in it,
+            # and the 汇总 shows it as typed
+            self._set(node, pattern, "x-num-format", fmt)
         parent = self._parent(tokens)
         if m.required and parent is not None:
             required = parent.setdefault("required", [])

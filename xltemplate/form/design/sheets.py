@@ -11,7 +11,7 @@ from ...messages import t
 from ..excel import a1
 from ..model import META_SHEET
 from .drawn import DrawnBook, DrawnCell, DrawnSheet, Problem
-from .markers import INSIDE, NUMERIC_LABEL, BadMarker, Marker, is_marker, parse_marker
+from .markers import CODE_LABEL, INSIDE, NUMERIC_LABEL, BadMarker, Marker, is_marker, parse_marker
 
 
 @dataclass
@@ -38,8 +38,9 @@ class Cell:
 
     @property
     def is_label(self) -> bool:
-        """A label that can title a field (numbers and 序号 like （一） cannot)."""
-        return self.kind == "text" and bool(self.text) and not NUMERIC_LABEL.match(self.text or "")
+        """A label that can title a field (numbers, 序号 like （一） and column codes like D1 or 甲 cannot)."""
+        return self.kind == "text" and bool(self.text) and not NUMERIC_LABEL.match(self.text or "") \
+            and not CODE_LABEL.match(self.text or "")
 
 
 @dataclass
@@ -101,12 +102,15 @@ class Reading:
             self.notes.append(t("design_note_gradient", lang, where=self.where(name, ref)))
         if drawn.header_picture:
             self.notes.append(t("design_note_header_picture", lang, sheet=name))
-        if drawn.pictures:
-            self.notes.append(t("design_note_images", lang, sheet=name, n=drawn.pictures))
+        for shape in drawn.shapes:
+            span = a1(shape.start.row, shape.start.col) if shape.start else ""
+            if shape.start and shape.end and (shape.end.row, shape.end.col) != (shape.start.row, shape.start.col):
+                span += ":" + a1(shape.end.row, shape.end.col)
+            text = f"“{shape.text[:30]}{'…' if len(shape.text) > 30 else ''}”" if shape.text else ""
+            self.notes.append(t("design_note_shape", lang, where=self.where(name, span),
+                                what=t(f"design_shape_{shape.kind}", lang), text=text))
         if drawn.comments:
             self.notes.append(t("design_note_comments", lang, sheet=name, n=drawn.comments))
-        if drawn.validations:
-            self.notes.append(t("design_note_validations", lang, sheet=name))
         if drawn.conditional:
             self.notes.append(t("design_note_conditional", lang, sheet=name))
         return Sheet(name, cells, owner, drawn)
@@ -133,9 +137,9 @@ class Reading:
                 self.problems.append((sheet, r, c, t("design_bad_marker", self.lang, where=where_,
                                                      marker=value.strip(), reason=str(exc))))
         elif isinstance(value, str):
-            if INSIDE.search(value.replace("｛", "{").replace("｝", "}")) and "{" in value:
-                self.problems.append((sheet, r, c, t("design_partial_marker", self.lang, where=where_,
-                                                     text=value.strip())))
+            mistake = _looks_like_marker(value)
+            if mistake:
+                self.problems.append((sheet, r, c, t(mistake, self.lang, where=where_, text=value.strip())))
             if value.strip():
                 out.kind, out.text = "text", value
         elif value is not None:  # a number, date or truth value drawn as a fixed label
@@ -145,6 +149,25 @@ class Reading:
                 align["horizontal"] = "right"  # where the client showed it
                 look["align"] = align
         return out
+
+
+_OPEN, _CLOSE = "{｛", "}｝"
+
+
+def _looks_like_marker(text: str) -> str | None:
+    """The mistake a text that is not a marker makes when it looks like one (the message key), else None:
+    a brace opened and never closed, a closing brace never opened, a marker inside other text."""
+    s = text.strip()
+    if not s:
+        return None
+    folded = s.replace("｛", "{").replace("｝", "}")
+    if s[0] in _OPEN and not any(ch in _CLOSE for ch in s):
+        return "design_unclosed_marker"
+    if s[-1] in _CLOSE and not any(ch in _OPEN for ch in s):
+        return "design_stray_brace"
+    if "{" in folded and INSIDE.search(folded):
+        return "design_partial_marker"
+    return None
 
 
 def as_text(value: Any) -> str:
