@@ -173,6 +173,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # notes: the run goes on
     "design_notes": {"zh": "请注意：", "en": "Note:"},
+    "design_note_dropdown": {
+        "zh": "{where}：工作簿原有的下拉列表（{choices}）成为这个填写项的选项。",
+        "en": "{where}: the workbook's own dropdown ({choices}) becomes this field's choices."},
     "design_note_chart_sheet": {
         "zh": "图表工作表“{sheet}”没有纳入表单。", "en": "The chart sheet “{sheet}” is not part of the form."},
     "design_note_shape": {

@@ -557,7 +557,9 @@ def _anchored(xml: str, specs: list[dict[str, Any]]) -> str:
         cx, cy = spec["size"]
         pic = re.sub(r'<a:ext cx="\d+" cy="\d+"/>', f'<a:ext cx="{cx}" cy="{cy}"/>', m.group(1), count=1)
         if "to" in spec:
-            return (f'<xdr:twoCellAnchor editAs="{spec.get("position", "oneCell")}">{point("from", spec["from"])}'
+            position = spec.get("position", "oneCell")
+            edit = f' editAs="{position}"' if position != "twoCell" else ""  # twoCell: the file's default
+            return (f'<xdr:twoCellAnchor{edit}>{point("from", spec["from"])}'
                     f'{point("to", spec["to"])}{pic}<xdr:clientData/></xdr:twoCellAnchor>')
         return (f'<xdr:oneCellAnchor>{point("from", spec["from"])}<xdr:ext cx="{cx}" cy="{cy}"/>{pic}'
                 f"<xdr:clientData/></xdr:oneCellAnchor>")

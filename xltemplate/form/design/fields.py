@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...messages import t
-from ..excel import a1
+from ..excel import a1, parse_a1
 from ..schema import join_pointer, split_pointer
 from .drawn import Problem
 from .markers import Marker
@@ -196,7 +196,7 @@ class Fields:
         for column in unnamed:
             last = current[-1] if current else None
             if last is not None and last.first.sheet == column.first.sheet and last.rows == column.rows \
-                    and column.first.col == last.first.col + last.first.colspan:
+                    and self._beside(last, column):
                 current.append(column)
             else:
                 if current:
@@ -237,6 +237,46 @@ class Fields:
                     table.title, table.derived, table.source = clean_title(left.text or ""), True, left
             self.tables.append(table)
         self.tables.sort(key=lambda tb: self.key(tb.columns[0].first))
+
+    def _beside(self, left: Column, right: Column) -> bool:
+        """Whether ``right`` continues the table of ``left``: next to it, or with only formulas and blanks
+        between them in the table's rows (a helper column that looks a code up, between two inputs)."""
+        start, end = left.first.col + left.first.colspan, right.first.col
+        if end < start:
+            return False
+        sheet = self.sheet_of[left.first.sheet]
+        for cell in left.cells:
+            for r in range(cell.row, cell.row + cell.rowspan):
+                for c in range(start, end):
+                    other = sheet.at(r, c)
+                    if other is not None and other.kind not in ("formula", "blank"):
+                        return False
+        return True
+
+    def choices(self, cell: Cell) -> list[str] | None:
+        """The choices of a dropdown the drawn workbook had on ``cell``: a list written out (是,否) or the
+        texts of the cells it names (=$K$3:$K$5, on this sheet or another)."""
+        sheet = self.sheet_of[cell.sheet]
+        for dv in sheet.drawn.validations:
+            if dv.type != "list" or not dv.formula1 or not any(
+                    r0 <= cell.row <= r1 and c0 <= cell.col <= c1 for r0, c0, r1, c1 in dv.ranges):
+                continue
+            text = dv.formula1.strip()
+            if text.startswith('"') and text.endswith('"'):
+                items = [v.strip() for v in text[1:-1].replace('""', '"').split(",")]
+            else:
+                target, _, ref = text.rpartition("!")
+                name = target.strip("'").replace("''", "'") if target else cell.sheet
+                source = self.sheet_of.get(name)
+                first, _, last = ref.replace("$", "").partition(":")
+                start, end = parse_a1(first), parse_a1(last or first)
+                if source is None or start is None or end is None:
+                    return None
+                items = [c.text.strip() for r in range(start[0], end[0] + 1) for c_ in range(start[1], end[1] + 1)
+                         if (c := source.at(r, c_)) is not None and c.kind == "text" and c.text and c.text.strip()]
+            items = list(dict.fromkeys(v for v in items if v))
+            return items or None
+        return None
 
     def _rows(self, column: Column) -> str:
         first, last = column.cells[0], column.cells[-1]

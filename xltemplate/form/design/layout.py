@@ -75,7 +75,7 @@ class LayoutBuilder:
                     spec["text"] = cell.text
                 elif cell.kind == "formula":
                     written, keep, cached = formulas[key]
-                    spec["formula"] = written
+                    spec["formula"] = cell.text if keep else written  # kept: as drawn, every cell keeps its place
                     if keep:
                         spec["keep"] = True
                         if cached is not None:

@@ -210,6 +210,13 @@ class SchemaBuilder:
                 node[key] = {**value, **node.get(key, {})}
             else:
                 self._set(node, pattern, key, value)
+        if m.kind is None and "enum" not in m.keywords:  # the workbook's own dropdown on the cell: its choices
+            choices = self.fields.choices(column.first)
+            if choices:
+                self._set(node, pattern, "type", "string")
+                self._set(node, pattern, "enum", choices)
+                self.notes.append(t("design_note_dropdown", self.lang, where=self.fields.where(column.first),
+                                    choices="、".join(choices)))
         fmt = column.first.look.get("number_format")
         if fmt and resolve(node, self.schema).get("type") in ("number", "integer"):
             # the cell's number format (0%, #,##0.00): the import reads the number the clerk typed in it,
