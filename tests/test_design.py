@@ -243,6 +243,16 @@ def _badly_marked(path: Path) -> Path:
     ws.write_formula("D9", "=SUM(预算)")  # a name, not a cell
     ws.set_row(11, None, None, {"hidden": True})
     ws.write("B12", "{隐藏:number}")  # in a hidden row
+    ws.write("F1", "{/funding/mid/fiscal:number>=0,2位小数")  # no closing brace
+    ws.write("F2", "/funding/annual/other:number}")  # no opening brace
+    ws.write("F3", "｛全角未闭合")  # a full-width brace, not closed either
+    ws.write("F4", "{/funding/ annual/total:number}")  # a space inside the pointer
+    ws.write("F5", "{单项:共3行}")  # rows for a field that is no table
+    for row in (7, 8):
+        ws.write(f"F{row}", "{.两行:共1行}")  # fewer rows asked for than drawn
+    hidden = wb.add_worksheet("代码")
+    hidden.write("A1", "{藏在隐藏表里}")
+    hidden.hide()
     wb.close()
     return path
 
@@ -254,14 +264,16 @@ def test_every_problem_is_listed_at_its_cell_in_chinese_and_english(tmp_path) ->
     problems = err.value.problems
     expected = {"B1": "无法识别", "B3": "有两个标记", "A9": "不连续", "E1": "被遮住", "D3": "公式",
                 "D4": "单独占满", "H20": "没有标题", "D7": "既是一个填写项", "D9": "不是单元格地址",
-                "B12": "被隐藏"}
+                "B12": "被隐藏", "F1": "没有结束的“}”", "F2": "没有开头的“{”", "F3": "没有结束的“}”",
+                "F4": "路径中有空格", "F5": "只能写在表格列的标记里", "F7": "已经画了 2 行"}
     for cell, words in expected.items():
         assert any(f"工作表“申报表” {cell}" in p and words in p for p in problems), (cell, problems)
-    assert len(problems) == len(expected)
+    assert any("工作表“代码” A1" in p and "工作表被隐藏" in p for p in problems)
+    assert len(problems) == len(expected) + 1
     res = CliRunner().invoke(main, ["design", str(src), "-o", str(tmp_path / "out"), "--id", "bad-form",
                                     "--lang", "en"])
     assert res.exit_code == 1 and "Traceback" not in res.output
-    assert f"{len(expected)} problem(s)" in res.output and "sheet “申报表” A9" in res.output
+    assert f"{len(expected) + 1} problem(s)" in res.output and "sheet “申报表” A9" in res.output
     assert "not contiguous" in res.output and "hidden part of the merged cells D1:E1" in res.output
     assert not (tmp_path / "out").exists()
 
@@ -339,3 +351,45 @@ def _merged_keeping_styles(src: Path, out: Path) -> Path:
                                                      b"</mergeCells>")
             zout.writestr(item, data)
     return out
+
+
+# -- a table given more rows than drawn -----------------------------------------------------------
+
+def test_a_table_asked_for_more_rows_than_drawn_grows_and_everything_below_follows(tmp_path) -> None:
+    """{.实施内容:共8行} where the county drew 5: three rows inserted before the last, copies of a middle
+    one, numbered on; the section label down column A spans them, what is below moves down, and the
+    formulas, print area and heights below follow it."""
+    src = draw(tmp_path / "county.xlsx")
+    wb = openpyxl.load_workbook(src)
+    wb["绩效目标申报表"]["C12"].value = "{.实施内容:共8行}"
+    wb.save(src)
+    made = design_workbook(src, form_id="county")
+    sheet = made.layout["sheets"][0]
+    cells = {c["at"]: c for c in sheet["cells"]}
+    model = load_form(made.write(tmp_path / "form")[0])
+    plan = model.arrays[by_title(model)["实施内容"].rsplit("/*/", 1)[0]]
+    assert plan.capacity == 8 and [f.row for f in plan.slots[-1]] == [18, 18, 18]
+    assert cells["A11:A19"]["text"] == "项目实施进度计划"  # the section label grew by three rows
+    assert [cells[f"B{r}"]["text"] for r in range(12, 20)] == [str(n) for n in range(1, 9)]
+    assert cells["A20"]["text"] == "年度目标" and cells[f"A21:A{LAST_ROW + 3}"]["text"] == "绩效指标"
+    total = cells[f"G{LAST_ROW + 3}"]["formula"]
+    assert total.startswith("=SUM({/indicators/output/quantity/*/score}") and "G" not in total
+    assert sheet["print"]["area"] == f"A1:H{LAST_ROW + 4}" and sheet["heights"][str(LAST_ROW + 4)] == 30
+    ws = openpyxl.load_workbook(io.BytesIO(write_workbook(model)))["绩效目标申报表"]
+    assert ws[f"G{LAST_ROW + 3}"].value.startswith("=SUM($G$22:$G$23,")  # the indicators' rows, moved
+
+
+def test_a_formula_the_form_evaluates_may_not_read_one_kept_as_written() -> None:
+    """A hand-written layout: a formula kept as written (VLOOKUP) is written as it is; one the form
+    evaluates (its cached value) may not read it, and loading says so, naming both."""
+    from xltemplate.form.layout import LayoutError
+    from xltemplate.form.model import build_model
+
+    schema = {"type": "object", "x-form": {"id": "kept"}, "properties": {"code": {"type": "string", "title": "编码"}}}
+    cells = [{"at": "A1", "field": "/code"}, {"at": "B1", "formula": '=VLOOKUP({/code},D1:E9,2,0)', "keep": True},
+             {"at": "C1", "formula": "=B1&\"\""}]
+    with pytest.raises(LayoutError, match="B1"):
+        build_model(schema, {"sheets": [{"name": "表", "columns": [10, 10, 10], "cells": cells}]})
+    model = build_model(schema, {"sheets": [{"name": "表", "columns": [10, 10, 10], "cells": cells[:2]}]})
+    ws = openpyxl.load_workbook(io.BytesIO(write_workbook(model)))["表"]
+    assert ws["B1"].value == "=VLOOKUP($A$1,D1:E9,2,0)" and ws["B1"].protection.locked
