@@ -261,3 +261,39 @@ def test_the_design_is_written_as_it_was_made(forms) -> None:
         "bureau-review.layout.json")).read_text(encoding="utf-8"))
     assert layout["font"] == {"name": "Arial", "size": 10}
     assert layout["sheets"][0]["pictures"][0]["format"] == "png"
+
+
+# -- numbers typed into formatted cells -------------------------------------------------------------
+
+FORMATS = {"比例": ("0%", 0.95), "精确比例": ("0.00%", 0.1234), "人数": ("#,##0", 12345),
+           "金额": ("#,##0.00", 1234.5), "人民币": ('"¥"#,##0.00', 88.8), "分数": ("# ?/?", 2.5),
+           "科学计数": ("0.00E+00", 123000)}
+
+
+def test_numbers_typed_into_cells_of_the_formats_clerks_use_come_back_as_typed(tmp_path: Path) -> None:
+    """A number field marked in a cell of each format Excel and WPS give a typed number (percent, thousands,
+    currency, a fraction, scientific): the schema says the format (x-num-format), the template's cell has
+    it, and the number LibreOffice stores there is imported unchanged."""
+    import libreoffice as lo
+    import xlsxwriter
+
+    lo.require()
+    src = tmp_path / "formats.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("数字")
+    for r, (title, (fmt, _)) in enumerate(FORMATS.items()):
+        ws.write(r, 0, title)
+        ws.write(r, 1, "{" + title + ":number}", wb.add_format({"num_format": fmt}))
+    wb.close()
+    made = design_workbook(src, form_id="formats")
+    model = load_form_from(made, tmp_path)
+    by = {f.schema["title"]: f for f in model.fields}
+    assert {title: by[title].schema["x-num-format"] for title in FORMATS} == {t: f for t, (f, _) in FORMATS.items()}
+    template, filled = tmp_path / "模板.xlsx", tmp_path / "已填.xlsx"
+    generate(model, template)
+    ws = openpyxl.load_workbook(template)["数字"]
+    assert {title: ws[by[title].cell].number_format for title in FORMATS} == {t: f for t, (f, _) in FORMATS.items()}
+    lo.fill_by_names(template, filled, {by[title].name: value for title, (_, value) in FORMATS.items()})
+    result = import_workbook(filled, form=model)
+    assert result.status == "valid", [e.as_dict() for e in result.errors]
+    assert result.data == {by[title].pointer.strip("/"): value for title, (_, value) in FORMATS.items()}
