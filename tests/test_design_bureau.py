@@ -38,6 +38,7 @@ from xltemplate.collect.importer import import_workbook
 from xltemplate.form.design import DesignError
 from xltemplate.form.forms import load_form
 from xltemplate.form.model import FormModel
+from xltemplate.form.validate import Issue
 from xltemplate.xlsx.design import design_workbook
 from xltemplate.xlsx.writer import write_workbook
 
@@ -150,6 +151,11 @@ def test_pictures_frozen_panes_tab_colours_zoom_and_hidden_columns_are_kept(form
     for name in ("review", "civil"):
         mine, theirs = anchor(forms[name]["template"]), anchor(forms[name]["src"])
         assert mine == theirs and len(mine) >= 4  # corners, size (and how it moves), the image's bytes
+    model = forms["civil"]["model"]
+    data = civil_instance(by_title(model))
+    annotated = forms["civil"]["template"].with_name("annotated.xlsx")  # an error sheet before, comments beside
+    annotated.write_bytes(write_workbook(model, data, errors=[_issue(model.fields[0].pointer)]))
+    assert anchor(annotated) == anchor(forms["civil"]["src"])
     form = forms["review"]
     src, ours = form["src"], form["template"]
     a, b = openpyxl.load_workbook(src), openpyxl.load_workbook(ours)
@@ -187,6 +193,8 @@ def test_each_drawn_row_keeps_its_look_and_rows_added_take_a_middle_ones(forms, 
     ws = openpyxl.load_workbook(forms["review"]["template"])["实施方案"]
     last = 2 + PLAN_ROWS
     assert [ws[f"B{r}"].border.bottom.style for r in range(3, last + 1)] == ["thin"] * (PLAN_ROWS - 1) + ["medium"]
+    # its 序号, numbers drawn as labels, are not flagged by Excel as numbers stored as text
+    assert 'numberStoredAsText="1"' in _sheet_part(forms["review"]["template"], "实施方案")
     made = design_workbook(review(tmp_path / "评审.xlsx", plan_rows=7), form_id="bureau-review")
     model = load_form_from(made, tmp_path)
     plan = next(a for a in model.arrays.values() if a.sheet == "实施方案")
@@ -196,6 +204,10 @@ def test_each_drawn_row_keeps_its_look_and_rows_added_take_a_middle_ones(forms, 
     assert [ws[f"B{r}"].border.bottom.style for r in range(3, end + 1)] == ["thin"] * 6 + ["medium"]
     assert [ws[f"A{r}"].value for r in range(3, end + 1)] == ["1", "2", "3", "4", "5", "6", "7"]
     assert ws.row_dimensions[end].ht == 35.1 and ws[f"A{end + 1}"].value == "注：实施内容按时间顺序填写。"
+
+
+def _issue(pointer: str) -> Issue:
+    return Issue(None, None, pointer, None, None, "请填写", "required")
 
 
 def load_form_from(made: Any, tmp: Path) -> FormModel:
