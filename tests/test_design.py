@@ -393,3 +393,26 @@ def test_a_formula_the_form_evaluates_may_not_read_one_kept_as_written() -> None
     model = build_model(schema, {"sheets": [{"name": "表", "columns": [10, 10, 10], "cells": cells[:2]}]})
     ws = openpyxl.load_workbook(io.BytesIO(write_workbook(model)))["表"]
     assert ws["B1"].value == "=VLOOKUP($A$1,D1:E9,2,0)" and ws["B1"].protection.locked
+
+
+def test_a_damaged_drawing_part_is_said_not_raised(tmp_path) -> None:
+    """A workbook whose picture part is damaged: design says the file cannot be read, naming it."""
+    import zipfile
+
+    from bureau import seal_png
+
+    src = tmp_path / "seal.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("表")
+    ws.write("A1", "名称")
+    ws.write("B1", "{名称}")
+    ws.insert_image("C1", "seal.png", {"image_data": io.BytesIO(seal_png())})
+    wb.close()
+    assert design_workbook(src, form_id="seal").layout["sheets"][0]["pictures"][0]["from"]["cell"] == "C1"
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(damaged, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            zout.writestr(item, data[:40] if item.filename == "xl/drawings/drawing1.xml" else data)
+    with pytest.raises(DesignError, match=r"damaged\.xlsx：无法作为 Excel 工作簿"):
+        design_workbook(damaged, form_id="seal")

@@ -88,7 +88,8 @@ def design(workbook: str | Path, out_dir: str | Path, *, form_id: str | None = N
            schema: str | Path | None = None, lang: str = "zh") -> Any:
     """A bureau's own workbook, its input cells marked, -> ``out_dir/<id>.schema.json`` and
     ``<id>.layout.json`` (:mod:`xltemplate.form.design`); returns the :class:`Design`, whose
-    ``notes`` the author should read.  Raises :class:`DesignError` listing every problem."""
+    ``notes`` and ``titles`` (each title taken from the workbook's text) the author should read.
+    Raises :class:`DesignError` listing every problem."""
     made = design_workbook(workbook, form_id=form_id, version=version, schema=schema, lang=lang)
     made.write(out_dir)
     return made

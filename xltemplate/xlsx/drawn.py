@@ -3,8 +3,11 @@ inverse of :mod:`.look`.  Every cell with its value and its whole look (font, fi
 alignment, number format; theme colours as the colours shown), merged ranges, column widths and
 row heights, the page set-up, and what the template will not carry.
 
-Read with openpyxl (styles, merges, set-up) and, for the cells, its read-only reader too (which
-keeps every stored cell, styled empty ones included).
+Read with openpyxl (styles, merges, set-up, validations) and, for the cells, its read-only reader too
+(which keeps every stored cell, styled empty ones included) and, for formulas' saved values, its
+data-only reader; pictures and other drawing objects from the package itself (:mod:`.drawings`).
+Column widths and row heights are taken as the file stores them: only the client knows how many
+pixels a character of the workbook's font is.
 """
 
 from __future__ import annotations
@@ -82,8 +85,12 @@ class _Reader:
         self.default_font = wb._fonts[0] if wb._fonts else None
         book = DrawnBook(self.path.name, [], _default_font(wb), list(wb.sheetnames),
                          title=str(wb.properties.title or "").strip())
-        with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
-            self.drawings = read_drawings(zf)
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
+                self.drawings = read_drawings(zf)
+        except Exception as exc:  # a damaged drawing part: the file is, as far as design can tell
+            raise DesignError([t("design_unreadable", self.lang, file=self.path.name,
+                                 detail=f"{type(exc).__name__}: {exc}")]) from exc
         for ws in wb.worksheets:
             if ws.title == META_SHEET:  # hidden: ours, in a template drawn over; visible: a name taken
                 (book.hidden_sheets if ws.sheet_state != "visible" else book.reserved_sheets).append(ws.title)

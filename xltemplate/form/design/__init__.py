@@ -7,10 +7,15 @@ cells rewritten as ``{/pointer}`` (a whole marked column as ``{/table/*/key}``).
 the sheets as drawn: every cell at its own A1 range with its look (``looks``), column widths to
 the pixel, row heights, page set-up (``print``).
 
+What the bureau drew besides its cells is kept too: the workbook's own font (column widths count in
+it), row heights to the point, pictures at their anchors, frozen panes, hidden rows, columns and
+sheets, its dropdowns, and formulas the form does not evaluate (VLOOKUP into a code sheet), as drawn.
+
 The steps, one module each: :mod:`.drawn` (what was read, in neutral words; the reading itself is
 :mod:`xltemplate.xlsx.drawn`), :mod:`.sheets` (cells classified, mistakes found), :mod:`.fields`
-(markers -> fields and tables, their titles), :mod:`.schema` (the schema, merged with an edited
-one), :mod:`.layout` (the layout), :mod:`.build` (all of it).  The entry point that reads a file is
+(markers -> fields and tables, their titles), :mod:`.grow` (rows a table asks for beyond the drawn
+ones), :mod:`.schema` (the schema, merged with an edited one), :mod:`.layout` (the layout),
+:mod:`.build` (all of it).  The entry point that reads a file is
 :func:`xltemplate.xlsx.design.design_workbook`.
 """
 
