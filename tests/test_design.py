@@ -416,3 +416,19 @@ def test_a_damaged_drawing_part_is_said_not_raised(tmp_path) -> None:
             zout.writestr(item, data[:40] if item.filename == "xl/drawings/drawing1.xml" else data)
     with pytest.raises(DesignError, match=r"damaged\.xlsx：无法作为 Excel 工作簿"):
         design_workbook(damaged, form_id="seal")
+
+
+def test_the_workbooks_font_is_its_normal_styles_whatever_its_name(tmp_path) -> None:
+    """WPS in Chinese names the Normal style 常规; its font, not the first font listed, is the one every
+    column width counts in."""
+    from openpyxl.styles import Font
+    from openpyxl.utils.indexed_list import IndexedList
+
+    wb = openpyxl.Workbook()
+    song = Font(name="宋体", sz=12)
+    wb._fonts = IndexedList([Font(name="Calibri", sz=11), song])
+    normal = wb._named_styles["Normal"]
+    normal.name, normal.font = "常规", song
+    wb.active["A1"], wb.active["B1"] = "名称", "{名称}"
+    wb.save(tmp_path / "wps.xlsx")
+    assert design_workbook(tmp_path / "wps.xlsx", form_id="wps").layout["font"] == {"name": "宋体", "size": 12}

@@ -389,10 +389,8 @@ def _parts(formula: str) -> tuple[tuple[str, bool], ...] | None:
 def _default_font(wb: Any) -> dict[str, Any]:
     """The workbook's default font: its Normal style's (the theme's minor font when that names none),
     which every column width is counted in."""
-    try:
-        font = wb._named_styles["Normal"].font
-    except (KeyError, IndexError, AttributeError):
-        font = wb._fonts[0] if wb._fonts else None
+    normal = next((st for st in wb._named_styles if st.builtinId == 0), None)  # named 常规 by WPS in Chinese
+    font = normal.font if normal is not None else wb._fonts[0] if wb._fonts else None
     name = getattr(font, "name", None) or _theme_minor_font(wb.loaded_theme) or "Calibri"
     size = float(getattr(font, "sz", None) or 11)
     return {"name": str(name), "size": int(size) if size.is_integer() else size}
