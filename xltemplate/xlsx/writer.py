@@ -497,31 +497,34 @@ class _Sheet(Worksheet):
         self.exact_heights: dict[int, float] = {}  # 0-based row -> points
         self.format_pr: dict[str, str] = {}  # <sheetFormatPr> attributes to write as given
 
-    def _exact(self, tag: str, attributes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        if tag == "row" and self.exact_heights:
-            height = self.exact_heights.get(int(attributes[0][1]) - 1)
-            if height is not None:
-                out = [(k, _num_text(height) if k == "ht" else v) for k, v in attributes if k != "customHeight"]
-                if not any(k == "ht" for k, _ in out):  # a height equal to xlsxwriter's default
-                    out.append(("ht", _num_text(height)))
-                return [*out, ("customHeight", 1)]
-        elif tag == "sheetFormatPr" and self.format_pr:
-            given = dict(self.format_pr)
-            out = [(k, given.pop(k, v)) for k, v in attributes]
-            out += list(given.items())
-            if "defaultRowHeight" in self.format_pr and not any(k == "customHeight" for k, _ in out):
-                out.append(("customHeight", "1"))
-            return out
-        return attributes
+    def _exact_row(self, attributes: Any) -> Any:
+        height = self.exact_heights.get(int(attributes[0][1]) - 1)
+        if height is None:
+            return attributes
+        out = [(k, _num_text(height) if k == "ht" else v) for k, v in attributes if k != "customHeight"]
+        if not any(k == "ht" for k, _ in out):  # a height equal to xlsxwriter's default
+            out.append(("ht", _num_text(height)))
+        return [*out, ("customHeight", 1)]
 
+    # xlsxwriter writes <row> with these two alone: rows only, so cells pay nothing
     def _xml_start_tag_unencoded(self, tag: str, attributes: Any = ()) -> None:
-        super()._xml_start_tag_unencoded(tag, self._exact(tag, list(attributes)))
+        super()._xml_start_tag_unencoded(tag, self._exact_row(attributes) if self.exact_heights else attributes)
 
     def _xml_empty_tag_unencoded(self, tag: str, attributes: Any = ()) -> None:
-        super()._xml_empty_tag_unencoded(tag, self._exact(tag, list(attributes)))
+        super()._xml_empty_tag_unencoded(tag, self._exact_row(attributes) if self.exact_heights else attributes)
 
-    def _xml_empty_tag(self, tag: str, attributes: Any = ()) -> None:
-        super()._xml_empty_tag(tag, self._exact(tag, list(attributes)))
+    def _write_sheet_format_pr(self) -> None:
+        if not self.format_pr:
+            super()._write_sheet_format_pr()
+            return
+        attributes = {"defaultRowHeight": f"{self.default_row_height * 0.75:.16g}", **self.format_pr}
+        if "defaultRowHeight" in self.format_pr:
+            attributes["customHeight"] = "1"
+        if self.outline_row_level:
+            attributes["outlineLevelRow"] = str(self.outline_row_level)
+        if self.outline_col_level:
+            attributes["outlineLevelCol"] = str(self.outline_col_level)
+        self._xml_empty_tag("sheetFormatPr", list(attributes.items()))
 
 
 def _runs(numbers: Any) -> list[tuple[int, int]]:
