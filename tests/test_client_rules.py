@@ -27,7 +27,8 @@ from xltemplate.form.layout import auto_layout
 from xltemplate.form.model import Field, FormModel, build_model
 from xltemplate.form.validate import ecma, validate
 from xltemplate.form.values import MISSING
-from xltemplate.xlsx.validation import PatternRule, field_validation, translate
+from xltemplate.xlsx.pattern import PatternRule, translate
+from xltemplate.xlsx.validation import field_validation
 from xltemplate.xlsx.writer import write_template
 
 TRANSLATED = [

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 
 import openpyxl
 import pytest
 
 from xltemplate.form.layout import LayoutError
 from xltemplate.form.model import build_model
-from xltemplate.xlsx.look import height_from_stored, width_from_stored
 from xltemplate.xlsx.writer import write_workbook
 
 SCHEMA = {"type": "object", "x-form": {"id": "looks"}, "properties": {
@@ -66,7 +67,7 @@ def test_looks_and_print_setup_are_written_as_said() -> None:
     assert (b3.number_format, b3.fill.fgColor.rgb, b3.alignment.textRotation) == ("#,##0.00", "FFFFF2CC", 135)
     assert c3.value == "=$B$3*2" and c3.protection.locked
     assert ws.merged_cells.ranges and sorted(map(str, ws.merged_cells.ranges)) == ["A1:D1", "B2:D2", "C3:D3"]
-    assert (ws.row_dimensions[1].ht, ws.row_dimensions[3].ht) == (39.75, 80.25)  # whole pixels, as drawn
+    assert (ws.row_dimensions[1].ht, ws.row_dimensions[3].ht) == (40, 80)  # to the point, as the layout says
     ps, pm = ws.page_setup, ws.page_margins
     assert (ps.paperSize, ps.orientation, ps.fitToWidth or 1, ps.fitToHeight) == (9, "landscape", 1, 0)
     assert (pm.left, pm.right, pm.top, pm.bottom, pm.header, pm.footer) == (0.4, 0.4, 0.6, 0.6, 0.2, 0.25)
@@ -92,10 +93,48 @@ def test_a_look_or_print_setup_the_workbook_cannot_take_is_refused_at_load() -> 
             build_model(SCHEMA, layout(**change))
 
 
-def test_widths_and_heights_read_back_to_what_draws_the_same_pixels() -> None:
-    """What a file stores (character widths with padding; heights in whole pixels) reads back as
-    the shortest typed value that draws the same: 6.5 stays 6.5, Excel's 8.43 reads 8.4."""
-    for typed, stored in [(6.5, 7.28515625), (13, 13.7109375), (8.4, 9.140625), (11.3, 12.0), (0.5, 0.85546875)]:
-        assert width_from_stored(stored) == typed
-    for typed, stored in [(80, 80.25), (14, 14.25), (36, 36.0), (22.5, 22.5)]:
-        assert height_from_stored(stored) == typed
+def _part(book: bytes, name: str) -> str:
+    return zipfile.ZipFile(io.BytesIO(book)).read(name).decode("utf-8")
+
+
+def test_the_workbooks_own_font_widths_and_heights_are_written_exactly() -> None:
+    """A layout that names the workbook's font (what design writes) gets it as the workbook's default,
+    its columns as the file stores them (so they count in that font, as in the original), its row heights
+    to the point (35.1, not xlsxwriter's whole pixels 35.25) and its sheets' default sizes."""
+    doc = layout(columns=[9.140625, 12.7109375, None, 0.85546875], heights={"1": 35.1, "3": 13.35},
+                 default_width=9.5, default_height=13.5, base_width=10)
+    doc["font"] = {"name": "Arial", "size": 10}
+    book = write_workbook(build_model(SCHEMA, doc))
+    sheet, styles = _part(book, "xl/worksheets/sheet1.xml"), _part(book, "xl/styles.xml")
+    col = r'<col min="(?P<min>\d+)" max="\d+" width="(?P<width>[^"]+)"'
+    cols = {int(m["min"]): m["width"] for m in re.finditer(col, sheet)}
+    assert cols == {1: "9.140625", 2: "12.7109375", 4: "0.85546875"}  # column C: the sheet's default
+    heights = dict(re.findall(r'<row r="(\d+)"[^>]* ht="([^"]+)"', sheet))
+    assert heights == {"1": "35.1", "3": "13.35"}
+    fmt = re.search(r"<sheetFormatPr [^>]*>", sheet).group(0)
+    assert all(f'{k}="{v}"' in fmt for k, v in (("defaultColWidth", "9.5"), ("defaultRowHeight", "13.5"),
+                                                 ("baseColWidth", "10"), ("customHeight", "1")))
+    first_font = re.search(r"<fonts[^>]*><font>(.*?)</font>", styles).group(1)
+    assert '<sz val="10"/>' in first_font and '<name val="Arial"/>' in first_font and "scheme" not in first_font
+    ws = openpyxl.load_workbook(io.BytesIO(book))["表"]
+    assert ws["A1"].font.name == "黑体"  # a look's own font is kept over the default
+
+
+def test_a_hand_written_layout_keeps_typed_widths_and_excels_default_font() -> None:
+    book = write_workbook(build_model(SCHEMA, layout()))
+    sheet, styles = _part(book, "xl/worksheets/sheet1.xml"), _part(book, "xl/styles.xml")
+    assert 'width="10.7109375"' in sheet  # 10 typed: 75 pixels of Calibri 11, stored with padding
+    assert '<name val="Calibri"/>' in re.search(r"<fonts[^>]*><font>(.*?)</font>", styles).group(1)
+
+
+def test_sizes_view_and_keywords_the_workbook_cannot_take_are_refused_at_load() -> None:
+    for change, words in [({"columns": [10, "宽"]}, "columns"), ({"default_height": "高"}, "default_height"),
+                          ({"freeze": "第一行"}, "freeze"), ({"zoom": 1000}, "zoom"),
+                          ({"tab_color": "red"}, "tab_color"),
+                          ({"hidden_columns": ["5"]}, "column"), ({"view": "zoomed"}, "view"),
+                          ({"pictures": [{"from": {"cell": "B2"}, "size": [1, 1]}]}, "picture 1"),
+                          ({"validations": [{"ranges": ["B2"], "type": "regex"}]}, "validation 1")]:
+        with pytest.raises(LayoutError, match=words):
+            build_model(SCHEMA, layout(**change))
+    with pytest.raises(LayoutError, match="font"):
+        build_model(SCHEMA, {**layout(), "font": {"name": "宋体"}})

@@ -1,4 +1,4 @@
-"""The form's rules (xltemplate.form.rules): the formula subset, its evaluation, and sum rules.
+"""The form's rules (xltemplate.form.formula, xltemplate.form.sums): the formula subset, its evaluation, and sum rules.
 
 ``tests/cases/formulas.json`` holds a small form, data sets and layout formulas; ``expected``
 records what LibreOffice computes for each formula on each data set (written by
@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from xltemplate.form.formula import XlError, evaluate, excel, excel_round, number_text, parse
 from xltemplate.form.layout import LayoutError
 from xltemplate.form.model import FormModel, build_model
-from xltemplate.form.rules import SumRule, XlError, evaluate, excel, excel_round, number_text, parse
+from xltemplate.form.sums import SumRule
 from xltemplate.form.validate import validate
 
 CASES_FILE = Path(__file__).parent / "cases" / "formulas.json"

@@ -10,6 +10,7 @@ from .collect.importer import ImportResult, import_workbook
 from .collect.integrity import signer
 from .form.forms import bundled, load_form
 from .form.model import FormModel
+from .xlsx.design import design_workbook
 from .xlsx.writer import FillError, write_filled, write_template
 
 __all__ = ["FillError", "ImportResult", "design", "field_map", "fill", "forms", "generate", "import_workbook",
@@ -87,9 +88,8 @@ def design(workbook: str | Path, out_dir: str | Path, *, form_id: str | None = N
            schema: str | Path | None = None, lang: str = "zh") -> Any:
     """A bureau's own workbook, its input cells marked, -> ``out_dir/<id>.schema.json`` and
     ``<id>.layout.json`` (:mod:`xltemplate.form.design`); returns the :class:`Design`, whose
-    ``notes`` the author should read.  Raises :class:`DesignError` listing every problem."""
-    from .form.design import design_workbook
-
+    ``notes`` and ``titles`` (each title taken from the workbook's text) the author should read.
+    Raises :class:`DesignError` listing every problem."""
     made = design_workbook(workbook, form_id=form_id, version=version, schema=schema, lang=lang)
     made.write(out_dir)
     return made

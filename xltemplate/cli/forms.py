@@ -115,6 +115,8 @@ def design(workbook: Path, output: Path, form_id: str | None, form_version: str 
     made = run(workbook, output, form_id=form_id, version=form_version, schema=edited, lang=st.lang)
     if made.notes:
         click.echo(t("design_notes", st.lang) + "\n  " + "\n  ".join(made.notes), err=True)
+    if made.titles:
+        click.echo(t("design_titles", st.lang) + "\n  " + "\n  ".join(made.titles), err=True)
     click.echo(t("design_wrote", st.lang, schema=made.schema_path, layout=made.layout_path, fields=made.fields,
                  tables=made.tables), err=True)
 

@@ -37,13 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ..messages import t
-from .excel import parse_a1
+from .errors import LayoutError
+from .excel import col_range, parse_range
+from .looks import VIEW_KEYS, check_font, check_look, check_print, check_sheet
 from .schema import Leaf, leaves, resolve, text
-
-
-class LayoutError(ValueError):
-    """The layout cannot be placed or does not match the schema."""
-
+from .sums import SumRule
 
 #: the built-in styles: xlsxwriter format properties over the base look (宋体 10, thin borders,
 #: centred, wrapped); a layout adds its own under "styles"
@@ -87,17 +85,30 @@ class Placed:
     formula: str | None = None  # formula template, braces unresolved
     rule: str | None = None
     look: dict[str, Any] | None = None  # the cell's whole look (a layout ``looks`` entry), if it names one
+    keep: bool = False  # a formula kept as written: not evaluated (``"keep": true``)
+    value: Any = None  # a kept formula's cached value (``"value"``)
 
 
 @dataclass
 class SheetLayout:
     name: str
-    widths: list[float]
+    widths: list[float | None]  # None: the sheet's default width
     heights: dict[int, float] = field(default_factory=dict)
     cells: list[Placed] = field(default_factory=list)
     landscape: bool = False
     nrows: int = 0
     setup: dict[str, Any] | None = None  # the sheet's ``print`` set-up; None: the form's defaults
+    #: widths as the file stores them (the layout names the workbook's ``font``), not as typed
+    stored_widths: bool = False
+    default_width: float | None = None  # ``default_width``: of the columns the layout does not list
+    default_height: float | None = None  # ``default_height``: of the rows ``heights`` does not list
+    base_width: int | None = None  # ``base_width``: the default width in characters, when not Excel's 8
+    view: dict[str, Any] = field(default_factory=dict)  # ``freeze``, ``zoom``, ``tab_color``, ``view``
+    hidden_rows: set[int] = field(default_factory=set)  # 0-based
+    hidden_cols: set[int] = field(default_factory=set)  # 0-based
+    pictures: list[dict[str, Any]] = field(default_factory=list)  # ``pictures``, as the layout gives them
+    validations: list[dict[str, Any]] = field(default_factory=list)  # ``validations``, as the layout gives them
+    hidden: bool = False  # ``"hidden": true``: a hidden sheet (lists a formula looks up)
 
 
 def load_layout(path: str | Path) -> dict[str, Any]:
@@ -130,7 +141,7 @@ class _Placer:
         return col
 
     def put(self, row: int, col: int, spec: dict[str, Any], rowspan: int, index: int | None,
-            colspan: int | None = None) -> Placed:
+            colspan: int | None = None, look: str | None = None) -> Placed:
         colspan = int(spec.get("colspan", 1)) if colspan is None else colspan
         if col + colspan > self.ncols:
             raise LayoutError(
@@ -141,8 +152,8 @@ class _Placer:
                     raise LayoutError(f"sheet {self.sheet.name!r}: cell {spec} overlaps another at row {r + 1}")
                 self.taken.add((r, c))
         placed = _make_cell(spec, row, col, rowspan, colspan, index)
-        if "look" in spec:
-            name = spec["look"]
+        if look is not None or "look" in spec:
+            name = look if look is not None else spec["look"]
             if name not in self.looks:
                 raise LayoutError(f"sheet {self.sheet.name!r}: cell {spec} names look {name!r}, "
                                   f"which the layout's \"looks\" does not define")
@@ -156,8 +167,13 @@ class _Placer:
         for spec in cells:
             row, col, rowspan, colspan = parse_range(str(spec.get("at", "")), self.sheet.name)
             repeat = int(spec.get("repeat", 1))
+            looks = spec.get("looks")
+            if looks is not None and (not isinstance(looks, list) or len(looks) != repeat):
+                raise LayoutError(f"sheet {self.sheet.name!r}: cell {spec.get('at')!r}: \"looks\" must name one look "
+                                  f"per row of the repeat ({repeat})")
             for i in range(repeat):
-                self.put(row + i * rowspan, col, spec, rowspan, i if "repeat" in spec else None, colspan)
+                self.put(row + i * rowspan, col, spec, rowspan, i if "repeat" in spec else None, colspan,
+                         str(looks[i]) if looks is not None else None)
             end = max(end, row + repeat * rowspan)
         return end
 
@@ -206,7 +222,8 @@ def _make_cell(spec: dict[str, Any], row: int, col: int, rowspan: int, colspan: 
             raise LayoutError(f"field {pattern!r} has '*' outside a repeat")
         return Placed(row, col, rowspan, colspan, "input", style or "input", field=pointer, pattern=pattern)
     if "formula" in spec:
-        return Placed(row, col, rowspan, colspan, "formula", style or "formula", formula=spec["formula"])
+        return Placed(row, col, rowspan, colspan, "formula", style or "formula", formula=spec["formula"],
+                      keep=bool(spec.get("keep")), value=spec.get("value"))
     if "check" in spec:
         return Placed(row, col, rowspan, colspan, "check", style or "check", rule=spec["check"])
     if "text" in spec or "title" in spec:
@@ -215,34 +232,30 @@ def _make_cell(spec: dict[str, Any], row: int, col: int, rowspan: int, colspan: 
     return Placed(row, col, rowspan, colspan, "blank", style or "blank")
 
 
-def parse_range(ref: str, sheet: str = "") -> tuple[int, int, int, int]:
-    """``B15`` or ``B15:C16`` -> (row, col, rowspan, colspan), 0-based."""
-    first, colon, last = ref.partition(":")
-    start, end = parse_a1(first), parse_a1(last if colon else first)
-    if start is None or end is None or end[0] < start[0] or end[1] < start[1]:
-        raise LayoutError(f"sheet {sheet!r}: {ref!r} is not a cell or range like \"B15\" or \"B15:C16\"")
-    return start[0], start[1], end[0] - start[0] + 1, end[1] - start[1] + 1
-
-
 def place(layout: dict[str, Any]) -> list[SheetLayout]:
     """Place every sheet of a layout document."""
     sheets = []
     looks = layout.get("looks", {})
     if looks:
-        from ..xlsx.look import check_look
-
         for name, look in looks.items():
             check_look(name, look)
     styles = layout_styles(layout)
+    if "font" in layout:
+        check_font(layout["font"])
     for spec in layout.get("sheets", []):
         setup = spec.get("print")
         if setup is not None:
-            from ..xlsx.look import check_print
-
             check_print(spec["name"], setup)
+        check_sheet(spec["name"], spec)
         orientation = (setup or spec).get("orientation")
-        sheet = SheetLayout(name=spec["name"], widths=[float(w) for w in spec["columns"]],
-                            landscape=orientation == "landscape", setup=setup)
+        sheet = SheetLayout(name=spec["name"], widths=[None if w is None else float(w) for w in spec["columns"]],
+                            landscape=orientation == "landscape", setup=setup, stored_widths="font" in layout,
+                            default_width=spec.get("default_width"), default_height=spec.get("default_height"),
+                            base_width=spec.get("base_width"), hidden=bool(spec.get("hidden")),
+                            view={k: spec[k] for k in VIEW_KEYS if k in spec},
+                            hidden_rows={int(r) - 1 for r in spec.get("hidden_rows", [])},
+                            hidden_cols={c for run in spec.get("hidden_columns", []) for c in col_range(run)},
+                            pictures=list(spec.get("pictures", [])), validations=list(spec.get("validations", [])))
         placer = _Placer(sheet, looks)
         if "cells" in spec:
             sheet.nrows = placer.at(spec["cells"])
@@ -320,8 +333,6 @@ def auto_layout(schema: dict[str, Any], capacity: int = 10) -> dict[str, Any]:
             rows.append({"label": {"text": title, "style": "section"}, "rows": section})
         else:
             rows.extend(leaf_row(lf, 2) for lf in mine)
-    from .rules import SumRule
-
     rules = [SumRule.of(r) for r in root.get("x-sum", [])]
     if rules:
         rows.append({"label": {"text": t("auto_checks"), "style": "section"},

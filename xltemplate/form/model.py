@@ -14,9 +14,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .excel import a1, quote_sheet
+from .formula import CellRef, Expr, cell_refs, excel, on_sheet, parse, refs
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
-from .rules import CellRef, Expr, SumRule, cell_refs, excel, on_sheet, parse, refs
 from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
+from .sums import SumRule
 
 if TYPE_CHECKING:
     from .plan import ReadPlan
@@ -25,6 +26,8 @@ NAME_PREFIX = "xt_"
 #: The very hidden sheet every workbook we write carries its metadata in (:mod:`xltemplate.xlsx.meta`);
 #: no form's sheet may take the name.
 META_SHEET = "_xltemplate"
+#: a ``{/pointer}`` reference in a kept formula (text in double quotes is passed over)
+_KEPT_REF = re.compile(r'"(?:[^"]|"")*"|\{(/[^{}]*)\}')
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -124,6 +127,11 @@ class FormModel:
     def formula(self, expr: Expr, sheet: str) -> str:
         """The formula text of an expression written on ``sheet``."""
         return excel(expr, lambda pointer: self.ref(pointer, sheet))
+
+    def kept_formula(self, sheet: str, cell: Placed) -> str:
+        """A formula kept as written (``"keep": true``: not evaluated), its ``{/pointer}`` references
+        resolved to cells."""
+        return _KEPT_REF.sub(lambda m: self.ref(m.group(1), sheet) if m.group(1) else m.group(0), cell.formula or "")
 
     def cells_at(self, ref: CellRef) -> list[Placed | None]:
         """The placed cells an A1 reference covers, row by row (None where nothing is placed, and
@@ -256,7 +264,9 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
     model.grid = {sheet.name: {(c.row, c.col): c for c in sheet.cells} for sheet in sheets}
     for sheet in sheets:  # parse and resolve every formula now: a bad one fails at load, not at write
         for cell in sheet.cells:
-            if cell.kind == "formula":
+            if cell.kind == "formula" and cell.keep:
+                model.kept_formula(sheet.name, cell)  # its pointers have cells, else this fails naming them
+            elif cell.kind == "formula":
                 expr = on_sheet(parse(cell.formula or ""), sheet.name)
                 for pointer in refs(expr):
                     model.ref(pointer, sheet.name)
@@ -267,8 +277,21 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
                 model.formulas[(sheet.name, cell.row, cell.col)] = expr
             elif cell.kind == "check":
                 model.check_formula(cell.rule or "", sheet.name)
+    _refuse_reading_kept(model)
     _refuse_cycles(model)
     return model
+
+
+def _refuse_reading_kept(model: FormModel) -> None:
+    """An evaluated formula gets its cached value from the formulas it reads: one that reads a formula
+    kept as written (not evaluated) is refused at load, naming both."""
+    for (sheet, row, col), expr in model.formulas.items():
+        for ref in cell_refs(expr):
+            for cell in model.cells_at(ref):
+                if cell is not None and cell.kind == "formula" and cell.keep:
+                    raise LayoutError(f"formula at {sheet}!{a1(row, col)} reads {ref.source}, whose formula "
+                                      f"{cell.formula!r} is kept as written and not evaluated; keep this one as "
+                                      f"written too (\"keep\": true)")
 
 
 def _refuse_cycles(model: FormModel) -> None:
@@ -307,7 +330,7 @@ def describe(model: FormModel, *, placed: bool = False) -> str:
     write."""
     lines = [f"form {model.id} version {model.version}"]
     for sheet in model.sheets:
-        widths = " ".join(f"{w:g}" for w in sheet.widths)
+        widths = " ".join("-" if w is None else f"{w:g}" for w in sheet.widths)
         lines.append(f"\n== {sheet.name} | columns {widths} | {'landscape' if sheet.landscape else 'portrait'}")
         for cell in sorted(sheet.cells, key=lambda c: (c.row, c.col)):
             ref = a1(cell.row, cell.col)
@@ -321,6 +344,8 @@ def describe(model: FormModel, *, placed: bool = False) -> str:
                 body = f"input   {f.pointer} <{f.kind}> {f.name}"
             elif cell.kind == "text":
                 body = "text    " + repr(cell.text)
+            elif cell.kind == "formula" and cell.keep:
+                body = "formula " + model.kept_formula(sheet.name, cell) + " (kept)"
             elif cell.kind == "formula":
                 body = "formula " + model.formula(model.formulas[(sheet.name, cell.row, cell.col)], sheet.name)
             elif cell.kind == "check":

@@ -5,7 +5,7 @@ engines wherever the schema puts them (``properties``, ``items``, ``prefixItems`
 ``allOf``, ``anyOf``, ``oneOf``, ``if``/``then``/``else``, ``not``, ...), with the applicator's
 usual meaning (a failure inside an ``anyOf`` branch is the ``anyOf``'s failure):
 
-* ``x-sum``: a list of rules (:class:`~xltemplate.form.rules.SumRule`); pointers are relative to
+* ``x-sum``: a list of rules (:class:`~xltemplate.form.sums.SumRule`); pointers are relative to
   the object carrying the keyword, ``*`` spans an array.  Its verdict is the live check's own
   expression evaluated over the instance (see :mod:`.rules` for non-numbers: an absent part is 0,
   the rule is undecided while the total is absent or anything is not a number).  The error sits
@@ -41,8 +41,8 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 
 from ..messages import t
 from .model import FormModel
-from .rules import SumRule
 from .schema import join_pointer, node_at, resolve, split_pointer, text
+from .sums import SumRule
 from .values import MISSING, get
 
 
@@ -378,7 +378,7 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     ``form_cell`` when it differs.  A ``partial`` instance (a prefill, to be completed by the
     department) is not held to the rules about what is still to come: :data:`PARTIAL_SKIPS`, and
     an ``x-sum`` rule whose total and parts are not all given
-    (:meth:`~xltemplate.form.rules.SumRule.complete`).
+    (:meth:`~xltemplate.form.sums.SumRule.complete`).
     """
     order = {s.name: i for i, s in enumerate(model.sheets)}
     keyed = []

@@ -61,10 +61,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "design_reason_item": {
         "zh": "不认识“{item}”。可写的有：类型（text/文本、number/数字、integer/整数、date/日期、month-range/起止年月、"
               "boolean/是否）、选项（新增|延续）、范围（>=0、<=100、0~100）、小数位（2位小数）、字数（150字内）、"
-              "数字位数（7位数字）、必填（* 或 必填）",
+              "数字位数（7位数字）、必填（* 或 必填）、表格行数（共20行）",
         "en": "“{item}” is not understood. Allowed: a type (text, number, integer, date, month-range, boolean), "
               "choices (新增|延续), bounds (>=0, <=100, 0~100), decimals (2位小数), a length (150字内), "
-              "digits (7位数字), required (* or 必填)",
+              "digits (7位数字), required (* or 必填), a table's rows (共20行)",
     },
     "design_reason_two_types": {"zh": "写了两个类型（{a}、{b}）", "en": "two types given ({a}, {b})"},
     "design_reason_enum_type": {
@@ -78,6 +78,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "design_reason_pointer": {
         "zh": "“{pointer}”不是可用的字段路径（{detail}）", "en": "“{pointer}” is not a usable field path ({detail})"},
     "design_pointer_empty": {"zh": "路径中有空的一段", "en": "it has an empty step"},
+    "design_pointer_space": {"zh": "路径中有空格", "en": "it has a space in it"},
+    "design_reason_rows": {
+        "zh": "“{item}”写的是表格的行数，只能写在表格列的标记里（如 {.内容:共20行}）",
+        "en": "“{item}” gives the rows of a table; it belongs in a table column's marker (e.g. {.内容:共20行})"},
+    "design_rows_stated_differ": {
+        "zh": "表格“{table}”的各列写了不同的行数（{rows}），请写成一样的。",
+        "en": "The columns of table “{table}” give different numbers of rows ({rows}); give one."},
+    "design_rows_fewer": {
+        "zh": "{where}：表格“{table}”写明共 {n} 行，但已经画了 {drawn} 行。请删去多画的行，或把行数改为至少 {drawn}。",
+        "en": "{where}: table “{table}” is to have {n} rows, but {drawn} are drawn. Delete the extra rows, or give "
+              "at least {drawn}."},
     "design_pointer_star": {
         "zh": "* 只能出现一次，且不能在开头或结尾", "en": "* may appear once, not first and not last"},
     "design_partial_marker": {
@@ -85,6 +96,18 @@ TEXTS: dict[str, dict[str, str]] = {
               "如果这些花括号本来就是表格文字，请改用全角括号 ｛｝。",
         "en": "{where}: “{text}” contains a marker, but a marker must be the whole content of its cell "
               "(put the label in the cell beside it).",
+    },
+    "design_unclosed_marker": {
+        "zh": "{where}：“{text}”以花括号开头，却没有结束的“}”，不会成为填写项。若是标记，请在末尾补上“}”；"
+              "若是文字，请去掉花括号。",
+        "en": "{where}: “{text}” opens a brace that is never closed, so it is not an input. If it is a marker, add "
+              "“}” at its end; if it is text, remove the brace.",
+    },
+    "design_stray_brace": {
+        "zh": "{where}：“{text}”以“}”结尾，却没有开头的“{”，不会成为填写项。若是标记，请在开头补上“{”；"
+              "若是文字，请去掉花括号。",
+        "en": "{where}: “{text}” ends with “}” that was never opened, so it is not an input. If it is a marker, add "
+              "“{” at its start; if it is text, remove the brace.",
     },
     "design_duplicate": {
         "zh": "同一个填写项“{field}”有两个标记：{first} 和 {second}。每个填写项只能标记一个单元格"
@@ -122,8 +145,8 @@ TEXTS: dict[str, dict[str, str]] = {
               "see or fill it. Write it in the top-left cell of the merged range.",
     },
     "design_hidden_marker": {
-        "zh": "{where}：标记“{marker}”所在的行或列被隐藏了。请取消隐藏，或删去这个标记。",
-        "en": "{where}: the marker “{marker}” is in a hidden row or column. Unhide it, or remove the marker.",
+        "zh": "{where}：标记“{marker}”所在的行、列或工作表被隐藏了。请取消隐藏，或删去这个标记。",
+        "en": "{where}: the marker “{marker}” is in a hidden row, column or sheet. Unhide it, or remove the marker.",
     },
     "design_formula_marked": {
         "zh": "{where}：这个单元格是公式（{formula}），不能作为填写项。填写项只写标记；需要计算的合计请留作公式、不加标记。",
@@ -139,40 +162,38 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{where}：“{pointer}”既是一个填写项，又是另一组填写项的上级（{other}），请改用不同的路径。",
         "en": "{where}: “{pointer}” is both a field and the group of another field ({other}); use different paths.",
     },
-    "design_formula_subset": {
-        "zh": "{where}：公式“{formula}”超出了模板公式可用的范围。模板中的公式只能使用数字、文字、单元格引用、+ - * / & 和比较运算，以及函数 {functions}；请改写这个公式，或改为填写单元格",
-        "en": "{where}: the formula “{formula}” is outside what template formulas may use: numbers, text, cell references, + - * / & and comparisons, and the functions {functions}; rewrite it, or make the cell an input",
-    },
     "design_formula_name": {
         "zh": "{where}：公式 {formula} 引用了“{name}”，它不是单元格地址（名称或其他工作簿在模板中不保留）。请改为单元格地址。",
         "en": "{where}: the formula {formula} refers to “{name}”, which is not a cell address (names and other "
               "workbooks are not kept in the template). Use cell addresses.",
     },
     "design_formula_sheet": {
-        "zh": "{where}：公式 {formula} 引用了工作表“{sheet}”，它不在表单中（不存在或被隐藏）。",
-        "en": "{where}: the formula {formula} refers to sheet “{sheet}”, which is not part of the form (missing "
-              "or hidden).",
+        "zh": "{where}：公式 {formula} 引用了工作表“{sheet}”，它不在这个工作簿中。",
+        "en": "{where}: the formula {formula} refers to sheet “{sheet}”, which is not in this workbook.",
     },
     # notes: the run goes on
     "design_notes": {"zh": "请注意：", "en": "Note:"},
-    "design_note_hidden_sheet": {
-        "zh": "隐藏的工作表“{sheet}”没有纳入表单。", "en": "The hidden sheet “{sheet}” is not part of the form."},
-    "design_note_images": {
-        "zh": "工作表“{sheet}”中的 {n} 个图片或图表不会出现在模板中。",
-        "en": "{n} picture(s) or chart(s) on sheet “{sheet}” are not carried into the template."},
+    "design_note_dropdown": {
+        "zh": "{where}：工作簿原有的下拉列表（{choices}）成为这个填写项的选项。",
+        "en": "{where}: the workbook's own dropdown ({choices}) becomes this field's choices."},
+    "design_note_chart_sheet": {
+        "zh": "图表工作表“{sheet}”没有纳入表单。", "en": "The chart sheet “{sheet}” is not part of the form."},
+    "design_note_shape": {
+        "zh": "{where}：{what}{text}不会出现在模板中（模板保留单元格和图片，不保留文本框、形状和图表；需要的文字请写进单元格）。",
+        "en": "{where}: {what} {text} is not carried into the template (it keeps cells and pictures, not text boxes, "
+              "shapes and charts; put the text you need into cells)."},
+    "design_shape_textbox": {"zh": "文本框", "en": "a text box"},
+    "design_shape_shape": {"zh": "形状", "en": "a shape"},
+    "design_shape_chart": {"zh": "图表", "en": "a chart"},
+    "design_shape_group": {"zh": "组合图形", "en": "a group of shapes"},
+    "design_shape_line": {"zh": "线条", "en": "a line"},
+    "design_shape_picture": {"zh": "无法读取的图片", "en": "a picture that cannot be read"},
     "design_note_comments": {
         "zh": "工作表“{sheet}”中的 {n} 个批注不会出现在模板中（填写说明请写进 schema 的 description）。",
         "en": "{n} comment(s) on sheet “{sheet}” are not carried into the template (put guidance into the schema's "
               "descriptions)."},
-    "design_note_validations": {
-        "zh": "工作表“{sheet}”原有的数据有效性不保留：模板的下拉列表和输入限制来自标记和 schema。",
-        "en": "The data validation of sheet “{sheet}” is not kept: the template's dropdowns and checks come from the "
-              "markers and the schema."},
     "design_note_conditional": {
         "zh": "工作表“{sheet}”的条件格式不保留。", "en": "The conditional formatting of sheet “{sheet}” is not kept."},
-    "design_note_hidden_rows": {
-        "zh": "工作表“{sheet}”中隐藏的行或列在模板中会显示出来。",
-        "en": "Hidden rows or columns of sheet “{sheet}” are shown in the template."},
     "design_note_header_picture": {
         "zh": "工作表“{sheet}”页眉页脚中的图片不保留。", "en": "Pictures in the header or footer of sheet “{sheet}” are not kept."},
     "design_note_gradient": {
@@ -196,6 +217,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "wrote {schema} and {layout}: {fields} field(s), {tables} table(s).",
     },
     "design_table_title": {"zh": "表格{n}", "en": "Table {n}"},
+    "design_titles": {
+        "zh": "标题（取自工作簿中的文字；不对的，请在 schema 的 title 中改正后用 --schema 再运行 design）：",
+        "en": "Titles (taken from the workbook's text; correct any in the schema's title and run design again with "
+              "--schema):"},
+    "design_title_form": {"zh": "表单：“{title}”（{where}）", "en": "the form: “{title}” ({where})"},
+    "design_title_field": {
+        "zh": "{pointer}：“{title}”（{marker} 的标记，标题取自 {label}）",
+        "en": "{pointer}: “{title}” (the marker at {marker}, titled from {label})"},
+    "design_title_table": {
+        "zh": "表格 {pointer}：“{title}”（取自 {label}）", "en": "table {pointer}: “{title}” (from {label})"},
     "design_month_range_message": {
         "zh": "起止时间应写成 开始年月~结束年月，如 2021-01~2021-12",
         "en": "Write the period as start~end month, e.g. 2021-01~2021-12",

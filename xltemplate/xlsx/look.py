@@ -25,76 +25,15 @@ A sheet's ``"print"`` is its page set-up; a sheet without one gets the form's de
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
-from ..form.layout import LayoutError, SheetLayout, parse_range
+from ..form.excel import parse_range
+from ..form.layout import SheetLayout
+from ..form.looks import BORDER_STYLES, HORIZONTAL, PATTERNS, SCRIPT, UNDERLINE, VERTICAL
 from ..messages import t
 
-#: Border styles, in xlsxwriter's index order (the index is what xlsxwriter takes).
-BORDER_STYLES = ("none", "thin", "medium", "dashed", "dotted", "thick", "double", "hair", "mediumDashed",
-                 "dashDot", "mediumDashDot", "dashDotDot", "mediumDashDotDot", "slantDashDot")
-#: Fill patterns, in xlsxwriter's index order.
-PATTERNS = ("none", "solid", "mediumGray", "darkGray", "lightGray", "darkHorizontal", "darkVertical", "darkDown",
-            "darkUp", "darkGrid", "darkTrellis", "lightHorizontal", "lightVertical", "lightDown", "lightUp",
-            "lightGrid", "lightTrellis", "gray125", "gray0625")
-HORIZONTAL = {"general": None, "left": "left", "center": "center", "right": "right", "fill": "fill",
-              "justify": "justify", "centerContinuous": "center_across", "distributed": "distributed"}
-VERTICAL = {"top": "top", "center": "vcenter", "bottom": "bottom", "justify": "vjustify",
-            "distributed": "vdistributed"}
-UNDERLINE = {"single": 1, "double": 2, "singleAccounting": 33, "doubleAccounting": 34}
-SCRIPT = {"superscript": 1, "subscript": 2}
-SIDES = ("left", "right", "top", "bottom", "diagonal")
-
-_KEYS = {"font": {"name", "size", "bold", "italic", "underline", "strike", "color", "script"},
-         "border": {*SIDES, "diagonal_up", "diagonal_down"}, "border_color": set(SIDES),
-         "align": {"horizontal", "vertical", "wrap", "shrink", "indent", "rotation"},
-         "fill": {"pattern", "color", "background"}}
-_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_PRINT_KEYS = {"paper", "orientation", "fit", "scale", "margins", "center_horizontally", "center_vertically",
-               "header", "footer", "area", "repeat_rows", "screen_gridlines", "print_gridlines"}
-_MARGINS = {"left", "right", "top", "bottom", "header", "footer"}
 #: Excel's own margins (inches), for a ``print`` that does not give them.
 EXCEL_MARGINS = {"left": 0.7, "right": 0.7, "top": 0.75, "bottom": 0.75, "header": 0.3, "footer": 0.3}
-MAX_HEADER = 255  # Excel's limit for a header or footer
-
-
-def check_look(name: str, look: Any) -> None:
-    """Refuse a look with an unknown keyword or value, naming it (at load, not at write)."""
-    def bad(what: str) -> LayoutError:
-        return LayoutError(f"look {name!r}: {what}")
-
-    if not isinstance(look, dict):
-        raise bad("must be an object")
-    for key, value in look.items():
-        if key == "number_format":
-            if not isinstance(value, str):
-                raise bad("number_format must be a string")
-            continue
-        if key == "fill" and isinstance(value, str):
-            value = {"pattern": "solid", "color": value}
-        if key not in _KEYS or not isinstance(value, dict):
-            raise bad(f"unknown keyword {key!r} or not an object")
-        unknown = set(value) - _KEYS[key]
-        if unknown:
-            raise bad(f"{key} has unknown keywords {sorted(unknown)}")
-        for sub, v in value.items():
-            if (sub == "color" or key == "border_color" or sub == "background") and not _COLOR.match(str(v)):
-                raise bad(f"{key}.{sub} must be a colour like #RRGGBB, got {v!r}")
-            if key == "border" and sub in SIDES and v not in BORDER_STYLES:
-                raise bad(f"border.{sub} must be one of {', '.join(BORDER_STYLES)}")
-        if key == "fill" and value.get("pattern", "solid") not in PATTERNS:
-            raise bad(f"fill.pattern must be one of {', '.join(PATTERNS)}")
-        if key == "align":
-            if value.get("horizontal", "general") not in HORIZONTAL:
-                raise bad(f"align.horizontal must be one of {', '.join(HORIZONTAL)}")
-            if value.get("vertical", "bottom") not in VERTICAL:
-                raise bad(f"align.vertical must be one of {', '.join(VERTICAL)}")
-        if key == "font" and value.get("underline", "single") not in UNDERLINE:
-            raise bad(f"font.underline must be one of {', '.join(UNDERLINE)}")
-        if key == "font" and value.get("script", "superscript") not in SCRIPT:
-            raise bad(f"font.script must be one of {', '.join(SCRIPT)}")
 
 
 def _rotation(value: int) -> int:
@@ -106,7 +45,7 @@ def _rotation(value: int) -> int:
 
 
 def format_props(look: dict[str, Any]) -> dict[str, Any]:
-    """xlsxwriter format properties for a look (checked by :func:`check_look`)."""
+    """xlsxwriter format properties for a look (checked by :func:`~xltemplate.form.looks.check_look`)."""
     props: dict[str, Any] = {}
     font = look.get("font", {})
     for key, prop in (("name", "font_name"), ("size", "font_size"), ("bold", "bold"), ("italic", "italic"),
@@ -160,32 +99,6 @@ def format_props(look: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def check_print(sheet: str, setup: Any) -> None:
-    """Refuse a ``print`` set-up with an unknown keyword or a value xlsxwriter cannot write."""
-    def bad(what: str) -> LayoutError:
-        return LayoutError(f"sheet {sheet!r} print: {what}")
-
-    if not isinstance(setup, dict):
-        raise bad("must be an object")
-    unknown = set(setup) - _PRINT_KEYS
-    if unknown:
-        raise bad(f"unknown keywords {sorted(unknown)}")
-    if setup.get("orientation", "portrait") not in ("portrait", "landscape"):
-        raise bad("orientation must be portrait or landscape")
-    fit = setup.get("fit")
-    if fit is not None and not (isinstance(fit, list) and len(fit) == 2 and all(isinstance(n, int) for n in fit)):
-        raise bad("fit must be [pages wide, pages tall] (0: as many as needed)")
-    if set(setup.get("margins", {})) - _MARGINS:
-        raise bad(f"margins take {sorted(_MARGINS)}")
-    for key in ("header", "footer"):
-        if len(str(setup.get(key, ""))) > MAX_HEADER:
-            raise bad(f"{key} is longer than Excel's {MAX_HEADER} characters")
-    if "area" in setup:
-        parse_range(str(setup["area"]), sheet)
-    if "repeat_rows" in setup and not re.fullmatch(r"\d+:\d+", str(setup["repeat_rows"])):
-        raise bad('repeat_rows must be like "1:3"')
-
-
 def setup_sheet(ws: Any, sheet: SheetLayout, footer: str | None = None) -> None:
     """Page set-up of a written sheet: its layout's ``print``, else the form's defaults (with
     ``footer``, by default the catalog's ``page_footer``)."""
@@ -225,57 +138,3 @@ def setup_sheet(ws: Any, sheet: SheetLayout, footer: str | None = None) -> None:
         ws.repeat_rows(first, last)
     screen, printed = setup.get("screen_gridlines", True), setup.get("print_gridlines", False)
     ws.hide_gridlines(0 if printed else 1 if screen else 2)  # printed gridlines show on screen too
-
-
-# -- column widths and row heights -----------------------------------------------------------
-# A file stores a column's width in characters of the default font *plus padding* (Excel's 8.43
-# is stored as 9.140625); a client draws it in whole pixels.  xlsxwriter takes the width a user
-# types (8.43) and rounds it to pixels the way Excel does, with a 7-pixel digit and 5 pixels of
-# padding.  ``width_from_stored`` goes back: the shortest width that draws the same pixels, so
-# a designed form's columns are the source's to the pixel and read like typed widths (6.5, 13).
-
-DIGIT, PADDING = 7, 5
-
-
-def _pixels(width: float) -> int:
-    """Pixels xlsxwriter gives a typed width (its own rounding)."""
-    if width <= 0:
-        return 0
-    if width < 1:
-        return int(width * (DIGIT + PADDING) + 0.5)
-    return int(width * DIGIT + 0.5) + PADDING
-
-
-def width_from_stored(stored: float) -> float:
-    """The typed width that xlsxwriter draws as wide as a file's stored ``width``: of the widths
-    that draw those pixels, the one with the fewest decimals, and of those the smallest."""
-    target = int(stored * DIGIT + 0.5)  # what a client draws
-    if target <= 0:
-        return 0.0
-    # the least typed width that rounds to the target
-    lo = (target - PADDING - 0.5) / DIGIT if target >= DIGIT + PADDING else (target - 0.5) / (DIGIT + PADDING)
-    for digits in range(5):
-        scale = 10 ** digits
-        candidate = math.ceil(lo * scale - 1e-9) / scale
-        for c in (candidate, candidate + 1 / scale):
-            if c > 0 and _pixels(c) == target:
-                return int(c) if digits == 0 else round(c, digits)
-    return round(lo, 4)
-
-
-def height_from_stored(stored: float) -> float:
-    """The typed row height (points) that xlsxwriter writes as a file's stored one: xlsxwriter
-    rounds heights to whole pixels (0.75 pt), so 80 is stored as 80.25; this gives 80 back (the
-    whole number when it draws the same, else the stored height, else the shortest)."""
-    target = int(stored * 4 / 3 + 0.5)
-    for c in (round(stored), stored):  # 80 for 80.25, and 22.5 as itself
-        if int(c * 4 / 3 + 0.5) == target and round(c, 2) == c:
-            return c
-    lo = (target - 0.5) * 0.75
-    for digits in range(4):
-        scale = 10 ** digits
-        candidate = math.ceil(lo * scale - 1e-9) / scale
-        for c in (candidate, candidate + 1 / scale):
-            if int(c * 4 / 3 + 0.5) == target:
-                return int(c) if digits == 0 else round(c, digits)
-    return stored

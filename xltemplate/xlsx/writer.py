@@ -11,7 +11,7 @@ Three workbooks, one entry each, built from the same parts:
 workbook: document properties, formats, the metadata sheet with the dropdown lists, defined
 names, protection of the structure, fixed timestamps) and :class:`_FormSheet` (one sheet of the
 layout: labels, inputs with their data validation from :mod:`.validation`, formulas and live
-checks with their cached values from :mod:`..form.rules`, print set-up, protection).
+checks with their cached values from :mod:`..form.formula`, print set-up, protection).
 
 What the clerk gets: the sheets of the layout with merged labels, borders and a Chinese font,
 A4 portrait fit to width; every sheet protected so that only input cells can be edited; a
@@ -23,20 +23,24 @@ structure locked.  The output is deterministic: the same input gives the same by
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import math
+import re
 import unicodedata
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.image import Image
+from xlsxwriter.worksheet import Worksheet
 
 from .. import __version__
-from ..form.excel import a1, quote_sheet
+from ..form.excel import NUMBER, a1, parse_a1, parse_range, quote_sheet
+from ..form.formula import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.model import Field, FormModel
-from ..form.rules import Cells, XlError, cell_content, evaluate, parse_date
 from ..form.values import get, leaves_of
 from ..messages import t
 from . import meta as meta_layout
@@ -210,7 +214,7 @@ def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] 
         _error_list(model, error_sheet, errors or [], book.fmt, lang, password)
         error_sheet.activate()
     else:
-        sheets[0].ws.activate()
+        next((s for s in sheets if not s.layout.hidden), sheets[0]).ws.activate()
     return book.close()
 
 
@@ -228,6 +232,8 @@ def _cells(model: FormModel, contents: dict[str, Any], lang: str = "zh") -> Cell
             return cell_content(f.kind, contents.get(f.pointer))
         if cell.kind == "text":
             return cell.text or None
+        if cell.kind == "formula" and cell.keep:  # not evaluated: the value it was drawn with
+            return cell.value
         key = (sheet, cell.row, cell.col)
         if key not in values:
             expr = model.formulas[key] if cell.kind == "formula" else model.rule(cell.rule or "").check_text(lang)
@@ -286,8 +292,13 @@ class _Book:
                  extra_meta: dict[str, Any] | None, sign: Signer | None) -> None:
         self.model, self.password = model, password
         self.buf = io.BytesIO()
-        self.book = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_numbers": False,
-                                                   "strings_to_formulas": False, "strings_to_urls": False})
+        options: dict[str, Any] = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                                   "strings_to_urls": False}
+        font = model.layout.get("font")
+        if font and (font["name"], font["size"]) != ("Calibri", 11):  # the workbook's own default font
+            options["default_format_properties"] = {"font_name": font["name"], "font_size": font["size"],
+                                                    "font_scheme": "none"}
+        self.book = xlsxwriter.Workbook(self.buf, options)
         self.book.set_properties({"title": model.title, "subject": f"{model.id} {model.version}", "author": "",
                                   "company": "", "comments": f"xltemplate {model.id} {model.version}",
                                   "created": FIXED_TIME})
@@ -301,9 +312,10 @@ class _Book:
             self.book.set_custom_property(name, value)
         self.fmt = _Formats(self.book, model.styles)
         self.list_refs: dict[str, str] = {}
+        self.pictures: dict[int, list[dict[str, Any]]] = {}  # sheet index -> its pictures, in the order inserted
 
     def add_sheet(self, name: str) -> Any:
-        return self.book.add_worksheet(name)
+        return self.book.add_worksheet(name, worksheet_class=_Sheet)
 
     def write_meta(self) -> None:
         """The very hidden ``_xltemplate`` sheet: the identity, then one dropdown list per enum."""
@@ -335,7 +347,7 @@ class _Book:
 
     def close(self) -> bytes:
         self.book.close()
-        return _finish(self.buf.getvalue())
+        return _finish(self.buf.getvalue(), self.pictures)
 
 
 class _FormSheet:
@@ -347,9 +359,9 @@ class _FormSheet:
 
     def write(self, contents: dict[str, Any], marks: dict[str, str], cells: Cells, lang: str) -> None:
         layout, ws, fmt = self.layout, self.ws, self.book.fmt
-        for c, width in enumerate(layout.widths):
-            ws.set_column(c, c, width)
+        self._columns()
         heights = dict(layout.heights)
+        numbers: list[str] = []  # labels that are numbers written as text: no green triangles
         for cell in layout.cells:
             if cell.kind == "input":
                 self._input(self.model.by_pointer[cell.field or ""], cell, contents, marks, heights, lang)
@@ -358,26 +370,101 @@ class _FormSheet:
             last_r, last_c = cell.row + cell.rowspan - 1, cell.col + cell.colspan - 1
             merged = (last_r, last_c) != (cell.row, cell.col)
             if cell.kind in ("formula", "check"):
+                if merged:
+                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
+                if cell.kind == "formula" and cell.keep:  # as written, with the cached value it was drawn with
+                    ws.write_formula(cell.row, cell.col, self.model.kept_formula(layout.name, cell), cf,
+                                     _cached(cell.value) if cell.value is not None else "")
+                    continue
                 if cell.kind == "formula":
                     expr = self.model.formulas[(layout.name, cell.row, cell.col)]
                 else:
                     expr = self.model.rule(cell.rule or "").check_text(lang)
-                if merged:
-                    ws.merge_range(cell.row, cell.col, last_r, last_c, "", cf)
                 ws.write_formula(cell.row, cell.col, self.model.formula(expr, layout.name), cf,
                                  _cached(evaluate(expr, cells)))
                 continue
             content = cell.text or "" if cell.kind == "text" else ""
+            if content and NUMBER.fullmatch(content.strip()):
+                numbers.append(a1(cell.row, cell.col))
             if merged:
                 ws.merge_range(cell.row, cell.col, last_r, last_c, content, cf)
             else:
                 ws.write_string(cell.row, cell.col, content, cf)
-        for r, h in heights.items():
-            ws.set_row(r, h)
+        self._rows(heights)
+        if numbers:
+            ws.ignore_errors({"number_stored_as_text": " ".join(numbers)})
         password = self.book.password
         ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
                                     "select_unlocked_cells": True})
         setup_sheet(ws, layout, t("page_footer", lang))
+        self._view()
+        self._pictures()
+        for spec in layout.validations:
+            _kept_validation(ws, spec)
+        if layout.hidden:
+            ws.hide()
+
+    def _columns(self) -> None:
+        """Column widths (as the file stores them when the layout names the workbook's font, else as
+        typed), hidden columns, and the default width of the others."""
+        layout, ws = self.layout, self.ws
+        hidden = layout.hidden_cols
+        for first, last in _runs(c for c in hidden if c >= len(layout.widths)):
+            ws.set_column(first, last, None, None, {"hidden": True})
+        for c, width in enumerate(layout.widths):
+            options = {"hidden": True} if c in hidden else None
+            if width is None:  # the sheet's default width: no <col> of its own unless hidden
+                if options:
+                    ws.set_column(c, c, None, None, options)
+            elif layout.stored_widths:  # stored width * digit = the pixels xlsxwriter stores back as this width
+                ws.set_column_pixels(c, c, width * ws.max_digit_width, None, options)
+            else:
+                ws.set_column(c, c, width, None, options)
+        if layout.default_width is not None:
+            ws.format_pr["defaultColWidth"] = _num_text(layout.default_width)
+        if layout.base_width is not None:
+            ws.format_pr["baseColWidth"] = str(layout.base_width)
+
+    def _rows(self, heights: dict[int, float]) -> None:
+        """Row heights to the point as given, hidden rows, and the default height of the others."""
+        layout, ws = self.layout, self.ws
+        if layout.default_height is not None:  # written as given; rows without a height of their own keep none
+            ws.format_pr["defaultRowHeight"] = _num_text(layout.default_height)
+        for r in sorted(set(heights) | layout.hidden_rows):
+            h = heights.get(r)
+            options = {"hidden": True} if r in layout.hidden_rows else None
+            ws.set_row_pixels(r, h * 4 / 3 if h is not None else None, None, options)
+            if h is not None:
+                ws.exact_heights[r] = h
+
+    def _pictures(self) -> None:
+        """The layout's pictures, each anchored as drawn (:func:`_finish` writes the anchors exactly)."""
+        ws = self.ws
+        for i, spec in enumerate(self.layout.pictures):
+            data = base64.b64decode(spec["image"])
+            image = Image(io.BytesIO(data))
+            row, col = parse_a1(spec["from"]["cell"]) or (0, 0)
+            width, height = (n / EMU_PER_PIXEL for n in spec["size"])
+            ws.insert_image(row, col, f"image{i + 1}.{spec.get('format', 'png')}", {
+                "image_data": io.BytesIO(data), "x_offset": spec["from"].get("dx", 0) / EMU_PER_PIXEL,
+                "y_offset": spec["from"].get("dy", 0) / EMU_PER_PIXEL,
+                "x_scale": width / (image.width * 96 / image.x_dpi),
+                "y_scale": height / (image.height * 96 / image.y_dpi),
+                "object_position": {"twoCell": 1, "oneCell": 2, "absolute": 3}[spec.get("position", "oneCell")],
+                "description": spec.get("description") or spec.get("name") or ""})
+            self.book.pictures.setdefault(ws.index, []).append(spec)
+
+    def _view(self) -> None:
+        """What the sheet shows on screen: frozen panes, zoom, tab colour, page view."""
+        view, ws = self.layout.view, self.ws
+        if "freeze" in view:
+            ws.freeze_panes(*(parse_a1(view["freeze"]) or (0, 0)))
+        if "zoom" in view:
+            ws.set_zoom(int(view["zoom"]))
+        if "tab_color" in view:
+            ws.set_tab_color(view["tab_color"])
+        if view.get("view") in ("page_layout", "page_break"):
+            ws.set_page_view(1 if view["view"] == "page_layout" else 2)
 
     def _input(self, f: Field, cell: Any, contents: dict[str, Any], marks: dict[str, str],
                heights: dict[int, float], lang: str) -> None:
@@ -394,10 +481,130 @@ class _FormSheet:
             ws.write_comment(f.row, f.col, issue, {"author": "xltemplate", "x_scale": 2.5, "y_scale": 1.5,
                                                    "font_name": FONT})
         if isinstance(content, str) and ("\n" in content or display_width(content) > 20):
-            base = heights.get(f.row, 15.0)
+            base = heights.get(f.row, self.layout.default_height or 15.0)
             heights[f.row] = max(base, _row_height(f, content, base, self.layout.widths))
         ws.data_validation(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1,
                            field_validation(f, self.book.list_refs.get(f.pattern), lang))
+
+
+class _Sheet(Worksheet):
+    """xlsxwriter's worksheet, writing row heights to the point as the layout gives them (xlsxwriter
+    rounds them to whole pixels, 0.75 pt: a 35.1 pt row would be 35.25, enough over 50 rows to move a
+    page break) and the sheet's default column width and row height exactly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exact_heights: dict[int, float] = {}  # 0-based row -> points
+        self.format_pr: dict[str, str] = {}  # <sheetFormatPr> attributes to write as given
+
+    def _exact_row(self, attributes: Any) -> Any:
+        height = self.exact_heights.get(int(attributes[0][1]) - 1)
+        if height is None:
+            return attributes
+        out = [(k, _num_text(height) if k == "ht" else v) for k, v in attributes if k != "customHeight"]
+        if not any(k == "ht" for k, _ in out):  # a height equal to xlsxwriter's default
+            out.append(("ht", _num_text(height)))
+        return [*out, ("customHeight", 1)]
+
+    # xlsxwriter writes <row> with these two alone: rows only, so cells pay nothing
+    def _xml_start_tag_unencoded(self, tag: str, attributes: Any = ()) -> None:
+        super()._xml_start_tag_unencoded(tag, self._exact_row(attributes) if self.exact_heights else attributes)
+
+    def _xml_empty_tag_unencoded(self, tag: str, attributes: Any = ()) -> None:
+        super()._xml_empty_tag_unencoded(tag, self._exact_row(attributes) if self.exact_heights else attributes)
+
+    def _write_sheet_format_pr(self) -> None:
+        if not self.format_pr:
+            super()._write_sheet_format_pr()
+            return
+        attributes = {"defaultRowHeight": f"{self.default_row_height * 0.75:.16g}", **self.format_pr}
+        if "defaultRowHeight" in self.format_pr:
+            attributes["customHeight"] = "1"
+        if self.outline_row_level:
+            attributes["outlineLevelRow"] = str(self.outline_row_level)
+        if self.outline_col_level:
+            attributes["outlineLevelCol"] = str(self.outline_col_level)
+        self._xml_empty_tag("sheetFormatPr", list(attributes.items()))
+
+
+def _runs(numbers: Any) -> list[tuple[int, int]]:
+    """Sorted numbers as (first, last) runs."""
+    out: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
+EMU_PER_PIXEL = 9525
+_ANCHOR = re.compile(r"<xdr:twoCellAnchor[^>]*>.*?(<xdr:pic>.*?</xdr:pic>).*?</xdr:twoCellAnchor>", re.S)
+
+
+def _anchored(xml: str, specs: list[dict[str, Any]]) -> str:
+    """The drawing part with each picture's anchor as the layout gives it, to the EMU: xlsxwriter
+    places a picture by its own idea of the column widths, which counts in Calibri 11 whatever the
+    workbook's font, and anchors every picture at two cells."""
+    it = iter(specs)
+
+    def point(tag: str, p: dict[str, Any]) -> str:
+        row, col = parse_a1(p["cell"]) or (0, 0)
+        return (f"<xdr:{tag}><xdr:col>{col}</xdr:col><xdr:colOff>{int(p.get('dx', 0))}</xdr:colOff>"
+                f"<xdr:row>{row}</xdr:row><xdr:rowOff>{int(p.get('dy', 0))}</xdr:rowOff></xdr:{tag}>")
+
+    def one(m: re.Match[str]) -> str:
+        spec = next(it, None)
+        if spec is None:
+            return m.group(0)
+        cx, cy = spec["size"]
+        pic = re.sub(r'<a:ext cx="\d+" cy="\d+"/>', f'<a:ext cx="{cx}" cy="{cy}"/>', m.group(1), count=1)
+        if "to" in spec:
+            position = spec.get("position", "oneCell")
+            edit = f' editAs="{position}"' if position != "twoCell" else ""  # twoCell: the file's default
+            return (f'<xdr:twoCellAnchor{edit}>{point("from", spec["from"])}'
+                    f'{point("to", spec["to"])}{pic}<xdr:clientData/></xdr:twoCellAnchor>')
+        return (f'<xdr:oneCellAnchor>{point("from", spec["from"])}<xdr:ext cx="{cx}" cy="{cy}"/>{pic}'
+                f"<xdr:clientData/></xdr:oneCellAnchor>")
+
+    return _ANCHOR.sub(one, xml)
+
+
+_VALIDATE = {"whole": "integer", "decimal": "decimal", "list": "list", "date": "date", "time": "time",
+             "textLength": "length", "custom": "custom"}
+_CRITERIA = {"between": "between", "notBetween": "not between", "equal": "==", "notEqual": "!=", "greaterThan": ">",
+             "lessThan": "<", "greaterThanOrEqual": ">=", "lessThanOrEqual": "<="}
+
+
+def _kept_validation(ws: Any, spec: dict[str, Any]) -> None:
+    """A data validation of the drawn workbook, kept as it was (its formulas as stored)."""
+    ranges = [parse_range(r) for r in spec["ranges"]]
+    r, c, rs, cs = ranges[0]
+    opts: dict[str, Any] = {"validate": _VALIDATE[spec["type"]], "ignore_blank": spec.get("allow_blank", True),
+                            "dropdown": spec.get("dropdown", True), "show_input": spec.get("show_prompt", True),
+                            "show_error": spec.get("show_error", True),
+                            "error_type": spec.get("error_style", "stop")}
+    f1, f2 = spec.get("formula1"), spec.get("formula2")
+    if spec["type"] in ("list", "custom"):
+        opts["value"] = "=" + (f1 or '""')
+    else:
+        opts["criteria"] = _CRITERIA[spec.get("operator", "between")]
+        if opts["criteria"] in ("between", "not between"):
+            opts["minimum"], opts["maximum"] = "=" + (f1 or "0"), "=" + (f2 or "0")
+        else:
+            opts["value"] = "=" + (f1 or "0")
+    for key, opt in (("prompt_title", "input_title"), ("prompt", "input_message"), ("error_title", "error_title"),
+                     ("error", "error_message")):
+        if spec.get(key):
+            opts[opt] = str(spec[key])[:255 if opt.endswith("message") else 32]
+    if len(ranges) > 1:
+        opts["multi_range"] = " ".join(spec["ranges"])
+    ws.data_validation(r, c, r + rs - 1, c + cs - 1, opts)
+
+
+def _num_text(x: float) -> str:
+    """A size as the file stores it: the shortest text of the number (35.1, not 35.09999999999999)."""
+    return f"{float(x):.15g}"
 
 
 def _num_format(f: Field) -> str | None:
@@ -407,14 +614,14 @@ def _num_format(f: Field) -> str | None:
     return {"string": "@", "month-range": "@", "date": DATE_FORMAT, "integer": "0"}.get(f.kind)
 
 
-def _row_height(f: Field, value: str, base: float, widths: list[float]) -> float:
-    chars = sum(widths[f.col:f.col + f.colspan]) * 1.2
+def _row_height(f: Field, value: str, base: float, widths: list[float | None]) -> float:
+    chars = sum(8.43 if w is None else w for w in widths[f.col:f.col + f.colspan]) * 1.2
     lines = sum(max(1, math.ceil(display_width(p) / max(chars, 1))) for p in value.split("\n"))
     return min(MAX_ROW_HEIGHT, max(base, lines * 12.5 + 4) / f.rowspan)
 
 
 def _write_value(ws: Any, f: Field, content: Any, cf: Any) -> None:
-    """Write a cell's content (:func:`~xltemplate.form.rules.cell_content`) by its type."""
+    """Write a cell's content (:func:`~xltemplate.form.formula.cell_content`) by its type."""
     if f.rowspan > 1 or f.colspan > 1:
         ws.merge_range(f.row, f.col, f.row + f.rowspan - 1, f.col + f.colspan - 1, "", cf)
     if content is None:
@@ -457,15 +664,24 @@ def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lan
     ws.fit_to_pages(1, 0)
 
 
-def _finish(xlsx: bytes) -> bytes:
-    """Lock the workbook structure (xlsxwriter has no API for it) and fix every zip timestamp."""
+def _finish(xlsx: bytes, pictures: dict[int, list[dict[str, Any]]] | None = None) -> bytes:
+    """Lock the workbook structure (xlsxwriter has no API for it), anchor each picture exactly as the
+    layout says, and fix every zip timestamp."""
     src = zipfile.ZipFile(io.BytesIO(xlsx))
+    drawings = {}
+    for index, specs in (pictures or {}).items():
+        rels = src.read(f"xl/worksheets/_rels/sheet{index + 1}.xml.rels").decode("utf-8")
+        target = re.search(r'Target="\.\./drawings/(drawing\d+\.xml)"', rels)
+        if target:
+            drawings[f"xl/drawings/{target.group(1)}"] = specs
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "xl/workbook.xml":
                 data = data.replace(b"<bookViews>", b'<workbookProtection lockStructure="1"/><bookViews>', 1)
+            elif info.filename in drawings:
+                data = _anchored(data.decode("utf-8"), drawings[info.filename]).encode("utf-8")
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
