@@ -11,6 +11,7 @@ from .collect.integrity import signer
 from .form.forms import bundled, load_form
 from .form.model import FormModel
 from .xlsx.design import design_workbook
+from .xlsx.reader import open_book
 from .xlsx.writer import FillError, write_filled, write_template
 
 __all__ = ["FillError", "ImportResult", "design", "field_map", "fill", "forms", "generate", "import_workbook",
@@ -46,8 +47,6 @@ def fill(form: str | Path | FormModel, instance: Any, out: str | Path | None = N
         instance = json.loads(Path(instance).read_text(encoding="utf-8"))
     extra = None
     if template is not None:
-        from .xlsx.reader import open_book
-
         meta = open_book(template).meta
         submission_id = submission_id or meta.get("submission_id", "")
         extra = {k: meta[k] for k in ISSUED_META if meta.get(k)}

@@ -376,6 +376,8 @@ def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
         before = revision(conn)
     if before == HEAD:
         return before, before
+    # imported here, not at the top: Alembic (and what it loads) takes longer than most commands,
+    # and is needed only when the database is older than this release
     from alembic import command
     from alembic.config import Config
 

@@ -131,7 +131,7 @@ def extract(model: FormModel, cells: Cells) -> Reading:
                 slot_of.setdefault(area.pointer, []).append(n)
         if rows:
             _set(data, area.tokens, rows)
-    data = scaffold(model.schema, data, arrays=False)  # required sections present, even if empty
+    data = scaffold(model, data, arrays=False)  # required sections present, even if empty
     return Reading(model, data, cells, pointers, slot_of)
 
 

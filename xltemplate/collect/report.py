@@ -45,7 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import xlsxwriter
 
+from ..form.forms import FormNotFound, find_form, load_form
 from ..form.model import FormModel
 from ..form.schema import join_pointer, node_at, split_pointer, text
 from ..messages import LANGS
@@ -111,8 +113,6 @@ def form_ids(store: Store) -> list[str]:
 
 
 def _model(store: Store, form: str | None, lang: str) -> FormModel:
-    from ..form.forms import FormNotFound, find_form, load_form
-
     if form is None:
         ids = form_ids(store)
         if len(ids) == 1:
@@ -335,8 +335,6 @@ def _replacing(path: Path) -> Iterator[Path]:
 
 
 def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
-    import xlsxwriter
-
     counts: dict[str, int] = {}
     with _replacing(out) as tmp:
         book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,

@@ -44,6 +44,8 @@ import sqlalchemy as sa
 
 from ..form.model import FormModel
 from ..form.schema import node_at, split_pointer
+from ..form.validate import Issue
+from ..messages import message
 from . import files
 from .current import Arriving, Decision, Stored, decide, order
 from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, schema_lock, upgrade, writing
@@ -410,9 +412,6 @@ class Store:
 
     def _record_refused(self, item: Pending, within: Within | None = None) -> Outcome:
         """A result whose values the database would not take: kept as unreadable, with the reason."""
-        from ..form.validate import Issue
-        from ..messages import message
-
         lang = "zh"
         issue = Issue(None, None, None, None, None, message("db_refused", lang), "db_refused")
         refused = ImportResult(file=item.result.file, status="unreadable", errors=[issue])

@@ -21,6 +21,7 @@ layout changed without a new version number is still told apart.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from functools import lru_cache
@@ -101,8 +102,6 @@ _SEEN: dict[tuple[str, str | None], tuple[FormModel, float]] = {}
 @lru_cache(maxsize=256)
 def _form_id(path: str, _stamp: Any) -> str:
     try:
-        import json
-
         found = json.loads(Path(path).read_text(encoding="utf-8")).get("x-form", {}).get("id")
     except (OSError, ValueError, AttributeError):
         found = None

@@ -11,16 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .excel import a1, quote_sheet
 from .formula import CellRef, Expr, cell_refs, excel, on_sheet, parse, refs
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
+from .plan import ReadPlan
 from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
 from .sums import SumRule
-
-if TYPE_CHECKING:
-    from .plan import ReadPlan
 
 NAME_PREFIX = "xt_"
 #: The very hidden sheet every workbook we write carries its metadata in (:mod:`xltemplate.xlsx.meta`);
@@ -97,6 +95,9 @@ class FormModel:
     by_pointer: dict[str, Field] = field(default_factory=dict)
     by_pattern: dict[str, list[Field]] = field(default_factory=dict)
     path: str | None = None  # the schema file it was loaded from (earlier versions are looked up beside it)
+    #: what the modules working on this form compile of it once (validators, the scaffold of its
+    #: sections): kept with the model and freed with it, never in a table of their own
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for f in self.fields:
@@ -106,8 +107,6 @@ class FormModel:
     @cached_property
     def read_plan(self) -> ReadPlan:
         """What reading a return of this form needs (:mod:`.plan`), worked out on first use."""
-        from .plan import ReadPlan
-
         return ReadPlan.of(self)
 
     # -- references ------------------------------------------------------------------

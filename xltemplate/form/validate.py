@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -37,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from ..messages import t
@@ -105,20 +105,18 @@ class Problem:
     instance: Any = MISSING
 
 
-_RULES: dict[int, tuple[Any, list[SumRule]]] = {}
+class SumRules(list):  # type: ignore[type-arg]
+    """An ``x-sum`` value with its rules compiled: (raw rule, :class:`SumRule`) pairs."""
+
+    @classmethod
+    def of(cls, rules: Any) -> SumRules:
+        return rules if isinstance(rules, SumRules) else cls((r, SumRule.of(r)) for r in rules)
 
 
-def _sum_rules(rules: Any) -> list[SumRule]:
-    key = id(rules)
-    if key not in _RULES:
-        _RULES[key] = (rules, [SumRule.of(r) for r in rules])  # keep ``rules`` alive so its id stays unique
-    return _RULES[key][1]
-
-
-def x_sum(rules: list[dict[str, Any]], instance: Any, lang: str) -> Iterator[Problem]:
+def x_sum(rules: list[dict[str, Any]] | SumRules, instance: Any, lang: str) -> Iterator[Problem]:
     if not isinstance(instance, dict):
         return
-    for raw, rule in zip(rules, _sum_rules(rules), strict=True):
+    for raw, rule in SumRules.of(rules):
         verdict = rule.judge(instance)
         if verdict is not None and not verdict.ok:
             yield Problem(rule.describe(verdict, lang), tuple(split_pointer(rule.total)), raw,
@@ -280,11 +278,10 @@ def _rs_keyword(name: str, lang: str) -> type:
     class Keyword:
         def __init__(self, parent_schema: dict[str, Any], value: Any, schema_path: list[Any]) -> None:
             self.value = value
-            if name == "x-sum":
-                _sum_rules(value)
+            self.compiled = SumRules.of(value) if name == "x-sum" else value  # once per validator
 
         def iter_errors(self, instance: Any) -> Iterator[ValueError]:
-            for p in fn(self.value, instance, lang):
+            for p in fn(self.compiled, instance, lang):
                 yield ValueError(json.dumps({"path": p.path, "limit": self.value if p.limit is None else p.limit,
                                              "instance": None if p.instance is MISSING else p.instance,
                                              "own": p.instance is not MISSING, "message": p.message},
@@ -302,8 +299,6 @@ class RsEngine:
     """jsonschema-rs, with our keywords as its custom keywords (so they work wherever a schema may be)."""
 
     def __init__(self, schema: dict[str, Any], lang: str):
-        import jsonschema_rs
-
         self.custom = jsonschema_rs.ValidationErrorKind.Custom
         self.rs = jsonschema_rs.validator_for(schema, validate_formats=True,
                                               keywords={k: _rs_keyword(k, lang) for k in KEYWORDS})
@@ -349,19 +344,16 @@ class ReferenceEngine:
 
 
 ENGINES = {"rs": RsEngine, "jsonschema": ReferenceEngine}
-#: the compiled engines of each form model, by (engine, language); dropped with the model
-_COMPILED: dict[int, dict[tuple[str, str], Any]] = {}
 
 
 def engine_for(model: FormModel, lang: str, engine: str = "rs") -> Any:
-    """The compiled validator of ``model`` (compiled once per model, engine and language)."""
-    compiled = _COMPILED.get(id(model))
-    if compiled is None:
-        compiled = _COMPILED[id(model)] = {}
-        weakref.finalize(model, _COMPILED.pop, id(model), None)
-    if (engine, lang) not in compiled:
-        compiled[(engine, lang)] = ENGINES[engine](model.schema, lang)
-    return compiled[(engine, lang)]
+    """The compiled validator of ``model`` (compiled once per model, engine and language, kept on
+    the model)."""
+    key = ("validator", engine, lang)
+    found = model.memo.get(key)
+    if found is None:
+        found = model.memo[key] = ENGINES[engine](model.schema, lang)
+    return found
 
 
 #: keywords about fields still to be filled: not checked on a partial instance (a prefill)
@@ -382,7 +374,7 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     """
     order = {s.name: i for i, s in enumerate(model.sheets)}
     keyed = []
-    checked = scaffold(model.schema, instance)
+    checked = scaffold(model, instance)
     for failure in engine_for(model, lang, engine).failures(checked):
         if partial and (failure.keyword in PARTIAL_SKIPS or (failure.keyword == "x-sum"
                                                              and not _complete(failure, checked))):
@@ -419,36 +411,33 @@ def _complete(failure: Failure, instance: Any) -> bool:
     return rule.complete(get(instance, join_pointer(list(failure.path[:len(failure.path) - depth])), None))
 
 
-def scaffold(schema: dict[str, Any], instance: Any, arrays: bool = True) -> Any:
+def scaffold(model: FormModel, instance: Any, arrays: bool = True) -> Any:
     """A copy of ``instance`` with every absent *required* object (and array) put in as empty.
 
     So a blank section is reported field by field ("项目单位 必填") rather than once for the
     section, and an empty repeating area as "至少填写 1 行" at its first row.  Without arrays it
     is the shape the importer returns: required sections always present, even when empty.
     """
-    return _fill_in(_skeleton(schema), instance, arrays)
-
-
-_SKELETONS: dict[int, Any] = {}
+    found = model.memo.get("skeleton")
+    if found is None:
+        found = model.memo["skeleton"] = _skeleton(model.schema)
+    return _fill_in(found, instance, arrays)
 
 
 def _skeleton(schema: dict[str, Any]) -> dict[str, Any]:
-    """For each object node: {key: (required kind or None, child skeleton)}, worked out once."""
-    key = id(schema)
-    if key not in _SKELETONS:
+    """For each object node: {key: (required kind or None, child skeleton)}."""
 
-        def build(node: dict[str, Any]) -> dict[str, Any]:
-            node = resolve(node, schema)
-            required = set(node.get("required", ()))
-            out = {}
-            for name, sub in node.get("properties", {}).items():
-                sub = resolve(sub, schema)
-                kind = sub.get("type") if name in required and sub.get("type") in ("object", "array") else None
-                out[name] = (kind, build(sub) if "properties" in sub else {})
-            return out
+    def build(node: dict[str, Any]) -> dict[str, Any]:
+        node = resolve(node, schema)
+        required = set(node.get("required", ()))
+        out = {}
+        for name, sub in node.get("properties", {}).items():
+            sub = resolve(sub, schema)
+            kind = sub.get("type") if name in required and sub.get("type") in ("object", "array") else None
+            out[name] = (kind, build(sub) if "properties" in sub else {})
+        return out
 
-        _SKELETONS[key] = (schema, build(schema))  # keep the schema alive so its id stays unique
-    return _SKELETONS[key][1]
+    return build(schema)
 
 
 def _fill_in(skeleton: dict[str, Any], value: Any, arrays: bool = True) -> Any:
