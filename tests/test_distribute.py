@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from xltemplate.cli import main
 from xltemplate.collect.distribute import RosterError, distribute, plan, read_roster
 from xltemplate.collect.importer import import_workbook
+from xltemplate.form.values import leaves_of
 
 
 def _roster(path, rows, encoding="utf-8-sig"):
@@ -68,6 +69,23 @@ def test_bad_rosters_are_refused_before_anything_is_written(wuhai, tmp_path, row
     with pytest.raises(RosterError) as exc:
         plan(wuhai, roster, "r.csv")
     assert words in str(exc.value) and "r.csv" in str(exc.value)
+
+
+@pytest.mark.parametrize(("code", "name", "contact"), [
+    ("单位编码", "单位名称", "联系人"), ("单位代码", "单位名称", "联系电话"), ("部门编号", "部门名称", "联系方式"),
+    ("部门编码", "部门（单位）名称", "联系人及电话"), ("预算单位编码", "预算单位名称", "经办人"),
+    ("Code", "Name", "Contact"),
+])
+def test_the_header_names_bureaus_use_are_understood(wuhai, tmp_path, code, name, contact) -> None:
+    """A roster as a bureau keeps it (单位编码, 单位名称, 联系电话, and a 序号 column of its own) is taken:
+    the code, name and contact reach their cells, the 序号 fills none."""
+    rows = [["序号", code, name, contact], ["1", "101", "市信访局", "李杰 139"], ["2", "102", "市财政局", ""]]
+    roster = read_roster(_roster(tmp_path / "r.csv", rows))
+    planned = plan(wuhai, roster, "r.csv")
+    assert [(c, n) for c, n, _data in planned] == [("101", "市信访局"), ("102", "市财政局")]
+    assert planned[0][2]["unit"] == {"name": "市信访局", "contact": "李杰 139"}
+    assert planned[0][2]["cover"] == {"department": "市信访局", "budget_code": "101"}
+    assert "1" not in [v for _p, v in leaves_of(planned[0][2])]  # the 序号 went nowhere
 
 
 def test_a_roster_of_projects_lists_a_department_once_per_project(wuhai, tmp_path) -> None:

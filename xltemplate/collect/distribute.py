@@ -58,10 +58,19 @@ from .integrity import signature, signer
 from .rounds import RosterLine
 from .store import Store
 
+#: The header names a roster's columns go by, as bureaus write them (compared case-insensitively; the
+#: first column matching a role takes it).  ``skip``: a column of the bureau's own (序号) that fills no
+#: cell of the template (the form's ``x-form.roster`` names no target for it).  A second contact
+#: column (联系人 and 联系电话 both) is not merged: it must name a field of the form.
 ALIASES = {
-    "code": ("code", "代码", "编码", "部门代码", "单位代码", "部门编码", "预算代码", "部门预算代码"),
-    "name": ("name", "名称", "部门", "部门名称", "单位", "单位名称"),
-    "contact": ("contact", "联系人", "联系方式", "联系人及电话", "负责人及联系电话"),
+    "code": ("code", "代码", "编码", "编号", "部门代码", "部门编码", "部门编号", "单位代码", "单位编码", "单位编号",
+             "预算代码", "预算编码", "部门预算代码", "预算单位代码", "预算单位编码", "预算单位编号", "单位预算代码",
+             "机构代码", "机构编码"),
+    "name": ("name", "名称", "部门", "部门名称", "单位", "单位名称", "预算单位", "预算单位名称", "部门（单位）名称",
+             "部门(单位)名称", "单位全称", "部门全称", "机构名称"),
+    "contact": ("contact", "联系人", "联系方式", "联系电话", "联系人及电话", "联系人及联系电话", "联系人电话",
+                "负责人及联系电话", "填报联系人", "经办人", "经办人及电话"),
+    "skip": ("序号", "行号", "no.", "no", "#"),
 }
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -9,8 +9,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "roster_empty": {"zh": "{source}：名单是空的", "en": "{source}: the roster is empty"},
     "roster_no_code_name": {
-        "zh": "{source}：名单必须有部门代码（code）和部门名称（name）两列，现有列：{columns}",
-        "en": "{source}: the roster needs a department code (code) and name (name) column; it has: {columns}",
+        "zh": "{source}：名单必须有部门代码和部门名称两列（列名可写“部门代码”“单位编码”“预算单位编码”等，“部门名称”“单位名称”等），现有列：{columns}",
+        "en": "{source}: the roster needs a department code column (code, 部门代码, 单位编码, ...) and a name column (name, 部门名称, 单位名称, ...); it has: {columns}",
     },
     "roster_unknown_column": {
         "zh": "{source}：列“{column}”不是表单中的字段（可用 JSON 指针、定义名称或字段标题）",
