@@ -39,6 +39,8 @@ CONVERT_TIMEOUT = 120.0
 FILL_TIMEOUT = 240.0  # includes up to ~60 s for soffice to accept the connection
 
 XLSX_FILTER = "Calc MS Excel 2007 XML"
+#: CSV import options: comma, double quote, UTF-8 (76), from line 1; formulas evaluated (LibreOffice's default)
+INFILTERS = {"CSV_UTF8": "CSV:44,34,76,1"}
 _CONVERT_FILTERS = {
     "xlsx": f"xlsx:{XLSX_FILTER}",
     "ods": "ods:calc8",
@@ -179,12 +181,14 @@ def _remove_lock_files(*paths: Path) -> None:
 # --------------------------------------------------------------------------- convert
 
 
-def convert(src: Path, outdir: Path, fmt: str = "xlsx", *, recalc: bool = True) -> Path:
+def convert(src: Path, outdir: Path, fmt: str = "xlsx", *, recalc: bool = True, infilter: str | None = None) -> Path:
     """Convert src with ``soffice --headless --convert-to`` into outdir; return the new file.
 
     fmt: xlsx, ods, xls or pdf.  The output is outdir/<src stem>.<fmt>; outdir must
     not be src's directory when that would overwrite src.  With recalc (default)
-    formulas are recalculated on load; otherwise cached results are kept.
+    formulas are recalculated on load; otherwise cached results are kept.  ``infilter``: how
+    soffice reads src (``CSV_UTF8`` opens a CSV as UTF-8 with commas, as a user's double click
+    in a Chinese office would, formulas evaluated).
     """
     src = Path(src).resolve()
     outdir = Path(outdir).resolve()
@@ -216,6 +220,7 @@ def convert(src: Path, outdir: Path, fmt: str = "xlsx", *, recalc: bool = True) 
             "--norestore",
             "--nologo",
             "--nodefault",
+            *([f"--infilter={INFILTERS.get(infilter, infilter)}"] if infilter else []),
             "--convert-to",
             filter_spec,
             "--outdir",

@@ -257,7 +257,7 @@ def test_unknown_form_and_empty_database(tmp_path: Path) -> None:
 
 
 def test_sheet_names_are_legal_and_unique() -> None:
-    from xltemplate.collect.report import _sheet_name, risky
+    from xltemplate.collect.report import _sheet_name
 
     taken: set[str] = set()
     names = [_sheet_name(n, taken) for n in ("汇总", "汇总", "a/b:c*d?[e]", "x" * 40, "x" * 40, "History", "'q'")]
@@ -265,7 +265,6 @@ def test_sheet_names_are_legal_and_unique() -> None:
     assert names[3] == "x" * 31 and names[4] == "x" * 28 + "(2)"
     assert names[5] == "History(2)" and names[6] == "q"
     assert all(len(n) <= 31 for n in names) and len({n.lower() for n in names}) == len(names)
-    assert [risky(v) for v in ("=1", "+1", "-1", "@x", "\tx", "\rx", "a=1", "１", "")] == [True] * 6 + [False] * 3
 
 
 @pytest.mark.parametrize(("hint", "zh", "en"), [

@@ -52,7 +52,7 @@ from ..form.values import put as put_at
 from ..messages import t
 from ..xlsx import zipout
 from ..xlsx.writer import FillError, check_fit, write_filled
-from . import events, rounds, settings
+from . import events, injection, rounds, settings
 from .identity import key_pointers
 from .integrity import signature, signer
 from .rounds import RosterLine
@@ -413,7 +413,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
         for i in issued:
             i.link = links.address(tokens[i.code], base_url)
     with open(outdir / "manifest.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
+        w = injection.writer(fh)  # roster text starting with = + - @ is never a formula
         w.writerow(["code", "name", "project", "file", "submission_id", "sha256", "round", "link"])
         for i in issued:
             w.writerow([i.code, i.name, i.project or "", i.file, i.submission_id, i.sha256, name or "", i.link or ""])

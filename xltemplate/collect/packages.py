@@ -16,7 +16,7 @@ import xlsxwriter
 
 from ..form.model import FormModel
 from ..messages import t
-from . import files, intake, returns, rounds
+from . import files, injection, intake, returns, rounds
 from .distribute import Issued, RosterError, distribute, read_roster
 from .rounds import Round
 
@@ -25,14 +25,16 @@ if TYPE_CHECKING:
 
 
 def links_workbook(rows: list[list[str]]) -> bytes:
-    """The list of department links as a workbook (text cells only)."""
+    """The list of department links as a workbook (text cells only; roster text a spreadsheet could
+    take for a formula keeps a quote prefix, :mod:`.injection`)."""
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     ws = book.add_worksheet(t("sheet_links"))
     bold = book.add_format({"bold": True})
+    plain, quoted = book.add_format(), book.add_format({"quote_prefix": True})
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            ws.write_string(r, c, value, bold if r == 0 else None)
+            ws.write_string(r, c, value, bold if r == 0 else injection.xlsx_format(value, plain, quoted))
     ws.set_column(0, 0, 10)
     ws.set_column(1, 3, 24)
     ws.set_column(4, 4, 80)

@@ -27,6 +27,8 @@ Formula injection (text typed by departments reaches the finance office's Excel)
 * ``.csv``: such text is written with a leading single quote ``'`` (the OWASP advice on CSV
   injection), because a CSV file has no way to say "this is text": Excel would evaluate
   ``=HYPERLINK(...)`` on opening.  The quote is visible; it is the price of safety.
+
+:mod:`xltemplate.collect.injection` decides which text is at risk, for every file we write.
 """
 
 from __future__ import annotations
@@ -53,13 +55,12 @@ from ..form.schema import join_pointer, node_at, split_pointer, text
 from ..messages import LANGS
 from ..messages import t as t_
 from ..xlsx.writer import FONT, display_width
-from . import departments, rounds
+from . import departments, injection, rounds
 from .rounds import Round
 from .shapes import local_naive
 from .store import Store
 
 FORMATS = (".xlsx", ".csv", ".jsonl")
-RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_WIDTH = 60
 HEADER_WIDTH = 24  # a longer header wraps onto more lines instead of widening its column
 MAX_SHEET_NAME = 31
@@ -295,11 +296,6 @@ def report_round(store: Store, model: FormModel, name: str | None) -> Round | No
 
 # -- writing ----------------------------------------------------------------------------------
 
-def risky(value: str) -> bool:
-    """Text a spreadsheet could take for a formula (OWASP CSV injection list)."""
-    return value.startswith(RISKY_START)
-
-
 def _number_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -357,7 +353,7 @@ def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
                 lines = max((-(-display_width(h) // HEADER_WIDTH) for h in sheet.headers), default=1)
                 ws.set_row(0, 14 * max(lines, 1) + 4)  # before the row is written: constant_memory
                 for col, header in enumerate(sheet.headers):
-                    ws.write_string(0, col, header, quoted if risky(header) else head)
+                    ws.write_string(0, col, header, injection.xlsx_format(header, head, quoted))
                 n = 0
                 for n, row in enumerate(sheet.rows(), start=1):
                     for col, (value, kind) in enumerate(zip(row, sheet.kinds, strict=True)):
@@ -371,7 +367,7 @@ def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
                         elif isinstance(value, int | float) and kind != "text":
                             ws.write_number(n, col, value, fmt[kind])
                         else:
-                            ws.write_string(n, col, shown, quoted if risky(shown) else fmt["text"])
+                            ws.write_string(n, col, shown, injection.xlsx_format(shown, fmt["text"], quoted))
                         if widths[col] < MAX_WIDTH:
                             widths[col] = min(max(widths[col], display_width(shown[:MAX_WIDTH])), MAX_WIDTH)
                 counts[sheet.name] = n
@@ -393,7 +389,7 @@ def _write_csv(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
 
     def cell(value: Any, kind: str) -> str:
         shown = _as_text(value, kind, lang)
-        return "'" + shown if isinstance(value, str) and risky(shown) else shown
+        return injection.csv_text(shown) if isinstance(value, str) else shown  # numbers stay numbers
 
     for i, sheet in enumerate(sheets):
         with _replacing(_csv_path(out, sheet.name, i == 0)) as tmp, \
