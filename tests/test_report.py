@@ -57,7 +57,16 @@ def _return(path: Path, model: FormModel, data: Any, *, submission_id: str, depa
 
 
 def _indicator_rows(data: dict[str, Any]) -> list[tuple[str, str, str, int, str, str]]:
-    return [(period, category, sub, n, item["name"], item["value"])
+    """The indicators of ``data`` as the report says them: the schema's titles, not its keys."""
+    from xltemplate.form.forms import load_form
+    from xltemplate.form.schema import node_at
+
+    schema = load_form("wuhai-perf-target").schema
+
+    def title(*keys: str) -> str:
+        return node_at(schema, "/indicators/" + "/".join(keys))["title"]
+
+    return [(title(period), title(period, category), title(period, category, sub), n, item["name"], item["value"])
             for period, cats in data["indicators"].items() for category, subs in cats.items()
             for sub, items in subs.items() for n, item in enumerate(items, start=1)]
 
@@ -159,7 +168,8 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
     assert sorted(got) == sorted(indicators)
     first = _rows(ws)[0]
     assert first["部门"] == "市信访局"
-    assert first["区域"] == wuhai.arrays[f"/indicators/{first['期间']}/{first['类别']}/{first['子类']}"].label
+    assert first["区域"] == " · ".join(["项目绩效指标", first["期间"], first["类别"], first["子类"]])
+    assert {r["期间"] for r in _rows(ws)} == {"年度"} and {"产出指标", "效益指标"} <= {r["类别"] for r in _rows(ws)}
 
     errors = _rows(wb["错误清单"])
     assert [c.value for c in wb["错误清单"][1]] == ["文件", "部门", "状态", "工作表", "单元格", "项目", "填写的内容",
@@ -269,14 +279,14 @@ def test_sheet_names_are_legal_and_unique() -> None:
 
 @pytest.mark.parametrize(("hint", "zh", "en"), [
     ({"name": "plan", "path": ["quarter"], "titles": [{"zh": "季度", "en": "Quarter"}]}, "季度", "Quarter"),
-    ({"name": "plan", "path": ["quarter"]}, "quarter", "quarter"),
+    ({"name": "plan", "path": ["quarter"]}, "分组1", "Group 1"),
     (None, "分组1", "Group 1"),
-], ids=["x-table titles", "x-table path names", "no x-table"])
+], ids=["x-table titles", "x-table path names (the database's, not a header)", "no x-table"])
 def test_a_new_forms_grouped_table_is_reported_from_its_schema_alone(tmp_path: Path, hint: Any, zh: str,
                                                                       en: str) -> None:
     """A form the package has never seen, with repeating areas grouped under one property: its
-    report sheet is named by the schema and its path column is headed by ``x-table``'s titles, else
-    its path names, else a numbered group, with no code of its own."""
+    report sheet is named by the schema and its path column is headed by ``x-table``'s titles, else a
+    numbered group, with no code of its own; the path's keys are said as the schema's titles."""
     from xltemplate.form.forms import load_form
 
     rows = {"type": "array", "maxItems": 2, "items": {"type": "object", "properties": {
@@ -302,6 +312,7 @@ def test_a_new_forms_grouped_table_is_reported_from_its_schema_alone(tmp_path: P
             ws = openpyxl.load_workbook(out)["分季计划"]
             assert [c.value for c in ws[1]] == [*heads, group, "区域" if lang == "zh" else "Area",
                                                 "行号" if lang == "zh" else "Row", "事项", "费用"]
-            assert [(r[group], r["事项"], r["费用"]) for r in _rows(ws)] == [("q1", "培训", 3), ("q2", "验收", 2)]
+            assert [(r[group], r["事项"], r["费用"]) for r in _rows(ws)] == [("一季度", "培训", 3),
+                                                                        ("二季度", "验收", 2)]
     finally:
         store.dispose()

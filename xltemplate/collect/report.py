@@ -101,6 +101,14 @@ class _ArrayTable:
     top: str  # the top-level property of the schema the table's areas live under
     cols: list[tuple[str, str, str]]  # item key, column, field kind
     titles: dict[str, str]  # item key -> title
+    path_titles: dict[int, dict[str, str]]  # path level -> key stored -> the schema's title
+
+
+def _titled(rows: Iterable[tuple[Any, ...]], group: _ArrayTable, levels: int, at: int) -> Iterator[tuple[Any, ...]]:
+    """Rows of an array table with their path keys (annual, output) said as the schema's titles."""
+    for row in rows:
+        path = tuple(group.path_titles.get(i, {}).get(v, v) for i, v in enumerate(row[at:at + levels]))
+        yield (*row[:at], *path, *row[at + levels:])
 
 
 # -- choosing the form ------------------------------------------------------------------------
@@ -191,25 +199,29 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
                .select_from(s.outerjoin(ft, ft.c.submission == s.c.id)).where(*valid).order_by(*order))
     sheets = [_Sheet(_sheet_name(t["summary"], taken), headers, kinds, lambda: _stream(conn, summary))]
 
-    # one sheet per array table, named after the schema title of its top-level property
+    # one sheet per array table, named after the schema title of its top-level property; the path
+    # columns say the schema's titles (年度, 产出指标, 数量指标), never the keys stored (annual, output)
     groups: dict[str, _ArrayTable] = {}
     for path in plan.arrays:
         table, tokens, cols = tables.arrays[path.table], path.tokens, path.cols
-        group = groups.setdefault(table.name, _ArrayTable(table, tokens[0], cols, {}))
+        group = groups.setdefault(table.name, _ArrayTable(table, tokens[0], cols, {}, {}))
         area = model.arrays.get(join_pointer(tokens))
         for f in area.slots[0] if area is not None else []:
             key = split_pointer(f.pattern)[-1]
             group.titles.setdefault(key, text(f.schema.get("title") or key, lang))
+        for level in range(1, len(tokens)):
+            node = node_at(model.schema, join_pointer(tokens[:level + 1]))
+            group.path_titles.setdefault(level - 1, {}).setdefault(tokens[level],
+                                                                   text(node.get("title") or tokens[level], lang))
     for group in groups.values():
         table, cols = group.table, group.cols
         top = node_at(model.schema, "/" + group.top)
         hint = top.get("x-table") if isinstance(top.get("x-table"), dict) else {}
         names = [c.name for c in table.columns]
         path_cols = names[2:names.index("label")]  # id, submission, *path, label, row, *items
-        # headed by the schema: x-table's titles, else its path names, else numbered groups
-        path_titles, path_names = list(hint.get("titles", [])), list(hint.get("path", []))
-        path_headers = [text(path_titles[i], lang) if i < len(path_titles) else
-                        str(path_names[i]) if i < len(path_names) else t_("report_level", lang, n=i + 1)
+        # headed by x-table's titles, else numbered groups (the path names are the database's)
+        path_titles = list(hint.get("titles", []))
+        path_headers = [text(path_titles[i], lang) if i < len(path_titles) else t_("report_level", lang, n=i + 1)
                         for i in range(len(path_cols))]
         headers = [*key_headers, *path_headers, t["area"], t["row"],
                    *(group.titles.get(key, key) for key, _c, _k in cols)]
@@ -220,8 +232,10 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
                 .select_from(table.join(s, table.c.submission == s.c.id)).where(*valid)
                 .order_by(*order, table.c.id))
         title = text(top.get("title") or group.top, lang)
+        levels = len(path_cols)
         sheets.append(_Sheet(_sheet_name(title, taken), headers, kinds,
-                             lambda stmt=stmt: _stream(conn, stmt)))
+                             lambda stmt=stmt, group=group, levels=levels: _titled(_stream(conn, stmt), group, levels,
+                                                                                   len(key_headers))))
 
     # 错误清单: errors of current invalid or unreadable files (unreadable ones may have no form id,
     # and no round when nothing in them says where they belong: those are listed in every report)
