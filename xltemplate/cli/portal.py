@@ -4,6 +4,7 @@ accounts, upgrade the database."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 import click
@@ -32,13 +33,22 @@ def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | No
 
     import uvicorn  # the CLI's start-up time: only serve loads the web server
 
+    from ..collect import accounts
     from ..collect.db import db_url
 
-    open_store(db).dispose()  # a wrong URL fails here, in one sentence; the database is upgraded once
+    store = open_store(db)  # a wrong URL fails here, in one sentence; the database is upgraded once
+    try:
+        first = accounts.first_start(store)
+    finally:
+        store.dispose()
     url = db_url(db)
     os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = url, str(data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    click.echo(t("serving", state().lang, url=f"http://{host}:{port}/", db=url), err=True)
+    lang = state().lang
+    click.echo(t("serving", lang, url=f"http://{host}:{port}/", db=url), err=True)
+    if first:  # the one way to the first account: say it where the person starting the portal looks
+        command = t("first_account_command", lang) + (f" --db {shlex.quote(db)}" if db else "")
+        click.echo(t("first_start_serve", lang, command=command), err=True)
     uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers or os.cpu_count() or 1,
                 proxy_headers=True, server_header=False, log_level="warning", timeout_graceful_shutdown=10)

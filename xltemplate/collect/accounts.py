@@ -117,6 +117,13 @@ def users(store: Store) -> list[tuple[User, dt.datetime | None]]:
             for r in rows]
 
 
+def first_start(store: Store) -> bool:
+    """No account exists yet: ``serve`` and the login page say how to make the first (an admin)."""
+    u = store.t.users
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(u.c.id).limit(1)).first() is None
+
+
 def authenticate(store: Store, name: str, password: str, lang: str = "zh") -> User:
     """The user whose name and password these are, or AccountError (wrong, or locked)."""
     u = store.t.users

@@ -185,6 +185,16 @@ def detail(store: Store, rnd: Round, code: str, *, refused_before: int | None = 
                       link=links.live(store, rnd.id, code))
 
 
+def named(store: Store, round_id: int | None = None) -> list[tuple[str, str]]:
+    """The departments of the rosters (of round ``round_id``): (code, name) by code, each code once."""
+    ro = store.t.roster
+    stmt = sa.select(ro.c.code, sa.func.max(ro.c.name)).group_by(ro.c.code).order_by(ro.c.code)
+    if round_id is not None:
+        stmt = stmt.where(ro.c.round_id == round_id)
+    with store.engine.connect() as conn:
+        return [(code, name) for code, name in conn.execute(stmt)]
+
+
 def overview(store: Store) -> list[tuple[Round, Totals]]:
     """Every round, newest first, with its totals."""
     return [(rnd, round_totals(store, rnd)) for rnd in rounds_of(store)]

@@ -50,7 +50,7 @@ from .returns import Return, assign, of_department
 from .rounds import Round
 from .store import Outcome, Pending, Store
 
-LINK_ACTOR = "link:{code}"
+LINK_ACTOR = events.LINK_ACTOR
 REFUSED_HEAD = 64 * 1024  # bytes of a refused file kept for staff to look at
 _VERSIONS_TTL = 30.0
 _versions_lock = threading.Lock()

@@ -139,6 +139,17 @@ def published_versions(store: Store) -> list[tuple[dict[str, Any], dict[str, Any
         return [(row.schema, row.layout) for row in conn.execute(sa.select(fv.c.schema, fv.c.layout))]
 
 
+def form_titles(store: Store, lang: str = "zh") -> dict[str, str]:
+    """The title of every form published in this database (its latest version's), by form id: how
+    pages name a round's form (a person reads 项目支出绩效目标申报表, not wuhai-perf-target)."""
+    from ..form.schema import text
+
+    fv = store.t.form_versions
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(fv.c.form_id, fv.c.schema).order_by(fv.c.published_at)).all()
+    return {form_id: text(schema.get("title") or form_id, lang) for form_id, schema in rows}
+
+
 def add_roster(store: Store, conn: sa.Connection, round_id: int, lines: list[RosterLine]) -> dict[int, int]:
     """Record roster lines; return roster id by line number."""
     ro = store.t.roster

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..collect import intake, jobs
+from ..collect import events, intake, jobs
 from ..collect.shapes import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
@@ -64,6 +64,7 @@ def _environment() -> jinja2.Environment:
     env.globals["catalog_keys"] = CATALOG
     env.globals["path"] = jinja2.pass_context(lambda ctx, name, **params: path_for(ctx["request"], name, **params))
     env.filters["local"] = local_time
+    env.filters["sentence"] = events.sentence  # an audit line as a person reads it
     return env
 
 

@@ -67,7 +67,8 @@ def _safe_next(nxt: str) -> str:
 async def login_page(request: Request) -> Response:
     token = request.cookies.get(LOGIN_COOKIE) or new_login_token()
     nxt = _safe_next(request.query_params.get("next", "/rounds"))
-    response = render(request, "login.html", login_token=token, next=nxt, error=None, name="")
+    first = await run_in_threadpool(accounts.first_start, portal(request).store)
+    response = render(request, "login.html", login_token=token, next=nxt, error=None, name="", first_start=first)
     set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600)
     return response
 
@@ -87,8 +88,9 @@ async def login(request: Request) -> Response:
         user = await run_in_threadpool(accounts.authenticate, store, name, password)
     except accounts.AccountError as exc:
         await run_in_threadpool(events.record, store, "login_failed", actor=name[:200], address=address(request))
+        first = await run_in_threadpool(accounts.first_start, store)
         return render(request, "login.html", status_code=401, login_token=cookie, next=nxt, error=str(exc),
-                      name=name)
+                      name=name, first_start=first)
     token, _sess = await run_in_threadpool(accounts.start_session, store, user, address(request))
     await run_in_threadpool(events.record, store, "login", actor=name[:200], address=address(request))
     response = redirect_path(nxt)
@@ -113,10 +115,11 @@ async def home(request: Request) -> Response:
 
 def rounds_page(request: Request, sess: accounts.Session, problems: list[str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    overview = departments.overview(portal(request).store)
+    store = portal(request).store
+    overview = departments.overview(store)
     forms = [(fid, load_form(path).title) for fid, path in sorted(bundled().items())]
     return render(request, "rounds.html", status_code=status_code, overview=overview, forms=forms,
-                  problems=problems or [], values=values or {})
+                  form_titles=rounds.form_titles(store), problems=problems or [], values=values or {})
 
 
 def create_round(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -188,7 +191,8 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
     shown.sort(key=order, reverse=desc)
     package_id = _int(q.get("package"))
     query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else ""}
-    context = {"round": rnd, "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
+    context = {"round": rnd, "form_title": rounds.form_titles(store).get(rnd.form_id, rnd.form_id),
+               "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
                "search": search, "statuses": departments.STATES, "sorts": SORTS, "package": package_id,
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id)}
     if q.get("partial") == "1":
@@ -371,11 +375,23 @@ def annotated_zip(request: Request, sess: accounts.Session) -> Response:
 # -- audit log and API tokens ----------------------------------------------------------------------
 
 def audit(request: Request, sess: accounts.Session) -> Response:
+    """The log in sentences, newest first, a page at a time; by round and by department (only a
+    round and a department that exist are taken from the query)."""
     q = request.query_params
+    store = portal(request).store
+    all_rounds = rounds.rounds(store)
     round_id = _int(q.get("round"))
-    found = events.page(portal(request).store, before=_int(q.get("before")), round_id=round_id)
-    return render(request, "audit.html", events=found, more=found[-1].id if len(found) == events.PAGE else None,
-                  round_id=round_id)
+    round_id = round_id if any(r.id == round_id for r in all_rounds) else None
+    named = departments.named(store, round_id)
+    code = q.get("department")
+    code = code if code in dict(named) else None
+    found = events.page(store, before=_int(q.get("before")), round_id=round_id, department=code,
+                        limit=events.PAGE + 1)
+    shown = found[:events.PAGE]
+    filters = {k: v for k, v in (("round", round_id), ("department", code)) if v is not None}
+    older = {**filters, "before": shown[-1].id} if len(found) > events.PAGE else None
+    return render(request, "audit.html", events=shown, rounds=all_rounds, departments=named, round_id=round_id,
+                  department=code, older=older, paged=_int(q.get("before")) is not None, filters=filters)
 
 
 def tokens_page(request: Request, sess: accounts.Session, new_token: str | None = None) -> Response:

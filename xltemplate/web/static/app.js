@@ -14,8 +14,8 @@
         .then(function (html) {
           if (html === null) { return; }
           var active = document.activeElement;
-          if (active && box.contains(active) && (active.tagName === "INPUT" || active.tagName === "SELECT")) {
-            setTimeout(tick, every); // the user is typing into the filters: later
+          if (active && active !== box && box.contains(active)) {
+            setTimeout(tick, every); // the user is in the box (typing, or moving by keyboard): later
             return;
           }
           box.innerHTML = html;
