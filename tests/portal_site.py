@@ -1,7 +1,7 @@
 """A served portal with something on every page (helper module, not a test file): two rounds of the
 real form (the second closed), five departments with long names, returns valid, invalid, withdrawn
-and superseded, uploads refused at a link, a bulk import job, an admin and a staff account, an API
-token.  The page tests (tests/test_portal_pages.py) open every page of it."""
+and superseded, uploads refused at a link, a bulk import job (one of its files under 未识别的文件), an
+admin and a staff account, an API token.  The page tests (tests/test_portal_pages.py) open every page of it."""
 
 from __future__ import annotations
 

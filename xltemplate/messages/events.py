@@ -46,6 +46,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{at} {who} 撤回了 {department} 的报送 #{id}：{reason}",
         "en": "{at} {who} withdrew return #{id} of {department}: {reason}",
     },
+    "event_assign": {
+        "zh": "{at} {who} 把未识别的报送 #{id} 指定给了 {department}{replaces}",
+        "en": "{at} {who} assigned the unrecognised return #{id} to {department}{replaces}",
+    },
     "event_restore": {"zh": "{at} {who} 恢复了 {department} 的报送 #{id}", "en": "{at} {who} restored return #{id} of {department}"},
     "event_create_round": {
         "zh": "{at} {who} 建立了收集轮次“{round}”：名单 {roster} 行，下发模板 {n} 份",
