@@ -283,9 +283,9 @@ def test_the_exports_say_the_forms_words(site: Site) -> None:
     client.close()
 
 
-def test_a_first_start_says_how_to_make_the_first_account(tmp_path: Path) -> None:
-    """With no account, the login page and serve's output give the one command there is; once an
-    account exists, neither does."""
+def test_a_first_start_says_how_to_make_the_first_account(browser: Any, tmp_path: Path) -> None:
+    """With no account, the login page (on a phone too) and serve's output give the one command there
+    is; once an account exists, neither does."""
     from portal_server import add_user
 
     db = f"sqlite:///{tmp_path / 'fresh.db'}"
@@ -293,6 +293,10 @@ def test_a_first_start_says_how_to_make_the_first_account(tmp_path: Path) -> Non
     try:
         page = httpx.get(server.url + "/login").text
         assert "还没有任何账号" in page and "xltemplate users add 名字 --role admin" in page
+        phone = browser.new_page(viewport=PHONE)
+        phone.goto(server.url + "/login")
+        _check(phone, "第一次启动的登录页", PHONE)
+        phone.close()
         server.stop()
         assert "xltemplate users add 名字 --role admin --db " + db in server.output()
         add_user(db, ADMIN, "admin")
