@@ -170,13 +170,14 @@ def _raw_post(url: str, path: str, head: dict[str, str], body_chunks: Any) -> tu
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in head.items()), "", ""]
     sock.sendall("\r\n".join(lines).encode())
     answer = b""
-    sock.settimeout(0.01)
     try:
         for chunk in body_chunks:
+            sock.settimeout(0.01)  # has the server answered already? (a short look, not a wait)
             with contextlib.suppress(TimeoutError, BlockingIOError):
                 answer += sock.recv(65536)
             if answer:
                 break
+            sock.settimeout(30)  # a busy machine may take a while to read the chunk: not the test's point
             sock.sendall(chunk)
         sock.settimeout(30)
         while True:
