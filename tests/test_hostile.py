@@ -138,38 +138,65 @@ def test_text_like_the_end_of_the_cell_data_hides_no_formula_or_hidden_row() -> 
     assert scan.hidden_rows == {1}
 
 
-def _grids(book: object) -> dict[str, list[list[object]]]:
-    return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)  # type: ignore[attr-defined]
-            for name in book.sheet_names}  # type: ignore[attr-defined]
-
-
-def test_calamine_reads_the_same_cells_from_the_package_it_is_given(wuhai, good, seed0) -> None:
-    """The reader hands calamine the package with sheets cut after their cell data and the
-    workbook part without its names: for every corpus case that gets that far, every sheet's
-    cells are what calamine reads from the file itself (or calamine refuses both)."""
+def test_every_case_read_far_enough_reads_as_calamine_reads_it(wuhai, good, seed0) -> None:
+    """For every corpus case that gets past the guard, every cell of every sheet reads as calamine
+    reads it from the file itself (formulas' cached values included)."""
     from python_calamine import CalamineWorkbook
+    from test_reader import assert_same
 
-    from xltemplate.xlsx.guard import Refused, identify
-    from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names, data_end
+    from xltemplate.xlsx.reader import ReadError, open_book
 
     checked = []
     for name, (build, _expected) in sorted(CASES.items()):
         data = build(wuhai, good, copy.deepcopy(seed0))
         try:
-            kind = identify(data)
-        except Refused:
-            continue  # refused before any parser runs
-        if kind.name != "xlsx":
+            book = open_book(f"{name}.xlsx", data)
+        except ReadError:
+            continue  # refused before any cell is read
+        if book.kind != "xlsx":
             continue
-        workbook = kind.parts["xl/workbook.xml"]
-        ends = {part: data_end(xml) for part, xml in kind.parts.items() if part.startswith("xl/worksheets/")}
-        given = _for_calamine(kind, _without_names(workbook, _simple_body(workbook)), ends)
         try:
-            expected = _grids(CalamineWorkbook.from_filelike(io.BytesIO(data)))
-        except Exception:  # calamine cannot read the file itself: neither may it read the cut package
-            with pytest.raises(Exception):  # noqa: B017 - calamine's own error types
-                _grids(CalamineWorkbook.from_filelike(io.BytesIO(given)))
+            theirs = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        except Exception:  # calamine cannot read the file itself: nothing to hold ours to
             continue
-        assert _grids(CalamineWorkbook.from_filelike(io.BytesIO(given))) == expected, name
+        for sheet in theirs.sheet_names:
+            grid = theirs.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            cols = max((len(row) for row in grid), default=0)
+            expected = [[(row[c] if c < len(row) and row[c] != "" else None) for c in range(cols)] for row in grid]
+            assert_same([book.values(sheet, [(r, c) for c in range(cols)]) for r in range(len(grid))], expected)
         checked.append(name)
     assert len(checked) >= 10, checked
+
+
+def test_names_are_shown_and_stored_without_invisible_characters(wuhai, seed0, tmp_path) -> None:
+    """A return named with a right-to-left override (``报表\\u202exslx.exe`` shows as "报表exe.xlsx")
+    is listed, stored and answered under its name without it, by the import and by an upload."""
+    import zipfile
+
+    import sqlalchemy as sa
+    from conftest import write_return
+
+    from xltemplate.collect import intake, rounds
+    from xltemplate.collect.distribute import distribute
+    from xltemplate.collect.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    distribute(wuhai, [{"code": "101", "name": "市信访局"}], tmp_path / "下发", store=store, year=2021)
+    rnd = rounds.rounds(store)[0]
+    evil = "报表\u202exslx.exe"
+    data = copy.deepcopy(seed0)
+    data["cover"]["year"] = 2021
+    one = write_return(tmp_path / "a.xlsx", wuhai, data, submission_id="R-1").read_bytes()
+    data["unit"]["contact"] = "另一份"
+    two = write_return(tmp_path / "b.xlsx", wuhai, data, submission_id="R-2").read_bytes()
+    with zipfile.ZipFile(tmp_path / "邮件.zip", "w") as z:
+        z.writestr(f"回收/{evil}", one)
+    seen = []
+    batch.run([tmp_path / "邮件.zip"], store=store, jobs=1, on_done=lambda d, o: seen.append(d.source.name))
+    receipt = intake.receive(store, two, f"C:\\桌面\\{evil}", rnd)
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(store.submissions.c.file_name, store.submissions.c.source)).all()
+    names = [*seen, receipt.file, *(n for row in stored for n in row)]
+    assert len(names) == 6 and all("\u202e" not in n for n in names), names
+    assert receipt.file == "报表xslx.exe" and seen[0].endswith("!回收/报表xslx.exe")
+    store.dispose()

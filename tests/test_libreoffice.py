@@ -221,25 +221,28 @@ def test_distributed_template_opens_and_fills_in_libreoffice(wuhai, tmp_path, se
     assert result.data == seed0 | {"cover": seed0["cover"] | {"budget_code": "101"}}
 
 
-def test_calamine_reads_the_same_cells_of_a_libreoffice_copy_from_the_package_it_is_given(wuhai, make_filled,
-                                                                                      tmp_path, seed1) -> None:
-    """LibreOffice writes sheets and the workbook part its own way (names with unquoted sheets,
-    its own attribute order): the package the reader hands calamine still has every cell."""
+def test_every_cell_of_a_libreoffice_copy_reads_as_calamine_reads_it(wuhai, make_filled, tmp_path, seed1) -> None:
+    """LibreOffice writes sheets and the workbook part its own way (names with unquoted sheets, its
+    own attribute order, every formatted empty cell): the reader's quick way still reads every
+    cell as calamine does, and the parser agrees."""
     import io
 
     from python_calamine import CalamineWorkbook
+    from test_reader import assert_same
 
     from xltemplate.xlsx.guard import identify
-    from xltemplate.xlsx.reader import _for_calamine, _simple_body, _without_names, data_end
+    from xltemplate.xlsx.reader import _simple_body, open_book
 
     data = lo.convert(make_filled(wuhai, seed1), tmp_path / "lo", "xlsx").read_bytes()
-    kind = identify(data)
-    workbook = kind.parts["xl/workbook.xml"]
-    assert _simple_body(workbook) is not None  # LibreOffice's workbook part takes the quick way too
-
-    def grids(blob: bytes) -> dict[str, Any]:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(blob))
-        return {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in book.sheet_names}
-
-    ends = {part: data_end(xml) for part, xml in kind.parts.items() if part.startswith("xl/worksheets/")}
-    assert grids(_for_calamine(kind, _without_names(workbook, _simple_body(workbook)), ends)) == grids(data)
+    assert _simple_body(identify(data).parts["xl/workbook.xml"]) is not None  # the quick way for its workbook part
+    book = open_book("lo.xlsx", data)
+    theirs = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    for sheet in theirs.sheet_names:
+        grid = theirs.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        cols = max((len(row) for row in grid), default=0)
+        expected = [[(row[c] if c < len(row) and row[c] != "" else None) for c in range(cols)] for row in grid]
+        cells = book.sheet(sheet)
+        assert cells is not None and cells.ready(), sheet  # LibreOffice's sheets take the quick way
+        assert_same([book.values(sheet, [(r, c) for c in range(cols)]) for r in range(len(grid))], expected)
+        cells.quick = False
+        assert_same([book.values(sheet, [(r, c) for c in range(cols)]) for r in range(len(grid))], expected)

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..form import numfmt
 from ..form.excel import a1
 from ..form.forms import find_form, find_version, load_form
 from ..form.model import Field, FormModel
-from ..form.plan import Position, ReadPlan
+from ..form.plan import LabelCell, Position, ReadPlan
 from ..form.validate import Issue, scaffold, validate
 from ..form.values import MISSING
 from ..messages import message, t
@@ -42,6 +43,9 @@ class ImportResult:
     data: dict[str, Any] | None = None
     errors: list[Issue] = field(default_factory=list)
     saved_at: dt.datetime | None = None  # when the client last saved it (document properties)
+    #: for staff, not errors: values kept as stored because their look could not be rendered exactly
+    #: (``{code, pointer, label, value, message}``, as the rounds' notes are)
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "status": self.status, "form": self.form, "version": self.version,
@@ -67,7 +71,8 @@ class Reading:
     ``cells`` has every field's raw value and the cell it was read at (by defined name where the
     name survives); ``pointers`` maps a field's index to its pointer into ``data`` (blank rows of
     a repeating area are skipped, so the n-th item is not always the n-th template row); ``rows``
-    gives, per repeating area, the template row each item came from.
+    gives, per repeating area, the template row each item came from; ``unshown`` the text fields
+    whose number format could not be rendered (their stored value is kept, and noted).
     """
 
     model: FormModel
@@ -75,6 +80,7 @@ class Reading:
     cells: Cells
     pointers: dict[int, str]
     rows: dict[str, list[int]]
+    unshown: tuple[int, ...] = ()
 
     def placed(self, i: int) -> Field:
         """Field ``i`` of the plan, placed at the cell its value was read from."""
@@ -104,9 +110,23 @@ class Reading:
 
 
 def extract(model: FormModel, cells: Cells) -> Reading:
-    """The instance in ``cells`` (read by ``model.read_plan``), coerced, with where each value was."""
+    """The instance in ``cells`` (read by ``model.read_plan``), coerced, with where each value was.
+
+    A number a text field holds in a formatted cell becomes the text the clerk saw (95%, 1,234.50,
+    2021年1月: :func:`~xltemplate.form.numfmt.render`); one whose format cannot be rendered exactly
+    keeps its stored value, listed in ``unshown``."""
     plan = model.read_plan
     raw, fields, coercers = cells.values, plan.fields, plan.coercers
+    unshown: list[int] = []
+    if cells.formats and any(cells.formats):
+        raw = list(raw)
+        for i, code in enumerate(cells.formats):
+            if code is not None and plan.shown[i]:
+                text = numfmt.render(raw[i], code)
+                if text is None:
+                    unshown.append(i)
+                else:
+                    raw[i] = text
     data: dict[str, Any] = {}
     pointers: dict[int, str] = {}
     for i, tokens in plan.scalars:
@@ -117,8 +137,14 @@ def extract(model: FormModel, cells: Cells) -> Reading:
                 pointers[i] = fields[i].pointer
     slot_of: dict[str, list[int]] = {}
     for area in plan.arrays:
+        found = area.cells(raw)
+        if found.count(None) == len(found):
+            continue  # a blank area
         rows = []
         for n, slot in enumerate(area.slots):
+            found = area.rows[n](raw)
+            if found.count(None) == len(found):
+                continue  # a blank row
             item: dict[str, Any] = {}
             for i, key in slot:
                 if raw[i] is not None:
@@ -132,7 +158,23 @@ def extract(model: FormModel, cells: Cells) -> Reading:
         if rows:
             _set(data, area.tokens, rows)
     data = scaffold(model, data, arrays=False)  # required sections present, even if empty
-    return Reading(model, data, cells, pointers, slot_of)
+    return Reading(model, data, cells, pointers, slot_of, tuple(unshown))
+
+
+def format_notes(reading: Reading, lang: str) -> list[dict[str, Any]]:
+    """A note for staff per text value kept as stored because its number format could not be
+    rendered exactly (never a guess: the clerk's text is unknown, the stored number is kept)."""
+    out = []
+    for i in reading.unshown:
+        if i not in reading.pointers:
+            continue
+        f = reading.placed(i)
+        value = reading.cells.values[i]
+        code = reading.cells.formats[i]
+        out.append({"code": "num_format_kept", "pointer": reading.pointers[i], "label": f.label, "value": str(value),
+                    "message": t("num_format_kept", lang, cell=f"{f.sheet}!{f.cell}", label=f.label, format=code,
+                                 value=value)})
+    return out
 
 
 def _labels_off(plan: ReadPlan, book: RawBook, where: tuple[Position, ...], lang: str) -> list[str]:
@@ -145,7 +187,8 @@ def _labels_off(plan: ReadPlan, book: RawBook, where: tuple[Position, ...], lang
             if at_sheet == sheet:
                 shift.setdefault((sheet, row), (at_row - row, at_col - col))
     off, missing = [], set()
-    for label in plan.labels:
+    by_sheet: dict[str, list[tuple[LabelCell, int, int]]] = {}
+    for label in plan.labels:  # in the sheets' order: each sheet is read in one pass
         sheet = label.sheet
         if sheet not in book.states:
             if sheet not in missing:
@@ -153,10 +196,19 @@ def _labels_off(plan: ReadPlan, book: RawBook, where: tuple[Position, ...], lang
                 off.append(t("label_sheet_missing", lang, sheet=sheet))
             continue
         dr, dc = shift.get((sheet, label.anchor), (0, 0)) if shift and label.anchor is not None else (0, 0)
-        found = book.value(sheet, label.row + dr, label.col + dc)
-        if found != label.text and "".join(str(found or "").split()) != label.squashed:
-            off.append(t("label_off", lang, cell=f"{sheet}!{a1(label.row + dr, label.col + dc)}", label=label.text,
-                         found=found or ""))
+        by_sheet.setdefault(sheet, []).append((label, label.row + dr, label.col + dc))
+    for sheet, labels in by_sheet.items():
+        keys = [(row, col) for _, row, col in labels]
+        if shift:
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            found = dict(zip(order, book.values(sheet, [keys[i] for i in order]), strict=True))
+            texts = [found[i] for i in range(len(keys))]
+        else:
+            texts = book.values(sheet, keys, [label.ref for label, _, _ in labels],
+                                [label.text for label, _, _ in labels])
+        for (label, row, col), found in zip(labels, texts, strict=True):
+            if found != label.text and "".join(str(found or "").split()) != label.squashed:
+                off.append(t("label_off", lang, cell=f"{sheet}!{a1(row, col)}", label=label.text, found=found or ""))
     return off
 
 
@@ -241,6 +293,13 @@ def cell_issues(book: RawBook, reading: Reading, lang: str) -> list[Issue]:
     return out
 
 
+def read_error_message(exc: ReadError, lang: str) -> str:
+    """What a clerk reads when a file cannot be read (active content says what and where)."""
+    if exc.code == "active_content":
+        return message("active_content", lang, what=t(f"active_{exc.what}", lang), where=exc.where)
+    return message(exc.code, lang, detail=exc.detail)
+
+
 def import_workbook(path: str | Path, form: str | Path | FormModel | None = None, lang: str = "zh", *,
                     data: bytes | None = None, with_meta: bool = False, key: str | None = None) -> Any:
     """Read, coerce and validate one returned workbook (from ``path``, or ``data`` already read).
@@ -277,7 +336,7 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         found = cell_issues(book, reading, lang) + check_integrity(model, meta, reading.data, key, lang,
                                                                   reading.locate)
     except ReadError as exc:
-        result.errors.append(_file_issue(message(exc.code, lang, detail=exc.detail), exc.code))
+        result.errors.append(_file_issue(read_error_message(exc, lang), exc.code))
         return done()
     except Exception as exc:  # a bug of ours or a library's: the file is reported, the batch goes on
         if os.environ.get("XLTEMPLATE_DEBUG"):
@@ -286,6 +345,7 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         result.data, result.status = None, UNREADABLE
         return done()
     result.data = reading.data
+    result.notes = format_notes(reading, lang)
     result.errors = notes + found + validate(model, reading.data, lang, reading.locate)
     result.status = INVALID if result.errors else VALID
     return done()

@@ -9,6 +9,11 @@ Decisions: text is trimmed of leading/trailing whitespace (ideographic space inc
 ``\\r\\n`` becomes ``\\n``; full-width digits and letters are folded to ASCII only for numbers,
 dates, month ranges, enums and text with a ``pattern`` (codes), never in free text; integral
 numbers become integers (7.0 -> 7); month ranges become ``YYYY-MM~YYYY-MM``; dates ``YYYY-MM-DD``.
+
+A formatted number in a text field (:func:`takes_text`) is the text the clerk saw: the importer
+renders it by the cell's number format before coercion (:mod:`.numfmt`).  A number field whose
+schema gives a percent format (``x-num-format``, e.g. ``0%``) also reads text typed as a
+percentage (``95%`` in a cell formatted as text is 0.95), exactly, by decimal arithmetic.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .excel import EXCEL_EPOCH, NUMBER
@@ -174,9 +180,32 @@ def _by_kind(value: Any, f: Field) -> Any:
     return text(value, f)
 
 
+def takes_text(f: Field) -> bool:
+    """Whether a number in this field's cell is read as the text the clerk saw (text fields, month
+    ranges, and choices that are all text) rather than as the number stored."""
+    if f.kind in ("string", "month-range"):
+        return True
+    return f.kind == "enum" and all(isinstance(c, str) for c in f.schema.get("enum", ()))
+
+
+_PERCENT = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*[%％]$")
+
+
+def percent(value: Any) -> Any:
+    """A number, with text typed as a percentage (``95%``) read as its fraction (0.95)."""
+    if isinstance(value, str):
+        m = _PERCENT.match(fold(value).strip().replace(",", ""))
+        if m:
+            return number(float(Decimal(m.group(1)) / 100))
+    return number(value)
+
+
 def coercer(f: Field) -> Callable[[Any], Any]:
     """``coerce`` for one field, as a function of the raw value: plain text (no ``pattern``), the
     commonest kind of cell, takes a short way to the same result; everything else is ``coerce``."""
+    if f.kind in ("number", "integer") and "%" in str(f.schema.get("x-num-format", "")):
+        return lambda value: MISSING if value is None or (isinstance(value, str) and not value.strip()) \
+            else coerce(percent(value), f)
     if f.kind != "string" or "pattern" in f.schema:
         return lambda value: coerce(value, f)
 

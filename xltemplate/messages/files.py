@@ -104,6 +104,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "这是 {detail} 格式的文件，无法读取。请用 Excel 或 WPS 打开后“另存为 Excel 工作簿（.xlsx）”再提交。",
         "en": "This {detail} file cannot be read. Open it in Excel or WPS and save it as an Excel workbook (.xlsx).",
     },
+    "active_content": {
+        "zh": "文件含有{what}（{where}），为安全起见不予接收。请在 Excel 或 WPS 中把它另存为普通 .xlsx 工作簿，不含宏和外部链接"
+              "（删除宏、控件和指向其他文件的链接或公式，只保留填写的内容），再重新提交。",
+        "en": "The file contains {what} ({where}) and is refused for safety. In Excel or WPS, save it as a plain .xlsx "
+              "workbook without macros or external links (remove macros, controls and links or formulas that point to "
+              "other files, keeping only what was filled in), then submit it again.",
+    },
+    "active_vba": {"zh": "宏（VBA 代码，启用宏的工作簿）", "en": "macros (VBA code, a macro-enabled workbook)"},
+    "active_xlm": {"zh": "Excel 4.0 宏表或对话框表", "en": "Excel 4.0 macro or dialog sheets"},
+    "active_activex": {"zh": "ActiveX 控件", "en": "ActiveX controls"},
+    "active_ole": {"zh": "嵌入的对象（OLE）", "en": "embedded (OLE) objects"},
+    "active_external_link": {"zh": "指向其他工作簿的外部链接", "en": "links to other workbooks"},
+    "active_external_data": {"zh": "外部数据连接", "en": "external data connections"},
+    "active_external_rel": {"zh": "指向文件以外的外部链接", "en": "links to something outside the file"},
+    "active_dde": {"zh": "DDE 公式（会启动其他程序）", "en": "a DDE formula (it starts another program)"},
+    "active_external_ref": {"zh": "引用其他工作簿的公式", "en": "a formula that refers to another workbook"},
+    "active_remote_call": {"zh": "从外部取数或调用程序的公式（RTD、WEBSERVICE 等）",
+                           "en": "a formula that fetches data or calls a program (RTD, WEBSERVICE, ...)"},
     "cells_deleted": {
         "zh": "工作簿的结构被改动：{where} 所在的单元格已被删除（共 {n} 处）。请使用下发的模板重新填写，不要删除行或列。",
         "en": "The workbook's structure was changed: the cells of {where} were deleted ({n} in all). Refill the template without deleting rows or columns.",

@@ -17,6 +17,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "含有看不见的控制字符，请删除后重新输入",
         "en": "Contains invisible control characters; delete and retype it",
     },
+    "num_format_kept": {
+        "zh": "{cell}（{label}）的数字格式“{format}”无法准确还原为显示的文字，已按单元格中保存的值 {value} 记录，请核对",
+        "en": "The number format “{format}” of {cell} ({label}) cannot be rendered exactly; the value stored in the cell, "
+              "{value}, was kept: please check it",
+    },
     # labels not where the form's positions put them (parts of the "moved" message)
     "label_sheet_missing": {"zh": "缺少工作表“{sheet}”", "en": "the sheet “{sheet}” is missing"},
     "label_off": {

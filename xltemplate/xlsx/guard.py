@@ -10,11 +10,26 @@
 * **XML prologs** of the parts a parser will read are inflated a little and refused if they
   declare a DOCTYPE or entities (no xlsx needs one): no entity expansion, no external fetch.
 
-Once every check has passed, the parts our own reader parses (``KEPT``: workbook, its
-relationships, document properties, worksheets) are inflated in full, bounded by the part limit
-and checked against their CRC, and handed over in ``Kind.parts``: each is inflated once, here,
-not again by the reader.  Members are inflated straight from the file's bytes (``zlib`` on the
-raw deflate stream at the member's data offset), not through ``zipfile``'s file objects.
+Once every check has passed, the parts the reader parses (``KEPT``: the content types, the
+workbook, every relationships part, document properties, worksheets, shared strings and styles)
+are inflated, bounded by the part limit, their prologs checked on the inflated bytes, and handed
+over in ``Kind.parts``: each is inflated once, here, not again by the reader (:meth:`Kind.part`
+inflates any other member the same way, on request).  A worksheet is inflated up to the end of
+its cell data (``</sheetData>``) and no further: the rest of a template's sheet is mostly data
+validations, which nothing reads (:meth:`Kind.full` inflates it whole, for the reader's parser);
+every other part is inflated whole and checked against its CRC.  Members are inflated straight
+from the file's bytes (``zlib`` on the raw deflate stream at the member's data offset), and the
+package's directory is read by :func:`_directory` (``zipfile`` for anything but the plain form:
+zip64, a comment, bytes before the archive).
+
+**Active content** (:func:`refuse_active`, which the reader calls for every return, while
+``design`` and a roster, the bureau's own files, are not held to it): a VBA project (``.xlsm``
+content, the macro-enabled content type, ``vbaProject.bin``), Excel 4.0 macro or dialog sheets,
+ActiveX controls, embedded OLE objects, links to other workbooks (``xl/externalLinks/``), data
+connections and query tables, and any relationship to something outside the package other than
+a hyperlink.  A hyperlink is allowed: Excel makes one by itself of an e-mail address or a web
+address a clerk types, and it is only followed when someone clicks it.  Formulas (DDE, references
+to other workbooks) are the reader's to check, since it knows which sheet and cell says what.
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 MAX_FILE = 50 * 1024 * 1024  # bytes on disk
 MAX_MEMBERS = 2000
@@ -35,26 +51,151 @@ _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 #: The parts a parser (calamine's or ours) reads; their prologs are checked.
 _PARSED = re.compile(r"^(\[Content_Types\]\.xml|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/sharedStrings\.xml"
                      r"|xl/styles\.xml|xl/worksheets/[^/]+\.xml|docProps/(core|custom)\.xml|content\.xml|styles\.xml)$")
-#: The parts of an xlsx that our reader (not calamine) parses: inflated once here and handed over.
-KEPT = re.compile(r"^(xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/worksheets/[^/]+\.xml"
-                  r"|docProps/(core|custom)\.xml)$")
+#: The parts of an xlsx the reader parses: inflated once here, their prologs checked, handed over.
+KEPT = re.compile(r"^(\[Content_Types\]\.xml|xl/workbook\.xml|xl/worksheets/[^/]+\.xml|xl/sharedStrings\.xml"
+                  r"|xl/styles\.xml|docProps/(core|custom)\.xml|(.+/)?_rels/[^/]*\.rels)$")
+#: Members that are active content whatever they hold (see the module docstring): kind by pattern.
+_ACTIVE_PARTS = [
+    (re.compile(r"(?i)(^|/)vbaProject(Signature)?\.bin$"), "vba"),
+    (re.compile(r"(?i)^xl/(macrosheets|dialogsheets)/"), "xlm"),
+    (re.compile(r"(?i)^xl/activeX/"), "activex"),
+    (re.compile(r"(?i)^xl/embeddings/"), "ole"),
+    (re.compile(r"(?i)^xl/externalLinks/"), "external_link"),
+    (re.compile(r"(?i)^xl/(connections\.xml$|queryTables/)"), "external_data"),
+    (re.compile(r"(?i)^(Basic|Scripts)/"), "vba"),  # an OpenDocument spreadsheet's macros
+]
+_ACTIVE_WORDS = ("vbaproject", "macrosheets/", "dialogsheets/", "activex/", "embeddings/", "externallinks/",
+                 "connections.xml", "querytables/", "basic/", "scripts/")
+_EXTERNAL = re.compile(rb"""<(?:\w+:)?Relationship\b[^>]*?\bTargetMode\s*=\s*["']External["'][^>]*>""", re.I)
+_REL_TYPE = re.compile(rb"""\bType\s*=\s*["']([^"']*)["']""")
+_REL_TARGET = re.compile(rb"""\bTarget\s*=\s*["']([^"']*)["']""")
+
+
+@lru_cache(maxsize=4096)
+def _kept(name: str) -> bool:
+    return KEPT.match(name) is not None
+
+
+@lru_cache(maxsize=4096)
+def _parsed(name: str) -> bool:
+    return _PARSED.match(name) is not None
 
 
 class Refused(Exception):
-    """The file is refused before loading; ``code`` names the reason for messages."""
+    """The file is refused before loading; ``code`` names the reason for messages.  Active content
+    also says what it is (``what``: vba, xlm, activex, ole, external_link, external_data,
+    external_rel, dde, external_ref, remote_call) and where (a part, a sheet and cell, a name)."""
 
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(f"{code}: {detail}" if detail else code)
+    def __init__(self, code: str, detail: str = "", *, what: str = "", where: str = ""):
+        super().__init__(f"{code}: {detail or what} {where}".strip() if detail or what else code)
         self.code = code
         self.detail = detail
+        self.what = what
+        self.where = where
+
+
+class Member:
+    """A zip member as the central directory describes it (the attributes ``zipfile.ZipInfo`` has
+    that this module and :mod:`.zipout` use)."""
+
+    __slots__ = ("CRC", "compress_size", "compress_type", "create_system", "date_time", "external_attr",
+                 "file_size", "filename", "flag_bits", "header_offset")
+
+    def __init__(self, filename: str, compress_type: int, crc: int, compress_size: int, file_size: int,
+                 header_offset: int, flag_bits: int, date_time: tuple[int, ...], create_system: int,
+                 external_attr: int):
+        self.filename, self.compress_type, self.CRC = filename, compress_type, crc
+        self.compress_size, self.file_size, self.header_offset = compress_size, file_size, header_offset
+        self.flag_bits, self.date_time = flag_bits, date_time
+        self.create_system, self.external_attr = create_system, external_attr
+
+    def is_dir(self) -> bool:
+        return self.filename.endswith("/")
+
+
+class Directory:
+    """A package's members, from its central directory: what ``zipfile.ZipFile`` gives of it."""
+
+    def __init__(self, members: list[Member]):
+        self.members = members
+        self.by_name = {m.filename: m for m in members}
+
+    def infolist(self) -> list[Member]:
+        return self.members
+
+    def namelist(self) -> list[str]:
+        return [m.filename for m in self.members]
+
+    def getinfo(self, name: str) -> Member:
+        return self.by_name[name]
+
+    def close(self) -> None:
+        """Nothing to close: the directory is read from bytes in memory."""
+
+
+_EOCD = struct.Struct("<4s4H2LH")
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+
+
+def _directory(data: bytes) -> Directory | zipfile.ZipFile:
+    """The package's directory read from its bytes in the plain form every client writes (one
+    disk, no zip64, no comment, nothing before the archive); ``zipfile`` for anything else."""
+    at = len(data) - 22
+    if at < 0 or data[at:at + 4] != b"PK\x05\x06":
+        return zipfile.ZipFile(io.BytesIO(data))
+    _sig, disk, cd_disk, _here, count, size, offset, comment = _EOCD.unpack_from(data, at)
+    if disk or cd_disk or comment or offset + size != at or count == 0xFFFF or offset == 0xFFFFFFFF:
+        return zipfile.ZipFile(io.BytesIO(data))
+    members, pos = [], offset
+    for _ in range(count):
+        if pos + 46 > at:
+            return zipfile.ZipFile(io.BytesIO(data))
+        (sig, made_by, _need, flags, method, mtime, mdate, crc, csize, usize, name_len, extra_len, note_len,
+         _disk, _internal, external, local) = _CENTRAL.unpack_from(data, pos)
+        if sig != b"PK\x01\x02" or 0xFFFFFFFF in (csize, usize, local):
+            return zipfile.ZipFile(io.BytesIO(data))
+        raw = data[pos + 46:pos + 46 + name_len]
+        name = raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        date_time = ((mdate >> 9) + 1980, (mdate >> 5) & 0xF, mdate & 0x1F, mtime >> 11, (mtime >> 5) & 0x3F,
+                     (mtime & 0x1F) * 2)
+        members.append(Member(name, method, crc, csize, usize, local, flags, date_time, made_by >> 8, external))
+        pos += 46 + name_len + extra_len + note_len
+    if pos != at:
+        return zipfile.ZipFile(io.BytesIO(data))
+    return Directory(members)
 
 
 @dataclass
 class Kind:
     name: str  # xlsx | ods | xls
     data: bytes
-    zip: zipfile.ZipFile | None = None  # the package's directory, for zip-based kinds (closed)
+    zip: Directory | zipfile.ZipFile | None = None  # the package's directory, for zip-based kinds
     parts: dict[str, bytes] = field(default_factory=dict, repr=False)  # xlsx: the KEPT parts, inflated
+    streams: frozenset[str] = frozenset()  # xls: the OLE streams (lower case, "/" between storages)
+    cut: set[str] = field(default_factory=set, repr=False)  # worksheets inflated up to their cell data's end
+
+    def full(self, name: str) -> bytes | None:
+        """Member ``name`` inflated whole (a worksheet :attr:`parts` holds only up to its cell
+        data's end), under the same checks."""
+        if name in self.cut:
+            assert self.zip is not None
+            self.parts[name] = _checked(self.data, self.zip.getinfo(name))
+            self.cut.discard(name)
+        return self.part(name)
+
+    def part(self, name: str) -> bytes | None:
+        """Member ``name`` inflated (and kept), under the same checks as the KEPT parts; None when
+        the package has no such member."""
+        if name in self.parts:
+            return self.parts[name]
+        if self.zip is None:
+            return None
+        try:
+            info = self.zip.getinfo(name)
+        except KeyError:
+            return None
+        out = self.parts[name] = _checked(self.data, info)
+        return out
 
 
 _MAGIC = [
@@ -70,17 +211,29 @@ def identify(data: bytes) -> Kind:
     if len(data) > MAX_FILE:
         raise Refused("too_large", f"{len(data) // (1024 * 1024)} MB")
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return Kind(_ole_kind(data), data)
+        kind, streams = _ole_kind(data)
+        return Kind(kind, data, streams=streams)
     if data.startswith(b"PK"):
         try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            zf = _directory(data)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, struct.error) as exc:
             raise Refused("truncated", str(exc)) from exc
         try:
             kind = _zip_kind(zf, data)
-            parts = {info.filename: _inflate(data, info) for info in zf.infolist()
-                     if kind == "xlsx" and KEPT.match(info.filename)}
-            return Kind(kind, data, zf, parts)
+            if kind != "xlsx":
+                return Kind(kind, data, zf)
+            parts, cut = {}, set()
+            for info in zf.infolist():
+                name = info.filename
+                if not _kept(name):
+                    continue
+                if name.startswith("xl/worksheets/"):
+                    parts[name], whole = _checked_cells(data, info)
+                    if not whole:
+                        cut.add(name)
+                else:
+                    parts[name] = _checked(data, info)
+            return Kind(kind, data, zf, parts, cut=cut)
         except Refused:
             raise
         except Exception as exc:  # zipfile's many ways of failing on a damaged archive
@@ -96,7 +249,7 @@ def identify(data: bytes) -> Kind:
     raise Refused("not_xlsx")
 
 
-def _ole_kind(data: bytes) -> str:
+def _ole_kind(data: bytes) -> tuple[str, frozenset[str]]:
     import olefile
 
     try:
@@ -108,19 +261,20 @@ def _ole_kind(data: bytes) -> str:
     if "encryptedpackage" in streams or "encryptioninfo" in streams:
         raise Refused("encrypted")
     if "workbook" in streams or "book" in streams:
-        return "xls"  # Excel 97-2003, and WPS .et, which is the same container
+        return "xls", frozenset(streams)  # Excel 97-2003, and WPS .et, which is the same container
     if "worddocument" in streams:
         raise Refused("word")
     raise Refused("not_xlsx", "OLE2 without a workbook")
 
 
-def _zip_kind(zf: zipfile.ZipFile, data: bytes) -> str:
+def _zip_kind(zf: Directory | zipfile.ZipFile, data: bytes) -> str:
     infos = zf.infolist()
     names = {i.filename for i in infos}
     if len(infos) > MAX_MEMBERS:
         raise Refused("bomb", f"{len(infos)} parts")
-    if "mimetype" in names and zf.read("mimetype")[:100].startswith(b"application/vnd.oasis.opendocument"):
-        kind = "ods" if b"spreadsheet" in zf.read("mimetype")[:100] else "odf"
+    mimetype = _head(data, zf.getinfo("mimetype"), 100) if "mimetype" in names else b""
+    if mimetype.startswith(b"application/vnd.oasis.opendocument"):
+        kind = "ods" if b"spreadsheet" in mimetype else "odf"
     elif "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         kind = "xlsx"
     elif "word/document.xml" in names:
@@ -146,7 +300,8 @@ def _zip_kind(zf: zipfile.ZipFile, data: bytes) -> str:
             if bound > MAX_PART:
                 raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
         worst += bound
-        if _PARSED.match(info.filename) and _DTD.search(_prolog(data, info)):
+        if _parsed(info.filename) and not (kind == "xlsx" and _kept(info.filename)) \
+                and _DTD.search(_prolog(data, info)):  # KEPT parts: checked once inflated (_checked)
             raise Refused("unsafe_xml", info.filename)
     if worst > MAX_TOTAL:  # could be a bomb: count what the parts really inflate to
         real = 0
@@ -157,7 +312,18 @@ def _zip_kind(zf: zipfile.ZipFile, data: bytes) -> str:
     return kind
 
 
-def stream(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+def _head(data: bytes, info: Member | zipfile.ZipInfo, size: int) -> bytes:
+    """The first ``size`` bytes of a member, inflated."""
+    raw = stream(data, info)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return bytes(raw[:size])
+    try:
+        return zlib.decompressobj(-15).decompress(raw, size)
+    except zlib.error as exc:
+        raise Refused("corrupt", f"{info.filename}: {exc}") from exc
+
+
+def stream(data: bytes, info: Member | zipfile.ZipInfo) -> memoryview:
     """The member's stored bytes, as the local header places them (``compress_size`` of them)."""
     off = info.header_offset
     header = data[off:off + 30]
@@ -168,7 +334,7 @@ def stream(data: bytes, info: zipfile.ZipInfo) -> memoryview:
     return memoryview(data)[start:start + info.compress_size]
 
 
-def _real_size(data: bytes, info: zipfile.ZipInfo) -> int:
+def _real_size(data: bytes, info: Member | zipfile.ZipInfo) -> int:
     """What the member really inflates to, counted up to MAX_PART + 1 bytes.
 
     Inflates the raw stream itself rather than trusting ``zipfile``, which stops at the size the
@@ -191,7 +357,7 @@ def _real_size(data: bytes, info: zipfile.ZipInfo) -> int:
     return size
 
 
-def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
+def _inflate(data: bytes, info: Member | zipfile.ZipInfo) -> bytes:
     """The member in full, refused beyond MAX_PART bytes (whatever its header says) or when it
     does not match its CRC (what ``zipfile`` checks when it reads a member)."""
     raw = stream(data, info)
@@ -209,7 +375,98 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
     return out
 
 
-def _prolog(data: bytes, info: zipfile.ZipInfo) -> bytes:
+def _checked(data: bytes, info: Member | zipfile.ZipInfo) -> bytes:
+    """The member inflated (:func:`_inflate`), refused when its prolog declares a DOCTYPE or entities."""
+    out = _inflate(data, info)
+    _check_prolog(out, info.filename)
+    return out
+
+
+_CELLS_END = b"</sheetData>"
+_STEP = 32768
+
+
+def _checked_cells(data: bytes, info: Member | zipfile.ZipInfo) -> tuple[bytes, bool]:
+    """A worksheet inflated up to the end of its cell data (the first ``</sheetData>``), and
+    whether that is the whole part (then checked against its size and CRC, as :func:`_inflate`).
+    The bound on the part's size holds either way."""
+    raw = stream(data, info)
+    if info.compress_type == zipfile.ZIP_STORED or info.compress_size <= 4096:
+        return _checked(data, info), True
+    inflater = zlib.decompressobj(-15)
+    chunks: list[bytes] = []
+    size, step = 0, _STEP
+    try:
+        chunk = inflater.decompress(raw, step)
+        while True:
+            overlap = chunks[-1][-len(_CELLS_END):] if chunks else b""
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_PART:
+                raise Refused("bomb", f"{info.filename}: more than {MAX_PART // (1024 * 1024)} MB")
+            if _CELLS_END in overlap + chunk[:len(_CELLS_END)] or _CELLS_END in chunk:
+                out = b"".join(chunks)
+                _check_prolog(out, info.filename)
+                return out, False
+            tail = inflater.unconsumed_tail
+            if inflater.eof or not tail:
+                break
+            step = min(step * 2, 1 << 20)
+            chunk = inflater.decompress(tail, step)
+    except zlib.error as exc:
+        raise Refused("corrupt", f"{info.filename}: {exc}") from exc
+    out = b"".join(chunks)
+    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        raise Refused("corrupt", f"{info.filename}: Bad CRC-32 or size")
+    _check_prolog(out, info.filename)
+    return out, True
+
+
+def _check_prolog(out: bytes, name: str) -> None:
+    """Refuse a part whose prolog declares a DOCTYPE or entities (or is too long to be a prolog)."""
+    if out[:1] == b"<" and out[1:2] not in (b"?", b"!"):
+        return  # the root element first: no prolog at all
+    root = root_start(out[:65536 + 8192] if len(out) > 65536 + 8192 else out)
+    if root is None and len(out) > 65536:
+        raise Refused("unsafe_xml", f"{name}: prolog too long")
+    if _DTD.search(out, 0, len(out) if root is None else root):
+        raise Refused("unsafe_xml", name)
+
+
+def refuse_active(kind: Kind) -> None:
+    """Raise :class:`Refused` (``active_content``) when the package holds active content (see the
+    module docstring): by its members' names, its content types and its relationships."""
+    if kind.name == "xls":
+        vba = sorted(s for s in kind.streams if s.startswith(("_vba_project_cur/", "vba/", "macros/")))
+        if vba:
+            raise Refused("active_content", what="vba", where=vba[0].split("/")[0])
+        return
+    if kind.zip is None:
+        return
+    names = kind.zip.namelist()
+    listed = "\n".join(names).lower()
+    if any(word in listed for word in _ACTIVE_WORDS):  # a quick look first: almost never
+        for name in names:
+            for pattern, what in _ACTIVE_PARTS:
+                if pattern.search(name):
+                    raise Refused("active_content", what=what, where=name)
+    types = kind.parts.get("[Content_Types].xml", b"")
+    if b"macroEnabled" in types or b"macroenabled" in types.lower():
+        raise Refused("active_content", what="vba", where="[Content_Types].xml")
+    for name in [n for n in names if n.endswith(".rels")]:
+        rels = kind.part(name) or b""
+        if b"External" not in rels and b"external" not in rels:
+            continue
+        for rel in _EXTERNAL.findall(rels):
+            kind_of = _REL_TYPE.search(rel)
+            if kind_of is not None and kind_of.group(1).rsplit(b"/", 1)[-1] == b"hyperlink":
+                continue
+            target = _REL_TARGET.search(rel)
+            where = target.group(1).decode("utf-8", "replace")[:80] if target else name
+            raise Refused("active_content", what="external_rel", where=where)
+
+
+def _prolog(data: bytes, info: Member | zipfile.ZipInfo) -> bytes:
     """The bytes before the root element (declaration, comments, a DOCTYPE if any).
 
     Usually the first 100 bytes; more is inflated only while no root element has started, and a
