@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ..form.forms import find_form, load_form
 from ..form.model import FormModel
+from .files import visible
 from .identity import Context, admit
 from .identity import context as rounds_context
 from .importer import ImportResult, import_workbook
@@ -37,7 +38,7 @@ SPREADSHEET = (".xlsx", ".xlsm")
 class Source:
     """One file to import: a path on disk, or a member of a zip archive (bytes read by the main process)."""
 
-    name: str  # shown to the user: path, or archive.zip!folder/file.xlsx
+    name: str  # shown to the user: path, or archive.zip!folder/file.xlsx (invisible characters removed)
     path: str
     data: bytes | None = None
     error: str | None = None  # an archive that could not be opened: why
@@ -68,10 +69,10 @@ def _zip_sources(path: Path | IO[bytes], label: str) -> Iterator[Source]:
                     continue
                 with zf.open(info) as fh:  # bounded: a bomb inside the archive is refused as too large
                     data = fh.read(MAX_FILE + 1)
-                yield Source(f"{label}!{name}", label, data)
+                yield Source(visible(f"{label}!{name}"), label, data)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         # a zip that cannot be opened becomes one unreadable result, named after the archive
-        yield Source(label, str(path), error=str(exc))
+        yield Source(visible(label), str(path), error=str(exc))
 
 
 def sources_in(data: bytes, name: str) -> Iterator[Source]:
@@ -89,7 +90,7 @@ def sources_in(data: bytes, name: str) -> Iterator[Source]:
                     source.data = data  # the archive itself: there is no path to read it from
                 yield source
             return
-    yield Source(name, name, data)
+    yield Source(visible(name), name, data)
 
 
 def collect(inputs: Iterable[str | Path]) -> Iterator[Source]:
@@ -110,7 +111,7 @@ def _one(path: Path) -> Iterator[Source]:
     if path.suffix.lower() == ".zip":
         yield from _zip_sources(path, str(path))
     else:
-        yield Source(str(path), str(path))
+        yield Source(visible(str(path)), str(path))
 
 
 @dataclass

@@ -5,12 +5,18 @@ folder.
 A file is stored under a generated id, never under a name a client gave: the name kept beside it
 is only what a download is offered as (its folder parts and unsafe characters removed).  The same
 bytes of the same kind are stored once (unique ``kind, sha256``), whoever sends them again.
+
+Names are cleaned here, in one place (:func:`safe_name`, :func:`visible`), before they are shown or
+stored: invisible characters go, bidirectional controls first (``报表\u202exslx.exe`` would
+otherwise show as ``报表exe.xlsx``), and with them every other control and format character
+(zero-width spaces and joiners, byte order marks, line and paragraph separators).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +31,19 @@ if TYPE_CHECKING:
 UPLOAD, TEMPLATE, ANNOTATED, PACKAGE = "upload", "template", "annotated", "package"
 REFUSED = "refused"  # the head of a file refused at a link (``full_size`` says how large it was)
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+#: What a name may not hold invisibly: C0/C1 controls, bidirectional embeddings, overrides and
+#: isolates, zero-width characters, byte order marks, line and paragraph separators, and every
+#: other format character (Unicode category Cf), tags and interlinear annotation included.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000e0000-\U000e0fff]")
+
+
+def visible(text: str) -> str:
+    """``text`` without invisible characters (see the module docstring); nothing else changes."""
+    if text.isascii() and text.isprintable():
+        return text
+    out = _INVISIBLE.sub("", text)
+    return "".join(ch for ch in out if unicodedata.category(ch) != "Cf") if not out.isprintable() else out
 
 
 @dataclass(frozen=True)
@@ -60,8 +79,9 @@ def download_name(stem: str, content: bytes) -> str:
 
 
 def safe_name(name: str | None, default: str = "file.xlsx") -> str:
-    """The last part of a client's file name (either kind of slash), with unsafe characters removed."""
-    base = re.split(r"[\\/]", name or "")[-1]
+    """The last part of a client's file name (either kind of slash), invisible characters removed
+    (:func:`visible`) and unsafe ones replaced."""
+    base = re.split(r"[\\/]", visible(name or ""))[-1]
     base = _UNSAFE.sub("_", base).strip(" .")[:150]
     return base or default
 
