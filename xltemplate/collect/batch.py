@@ -193,7 +193,7 @@ def work(source: Source, job: _Job | None = None) -> Done:
     admission = admit(result, meta, model, job.context, current, job.lang)
     ident = admission.identity
     done = Done(source, result, sha, result.saved_at, ident.department, ident.department_code,
-                identity=ident, notes=admission.notes)
+                identity=ident, notes=result.notes + admission.notes)
     if job.annotate and result.status == "invalid" and model is not None:
         from .annotate import annotate
 

@@ -116,7 +116,7 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
     ctx = identity.context_of(store, rnd, result.submission_id, link.templates)
     admission = identity.admit(result, meta, model, ctx, current, lang, via=(code, link.department))
     ident = admission.identity
-    receipt.errors, receipt.notes, receipt.project = result.errors, admission.notes, ident.key_text
+    receipt.errors, receipt.notes, receipt.project = result.errors, result.notes + admission.notes, ident.key_text
     if result.status == UNREADABLE:
         first = result.errors[0] if result.errors else None
         return _refuse(store, receipt, data, link, first.code if first else "unexpected", address)
@@ -136,7 +136,7 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
             _with_returns(store, conn, receipt, link, out.superseded)  # the page, read in the same transaction
 
     [outcome] = store.record_many([Pending(result, sha, name, name, model, result.saved_at, utcnow(), ident,
-                                           admission.notes or None, file=(data, name))], within)
+                                           receipt.notes or None, file=(data, name))], within)
     if outcome.status == "duplicate":  # the very same file again (or stored by another process a moment ago)
         try:
             return _again(store, receipt, sha, data, link, address)

@@ -10,6 +10,11 @@
   Every sheet has a bold, frozen header row, an autofilter, CJK-aware column widths and 宋体.
 * ``.csv``: the 汇总 rows into ``out`` and every other sheet into ``<stem>.<sheet name>.csv`` beside
   it; UTF-8 with a byte order mark, so Excel opens the Chinese text right.
+
+A number field whose schema gives its cell's number format (``x-num-format``: a percentage, a
+year shown as "(2021年度)", amounts with two decimals) is written into the .xlsx as the number,
+in that format, so it shows as the clerk typed it and still adds up; the CSV files keep the
+plain numbers (0.95, not "95%"), which is what programs reading them expect.
 * ``.jsonl``: one JSON object per current valid submission: ``department``, ``department_code``,
   ``submission_id``, ``file``, ``received_at`` and the whole ``data``.
 
@@ -42,13 +47,14 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import xlsxwriter
 
+from ..form import numfmt
 from ..form.forms import FormNotFound, find_form, load_form
 from ..form.model import FormModel
 from ..form.schema import join_pointer, node_at, split_pointer, text
@@ -93,6 +99,9 @@ class _Sheet:
     headers: list[str]
     kinds: list[str]  # text | number | integer | boolean | date | datetime
     rows: Callable[[], Iterable[tuple[Any, ...]]]
+    #: per column, the number format a field's schema gives (``x-num-format``: a percentage is
+    #: shown as the clerk typed it), None for the others; empty: none at all
+    formats: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +111,7 @@ class _ArrayTable:
     cols: list[tuple[str, str, str]]  # item key, column, field kind
     titles: dict[str, str]  # item key -> title
     path_titles: dict[int, dict[str, str]]  # path level -> key stored -> the schema's title
+    formats: dict[str, str | None] = field(default_factory=dict)  # item key -> x-num-format
 
 
 def _titled(rows: Iterable[tuple[Any, ...]], group: _ArrayTable, levels: int, at: int) -> Iterator[tuple[Any, ...]]:
@@ -189,15 +199,17 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
     # 汇总: one row per current valid return, every scalar field typed
     by_tokens = {tuple(split_pointer(f.pointer)): f for f in model.fields if f.array is None}
     headers, kinds, columns = [*key_headers, t["file"], t["received_at"]], ["integer"] + ["text"] * 4 + ["datetime"], []
+    formats: list[str | None] = [None] * len(headers)
     for column, tokens, field_kind in plan.scalars:
         f = by_tokens.get(tuple(tokens))
         headers.append(f.label if f is not None else column)
         kinds.append(_kind(field_kind))
+        formats.append(_num_format(f))
         columns.append(tables.fields.c[column])
     ft = tables.fields
     summary = (sa.select(*keys, s.c.file_name, s.c.received_at, *columns)
                .select_from(s.outerjoin(ft, ft.c.submission == s.c.id)).where(*valid).order_by(*order))
-    sheets = [_Sheet(_sheet_name(t["summary"], taken), headers, kinds, lambda: _stream(conn, summary))]
+    sheets = [_Sheet(_sheet_name(t["summary"], taken), headers, kinds, lambda: _stream(conn, summary), formats)]
 
     # one sheet per array table, named after the schema title of its top-level property; the path
     # columns say the schema's titles (年度, 产出指标, 数量指标), never the keys stored (annual, output)
@@ -209,6 +221,7 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
         for f in area.slots[0] if area is not None else []:
             key = split_pointer(f.pattern)[-1]
             group.titles.setdefault(key, text(f.schema.get("title") or key, lang))
+            group.formats.setdefault(key, _num_format(f))
         for level in range(1, len(tokens)):
             node = node_at(model.schema, join_pointer(tokens[:level + 1]))
             group.path_titles.setdefault(level - 1, {}).setdefault(tokens[level],
@@ -227,6 +240,7 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
                    *(group.titles.get(key, key) for key, _c, _k in cols)]
         kinds = (["integer"] + ["text"] * (len(key_headers) - 1 + len(path_cols) + 1) + ["integer"]
                  + [_kind(k) for _key, _c, k in cols])
+        column_formats = [None] * (len(kinds) - len(cols)) + [group.formats.get(key) for key, _c, _k in cols]
         stmt = (sa.select(*keys, *(table.c[p] for p in path_cols), table.c.label, table.c.row,
                           *(table.c[c] for _key, c, _k in cols))
                 .select_from(table.join(s, table.c.submission == s.c.id)).where(*valid)
@@ -235,7 +249,7 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
         levels = len(path_cols)
         sheets.append(_Sheet(_sheet_name(title, taken), headers, kinds,
                              lambda stmt=stmt, group=group, levels=levels: _titled(_stream(conn, stmt), group, levels,
-                                                                                   len(key_headers))))
+                                                                                   len(key_headers)), column_formats))
 
     # 错误清单: errors of current invalid or unreadable files (unreadable ones may have no form id,
     # and no round when nothing in them says where they belong: those are listed in every report)
@@ -316,10 +330,22 @@ def _number_text(value: Any) -> str:
     return str(value)
 
 
-def _as_text(value: Any, kind: str, lang: str) -> str:
-    """A value as CSV text (and as the basis of column widths)."""
+def _num_format(f: Any) -> str | None:
+    """The number format a number field's schema gives (``x-num-format``), if any."""
+    code = f.schema.get("x-num-format") if f is not None and f.kind in ("number", "integer") else None
+    return code if isinstance(code, str) and code else None
+
+
+def _as_text(value: Any, kind: str, lang: str, code: str | None = None) -> str:
+    """A value as CSV text, or as the basis of a column's width: with ``code`` (its field's
+    ``x-num-format``, for the width of a 汇总 column) as the cell shows it where that can be
+    rendered exactly."""
     if value is None:
         return ""
+    if code is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        shown = numfmt.render(value, code)
+        if shown is not None:
+            return shown.strip()
     if isinstance(value, bool):
         return t_("report_true" if value else "report_false", lang)
     if isinstance(value, dt.datetime):
@@ -361,8 +387,10 @@ def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
                    "datetime": book.add_format({**base, "num_format": "yyyy-mm-dd hh:mm:ss"}),
                    "boolean": book.add_format(base)}
             quoted = book.add_format({**base, "quote_prefix": True})
+            own: dict[str, Any] = {}  # x-num-format -> its format, made once
             for sheet in sheets:
                 ws = book.add_worksheet(sheet.name)
+                codes = sheet.formats or [None] * len(sheet.headers)
                 widths = [min(display_width(h), HEADER_WIDTH) for h in sheet.headers]
                 lines = max((-(-display_width(h) // HEADER_WIDTH) for h in sheet.headers), default=1)
                 ws.set_row(0, 14 * max(lines, 1) + 4)  # before the row is written: constant_memory
@@ -373,13 +401,16 @@ def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
                     for col, (value, kind) in enumerate(zip(row, sheet.kinds, strict=True)):
                         if value is None:
                             continue
-                        shown = _as_text(value, kind, lang)
+                        code = codes[col]
+                        shown = _as_text(value, kind, lang, code)
                         if kind in ("date", "datetime") and isinstance(value, dt.date):
                             ws.write_datetime(n, col, value, fmt[kind])
                         elif isinstance(value, bool):
                             ws.write_boolean(n, col, value, fmt["boolean"])
                         elif isinstance(value, int | float) and kind != "text":
-                            ws.write_number(n, col, value, fmt[kind])
+                            if code is not None and code not in own:
+                                own[code] = book.add_format({**base, "num_format": code})
+                            ws.write_number(n, col, value, own[code] if code is not None else fmt[kind])
                         else:
                             ws.write_string(n, col, shown, injection.xlsx_format(shown, fmt["text"], quoted))
                         if widths[col] < MAX_WIDTH:
