@@ -252,6 +252,14 @@ class Formula:
     text: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Typed:
+    """Text typed as a clerk types it, into a cell of the General format: Calc recognises 95%,
+    2021/1/15, 0 1/2 or 1.5E+3 and formats the cell (``fill_by_names`` writes a plain str as text)."""
+
+    text: str
+
+
 def _encode_value(name: str, value: object) -> object:
     if value is None or isinstance(value, str):
         return value
@@ -261,6 +269,8 @@ def _encode_value(name: str, value: object) -> object:
         return value
     if isinstance(value, Formula):
         return {"formula": value.text}
+    if isinstance(value, Typed):
+        return {"typed": value.text}
     if isinstance(value, _dt.datetime):
         return {"datetime": value.isoformat()}
     if isinstance(value, _dt.date):
@@ -277,7 +287,7 @@ def fill_by_names(
     timeout: float = FILL_TIMEOUT,
     insert_rows: list[tuple[str, int, int]] | None = None,
     row_ops: list[dict[str, object]] | None = None,
-) -> None:
+) -> dict[str, str]:
     """Open src in LibreOffice (UNO), write each value into the top-left cell of the
     workbook-level defined name, store dst as xlsx and close.
 
@@ -286,6 +296,7 @@ def fill_by_names(
 
     Values: str -> text, int/float -> number, None -> clear contents,
     datetime.date/datetime -> serial number (the cell keeps its number format), Formula -> a formula.
+    Typed -> typed as a clerk types it (the returned dict has the text each such cell shows).
     Names of the form "Sheet!name" address sheet-scoped names.
     Protected sheets are unprotected with an empty password for the write and
     protected again, so dst stays protected.  With recalc (default) all formulas
@@ -309,6 +320,8 @@ def fill_by_names(
         pgid_file = Path(tmp, "soffice.pgid")
         job["pgid_file"] = str(pgid_file)
         job["tmpdir"] = tmp  # uno_fill's profile lives here, so it is removed even if uno_fill is killed
+        result = Path(tmp, "shown.json")
+        job["result"] = str(result)
         job_file.write_text(json.dumps(job, ensure_ascii=False, allow_nan=False), encoding="utf-8")
 
         def kill_soffice() -> None:
@@ -328,13 +341,39 @@ def fill_by_names(
             )
         finally:
             _remove_lock_files(src, dst)
-    if r.returncode != 0:
-        raise LibreOfficeError(
-            f"uno_fill.py failed (exit {r.returncode}) for {src} -> {dst}\n"
-            f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-        )
-    if not dst.is_file():
-        raise LibreOfficeError(f"uno_fill.py reported success but {dst} is missing\nstderr:\n{r.stderr}")
+        if r.returncode != 0:
+            raise LibreOfficeError(
+                f"uno_fill.py failed (exit {r.returncode}) for {src} -> {dst}\n"
+                f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+            )
+        if not dst.is_file():
+            raise LibreOfficeError(f"uno_fill.py reported success but {dst} is missing\nstderr:\n{r.stderr}")
+        return json.loads(result.read_text(encoding="utf-8")) if result.is_file() else {}
+
+
+def render_formats(src: Path, items: list[tuple[float, str]], *, timeout: float = FILL_TIMEOUT) -> list[str]:
+    """The text LibreOffice Calc shows for each (number, format code), in the zh-CN locale."""
+    src = Path(src).resolve()
+    with tempfile.TemporaryDirectory(prefix="xlt-uno-fmt-", ignore_cleanup_errors=True) as tmp:
+        result = Path(tmp, "result.json")
+        job = {"src": str(src), "dst": str(Path(tmp, "unused.xlsx")), "values": {}, "soffice": SOFFICE,
+               "formats": [{"value": v, "code": c} for v, c in items], "result": str(result),
+               "pgid_file": str(Path(tmp, "soffice.pgid")), "tmpdir": tmp}
+        job_file = Path(tmp, "job.json")
+        job_file.write_text(json.dumps(job, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+
+        def kill_soffice() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                _killpg(int(Path(job["pgid_file"]).read_text()))
+
+        try:
+            r = _run([UNO_PYTHON, str(UNO_FILL_SCRIPT), str(job_file)], timeout=timeout, env=_child_env(),
+                     what=f"render_formats {src.name}", on_timeout=kill_soffice)
+        finally:
+            _remove_lock_files(src)
+        if r.returncode != 0 or not result.is_file():
+            raise LibreOfficeError(f"uno_fill.py formats failed (exit {r.returncode}) for {src}\nstderr:\n{r.stderr}")
+        return json.loads(result.read_text(encoding="utf-8"))
 
 
 def check_validation(

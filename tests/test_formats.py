@@ -185,3 +185,54 @@ def test_a_percent_field_reads_a_percentage_typed_as_text_and_the_report_shows_i
         rows = list(csv.reader(fh))
     assert rows[1][rows[0].index(f.label)] == "0.1"  # CSV: the plain number, for programs
     store.dispose()
+
+
+# -- through LibreOffice as the client ----------------------------------------------------------------
+
+#: What a clerk types into the text fields, cells in the General format of a bureau's own workbook
+TYPED_IN_CALC = {VALUE: "95%", CONTACT: "12.50%", OVERVIEW: "2021/1/15", "/project/basis": "1.5E+3",
+                 "/project/necessity": "0 1/2", "/unit/supervisor": "1,234.50", "/goals/annual": "2021年1月"}
+
+
+def test_what_a_clerk_types_in_libreoffice_is_the_text_the_cell_showed(wuhai, make_filled, seed0, tmp_path) -> None:
+    """Calc recognises 95%, a date, a fraction and a scientific number as a clerk types them and
+    formats the cell (``[$-804]0.00%``, ``[$-804]yy\\年m\\月d\\日``...): each text field reads the
+    very text Calc showed in its cell."""
+    import libreoffice as lo
+
+    lo.require()
+    values = {wuhai.by_pointer[p].name: lo.Typed(text) for p, text in TYPED_IN_CALC.items()}
+    shown = lo.fill_by_names(make_filled(wuhai, seed0), tmp_path / "typed.xlsx", values)
+    result = import_workbook(tmp_path / "typed.xlsx")
+    numbers = 0
+    for pointer in TYPED_IN_CALC:
+        f = wuhai.by_pointer[pointer]
+        assert _get(result.data, pointer) == shown[f.name].strip(), (pointer, shown[f.name])
+        numbers += shown[f.name] != TYPED_IN_CALC[pointer]
+    assert numbers >= 5, shown  # Calc made numbers of most of them (a typed 2021年1月 stays text)
+    assert shown[wuhai.by_pointer[VALUE].name] == "95.00%"
+
+
+RENDERED = [(0.95, "0%"), (0.125, "0.00%"), (1234.5, "#,##0.00"), (-1234.5, "#,##0.00"), (1234.5, "#,##0"),
+            (1234.5, '"¥"#,##0.00;"¥"\\-#,##0.00'), (-1234.5, '"¥"#,##0.00;"¥"\\-#,##0.00'),
+            (1500, "0.00E+00"), (0.00012, "0.00E+00"), (-123456, "0.00E+00"), (12345, "##0.0E+0"),
+            (1.5, "# ?/?"), (1.1875, "# ??/??"), (1.25, "# ?/4"), (2.675, "0.00"), (123, "00000"),
+            (44197, "yyyy/m/d"), (44197, 'yyyy"年"m"月"'), (44197, 'yyyy"年"m"月"d"日"'), (44197, 'm"月"d"日"'),
+            (44197.75, "yyyy/m/d h:mm"), (44197, "yyyy-mm-dd"), (0.5625, "h:mm"), (0.75, "h:mm:ss"),
+            (1.5, "[h]:mm:ss"), (0.0125, "mm:ss"), (44211, "yy\\年m\\月d\\日"),
+            (0.95, "[$-804]0.00%"), (1234.5, "[$¥-804]#,##0.00"), (7, '0"天"'), (0, '0.00;-0.00;"-"')]
+
+
+def test_the_renderer_shows_numbers_as_libreoffice_calc_does(wuhai, tmp_path) -> None:
+    """An independent implementation of Excel's number formats: Calc shows each value in each
+    format as the renderer does."""
+    import libreoffice as lo
+
+    from xltemplate.api import generate
+    from xltemplate.form.numfmt import render
+
+    lo.require()
+    generate(wuhai, tmp_path / "t.xlsx")
+    calc = lo.render_formats(tmp_path / "t.xlsx", RENDERED)
+    ours = [render(value, code) for value, code in RENDERED]
+    assert [(c, o) for c, o in zip(calc, ours, strict=True) if c.strip() != (o or "").strip()] == []

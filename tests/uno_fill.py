@@ -10,7 +10,9 @@ job.json:
      "values": {"xt.a": "text", "xt.b": 3.5, "xt.c": null,
                 "xt.d": {"date": "2024-01-31"},
                 "xt.e": {"datetime": "2024-01-31T12:00:00"},
-                "xt.f": {"formula": "=3+4"}},
+                "xt.f": {"formula": "=3+4"},
+                "xt.g": {"typed": "95%"}},            # typed as a clerk types, into a General cell
+     "formats": [{"value": 0.95, "code": "0%"}],  # optional: the text LibreOffice shows, per value and code
      "recalc": true, "soffice": "/usr/bin/soffice",
      "pgid_file": "/tmp/x/soffice.pgid",  # optional: soffice's process group id is written here
      "tmpdir": "/tmp/x",                  # optional: parent dir for the private profile
@@ -157,7 +159,45 @@ def to_serial(null_date: dt.date, value: dict) -> float:
     raise ValueError(f"unsupported value {value!r}")
 
 
-def fill(doc, values: dict) -> None:
+def type_in(doc, ctx, cell, text: str) -> None:
+    """Type ``text`` into ``cell`` as a clerk does (the input line: Calc recognises percentages,
+    dates, fractions and scientific numbers and gives the cell a format), the cell first given
+    the General format of the zh-CN locale, as a bureau's own workbook has its cells (our
+    templates give text fields the text format, in which a typed 95% stays text)."""
+    from com.sun.star.lang import Locale
+
+    cell.NumberFormat = doc.NumberFormats.getStandardFormat(0, Locale("zh", "CN", ""))
+    controller = doc.CurrentController
+    controller.select(cell)
+    dispatcher = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.DispatchHelper", ctx)
+    dispatcher.executeDispatch(controller.Frame, ".uno:EnterString", "", 0, props(StringName=text))
+
+
+def render_formats(doc, items: list) -> list:
+    """The text Calc shows for each {"value", "code"}: a scratch cell far below the first sheet's
+    form, given the format (zh-CN) and the value."""
+    from com.sun.star.lang import Locale
+
+    zh = Locale("zh", "CN", "")
+    formats = doc.NumberFormats
+    sheet = doc.Sheets.getByIndex(0)
+    if sheet.isProtected():
+        sheet.unprotect("")
+    cell = sheet.getCellByPosition(30, 5000)
+    out = []
+    for item in items:
+        key = formats.queryKey(item["code"], zh, False)
+        if key == -1:
+            key = formats.addNew(item["code"], zh)
+        cell.NumberFormat = key
+        cell.setValue(float(item["value"]))
+        out.append(cell.String)
+    return out
+
+
+def fill(doc, values: dict, ctx=None) -> dict:
+    """Write each value into its named cell; the text each typed cell shows afterwards."""
+    shown = {}
     nd = doc.NullDate  # 1899-12-30 normally, 1904-01-01 for 1904-date workbooks
     null_date = dt.date(nd.Year, nd.Month, nd.Day)
     clear_flags = sum(
@@ -190,6 +230,9 @@ def fill(doc, values: dict) -> None:
                 cell.setValue(float(value))
             elif isinstance(value, dict) and "formula" in value:
                 cell.setFormula(value["formula"])
+            elif isinstance(value, dict) and "typed" in value:
+                type_in(doc, ctx, cell, value["typed"])
+                shown[name] = cell.String
             elif isinstance(value, dict):
                 cell.setValue(to_serial(null_date, value))
             else:
@@ -197,6 +240,7 @@ def fill(doc, values: dict) -> None:
     finally:
         for sheet in unprotected.values():
             sheet.protect("")
+    return shown
 
 
 def insert_rows(doc, inserts: list) -> None:
@@ -296,8 +340,14 @@ def main(argv: list[str]) -> int:
                 Path(job["result"]).write_text(json.dumps(probe(doc, job["probe"]), ensure_ascii=False),
                                                encoding="utf-8")
                 return 0
+            if job.get("formats"):
+                Path(job["result"]).write_text(json.dumps(render_formats(doc, job["formats"]), ensure_ascii=False),
+                                               encoding="utf-8")
+                return 0
             insert_rows(doc, job.get("insert_rows", []))
-            fill(doc, job["values"])
+            shown = fill(doc, job["values"], ctx)
+            if job.get("result"):
+                Path(job["result"]).write_text(json.dumps(shown, ensure_ascii=False), encoding="utf-8")
             if job.get("recalc", True):
                 doc.calculateAll()
             doc.storeToURL(uno.systemPathToFileUrl(str(dst)), props(FilterName=XLSX_FILTER, Overwrite=True))

@@ -10,16 +10,17 @@ separators and scaling commas, percent, literal text, ``_x`` spacing, space fill
 (``0.00E+00``, ``##0.0E+0``), fractions (``# ?/?``, ``# ??/??``, fixed denominators), the
 positive/negative/zero sections, colours, currency and locale tags (``[$¥-804]``), and dates and
 times in numbers (``yyyy``, ``yy``, ``m``, ``mm``, ``d``, ``dd``, ``h``, ``mm`` as minutes,
-``ss``, fractions of a second, ``AM/PM``, ``上午/下午``, elapsed ``[h]``, ``[mm]``, ``[ss]``).
+``ss``, fractions of a second, ``上午/下午``, elapsed ``[h]``, ``[mm]``, ``[ss]``).
 
 What it does not, and says so by returning None (the caller keeps the stored value and notes it
-rather than guess): names of months and weekdays (``mmm``, ``dddd``, ``aaaa``: their language
-follows the reader's system), eras (``e``, ``g``, ``b``), Chinese numerals (``[DBNum1]``), the
-system's own long date or time (``[$-F800]``, ``[$-F400]``), conditions (``[>100]``), fill with a
-character other than a space (it depends on the column's width), a ``General`` part inside a
-custom format, negative dates, and serials 0 and 60 of the 1900 system (days Excel shows that
-never were).  ``General`` and ``@`` themselves are not rendered here: :func:`plain` says so and
-the caller keeps today's reading of the stored value.
+rather than guess): names of months and weekdays and ``AM/PM`` (``mmm``, ``dddd``, ``aaaa``,
+``A/P``: their language follows the reader's system; Calc in Chinese shows 下午 for PM, and p for
+``A/P``), eras (``e``, ``g``, ``b``), Chinese numerals (``[DBNum1]``), the system's own long date
+or time (``[$-F800]``, ``[$-F400]``), conditions (``[>100]``), fill with a character other than a
+space (it depends on the column's width), a ``General`` part inside a custom format, negative
+dates, and serials 0 and 60 of the 1900 system (days Excel shows that never were). ``General`` and
+``@`` themselves are not rendered here: :func:`plain` says so and the caller keeps today's reading
+of the stored value.
 
 Built-in format ids are those of ECMA-376 (Part 1, 18.8.30); the ones that depend on the locale
 (5–8, 14, 22, 27–36, 50–58) are the Chinese (PRC) forms, the ones a bureau's Excel and WPS show.
@@ -493,10 +494,8 @@ def _date(serial: float | Fraction, section: list[Token], date1904: bool) -> str
             out.append(str(minute).rjust(len(t), "0"))
         elif t == "上午/下午":
             out.append("下午" if hour >= 12 else "上午")
-        elif t == "AM/PM":
-            out.append("PM" if hour >= 12 else "AM")
-        elif t.upper() == "A/P":
-            out.append(t[2] if hour >= 12 else t[0])
+        elif t == "AM/PM" or t.upper() == "A/P":  # its words follow the reader's language
+            raise _Unsupported(t)
         elif t[0] == "y" and day is not None:
             out.append(f"{day.year % 100:02d}" if len(t) <= 2 else f"{day.year:04d}")
         elif t[0] == "m" and day is not None and len(t) <= 2:
