@@ -236,3 +236,41 @@ def test_a_file_that_hangs_its_worker_is_stopped_and_reported(tmp_path, wuhai, s
     hung = [r for n, r in seen if Path(n).name.startswith("r03-hang")]
     assert [r.errors[0].code for r in hung] == ["timeout"]
     assert summary.total()["valid"] == 10
+
+
+def test_an_import_with_spawned_workers_stores_what_forked_ones_do(tmp_path, wuhai, seed0, seed1) -> None:
+    """A bureau's office PC often runs Windows, where worker processes are spawned (a fresh
+    interpreter each, nothing inherited): everything a worker needs travels in the job, so an
+    import into a round (rounds, issued templates, published versions in the job) stores the same
+    with ``spawn`` as with ``fork``."""
+    from test_rounds import as_department, clerk_fills, roster_file
+
+    from xltemplate.collect.distribute import distribute, read_roster
+
+    stored = {}
+    for method in ("fork", "spawn"):
+        root = tmp_path / method
+        store = Store(f"sqlite:///{root / 'r.db'}")
+        roster = roster_file(root / "名单.csv", [["部门代码", "部门名称"], ["101", "市信访局"], ["102", "市财政局"]])
+        issued = distribute(wuhai, read_roster(roster), root / "下发", store=store, year=2021)
+        for n, (i, seed) in enumerate(zip(issued, (seed0, seed1), strict=True)):
+            data = as_department(seed, i.name, i.code)
+            data["cover"]["year"] = 2021
+            clerk_fills(root / "下发" / i.file, wuhai, data, root / "回收" / f"{n}.xlsx")
+        for k in range(6):  # more files than one task holds, so both workers take some
+            shutil.copy(root / "回收" / "0.xlsx", root / "回收" / f"copy{k}.xlsx")
+            poke(root / "回收" / f"copy{k}.xlsx", wuhai, {"/unit/contact": f"联系人{k}"})
+        seen: list[str] = []
+        summary = batch.run([root / "回收"], store=store, jobs=2, start_method=method,
+                            on_done=lambda d, o, seen=seen: seen.append(d.department_code))
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.select(store.submissions.c.status, store.submissions.c.department_code,
+                                          store.submissions.c.round_id, store.submissions.c.is_current)
+                                .order_by(store.submissions.c.file_name)).all()
+        stored[method] = (summary.total(), sorted(seen), [tuple(r) for r in rows])
+        store.dispose()
+    assert stored["spawn"] == stored["fork"]
+    total, seen, rows = stored["spawn"]
+    assert (total["valid"], total["invalid"], total["superseded"]) == (7, 1, 6)  # seed1 keeps its prompts
+    assert len(rows) == 8 and {r[2] for r in rows} == {1} and seen.count("101") == 7
+    assert sum(1 for r in rows if r[1] == "101" and r[3]) == 1  # one current copy of 101's return

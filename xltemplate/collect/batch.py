@@ -2,13 +2,23 @@
 
 Flow: :func:`collect` turns the command line's paths into sources (files, folder trees, zip
 members) -> worker processes run :func:`work` (read, coerce, validate, and write an annotated copy
-for an invalid return) -> the main process records each result in the database, one transaction
-per file, and keeps the counts.  Memory stays bounded: only a window of files is in flight.
+for an invalid return) -> the main process records the results in the database, several files per
+transaction, and keeps the counts.  Memory stays bounded: only a window of files is in flight.
+
+Work is handed to the workers in batches (up to ``CHUNK`` files a task, the first tasks smaller so
+that a short batch still uses every worker) and comes back a batch at a time: what it costs to
+pass a task between processes is paid per batch, not per file.  The pool starts its workers with
+``fork`` where there is one (Linux) and ``spawn`` elsewhere (Windows, macOS), or as asked
+(``start_method``): everything a worker needs travels in the job (:class:`_Job`, pickled), so
+both give the same results (``tests/test_batch.py`` imports with ``spawn`` on Linux).  A worker
+freezes what it holds after its first batch (``gc.freeze``): the form models and validators it
+keeps are then never walked by the garbage collector again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import io
 import multiprocessing as mp
@@ -257,7 +267,7 @@ STORE_WAIT = 0.5  # seconds a result may wait for its batch to fill
 def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = None, lang: str = "zh",
         annotate: str | Path | None = None, jobs: int | None = None,
         on_done: Callable[[Done, Any], None] | None = None, progress: Any = None, key: str | None = None,
-        round_name: str | None = None) -> Summary:
+        round_name: str | None = None, start_method: str | None = None) -> Summary:
     """Import everything under ``inputs``; record into ``store`` (a :class:`~xltemplate.collect.store.Store`).
 
     With a store, each return is placed in its round (``round_name``, else as
@@ -322,19 +332,28 @@ def run(inputs: Iterable[str | Path], *, store: Any = None, form: str | None = N
         for source in sources:
             handle(work(source, job))
     else:
-        for done in _parallel(sources, job, jobs):
+        for done in _parallel(sources, job, jobs, start_method):
             handle(done)
     if store is not None:
         flush()
     return summary
 
 
-CHUNK = 8  # files per task: amortises the hand-over between processes
+CHUNK = 32  # files per task at most: handing a task and its results between processes costs per task
+FIRST_CHUNK = 4  # files of the first tasks (doubled up to CHUNK): a short batch still uses every worker
 FILE_TIMEOUT = 120.0  # seconds one file may take; a normal return takes milliseconds
+HANG = 8  # a worker hangs when nothing at all finishes for this many FILE_TIMEOUTs
+_FROZEN = False
 
 
 def work_chunk(chunk: list[Source]) -> list[Done]:
-    return [work(source) for source in chunk]
+    """A batch of files in a worker; the first batch done, what the worker holds is frozen."""
+    global _FROZEN
+    out = [work(source) for source in chunk]
+    if not _FROZEN:
+        gc.freeze()  # the models, validators and caches built for the first batch stay: never walked again
+        _FROZEN = True
+    return out
 
 
 def _crashed(source: Source, job: _Job, why: str, code: str = "crashed") -> Done:
@@ -347,20 +366,20 @@ def _crashed(source: Source, job: _Job, why: str, code: str = "crashed") -> Done
     return Done(source, result, hashlib.sha256(data + b"\0crashed").hexdigest(), None)
 
 
-def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]:
+def _parallel(sources: Iterable[Source], job: _Job, jobs: int, start_method: str | None = None) -> Iterator[Done]:
     """``work`` over ``sources`` in ``jobs`` processes, at most a window of chunks in flight.
 
     A worker that dies (a crash inside a native library, the out-of-memory killer) breaks the pool,
-    and one that hangs is stopped when nothing finishes for ``FILE_TIMEOUT`` per file of a chunk:
-    either way the chunks in flight are run again one file at a time in a fresh process each, so
-    the file that kills or hangs its process is found and reported as unreadable, and the batch
-    goes on.
+    and one that hangs is stopped when nothing finishes for ``HANG`` times ``FILE_TIMEOUT``: either
+    way the chunks in flight are run again one file at a time in a fresh process each, so the file
+    that kills or hangs its process is found and reported as unreadable, and the batch goes on.
     """
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures import TimeoutError as Timeout
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    method = start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    ctx = mp.get_context(method)
 
     def pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(job,))
@@ -384,16 +403,18 @@ def _parallel(sources: Iterable[Source], job: _Job, jobs: int) -> Iterator[Done]
     it = iter(sources)
     executor = pool()
     pending: dict[Any, list[Source]] = {}
+    size = FIRST_CHUNK
     try:
         while True:
             while len(pending) < jobs * 4:
-                chunk = [s for _, s in zip(range(CHUNK), it, strict=False)]
+                chunk = [s for _, s in zip(range(size), it, strict=False)]
                 if not chunk:
                     break
+                size = min(size * 2, CHUNK)
                 pending[executor.submit(work_chunk, chunk)] = chunk
             if not pending:
                 return
-            finished, _ = wait(pending, timeout=FILE_TIMEOUT * CHUNK, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, timeout=FILE_TIMEOUT * HANG, return_when=FIRST_COMPLETED)
             broken: list[Source] = []
             if not finished:  # nothing finished for too long: a worker hangs
                 broken = [source for chunk in pending.values() for source in chunk]

@@ -276,8 +276,9 @@ def cell_issues(book: RawBook, reading: Reading, lang: str) -> list[Issue]:
     out = []
     raw, where = reading.cells.values, reading.cells.where
     if book.kind == "xlsx":
-        at = {w: i for i, w in enumerate(where)}
-        for sheet in {w[0] for w in where}:
+        plan = reading.model.read_plan
+        at = plan.index_of if where is plan.home else {w: i for i, w in enumerate(where)}
+        for sheet in plan.sheets if where is plan.home else {w[0] for w in where}:
             scan = book.scan(sheet)
             for (row, col), formula in scan.formulas.items():
                 i = at.get((sheet, row, col))
@@ -288,7 +289,8 @@ def cell_issues(book: RawBook, reading: Reading, lang: str) -> list[Issue]:
                     if s == sheet and value is not None and (row in scan.hidden_rows or col in scan.hidden_cols):
                         out.append(reading.issue(i, value, t("hidden_value", lang), "hidden"))
     for i, value in enumerate(raw):
-        if isinstance(value, str) and i in reading.pointers and _CONTROL.search(value):
+        if type(value) is str and not value.isprintable() and i in reading.pointers \
+                and _CONTROL.search(value):
             out.append(reading.issue(i, value, t("control_chars", lang), "control"))
     return out
 

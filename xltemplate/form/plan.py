@@ -83,6 +83,8 @@ class ReadPlan:
     home: tuple[Position, ...]  # the model's cell of each field
     order: tuple[int, ...]  # field indices by their cells (sheet, row, column): the order a sheet is read in
     refs: tuple[bytes, ...]  # each field's A1 reference in ASCII, as a sheet's XML writes it
+    index_of: Mapping[Position, int]  # field index by its cell
+    sheets: tuple[str, ...]  # the sheets that hold fields
     names: tuple[str, ...]  # the defined name of each field
     coercers: tuple[Callable[[Any], Any], ...]  # raw value -> JSON value, per field (coerce.coercer)
     shown: tuple[bool, ...]  # per field: whether it takes the text a clerk saw of a formatted number
@@ -111,6 +113,8 @@ class ReadPlan:
                                             above[-1] if above else None, a1(cell.row, cell.col).encode()))
         home = tuple((f.sheet, f.row, f.col) for f in fields)
         return cls(fields=fields, index=MappingProxyType(index), home=home,
+                   index_of=MappingProxyType({cell: i for i, cell in enumerate(home)}),
+                   sheets=tuple(dict.fromkeys(f.sheet for f in fields)),
                    order=tuple(sorted(range(len(fields)), key=home.__getitem__)),
                    refs=tuple(a1(f.row, f.col).encode() for f in fields), names=tuple(f.name for f in fields),
                    coercers=tuple(coercer(f) for f in fields), shown=tuple(takes_text(f) for f in fields),

@@ -417,10 +417,10 @@ class _Cells:
             return values, codes
         get, cache, typed = self.index.get, _ATTR_CACHE, book.typed
         strings = book.strings
-        decoded = strings._decoded if strings is not None and strings._all is None else None
-        expect = iter(texts) if texts is not None else None
-        for ref in refs:
-            wanted = next(expect) if expect is not None else None
+        quick_strings = strings is not None and strings._all is None
+        decoded = strings._decoded if quick_strings else {}  # type: ignore[union-attr]
+        items = strings._items if quick_strings else None  # type: ignore[union-attr]
+        for n, ref in enumerate(refs):
             raw = get(ref)
             if raw is None:  # no content
                 values.append(None)
@@ -431,19 +431,19 @@ class _Cells:
             if kind is None:  # attributes not in the quick form: the parser reads the sheet
                 self.quick = False
                 return self.read(refs, book, formula_value, texts)
-            if body[:3] == b"<v>" and body[-4:] == b"</v>" and body.find(b"<", 3, -4) < 0:
-                if kind[0] == "s" and decoded is not None:
+            if body.startswith(b"<v>") and body.endswith(b"</v>") and body.count(b"<") == 2:
+                if kind[0] == "s" and items is not None:
                     try:
                         i = int(body[3:-4])
-                    except ValueError as exc:
+                        value = decoded.get(i)
+                        if value is None:
+                            wanted = texts[n] if texts is not None else None
+                            if wanted is not None and items[i].startswith(_plain_si(wanted)):
+                                value = wanted  # the text expected, written plainly: no need to decode it
+                            else:
+                                value = strings[i]  # type: ignore[index]
+                    except (ValueError, IndexError) as exc:
                         raise ReadError("corrupt", f"{self.name}: shared string {body[3:23]!r}") from exc
-                    value = decoded.get(i)
-                    if value is None:
-                        if wanted is not None and strings.raw(i) is not None \
-                                and strings.raw(i).startswith(_plain_si(wanted)):  # type: ignore[union-attr]
-                            value = wanted  # the text expected, written plainly: no need to decode it
-                        else:
-                            value = strings.get(body[3:-4])  # type: ignore[union-attr]
                     values.append(value or None)
                     codes.append(None)
                     continue
@@ -461,15 +461,14 @@ class _Cells:
         one split of the cell data at the cells' end tags (None: not in the quick form)."""
         out = {}
         pieces = self.xml[self.start:self.end].split(b"</c>")
-        for piece in pieces[:-1]:
-            at = piece.rfind(b'<c r="')
-            if at < 0:
+        pieces.pop()
+        for piece in pieces:
+            _head, found, tail = piece.rpartition(b'<c r="')
+            tag, gt, body = tail.partition(b">")
+            ref, quote, attrs = tag.partition(b'"')
+            if not found or not gt or not quote or attrs[-1:] == b"/":  # a content cell not in our form
                 return None
-            quote = piece.find(b'"', at + 6)
-            gt = piece.find(b">", quote)
-            if quote < 0 or gt < 0 or piece[gt - 1] == 47:  # a content cell whose start tag is not ours
-                return None
-            out[piece[at + 6:quote]] = (piece[quote + 1:gt], piece[gt + 1:])
+            out[ref] = (attrs, body)
         return out
 
     def scan(self) -> Scan:
@@ -674,8 +673,9 @@ class _Workbook:
     """What ``xl/workbook.xml`` (and its relationships) say: sheet states, names, sheet parts."""
 
     states: dict[str, str]
-    names: dict[str, tuple[str, int, int] | None]  # None: the name exists but points nowhere (#REF!)
+    names: dict[str, tuple[str, int, int]]  # workbook-level names and their cells (read, never changed)
     parts: dict[str, str]  # sheet name -> zip member of its XML
+    broken: set[str] = field(default_factory=set)  # names that exist but point nowhere (#REF!)
     date1904: bool = False
     strings: str | None = None  # zip member of the shared strings, by the relationships
     styles: str | None = None
@@ -709,61 +709,82 @@ def _defined_name(element: bytes) -> tuple[str, tuple[str, int, int] | None, str
             b"localSheetId" not in attrs and bool(text))
 
 
-#: A workbook's whole definedNames block -> its names and active content, parsed once per process:
-#: the block is the same in every return of a template saved by one kind of client (a cache keyed
-#: on the content, emptied when it grows large).
-_NAME_BLOCKS: dict[bytes, tuple[dict[str, tuple[str, int, int] | None], tuple[str, str] | None]] = {}
+class _Names:
+    """What a definedNames block says: names with cells, names whose cells were deleted, the
+    first name that is active content, and whether the block is in the quick form at all."""
+
+    __slots__ = ("broken", "live", "plain", "risky")
+
+    def __init__(self, block: bytes):
+        self.plain = _plain_xml(block)
+        self.live: dict[str, tuple[str, int, int]] = {}
+        self.broken: set[str] = set()
+        self.risky: tuple[str, str] | None = None
+        for piece in block.split(b"</definedName>")[:-1]:  # no '<' in text here: a split is exact
+            element = piece[piece.rfind(b"<definedName"):]
+            name = _NAME_ELEMENTS.get(element, _UNSEEN)
+            if name is _UNSEEN:
+                name = _defined_name(element)
+                if len(_NAME_ELEMENTS) > 50_000:
+                    _NAME_ELEMENTS.clear()
+                _NAME_ELEMENTS[element] = name
+            if name is None:
+                continue
+            if name[2] is not None and self.risky is None:
+                self.risky = (name[0], name[2])
+            if name[3]:
+                if name[1] is None:
+                    self.broken.add(name[0])
+                else:
+                    self.live[name[0]] = name[1]
 
 
-def _names_block(block: bytes) -> tuple[dict[str, tuple[str, int, int] | None], tuple[str, str] | None]:
+#: A workbook's whole definedNames block -> what it says (:class:`_Names`), parsed once per
+#: process: the block is the same in every return of a template saved by one kind of client (a
+#: cache keyed on the content, emptied when it grows large).  Its dictionaries are read, never changed.
+_NAME_BLOCKS: dict[bytes, _Names] = {}
+
+
+def _names_block(block: bytes) -> _Names:
     found = _NAME_BLOCKS.get(block)
-    if found is not None:
-        return dict(found[0]), found[1]
-    names: dict[str, tuple[str, int, int] | None] = {}
-    risky = None
-    for piece in block.split(b"</definedName>")[:-1]:  # no '<' in text here: a split is exact
-        element = piece[piece.rfind(b"<definedName"):]
-        name = _NAME_ELEMENTS.get(element, _UNSEEN)
-        if name is _UNSEEN:
-            name = _defined_name(element)
-            if len(_NAME_ELEMENTS) > 50_000:
-                _NAME_ELEMENTS.clear()
-            _NAME_ELEMENTS[element] = name
-        if name is None:
-            continue
-        if name[2] is not None and risky is None:
-            risky = (name[0], name[2])
-        if name[3]:
-            names[name[0]] = name[1]
-    if len(_NAME_BLOCKS) > 64:
-        _NAME_BLOCKS.clear()
-    _NAME_BLOCKS[block] = (names, risky)
-    return dict(names), risky
+    if found is None:
+        if len(_NAME_BLOCKS) > 64:
+            _NAME_BLOCKS.clear()
+        found = _NAME_BLOCKS[block] = _Names(block)
+    return found
 
 
 def _simple_body(raw: bytes) -> bytes | None:
     """The workbook part from its root element on, if it is in the form every client writes: the
-    main namespace as default, relationships as ``r:``, no comments, CDATA or other entities."""
+    main namespace as default, relationships as ``r:``, no comments, CDATA or other entities.
+    The defined names (most of the part) are checked once per distinct block (:func:`_names_block`)."""
     at = raw.find(b"<workbook")
     if at < 0:
         return None
     body = raw[at:]
     head = body[:2000]
-    if _MAIN_NS not in head or _REL_NS not in head or b"<!--" in body or b"<![" in body or b"<!D" in body:
+    if _MAIN_NS not in head or _REL_NS not in head:
         return None
-    amps = body.count(b"&")
-    if amps == 0 or amps == sum(body.count(e) for e in (b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&apos;")):
-        return body
-    return body if amps == len(_ENTITY_BYTES.findall(body)) else None
+    start, end = _block(body, b"definedNames")
+    return body if _plain_xml(body[:start]) and _plain_xml(body[end:]) else None
+
+
+def _plain_xml(text: bytes) -> bool:
+    """No comment, CDATA, DOCTYPE or processing instruction, and only the predefined entities and
+    character references (what the byte patterns of this module read as a parser would)."""
+    if b"<!" in text or b"<?" in text:
+        return False
+    amps = text.count(b"&")
+    return amps == 0 or amps == len(_ENTITY_BYTES.findall(text))
 
 
 def _block(body: bytes, tag: bytes) -> tuple[int, int]:
-    """Where the element ``tag`` is in ``body``: from its start tag to its end tag (in the form
-    :func:`_simple_body` accepts, the end tag cannot be inside text: a '<' there is escaped)."""
+    """Where the element ``tag`` is in ``body``: from its start tag to its last end tag (the last,
+    found from the end: the names block is most of a workbook part)."""
     start = body.find(b"<" + tag)
     if start < 0:
         return 0, 0
-    end = body.find(b"</" + tag + b">", start)
+    end = body.rfind(b"</" + tag + b">")
     return start, len(body) if end < start else end
 
 
@@ -800,8 +821,11 @@ def _parse_workbook_xml(raw: bytes, rels: bytes, body: bytes | None) -> _Workboo
             if attrs.get("r:id") in targets:
                 wb.parts[name] = targets[attrs["r:id"]]
         start, end = _block(body, b"definedNames")
-        wb.names, wb.risky_name = _names_block(body[start:end])
-        return wb
+        block = _names_block(body[start:end])
+        if block.plain:
+            wb.names, wb.broken, wb.risky_name = block.live, block.broken, block.risky
+            return wb
+        wb.states, wb.parts = {}, {}  # the names block is not in the quick form: all of it by the parser
     try:
         root = SafeTree.fromstring(raw)
     except DefusedXmlException as exc:
@@ -813,13 +837,20 @@ def _parse_workbook_xml(raw: bytes, rels: bytes, body: bytes | None) -> _Workboo
         wb.states[name] = sheet.get("state", "visible")
         if sheet.get(_R_ID) in targets:
             wb.parts[name] = targets[sheet.get(_R_ID)]
+    names: dict[str, tuple[str, int, int]] = {}
+    broken: set[str] = set()
     for dn in root.iterfind("m:definedNames/m:definedName", _NS):
         risk = _formula_risk(dn.text or "")
         if risk is not None and wb.risky_name is None:
             wb.risky_name = (dn.get("name", ""), risk)
         if dn.get("localSheetId") is not None or not dn.text:
             continue
-        wb.names[dn.get("name", "")] = parse_ref(dn.text)
+        cell = parse_ref(dn.text)
+        if cell is None:
+            broken.add(dn.get("name", ""))
+        else:
+            names[dn.get("name", "")] = cell
+    wb.names, wb.broken = names, broken
     return wb
 
 
@@ -1102,10 +1133,10 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
     if wb.risky_name is not None:
         raise ReadError("active_content", what=wb.risky_name[1], where=wb.risky_name[0])
     sheets = {name: parts[part] for name, part in wb.parts.items()}
-    book = RawBook(path=path, states=wb.states, names={k: v for k, v in wb.names.items() if v is not None},
+    book = RawBook(path=path, states=wb.states, names=wb.names,
                    meta=_custom_props(parts.get("docProps/custom.xml")),
                    saved_at=_saved_at(parts.get("docProps/core.xml")),
-                   kind="xlsx", broken_names={k for k, v in wb.names.items() if v is None}, sheet_xml=sheets,
+                   kind="xlsx", broken_names=wb.broken, sheet_xml=sheets,
                    strings=_Strings(strings), styles=_Styles(styles), date1904=wb.date1904, package=kind,
                    sheet_parts=dict(wb.parts))
     for name, xml in sheets.items():
