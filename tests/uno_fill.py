@@ -335,6 +335,7 @@ def main(argv: list[str]) -> int:
         )
         if doc is None:
             raise RuntimeError(f"LibreOffice could not load {src}:\n{soffice_log(tmp)}")
+        stored = False
         try:
             if job.get("probe"):
                 Path(job["result"]).write_text(json.dumps(probe(doc, job["probe"]), ensure_ascii=False),
@@ -351,11 +352,16 @@ def main(argv: list[str]) -> int:
             if job.get("recalc", True):
                 doc.calculateAll()
             doc.storeToURL(uno.systemPathToFileUrl(str(dst)), props(FilterName=XLSX_FILTER, Overwrite=True))
+            stored = True
         finally:
             try:
                 doc.close(True)
-            except Exception:
-                doc.dispose()
+            except Exception as exc:
+                # soffice sometimes goes down while closing a document typed into through the input
+                # line (its bridge is disposed): once the copy is stored, the work is done
+                if not stored:
+                    doc.dispose()
+                log(f"closing the document failed after it was stored ({type(exc).__name__})")
         return 0
     finally:
         stop_soffice(proc, desktop)
