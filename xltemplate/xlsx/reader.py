@@ -56,7 +56,7 @@ from ..form import numfmt
 from ..form.excel import EXCEL_EPOCH, a1, parse_a1
 from ..form.plan import Position, ReadPlan
 from . import meta as meta_layout
-from .guard import Kind, Refused, identify, refuse_active
+from .guard import Kind, Refused, cells_end, identify, refuse_active
 
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
@@ -371,7 +371,7 @@ class _Cells:
         self.xml = xml
         self.whole = whole  # the part inflated whole, when ``xml`` holds it only up to the cell data's end
         start = xml.find(b"<sheetData")
-        end = xml.find(b"</sheetData>", start) if start >= 0 else -1
+        end = cells_end(xml, start) if start >= 0 else -1
         self.start, self.end = (start, end) if end > start else (0, 0)
         self.parsed: dict[bytes, Cell] | None = None
         self.index: dict[bytes, tuple[bytes, bytes]] | None = None
