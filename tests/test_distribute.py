@@ -42,6 +42,30 @@ def test_one_template_per_department_with_manifest(wuhai, tmp_path) -> None:
     assert "supervisor_contact" not in second.data["unit"]  # an empty roster cell stays empty
 
 
+def test_a_long_roster_s_copies_are_made_by_several_processes_in_roster_order(wuhai, tmp_path, monkeypatch) -> None:
+    """The copies of a long roster are made by worker processes in batches: every file is there,
+    under the name and submission id decided beforehand, with the hash the manifest gives, in the
+    roster's order, and reads back as its department's template."""
+    import hashlib
+
+    from xltemplate.collect import distribute as dist
+
+    monkeypatch.setattr(dist, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(dist, "RENDER_BATCH", 7)  # several batches, the last one short
+    rows = [{"code": f"{200 + n}", "name": f"第{n}单位", "contact": f"联系人{n}"} for n in range(40)]
+    seen = []
+    issued = distribute(wuhai, rows, tmp_path / "out", jobs=2, progress=seen.append)
+    assert [i.code for i in issued] == [r["code"] for r in rows] and sum(seen) == 40
+    for i in issued:
+        assert hashlib.sha256((tmp_path / "out" / i.file).read_bytes()).hexdigest() == i.sha256
+    for i in (issued[0], issued[20], issued[-1]):
+        result, meta = import_workbook(tmp_path / "out" / i.file, with_meta=True)
+        assert (result.submission_id, meta["department_code"]) == (i.submission_id, i.code)
+        assert result.data["unit"]["contact"] == f"联系人{int(i.code) - 200}"
+    with open(tmp_path / "out" / "manifest.csv", encoding="utf-8-sig") as fh:
+        assert [(m["file"], m["sha256"]) for m in csv.DictReader(fh)] == [(i.file, i.sha256) for i in issued]
+
+
 def test_fast_and_full_writers_give_the_same_workbook_content(wuhai, tmp_path) -> None:
     """Text-only rosters use the marker skeleton; a number column forces full writes. Same data back."""
     text_only = [{"code": "101", "name": "市信访局", "contact": "<李杰> & \"王\""}]

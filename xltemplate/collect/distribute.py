@@ -21,7 +21,11 @@ do not add up is refused.  The import checks everything.
 Speed: when every roster value goes into a text cell, the workbook is written once with marker
 strings and each department's copy is that skeleton with the markers replaced (XML-escaped) in the
 two parts that hold them, the other parts' compressed bytes copied as they are; otherwise each
-copy is written in full.  Both give the same workbook.
+copy is written in full.  Both give the same workbook.  A long roster's copies are made by
+several processes at once (``jobs``, one per CPU by default; batches of ``RENDER_BATCH`` rows,
+each process writing its files and hashing them), the names, submission ids and order being
+decided beforehand in this process; the round is then recorded here, each template's hash taken
+from what the workers computed rather than read back and hashed again.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import multiprocessing as mp
+import os
 import re
 import uuid
 import zipfile
@@ -299,6 +305,60 @@ class _Skeleton:
         return zipout.build(members)
 
 
+RENDER_BATCH = 250  # rows a worker makes copies of at a time
+PARALLEL_FROM = 1000  # rows: below this, starting processes costs more than it saves
+_RENDER: tuple[_Skeleton, Path] | None = None  # a rendering worker's skeleton and folder
+
+
+def _render_init(skeleton: _Skeleton, outdir: Path) -> None:
+    global _RENDER
+    _RENDER = (skeleton, outdir)
+
+
+def _render_batch(items: list[tuple[str, dict[str, str], str, str, str]]) -> list[str]:
+    """Copies of the skeleton written to their files (file, values, sid, department, code); their
+    sha256s, in order."""
+    assert _RENDER is not None
+    skeleton, outdir = _RENDER
+    out = []
+    for fname, values, sid, dept, code in items:
+        book = skeleton.render(values, sid, dept, code)
+        (outdir / fname).write_bytes(book)
+        out.append(hashlib.sha256(book).hexdigest())
+    return out
+
+
+def _render_all(skeleton: _Skeleton, outdir: Path, renders: list[tuple[Issued, dict[str, str]]], jobs: int | None,
+                progress: Callable[[int], None] | None) -> None:
+    """The skeleton's copies for ``renders``, each written to its (already chosen) file and its
+    sha256 set, in several processes for a long roster."""
+    items = [(i.file, values, i.submission_id, i.name, i.code) for i, values in renders]
+    batches = [items[k:k + RENDER_BATCH] for k in range(0, len(items), RENDER_BATCH)]
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1 and len(items) >= PARALLEL_FROM:
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context(method), initializer=_render_init,
+                                 initargs=(skeleton, outdir)) as pool:
+            results = pool.map(_render_batch, batches)
+            shas = []
+            for done in results:
+                shas += done
+                if progress:
+                    progress(len(done))
+    else:
+        _render_init(skeleton, outdir)
+        shas = []
+        for batch in batches:
+            done = _render_batch(batch)
+            shas += done
+            if progress:
+                progress(len(done))
+    for (i, _values), sha in zip(renders, shas, strict=True):
+        i.sha256 = sha
+
+
 def round_lines(model: FormModel, roster: list[dict[str, str]]) -> list[RosterLine]:
     """The roster as a round records it: code, name, contact, the project of a roster of projects
     (a column naming the form's key field, e.g. 项目名称), and every column as given."""
@@ -347,7 +407,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
                progress: Callable[[int], None] | None = None, store: Store | None = None,
                round_name: str | None = None, year: int | None = None, deadline: dt.date | None = None,
                carry_from: str | None = None, created_by: str | None = None, lang: str = "zh",
-               base_url: str | None = None) -> list[Issued]:
+               base_url: str | None = None, jobs: int | None = None) -> list[Issued]:
     """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``.
 
     With ``store`` the collection round is recorded too (see :mod:`~xltemplate.collect.rounds`):
@@ -358,6 +418,7 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     (``x-form.carry``).  With ``store`` each department also gets its portal link
     (:mod:`~xltemplate.collect.links`), written into the manifest's ``link`` column (absolute
     after ``base_url``), and the templates are kept in the database for the portal to serve.
+    ``jobs``: processes making the copies (one per CPU by default; see the module docstring).
     """
     rows = plan(model, roster, source, lang)
     lines = round_lines(model, roster)
@@ -381,30 +442,37 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     issued: list[Issued] = []
     taken_files: set[str] = set()
 
-    def put(book: bytes, i: Issued) -> None:
+    def named(i: Issued) -> Issued:
         fname = file_name(i.code, i.name if i.project is None else f"{i.name}_{i.project}")
         while fname.lower() in taken_files:
             fname = fname[:-5] + "_" + i.submission_id[-4:] + ".xlsx"
         taken_files.add(fname.lower())
-        (outdir / fname).write_bytes(book)
-        i.file, i.sha256 = fname, hashlib.sha256(book).hexdigest()
+        i.file = fname
+        return i
+
+    def put(book: bytes, i: Issued) -> None:
+        (outdir / named(i).file).write_bytes(book)
+        i.sha256 = hashlib.sha256(book).hexdigest()
         issued.append(i)
         if progress:
             progress(1)
 
+    renders: list[tuple[Issued, dict[str, str]]] = []  # the skeleton's copies, made below
     for (code, dept, data), line in zip(rows, lines, strict=True):
         sid = f"{code}-{uuid.uuid4().hex[:12]}"
+        i = Issued(code, dept, "", sid, "", line.project, line.line, None, _merge(common, data))
         if skeleton is not None:
-            values = {p: str(get(data, p, None) or "") for p in pointers}
-            book = skeleton.render(values, sid, dept, code)
+            renders.append((named(i), {p: str(get(data, p, None) or "") for p in pointers}))
+            issued.append(i)
         else:
-            book = _book(model, _merge(common, data), sid, dept, code, meta, password, key, source, lang)
-        put(book, Issued(code, dept, "", sid, "", line.project, line.line, None, _merge(common, data)))
+            put(_book(model, i.data or {}, sid, dept, code, meta, password, key, source, lang), i)
         for old_id, project, old_data in carried.get(code, []):
             sid = f"{code}-{uuid.uuid4().hex[:12]}"
             data_c = _merge(_merge(common, data), old_data)
             put(_book(model, data_c, sid, dept, code, meta, password, key, source, lang),
                 Issued(code, dept, "", sid, "", project, line.line, old_id, data_c))
+    if skeleton is not None:
+        _render_all(skeleton, outdir, renders, jobs, progress)
     tokens: dict[str, str] = {}
     if store is not None:
         from . import links
@@ -449,8 +517,9 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
         rnd = rounds.create_round(store, model, name, year=year, deadline=deadline, roster_kind=kind,
                                   roster_columns=columns, carried_from=carried_round, created_by=created_by, conn=conn)
         ids = rounds.add_roster(store, conn, rnd.id, lines)
-        stored = files.put_many(store, conn, [((outdir / i.file).read_bytes(), i.file, files.TEMPLATE)
-                                              for i in issued]) if outdir is not None else []
+        stored = [] if outdir is None else files.put_many(
+            store, conn, [((outdir / i.file).read_bytes(), i.file, files.TEMPLATE) for i in issued],
+            [i.sha256 for i in issued])
         file_ids = {i.submission_id: fid for i, fid in zip(issued, stored, strict=True)}
         rounds.add_issued(store, conn, [
             {"submission_id": i.submission_id, "round_id": rnd.id, "roster_id": ids.get(i.line or 0),

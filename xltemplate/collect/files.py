@@ -121,16 +121,18 @@ def put_head(store: Store, conn: sa.Connection, content: bytes, name: str, head:
         "full_size": len(content), "content": content[:head], "created_at": utcnow()}).scalar_one())
 
 
-def put_many(store: Store, conn: sa.Connection, items: list[tuple[bytes, str, str]]) -> list[int]:
+def put_many(store: Store, conn: sa.Connection, items: list[tuple[bytes, str, str]],
+             hashes: list[str] | None = None) -> list[int]:
     """Several files (content, name, kind) in one transaction; their ids, in order.  One statement
     for all of them (the templates of a round are each new); should any be stored already, one by
-    one instead."""
+    one instead.  ``hashes``: their sha256s, when the caller has them already."""
     if not items:
         return []
     f = store.t.files
     now = utcnow()
-    rows = [{"sha256": hashlib.sha256(content).hexdigest(), "kind": kind, "name": safe_name(name),
-             "size": len(content), "content": content, "created_at": now} for content, name, kind in items]
+    shas = hashes or [hashlib.sha256(content).hexdigest() for content, _, _ in items]
+    rows = [{"sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content), "content": content,
+             "created_at": now} for (content, name, kind), sha in zip(items, shas, strict=True)]
     try:
         with conn.begin_nested():
             return [int(i) for i in conn.execute(f.insert().returning(f.c.id, sort_by_parameter_order=True),
