@@ -916,7 +916,7 @@ def as_date(serial: float, code: str, date1904: bool = False) -> Any:
         return (dt.datetime.min + dt.timedelta(milliseconds=ms)).time()
     if date1904:
         return _EPOCH_1904 + dt.timedelta(milliseconds=ms)
-    if serial < 61:  # before 1900-03-01, Excel counts its phantom 1900-02-29
+    if serial < 60:  # before 1900-02-29, the phantom day Excel counts (60 reads as 1900-02-28, as calamine reads it)
         ms += 86_400_000
     return _EPOCH + dt.timedelta(milliseconds=ms)
 
