@@ -259,7 +259,7 @@ def bench_breakdown(model: Any, files: list[Path], work: Path) -> dict[str, Any]
             file=str(path), status="invalid" if issues else "valid", form=meta.get("form_id"),
             version=meta.get("form_version"), submission_id=meta.get("submission_id"), data=reading.data,
             errors=issues, saved_at=book.saved_at)))
-    from xltemplate.collect.rounds import admit
+    from xltemplate.collect.identity import admit
     from xltemplate.collect.store import Pending
 
     dones = [batch.work(batch.Source(str(path), str(path), data)) for path, data in blobs]

@@ -269,13 +269,14 @@ FIGURE_LABELS = {
 }
 PHASE_LABELS = {
     "sha256": "sha256 of the bytes (duplicate detection)",
-    "guard": "guard: kind, limits, part prologs, inflating the parts the reader parses",
-    "open": "open: `workbook.xml` (names, sheets), document properties, opening the package",
-    "cells": "read_cells: the form's sheets, each value by its name",
+    "guard": "guard: kind, limits, inflating the parts the reader reads, active content",
+    "open": "open: `workbook.xml` (names, sheets), document properties, each sheet's cells indexed, formulas checked",
+    "cells": "read_cells: the form's cells by its read plan",
     "structure": "structure: every label where the names put it",
     "extract": "extract: coercion into the instance",
     "cell_issues": "cell issues (formulas, hidden cells, control characters) and integrity",
     "validate": "validate (jsonschema-rs + our keywords)",
+    "handover": "hand-over: a worker's results pickled and unpickled between processes, 32 at a time",
     "store": "store: `Store.record_many`, a batch per SQLite transaction, as `import` does",
 }
 PORTAL_FIGURES = [  # key in portal-results.json, label, key in benchmarks/portal.py's TARGETS, higher is better
