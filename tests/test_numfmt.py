@@ -81,9 +81,12 @@ def test_what_it_cannot_know_it_does_not_guess(code) -> None:
     assert render(44197.5, code) is None
 
 
-@pytest.mark.parametrize("value", [0, 60])
+@pytest.mark.parametrize("value", [0, 60, -1, 2958466, 1e300, float("inf")])
 def test_days_that_never_were_are_not_shown(value) -> None:
+    """Excel's phantom 1900-02-29 and its day 0, and what it shows as ##### (before 1900, after
+    9999, and numbers no date can be: the property test of the importer found 1e300 raising)."""
     assert render(value, "yyyy-mm-dd") is None
+    assert render(value, "[h]:mm") is None or value in (0, 60)
 
 
 def test_general_and_text_are_left_to_the_caller() -> None:

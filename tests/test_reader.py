@@ -127,6 +127,12 @@ def test_every_cell_of_an_openpyxl_copy_reads_as_openpyxl_and_calamine_read_it(c
             assert same(a, b) or (isinstance(a, float) and a == b), (r, c, a, b)
 
 
+def test_a_number_no_date_can_be_reads_as_the_number() -> None:
+    """In a date or duration format, a number beyond what Excel shows (it shows #####) is the number."""
+    data = xlsxwriter_book({(0, 0): (1e300, "yyyy-mm-dd"), (1, 0): (1e12, "[h]:mm:ss"), (2, 0): (-5.0, "h:mm")})
+    assert [row[0] for row in ours(data)[:3]] == [1e300, 1e12, -5.0]
+
+
 def test_the_days_around_excel_s_phantom_29_february_read_as_calamine_reads_them() -> None:
     """Serial 60 is 1900-02-29, a day that never was (the property above found the reader a day
     off for 60 to 61)."""

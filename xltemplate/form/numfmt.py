@@ -61,6 +61,7 @@ _EPOCH_1904 = dt.date(1904, 1, 1)
 _DATE_CHARS = frozenset("dmyhsDMYHSeEgGbBaA")
 _ELAPSED = re.compile(r"\[(h+|m+|s+)\]", re.I)
 _SIGNIFICANT = 15  # Excel keeps 15 significant digits of a number
+_LAST_SERIAL = 2958466  # 10000-01-01: the first day Excel cannot show
 
 
 def code_of(fmt_id: int, custom: dict[int, str]) -> str | None:
@@ -259,7 +260,7 @@ def render(value: Any, code: str | None, *, date1904: bool = False) -> str | Non
         if isinstance(serial, Fraction):
             raise _Unsupported("a date in a number format")
         return _number_sections(serial, sections)
-    except _Unsupported:
+    except (_Unsupported, OverflowError, ValueError, ArithmeticError):  # beyond what a cell can show
         return None
 
 
@@ -451,8 +452,8 @@ def _fraction(value: float, section: list[Token]) -> str:
 # -- dates and times ---------------------------------------------------------------------------------
 
 def _date(serial: float | Fraction, section: list[Token], date1904: bool) -> str:
-    if serial < 0:
-        raise _Unsupported("negative date")
+    if serial < 0 or serial >= _LAST_SERIAL:  # Excel shows ##### for these
+        raise _Unsupported("a date Excel cannot show")
     tokens = _date_tokens(section)
     sub = max((len(t) for k, t in tokens if k == "frac"), default=0)
     if sub > 3:

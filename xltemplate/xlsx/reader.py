@@ -907,10 +907,10 @@ _EPOCH_1904 = dt.datetime(1904, 1, 1)
 def as_date(serial: float, code: str, date1904: bool = False) -> Any:
     """A number in a date or time format as a reader gives it: a timedelta for elapsed formats, a
     time of day below 1, else a datetime (calamine's and openpyxl's choice)."""
+    if not 0 <= serial < 2958466:  # no date or duration Excel shows (it shows #####): the number
+        return serial
     if numfmt.kind(code) == "elapsed":
         return dt.timedelta(days=serial)
-    if not 0 <= serial < 2958466:
-        return serial
     ms = round(serial * 86_400_000)
     if serial < 1 and not date1904:
         return (dt.datetime.min + dt.timedelta(milliseconds=ms)).time()
