@@ -49,16 +49,16 @@ def test_passwords_are_argon2_and_repeated_failures_lock_the_account(db_url: str
         stored = conn.execute(sa.select(store.t.users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert accounts.authenticate(store, "张三", "correct horse 12").role == "admin"
-    for _ in range(accounts.MAX_FAILURES - 1):
-        with pytest.raises(accounts.AccountError, match="用户名或密码不正确"):
+    for _ in range(accounts.MAX_FAILURES):
+        with pytest.raises(accounts.LoginFailed, match="用户名或密码不正确") as failed:
             accounts.authenticate(store, "张三", "wrong")
-    with pytest.raises(accounts.AccountError, match="已锁定"):
-        accounts.authenticate(store, "张三", "wrong")
-    with pytest.raises(accounts.AccountError, match="已锁定"):  # the right password does not open a locked account
+        assert not failed.value.throttled
+    with pytest.raises(accounts.LoginFailed, match="用户名或密码不正确") as failed:  # the right one: still refused
         accounts.authenticate(store, "张三", "correct horse 12")
-    u = store.t.users
-    with writing(store.engine) as conn:
-        conn.execute(u.update().values(locked_until=dt.datetime(2000, 1, 1)))
+    assert failed.value.throttled
+    th = store.t.login_throttle
+    with writing(store.engine) as conn:  # the lock has run out
+        conn.execute(th.update().values(locked_until=dt.datetime(2000, 1, 1)))
     assert accounts.authenticate(store, "张三", "correct horse 12").name == "张三"
     with pytest.raises(accounts.AccountError, match="用户名或密码不正确"):  # an unknown name reads the same
         accounts.authenticate(store, "nobody", "correct horse 12")
@@ -81,10 +81,10 @@ def test_staff_list_accounts_and_reset_a_forgotten_password_which_unlocks_it(db_
         with pytest.raises(accounts.AccountError):
             accounts.authenticate(store, "张三", "wrong")
     res = CliRunner().invoke(main, ["users", "--db", db_url])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0 and res.output.split()[:5] == ["用户名", "角色", "状态", "最近登录", "锁定至"], res.output
     lines = {line.split()[0]: line.split()[1:] for line in res.output.splitlines()[2:]}
-    assert lines["张三"][0] == "admin" and len(lines["张三"]) == 3  # locked: until when
-    assert lines["李四"] == ["staff"]
+    assert lines["张三"][:2] == ["admin", "正常"] and len(lines["张三"]) == 4  # locked: until when (a date and a time)
+    assert lines["李四"] == ["staff", "正常"]
     res = CliRunner().invoke(main, ["users", "password", "张三", "--db", db_url], input="new password 12\n")
     assert res.exit_code == 0 and "已为用户“张三”设置新密码" in res.output, res.output
     assert accounts.authenticate(store, "张三", "new password 12").name == "张三"  # unlocked, the new one

@@ -58,7 +58,8 @@ def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | No
 @db_option
 @click.pass_context
 def users_group(ctx: click.Context, db: str | None) -> None:
-    """平台的财政局工作人员账号：列出；add 添加；password 重设密码 / staff accounts: list; add; password."""
+    """平台的财政局工作人员账号：列出；add 添加；password 重设密码；disable 停用；enable 恢复 /
+    staff accounts: list; add; password; disable; enable."""
     if ctx.invoked_subcommand is not None:
         return
     from ..collect import accounts
@@ -69,8 +70,9 @@ def users_group(ctx: click.Context, db: str | None) -> None:
     if not found:
         click.echo(t("users_none", lang))
         return
-    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_locked")]]
-    rows += [[u.name, u.role, local(until)] for u, until in found]
+    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_account_state", "col_last_login", "col_locked")]]
+    rows += [[a.user.name, a.user.role, t("account_disabled" if a.disabled_at else "account_active", lang),
+              local(a.last_login_at), local(a.locked_until)] for a in found]
     click.echo(table(rows))
 
 
@@ -104,7 +106,8 @@ def users_add(name: str, role: str, db: str | None) -> None:
 @click.argument("name")
 @db_option
 def users_password(name: str, db: str | None) -> None:
-    """重设账号密码并解除锁定；密码从终端读取（非终端时从标准输入）/ a new password (also unlocks)."""
+    """重设账号密码，解除锁定并结束该账号的全部登录；密码从终端读取（非终端时从标准输入）/
+    a new password (also unlocks, and ends every session of the account)."""
     from ..collect import accounts
 
     lang = state().lang
@@ -112,6 +115,32 @@ def users_password(name: str, db: str | None) -> None:
     with opened(db) as store:
         accounts.set_password(store, name, password, lang)
     click.echo(t("password_set", lang, name=name, url=store.url), err=True)
+
+
+@users_group.command(name="disable")
+@click.argument("name")
+@db_option
+def users_disable(name: str, db: str | None) -> None:
+    """停用账号：不能再登录，其登录立即失效 / disable an account: no login, its sessions end."""
+    from ..collect import accounts
+
+    lang = state().lang
+    with opened(db) as store:
+        accounts.disable(store, name, lang)
+    click.echo(t("user_disabled", lang, name=name, url=store.url), err=True)
+
+
+@users_group.command(name="enable")
+@click.argument("name")
+@db_option
+def users_enable(name: str, db: str | None) -> None:
+    """恢复停用的账号 / enable a disabled account again."""
+    from ..collect import accounts
+
+    lang = state().lang
+    with opened(db) as store:
+        accounts.enable(store, name, lang)
+    click.echo(t("user_enabled", lang, name=name, url=store.url), err=True)
 
 
 @click.group(name="db")

@@ -85,9 +85,10 @@ async def login(request: Request) -> Response:
     nxt = _safe_next(field(form, "next", "/rounds"))
     store = portal(request).store
     try:
-        user = await run_in_threadpool(accounts.authenticate, store, name, password)
-    except accounts.AccountError as exc:
-        await run_in_threadpool(events.record, store, "login_failed", actor=name[:200], address=address(request))
+        user = await run_in_threadpool(accounts.authenticate, store, name, password, "zh", address(request))
+    except accounts.LoginFailed as exc:
+        await run_in_threadpool(events.record, store, "login_failed", actor=name[:200], address=address(request),
+                                detail={"throttled": True} if exc.throttled else None)
         first = await run_in_threadpool(accounts.first_start, store)
         return render(request, "login.html", status_code=401, login_token=cookie, next=nxt, error=str(exc),
                       name=name, first_start=first)
