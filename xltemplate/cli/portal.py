@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..messages import t
-from .common import CliError, db_option, local, open_store, opened, state, table
+from .common import CliError, actor, db_option, local, open_store, opened, state, table
 
 
 @click.command()
@@ -22,7 +22,14 @@ from .common import CliError, db_option, local, open_store, opened, state, table
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="服务进程数（默认：CPU 核数；共用同一数据库）/ server processes sharing the database "
                    "(default: one per core).")
-def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | None) -> None:
+@click.option("--base-url", "base_url", default=None, metavar="URL",
+              help="本平台的对外地址，各部门链接以此开头（保存在数据库中，管理员也可在“平台设置”页修改）/ "
+                   "the portal's address every department link begins with (kept in the database).")
+@click.option("--forwarded-allow-ips", "forwarded_allow_ips", default=None, metavar="IPS",
+              help="只相信这些反向代理（如 nginx 的 127.0.0.1，逗号分隔）发来的 X-Forwarded-For；默认谁也不信 / "
+                   "the proxies whose X-Forwarded-For is believed (comma-separated); by default none.")
+def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | None, base_url: str | None,
+          forwarded_allow_ips: str | None) -> None:
     """启动报表收集平台（网页）/ run the collection portal (web application).
 
     With no options: embedded, SQLite file xltemplate.db here, one process per core (SQLite in
@@ -31,27 +38,28 @@ def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | No
     """
     import logging
 
-    import uvicorn  # the CLI's start-up time: only serve loads the web server
-
-    from ..collect import accounts
+    from ..collect import accounts, settings
     from ..collect.db import db_url
+    from ..web import server  # the CLI's start-up time: only serve loads the web server
 
+    lang = state().lang
     store = open_store(db)  # a wrong URL fails here, in one sentence; the database is upgraded once
     try:
         first = accounts.first_start(store)
+        if base_url is not None:
+            base_url = settings.set_base_url(store, base_url, actor())
+        base_url = settings.base_url(store)
     finally:
         store.dispose()
     url = db_url(db)
-    os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = url, str(data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lang = state().lang
     click.echo(t("serving", lang, url=f"http://{host}:{port}/", db=url), err=True)
     if first:  # the one way to the first account: say it where the person starting the portal looks
         command = t("first_account_command", lang) + (f" --db {shlex.quote(db)}" if db else "")
         click.echo(t("first_start_serve", lang, command=command), err=True)
-    uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers or os.cpu_count() or 1,
-                proxy_headers=True, server_header=False, log_level="warning", timeout_graceful_shutdown=10)
+    click.echo(t("serve_base_url", lang, url=base_url) if base_url else t("serve_no_base_url", lang), err=True)
+    server.run(url, str(data_dir), host=host, port=port, workers=workers or os.cpu_count() or 1,
+               forwarded_allow_ips=forwarded_allow_ips)
 
 
 @click.group(name="users", invoke_without_command=True)
