@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 UPLOAD, TEMPLATE, ANNOTATED, PACKAGE = "upload", "template", "annotated", "package"
 REFUSED = "refused"  # the head of a file refused at a link (``full_size`` says how large it was)
+ROSTER = "roster"  # a roster uploaded for a round that waits for staff to confirm it
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
