@@ -242,6 +242,14 @@ def test_the_portals_address_set_on_the_settings_page_is_where_every_link_points
         assert p.server.url not in new
     finally:
         p.server.stop()
+    # distribute --db, with no --base-url of its own, makes links that point where the portal's do
+    roster = tmp_path / "名单.csv"
+    roster.write_text("部门代码,部门名称\n201,市审计局\n", encoding="utf-8")
+    res = cli("distribute", "wuhai-perf-target", "--roster", str(roster), "-o", str(tmp_path / "out"), "--db", p.db,
+              "--year", "2035", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    with open(tmp_path / "out" / "manifest.csv", encoding="utf-8-sig") as fh:
+        assert next(csv.DictReader(fh))["link"].startswith("https://baobiao.example.gov.cn/portal/l/")
     # serve --base-url sets the same setting; a bad one is said in one sentence
     res = cli("serve", "--db", p.db, "--base-url", "ftp://x", "--port", "1")
     assert res.returncode == 1 and "不是可用的网址" in res.stderr, res.stderr
