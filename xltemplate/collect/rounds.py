@@ -226,6 +226,13 @@ def set_status(store: Store, name: str | int, status: str, actor: str | None = N
     return find_round(store, rnd.id)
 
 
+def has_returns(store: Store, round_id: int) -> bool:
+    """Whether any return of the round is stored (withdrawn ones and files of no department too)."""
+    s = store.submissions
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(s.c.id).where(s.c.round_id == round_id).limit(1)).first() is not None
+
+
 def delete(store: Store, rnd: Round, actor: str | None, address: str | None = None) -> int:
     """Delete a round that has no returns yet, made by mistake: its roster, templates (and their
     files), links, and the package not yet taken; the audit log keeps its lines and one more.

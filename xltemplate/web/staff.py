@@ -420,8 +420,8 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
     return render(request, "dashboard.html", unrecognized=departments.unrecognized(store, rnd), roster=roster,
                   relinked=relinked, close=_confirm_close(request, rnd, totals) if rnd.status == rounds.OPEN else None,
                   relink=_confirm_relink(request, rnd),
-                  delete=_confirm_delete(request, rnd) if admin and totals.returns == 0 and
-                  not totals.unrecognized else None, **context)
+                  delete=_confirm_delete(request, rnd) if admin and not rounds.has_returns(store, rnd.id) else None,
+                  **context)
 
 
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
