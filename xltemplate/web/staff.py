@@ -1,7 +1,16 @@
 """The finance staff's pages: login, rounds, the dashboard, a department's page, bulk uploads,
-downloads, links, the audit log and API tokens.  Each handler reads the request, calls one domain
-function of :mod:`xltemplate.collect` and renders or redirects: it holds no query and decides
-nothing of its own.  Every path it answers with comes from the route table (:func:`path_for`)."""
+downloads, links, the audit log, API tokens and (admins) the installation's settings.  Each handler
+reads the request, calls one domain function of :mod:`xltemplate.collect` and renders or redirects:
+it holds no query and decides nothing of its own.  Every path it answers with comes from the route
+table (:func:`path_for`).
+
+* Every change answers 303 to a page that can be reloaded; what that page shows once (a new link,
+  a new API token) is kept with the session (:func:`accounts.put_flash`).
+* A destructive action (:class:`Confirm`) is offered as a link to its question, a GET page of its
+  own that changes nothing, shown as a dialog on the page when JavaScript runs; only the question's
+  form carries the CSRF token its POST needs.
+* Links are built on :func:`links.base`: the portal's address as set, else the request's, with a
+  warning when that is this computer's own."""
 
 from __future__ import annotations
 
