@@ -86,6 +86,8 @@ def test_a_right_password_among_29_wrong_ones_at_once_is_refused_and_the_lock_ho
     found = _logins(store)
     checked = [e for e in found if e.action == "login_failed" and not (e.detail or {}).get("throttled")]
     assert len(checked) == accounts.MAX_FAILURES and len(found) == 30 and all(e.action != "login" for e in found)
+    audit = login(server, "staff", source="127.0.0.9").get("/audit").text
+    assert audit.count("有人以用户名“admin”登录，因从同一地址连续失败被暂时拒绝（未核对密码）") == 25
     # the lock holds from this address; from another the right password gets in
     assert _post_login(server, "admin", PASSWORD).status_code == 401
     assert _post_login(server, "admin", PASSWORD, source="127.0.0.2").status_code == 303

@@ -214,9 +214,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "action_revoke_link": {"zh": "作废链接", "en": "link revoked"},
     "action_package_ready": {"zh": "生成模板包", "en": "package made"},
     "action_api_token": {"zh": "生成接口令牌", "en": "API token made"},
-    "action_relink_round": {"zh": "重新生成全部链接", "en": "every link regenerated"},
-    "action_delete_round": {"zh": "删除轮次", "en": "round deleted"},
-    "action_settings": {"zh": "修改平台设置", "en": "settings changed"},
     "action_api_token_revoked": {"zh": "作废接口令牌", "en": "API token revoked"},
     # API tokens
     "tokens_title": {"zh": "接口令牌", "en": "API tokens"},
