@@ -67,17 +67,18 @@ class Server:
 
 
 def start(db: str, folder: Path, env: dict[str, str] | None = None, port: int | None = None,
-          workers: int = 1) -> Server:
-    """``xltemplate serve --db DB`` on a free port; returns once it answers.  One process unless
-    ``workers`` says more (``serve``'s own default is one per core), so that a test that kills
-    the server kills all of it."""
+          workers: int = 1, args: tuple[str, ...] = ()) -> Server:
+    """``xltemplate serve --db DB [ARGS]`` on a free port; returns once it answers.  One process
+    unless ``workers`` says more (``serve``'s own default is one per core), so that a test that
+    kills the server kills all of it."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = folder / f"serve-{port}.log"
     full_env = {**os.environ, **(env or {})}
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "xltemplate.cli", "serve", "--db", db, "--data",
-                                    str(folder / f"data-{port}"), "--port", str(port), "--workers", str(workers)],
+                                    str(folder / f"data-{port}"), "--port", str(port), "--workers", str(workers),
+                                    *args],
                                    stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=full_env)
     server = Server(f"http://127.0.0.1:{port}", db, process, log, env or {})
     end = time.monotonic() + 60
@@ -93,8 +94,8 @@ def start(db: str, folder: Path, env: dict[str, str] | None = None, port: int | 
 
 
 @contextlib.contextmanager
-def running(db: str, folder: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    server = start(db, folder, env)
+def running(db: str, folder: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[Server]:
+    server = start(db, folder, env, args=args)
     try:
         yield server
     finally:
@@ -106,9 +107,11 @@ def add_user(db: str, name: str, role: str = "staff", password: str = PASSWORD) 
     assert res.returncode == 0, res.stderr
 
 
-def login(server: Server, name: str, password: str = PASSWORD) -> httpx.Client:
-    """An HTTP client with a staff session (its CSRF token in ``client.csrf``)."""
-    client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+def login(server: Server, name: str, password: str = PASSWORD, source: str | None = None) -> httpx.Client:
+    """An HTTP client with a staff session (its CSRF token in ``client.csrf``), connecting from
+    ``source`` (another loopback address, e.g. 127.0.0.2) when given."""
+    transport = httpx.HTTPTransport(local_address=source) if source else None
+    client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False, transport=transport)
     page = client.get("/login")
     token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)
     res = client.post("/login", data={"login_token": token, "name": name, "password": password, "next": "/rounds"})

@@ -203,3 +203,112 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
             context.close()
     finally:
         server.stop()
+
+
+def test_a_person_is_asked_before_a_destructive_action_and_warned_about_links_to_this_computer(
+        browser: Any, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'portal.db'}"
+    add_user(db, "管理员", role="admin")
+    add_user(db, "财政局李四")
+    server = start(db, tmp_path)
+    try:
+        admin = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page = admin.new_page()
+        page.goto(server.url + "/login")
+        page.fill("input[name=name]", "管理员")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(server.url + "/rounds")
+        # links would begin with 127.0.0.1: said before anything is made, and the admin is led to the settings
+        warning = page.locator("#new-round .base-warning")
+        expect(warning).to_be_visible()
+        expect(warning).to_contain_text(f"注意：{server.url} 是本机地址，其他电脑打不开以它开头的链接。")
+        warning.locator("a").click()
+        page.wait_for_url(server.url + "/settings")
+        expect(page.locator("h1")).to_have_text("平台设置")
+        page.fill("input[name=base_url]", "http://192.168.10.5:8000/")
+        page.click("#base-url button[type=submit]")
+        page.wait_for_url(server.url + "/settings")
+        expect(page.locator("#saved")).to_have_text("已保存。")
+        expect(page.locator("#base-url")).to_contain_text("现为 http://192.168.10.5:8000（管理员 于")
+        _shot(page, "portal-settings.png", tmp_path)
+        page.goto(server.url + "/rounds")
+        expect(page.locator("#new-round .base-warning")).to_have_count(0)
+        expect(page.locator("#new-round .base-url")).to_have_text("各部门的链接将以 http://192.168.10.5:8000 开头。")
+        # a form must be chosen: the browser does not send the form until one is
+        roster = roster_file(tmp_path / "名单.csv", [["部门代码", "部门名称"], ["101", "市信访局"], ["102", "市财政局"],
+                                                   ["103", "市教育局"]])
+        page.set_input_files("input[name=roster]", str(roster))
+        page.fill("input[name=year]", "2021")
+        page.click("#new-round button[type=submit]")
+        assert page.url == server.url + "/rounds"
+        assert page.locator("select[name=form]").evaluate("s => s.validity.valueMissing")
+        page.select_option("select[name=form]", "wuhai-perf-target")
+        page.click("#new-round button[type=submit]")
+        page.wait_for_url(re.compile(r".*/rounds/\d+\?package=\d+"))
+        round_url = page.url.split("?")[0]
+        with page.expect_download() as dl:
+            page.click("text=下载模板和链接清单（zip）")
+        sheet = openpyxl.load_workbook(io.BytesIO(zipfile.ZipFile(dl.value.path()).read("部门链接清单.xlsx"))).active
+        assert all(row[4].startswith("http://192.168.10.5:8000/l/")
+                   for row in sheet.iter_rows(min_row=2, values_only=True))
+
+        # closing the round asks first, in a dialog naming what it affects; cancel changes nothing
+        page.goto(round_url)
+        page.click("a[data-confirm=confirm-close]")
+        dialog = page.locator("dialog#confirm-close")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("3 个部门的链接将不再接收上传")
+        expect(dialog).to_contain_text("目前已报送 0 / 3 个部门")
+        _shot(page, "portal-confirm-dialog.png", tmp_path)
+        dialog.locator("[data-close]").click()
+        expect(dialog).to_be_hidden()
+        page.reload()
+        expect(page.locator("#round-state")).to_contain_text("截止关闭本轮")
+        page.click("a[data-confirm=confirm-close]")
+        page.locator("dialog#confirm-close button[type=submit]").click()
+        page.wait_for_url(round_url)
+        expect(page.locator(f"#round-state form[action='{round_url.removeprefix(server.url)}/reopen'] button")
+               ).to_have_text("重新开放本轮")
+
+        # a new link: asked in a dialog, shown once; a reload shows it no more
+        page.goto(round_url + "/d/101")
+        page.click("a[data-confirm=confirm-link-new]")
+        expect(page.locator("dialog#confirm-link-new")).to_contain_text("市信访局现在的链接将立即失效")
+        page.locator("dialog#confirm-link-new button[type=submit]").click()
+        page.wait_for_url(round_url + "/d/101")
+        new_link = page.locator("#new-link").inner_text()
+        assert new_link.startswith("http://192.168.10.5:8000/l/")
+        page.reload()
+        expect(page.locator("#new-link")).to_have_count(0)
+
+        # without JavaScript the same question is a page of its own
+        plain = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+        plain.add_cookies(admin.cookies())
+        np = plain.new_page()
+        np.goto(round_url + "/d/101")
+        np.click("a[data-confirm=confirm-link-revoke]")
+        np.wait_for_url(round_url + "/d/101/link/revoke")
+        expect(np.locator("h2")).to_have_text("作废 101 市信访局 的链接？")
+        expect(np.locator("main")).to_contain_text("市信访局将无法再通过现在的链接上传或查看")
+        _shot(np, "portal-confirm-page.png", tmp_path)
+        np.click("main button[type=submit]")
+        np.wait_for_url(round_url + "/d/101")
+        expect(np.locator("main")).to_contain_text("该部门目前没有有效链接。")
+
+        # a staff account on an admin page reads why it cannot use it
+        staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        sp = staff.new_page()
+        sp.goto(server.url + "/login")
+        sp.fill("input[name=name]", "财政局李四")
+        sp.fill("input[name=password]", PASSWORD)
+        sp.click("button[type=submit]")
+        sp.wait_for_url(server.url + "/rounds")
+        expect(sp.locator("nav")).not_to_contain_text("平台设置")
+        sp.goto(server.url + "/settings")
+        expect(sp.locator(".error-text")).to_contain_text("需要管理员权限")
+        expect(sp.locator("main")).not_to_contain_text("可能已过期")
+        for context in (admin, plain, staff):
+            context.close()
+    finally:
+        server.stop()

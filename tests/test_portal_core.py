@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from test_rounds import as_department, clerk_fills, roster_file
 
-from xltemplate.collect import accounts, departments, files, intake, jobs, links, returns, rounds
+from xltemplate.collect import accounts, departments, events, files, intake, jobs, links, packages, returns, rounds
 from xltemplate.collect.db import core_tables, writing
 from xltemplate.collect.distribute import distribute, read_roster
 from xltemplate.collect.store import Store
@@ -49,16 +49,16 @@ def test_passwords_are_argon2_and_repeated_failures_lock_the_account(db_url: str
         stored = conn.execute(sa.select(store.t.users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert accounts.authenticate(store, "张三", "correct horse 12").role == "admin"
-    for _ in range(accounts.MAX_FAILURES - 1):
-        with pytest.raises(accounts.AccountError, match="用户名或密码不正确"):
+    for _ in range(accounts.MAX_FAILURES):
+        with pytest.raises(accounts.LoginFailed, match="用户名或密码不正确") as failed:
             accounts.authenticate(store, "张三", "wrong")
-    with pytest.raises(accounts.AccountError, match="已锁定"):
-        accounts.authenticate(store, "张三", "wrong")
-    with pytest.raises(accounts.AccountError, match="已锁定"):  # the right password does not open a locked account
+        assert not failed.value.throttled
+    with pytest.raises(accounts.LoginFailed, match="用户名或密码不正确") as failed:  # the right one: still refused
         accounts.authenticate(store, "张三", "correct horse 12")
-    u = store.t.users
-    with writing(store.engine) as conn:
-        conn.execute(u.update().values(locked_until=dt.datetime(2000, 1, 1)))
+    assert failed.value.throttled
+    th = store.t.login_throttle
+    with writing(store.engine) as conn:  # the lock has run out
+        conn.execute(th.update().values(locked_until=dt.datetime(2000, 1, 1)))
     assert accounts.authenticate(store, "张三", "correct horse 12").name == "张三"
     with pytest.raises(accounts.AccountError, match="用户名或密码不正确"):  # an unknown name reads the same
         accounts.authenticate(store, "nobody", "correct horse 12")
@@ -81,10 +81,10 @@ def test_staff_list_accounts_and_reset_a_forgotten_password_which_unlocks_it(db_
         with pytest.raises(accounts.AccountError):
             accounts.authenticate(store, "张三", "wrong")
     res = CliRunner().invoke(main, ["users", "--db", db_url])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0 and res.output.split()[:5] == ["用户名", "角色", "状态", "最近登录", "锁定至"], res.output
     lines = {line.split()[0]: line.split()[1:] for line in res.output.splitlines()[2:]}
-    assert lines["张三"][0] == "admin" and len(lines["张三"]) == 3  # locked: until when
-    assert lines["李四"] == ["staff"]
+    assert lines["张三"][:2] == ["admin", "正常"] and len(lines["张三"]) == 4  # locked: until when (a date and a time)
+    assert lines["李四"] == ["staff", "正常"]
     res = CliRunner().invoke(main, ["users", "password", "张三", "--db", db_url], input="new password 12\n")
     assert res.exit_code == 0 and "已为用户“张三”设置新密码" in res.output, res.output
     assert accounts.authenticate(store, "张三", "new password 12").name == "张三"  # unlocked, the new one
@@ -142,6 +142,49 @@ def test_distribute_gives_every_department_a_link_and_keeps_only_its_hash(two_de
     assert links.check(store, new) is None
     rounds.set_status(store, rnd.id, rounds.CLOSED)  # a closed round's link shows its page, takes nothing
     assert not links.check(store, tokens["102"]).open
+
+
+def test_every_link_of_a_round_regenerated_at_once_in_a_new_package(two_departments) -> None:
+    store, rnd, issued, folder = two_departments
+    with open(folder / "manifest.csv", encoding="utf-8-sig") as fh:
+        old = {m["code"]: m["link"].rsplit("/", 1)[1] for m in csv.DictReader(fh)}
+    links.revoke(store, rnd.id, "102", "张三")  # one department has no live link: it gets one too
+    revoked, fid = packages.relink(store, rnd, "https://baobiao.example", "张三")
+    assert revoked == 1 and links.count_live(store, rnd.id) == 2
+    package = zipfile.ZipFile(io.BytesIO(files.get(store, fid).content))
+    manifest = list(csv.DictReader(io.StringIO(package.read("manifest.csv").decode("utf-8-sig"))))
+    assert [m["code"] for m in manifest] == ["101", "102"] and {m["file"] for m in manifest} == {i.file for i in issued}
+    assert all(m["link"].startswith("https://baobiao.example/l/") for m in manifest)
+    for m in manifest:
+        assert links.check(store, m["link"].rsplit("/", 1)[1]).department_code == m["code"]
+        assert package.read(f"模板/{m['file']}") == (folder / m["file"]).read_bytes()
+    assert all(links.check(store, tok) is None for tok in old.values())
+
+
+def test_a_round_with_no_returns_is_deleted_whole_and_one_with_a_return_is_not(two_departments, wuhai, seed0,
+                                                                                 tmp_path) -> None:
+    store, rnd, _issued, _folder = two_departments
+    _revoked, fid = packages.relink(store, rnd, "https://baobiao.example", "张三")
+    template_files = [t.file_id for t in rounds.templates_of(store, rnd.id)]
+    assert rounds.delete(store, rnd, "管理员", "10.0.0.1") == 2
+    assert rounds.get(store, rnd.id) is None and rounds.templates_of(store, rnd.id) == []
+    assert rounds.roster_of(store, rnd.id) == [] and links.count_live(store, rnd.id) == 0
+    assert all(files.get(store, f) is None for f in [*template_files, fid])
+    [ev] = [e for e in events.page(store, round_id=rnd.id) if e.action == "delete_round"]
+    assert (ev.actor, ev.detail["departments"], ev.detail["templates"]) == ("管理员", 2, 2)
+    # a round with a return is kept, and nothing of it is deleted
+    issued2 = distribute(wuhai, read_roster(roster_file(tmp_path / "r2.csv", [["部门代码", "部门名称"],
+                                                                             ["101", "市信访局"]])),
+                         tmp_path / "out2", store=store, year=2022)
+    rnd2 = rounds.rounds(store)[0]
+    link = _link(store, "101")
+    filled = clerk_fills(tmp_path / "out2" / issued2[0].file, wuhai, as_department(seed0, "市信访局", "101"),
+                         tmp_path / "in" / "ok.xlsx").read_bytes()
+    assert intake.receive(store, filled, "ok.xlsx", link).status == "valid"
+    with pytest.raises(rounds.RoundError, match="已收到 1 份报表，不能删除"):
+        rounds.delete(store, rnd2, "管理员")
+    assert rounds.get(store, rnd2.id) is not None and len(rounds.templates_of(store, rnd2.id)) == 1
+    assert links.count_live(store, rnd2.id) == 1  # its link too
 
 
 def _link(store: Store, code: str) -> links.Link:

@@ -184,7 +184,11 @@ def _staff_pages(site: Site) -> dict[str, str]:
             "部门（有错误、被拒收的上传、历史）": "/rounds/1/d/101", "部门（名称很长）": "/rounds/1/d/102",
             "部门（已撤回）": "/rounds/1/d/104", "已关闭的轮次": "/rounds/2", "批量导入": f"/rounds/1/jobs/{site.job}",
             "操作记录": "/audit", "操作记录（按部门）": "/audit?round=1&department=102", "接口令牌": "/tokens",
-            "使用帮助": "/help/staff", "填报帮助": "/help/clerk", "找不到的页面": "/rounds/999"}
+            "使用帮助": "/help/staff", "填报帮助": "/help/clerk", "找不到的页面": "/rounds/999",
+            # the questions before destructive actions, and the admin's settings
+            "确认截止": "/rounds/1/close", "确认重新生成全部链接": "/rounds/1/links",
+            "确认作废链接（名称很长）": "/rounds/1/d/102/link/revoke", "确认删除轮次": "/rounds/1/delete",
+            "平台设置": "/settings"}
 
 
 def _public_pages(site: Site) -> dict[str, str]:

@@ -41,7 +41,8 @@ from .common import (
 @key_option
 @click.option("--progress/--no-progress", default=None)
 @click.option("--base-url", default=None, metavar="URL",
-              help="平台地址，manifest.csv 的 link 列写成完整链接 / the portal's address, for absolute links.")
+              help="平台地址，manifest.csv 的 link 列写成完整链接（默认：数据库中“平台设置”的地址）/ "
+                   "the portal's address, for absolute links (default: the one set for the portal).")
 def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: bool, round_name: str | None,
                year: int | None, deadline: str | None, carry_from: str | None, password: str | None,
                key: str | None, progress: bool | None, base_url: str | None) -> None:
@@ -63,6 +64,10 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
     model = load_form(form)
     rows = read_roster(roster, lang)
     store = None if no_db else open_store(db)
+    if store is not None and base_url is None:
+        from ..collect.settings import base_url as portal_address
+
+        base_url = portal_address(store)  # the links point where the portal's do
     bar = progress_bar(len(rows), "bar_write", "bar_write_unit", progress)
     try:
         issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update,

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..messages import t
-from .common import CliError, db_option, local, open_store, opened, state, table
+from .common import CliError, actor, db_option, local, open_store, opened, state, table
 
 
 @click.command()
@@ -22,7 +22,14 @@ from .common import CliError, db_option, local, open_store, opened, state, table
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="服务进程数（默认：CPU 核数；共用同一数据库）/ server processes sharing the database "
                    "(default: one per core).")
-def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | None) -> None:
+@click.option("--base-url", "base_url", default=None, metavar="URL",
+              help="本平台的对外地址，各部门链接以此开头（保存在数据库中，管理员也可在“平台设置”页修改）/ "
+                   "the portal's address every department link begins with (kept in the database).")
+@click.option("--forwarded-allow-ips", "forwarded_allow_ips", default=None, metavar="IPS",
+              help="只相信这些反向代理（如 nginx 的 127.0.0.1，逗号分隔）发来的 X-Forwarded-For；默认谁也不信 / "
+                   "the proxies whose X-Forwarded-For is believed (comma-separated); by default none.")
+def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | None, base_url: str | None,
+          forwarded_allow_ips: str | None) -> None:
     """启动报表收集平台（网页）/ run the collection portal (web application).
 
     With no options: embedded, SQLite file xltemplate.db here, one process per core (SQLite in
@@ -31,34 +38,36 @@ def serve(db: str | None, data_dir: str, host: str, port: int, workers: int | No
     """
     import logging
 
-    import uvicorn  # the CLI's start-up time: only serve loads the web server
-
-    from ..collect import accounts
+    from ..collect import accounts, settings
     from ..collect.db import db_url
+    from ..web import server  # the CLI's start-up time: only serve loads the web server
 
+    lang = state().lang
     store = open_store(db)  # a wrong URL fails here, in one sentence; the database is upgraded once
     try:
         first = accounts.first_start(store)
+        if base_url is not None:
+            base_url = settings.set_base_url(store, base_url, actor())
+        base_url = settings.base_url(store)
     finally:
         store.dispose()
     url = db_url(db)
-    os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = url, str(data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    lang = state().lang
     click.echo(t("serving", lang, url=f"http://{host}:{port}/", db=url), err=True)
     if first:  # the one way to the first account: say it where the person starting the portal looks
         command = t("first_account_command", lang) + (f" --db {shlex.quote(db)}" if db else "")
         click.echo(t("first_start_serve", lang, command=command), err=True)
-    uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers or os.cpu_count() or 1,
-                proxy_headers=True, server_header=False, log_level="warning", timeout_graceful_shutdown=10)
+    click.echo(t("serve_base_url", lang, url=base_url) if base_url else t("serve_no_base_url", lang), err=True)
+    server.run(url, str(data_dir), host=host, port=port, workers=workers or os.cpu_count() or 1,
+               forwarded_allow_ips=forwarded_allow_ips)
 
 
 @click.group(name="users", invoke_without_command=True)
 @db_option
 @click.pass_context
 def users_group(ctx: click.Context, db: str | None) -> None:
-    """平台的财政局工作人员账号：列出；add 添加；password 重设密码 / staff accounts: list; add; password."""
+    """平台的财政局工作人员账号：列出；add 添加；password 重设密码；disable 停用；enable 恢复 /
+    staff accounts: list; add; password; disable; enable."""
     if ctx.invoked_subcommand is not None:
         return
     from ..collect import accounts
@@ -69,8 +78,9 @@ def users_group(ctx: click.Context, db: str | None) -> None:
     if not found:
         click.echo(t("users_none", lang))
         return
-    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_locked")]]
-    rows += [[u.name, u.role, local(until)] for u, until in found]
+    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_account_state", "col_last_login", "col_locked")]]
+    rows += [[a.user.name, a.user.role, t("account_disabled" if a.disabled_at else "account_active", lang),
+              local(a.last_login_at), local(a.locked_until)] for a in found]
     click.echo(table(rows))
 
 
@@ -104,7 +114,8 @@ def users_add(name: str, role: str, db: str | None) -> None:
 @click.argument("name")
 @db_option
 def users_password(name: str, db: str | None) -> None:
-    """重设账号密码并解除锁定；密码从终端读取（非终端时从标准输入）/ a new password (also unlocks)."""
+    """重设账号密码，解除锁定并结束该账号的全部登录；密码从终端读取（非终端时从标准输入）/
+    a new password (also unlocks, and ends every session of the account)."""
     from ..collect import accounts
 
     lang = state().lang
@@ -112,6 +123,32 @@ def users_password(name: str, db: str | None) -> None:
     with opened(db) as store:
         accounts.set_password(store, name, password, lang)
     click.echo(t("password_set", lang, name=name, url=store.url), err=True)
+
+
+@users_group.command(name="disable")
+@click.argument("name")
+@db_option
+def users_disable(name: str, db: str | None) -> None:
+    """停用账号：不能再登录，其登录立即失效 / disable an account: no login, its sessions end."""
+    from ..collect import accounts
+
+    lang = state().lang
+    with opened(db) as store:
+        accounts.disable(store, name, lang)
+    click.echo(t("user_disabled", lang, name=name, url=store.url), err=True)
+
+
+@users_group.command(name="enable")
+@click.argument("name")
+@db_option
+def users_enable(name: str, db: str | None) -> None:
+    """恢复停用的账号 / enable a disabled account again."""
+    from ..collect import accounts
+
+    lang = state().lang
+    with opened(db) as store:
+        accounts.enable(store, name, lang)
+    click.echo(t("user_enabled", lang, name=name, url=store.url), err=True)
 
 
 @click.group(name="db")

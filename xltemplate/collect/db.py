@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"
-HEAD = "0004"  # the newest migration: a database at HEAD needs no Alembic at all
+HEAD = "0005"  # the newest migration: a database at HEAD needs no Alembic at all
 BASELINE = "0001"  # the layout of the release before migrations
 _LOCK_KEY = 0x78_6C_74_70  # "xltp": the advisory lock of schema changes on PostgreSQL
 SQLITE_BUSY_SECONDS = 60
@@ -65,6 +65,7 @@ class CoreTables:
     jobs: sa.Table
     link_usage: sa.Table
     settings: sa.Table
+    login_throttle: sa.Table
 
 
 def core_tables(meta: sa.MetaData) -> CoreTables:
@@ -217,8 +218,8 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("role", sa.String(20), nullable=False),  # admin | staff
         sa.Column("password_hash", sa.Text, nullable=False),  # argon2id
         sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
-        sa.Column("locked_until", sa.DateTime),
+        sa.Column("failed_logins", sa.Integer, nullable=False, default=0),  # unused since 0005 (login_throttle)
+        sa.Column("locked_until", sa.DateTime),  # unused since 0005
         sa.Column("last_login_at", sa.DateTime),
         sa.Column("disabled_at", sa.DateTime),
     )
@@ -231,6 +232,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("last_seen", sa.DateTime, nullable=False),
         sa.Column("expires_at", sa.DateTime, nullable=False),
         sa.Column("address", sa.Text),
+        sa.Column("flash", JSONType),  # since 0005: what the page after a redirect shows once
     )
     api_tokens = sa.Table(
         "api_tokens", meta,
@@ -276,8 +278,17 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("updated_at", sa.DateTime, nullable=False),
         sa.Column("updated_by", sa.Text),
     )
+    login_throttle = sa.Table(
+        "login_throttle", meta,  # since 0005: failed logins per (account name, address) and per address
+        sa.Column("scope", sa.String(10), primary_key=True),  # account | address
+        sa.Column("name", sa.String(200), primary_key=True),  # the name typed ('' for scope address)
+        sa.Column("address", sa.String(100), primary_key=True),
+        sa.Column("failures", sa.Integer, nullable=False),  # claimed attempts in the window, not undone
+        sa.Column("first_at", sa.DateTime, nullable=False),  # the window's start
+        sa.Column("locked_until", sa.DateTime),
+    )
     return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events, files, links, users,
-                      sessions, api_tokens, jobs, link_usage, settings)
+                      sessions, api_tokens, jobs, link_usage, settings, login_throttle)
 
 
 def utcnow() -> dt.datetime:

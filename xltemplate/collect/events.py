@@ -135,10 +135,14 @@ def sentence(ev: Event, lang: str = "zh", now: dt.datetime | None = None) -> str
         "status": _status(d.get("status"), lang), "reason": d.get("reason") or "—", "job": d.get("job") or "—",
         "n": len(files) if files else d.get("templates", 0), "roster": d.get("roster", 0),
         "name": d.get("name") or "—", "token": d.get("id") or "—", "message": d.get("message") or "",
+        "links": d.get("links", 0), "revoked": d.get("revoked", 0), "departments": d.get("departments", 0),
+        "url": d.get("base_url") or t("event_no_address", lang),
         "replaces": t("event_replaces", lang, ids=t("list_sep", lang).join(replaced)) if replaced else ""}
     key = f"event_{ev.action}"
     if ev.action == "upload":
         key += "_" + (d.get("via") if d.get("via") in ("link", "bulk") else "other")
+    elif ev.action == "login_failed" and d.get("throttled"):
+        key = "event_login_throttled"
     if key not in CATALOG:
         label = f"action_{ev.action}"
         key, params["what"] = "event_other", t(label, lang) if label in CATALOG else t("event_unknown", lang)

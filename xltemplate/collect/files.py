@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 UPLOAD, TEMPLATE, ANNOTATED, PACKAGE = "upload", "template", "annotated", "package"
 REFUSED = "refused"  # the head of a file refused at a link (``full_size`` says how large it was)
+ROSTER = "roster"  # a roster uploaded for a round that waits for staff to confirm it
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 #: What a name may not hold invisibly: C0/C1 controls, bidirectional embeddings, overrides and
 #: isolates, zero-width characters, byte order marks, line and paragraph separators, and every

@@ -15,19 +15,27 @@
 
 ``distribute --db`` makes the links of a new round (:func:`make_all`) and writes them into
 ``manifest.csv`` (``link``: absolute with ``--base-url``).
+
+**Where a link points** (:func:`base`): the portal's address as the administrator set it
+(``serve --base-url``, or the portal's settings page); without it, the address the staff member's
+browser used, which is no address for anybody else when it is a loopback or unspecified one
+(``localhost``, ``127.x``, ``::1``, ``0.0.0.0``): the pages say so before a link is made.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import settings
 from .accounts import digest, same
 from .db import utcnow, writing
 from .events import log
@@ -79,6 +87,38 @@ class Link:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Base:
+    """Where department links point: ``url`` (no trailing slash); ``configured``: the address the
+    administrator set; ``local``: an address no other computer reaches."""
+
+    url: str
+    configured: bool
+    local: bool
+
+
+def is_local(url: str) -> bool:
+    """A loopback or unspecified host (``localhost``, ``127.x``, ``::1``, ``0.0.0.0``, ``::``)."""
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost") or not host:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def base(store: Store, seen: str) -> Base:
+    """Where the links made now point: the address set for the installation, else ``seen`` (the
+    address the request came to)."""
+    configured = settings.base_url(store)
+    url = (configured or seen).rstrip("/")
+    return Base(url, configured is not None, is_local(url))
 
 
 def address(token: str, base_url: str | None = None) -> str:
@@ -155,6 +195,14 @@ def count_upload(store: Store, conn: sa.Connection, link: Link, size: int) -> No
         raise QuotaReached("bytes")
 
 
+def count_live(store: Store, round_id: int) -> int:
+    """How many departments of the round have a live link."""
+    k = store.t.links
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count(sa.distinct(k.c.department_code))).where(
+            k.c.round_id == round_id, k.c.revoked_at.is_(None))).scalar_one())
+
+
 def live(store: Store, round_id: int, code: str) -> dict[str, object] | None:
     """What staff see of a department's live link: when it was made and by whom (never the token)."""
     k = store.t.links
@@ -181,6 +229,17 @@ def revoke(store: Store, round_id: int, code: str, actor: str | None, address_: 
         return run(conn)
     with writing(store.engine) as c:
         return run(c)
+
+
+def revoke_all(store: Store, conn: sa.Connection, round_id: int, actor: str | None) -> int:
+    """Revoke every live link of the round, inside the caller's transaction; how many departments
+    had one."""
+    k = store.t.links
+    codes = conn.execute(sa.select(k.c.department_code).distinct().where(
+        k.c.round_id == round_id, k.c.revoked_at.is_(None))).scalars().all()
+    conn.execute(k.update().where(k.c.round_id == round_id, k.c.revoked_at.is_(None)).values(
+        revoked_at=utcnow(), revoked_by=actor))
+    return len(codes)
 
 
 def regenerate(store: Store, round_id: int, code: str, actor: str | None, address_: str | None = None) -> str:

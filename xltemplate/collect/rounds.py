@@ -226,6 +226,57 @@ def set_status(store: Store, name: str | int, status: str, actor: str | None = N
     return find_round(store, rnd.id)
 
 
+def has_returns(store: Store, round_id: int) -> bool:
+    """Whether any return of the round is stored (withdrawn ones and files of no department too)."""
+    s = store.submissions
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(s.c.id).where(s.c.round_id == round_id).limit(1)).first() is not None
+
+
+def delete(store: Store, rnd: Round, actor: str | None, address: str | None = None) -> int:
+    """Delete a round that has no returns yet, made by mistake: its roster, templates (and their
+    files), links, and the package not yet taken; the audit log keeps its lines and one more.
+    Refused (:class:`RoundError`) when a return of the round is stored (withdrawn ones too), a bulk
+    import of it is still waiting or running, or a later round carries projects from it.  How many
+    roster departments it had."""
+    r, ro, i, k, j, ev, s = (store.t.rounds, store.t.roster, store.t.issued, store.t.links, store.t.jobs,
+                             store.t.events, store.submissions)
+    with writing(store.engine) as conn:
+        if conn.execute(sa.select(r.c.id).where(r.c.id == rnd.id).with_for_update()).first() is None:
+            raise RoundError("round_unknown", name=rnd.name, known=rnd.name)
+        # the links first: an upload through one of them, at this moment, waits for this transaction
+        # and then fails (its quota row needs the link), or it came first and is counted below
+        conn.execute(store.t.link_usage.delete().where(store.t.link_usage.c.link_id.in_(
+            sa.select(k.c.id).where(k.c.round_id == rnd.id))))
+        conn.execute(k.delete().where(k.c.round_id == rnd.id))
+        stored = conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.round_id == rnd.id)).scalar_one()
+        if stored:
+            raise RoundError("round_has_returns", name=rnd.name, n=stored)
+        if conn.execute(sa.select(j.c.id).where(j.c.round_id == rnd.id, j.c.status.in_(("queued", "running")))
+                        ).first() is not None:
+            raise RoundError("round_busy", name=rnd.name)
+        later = conn.execute(sa.select(r.c.name).where(r.c.carried_from == rnd.id)).scalars().first()
+        if later is not None:
+            raise RoundError("round_carried_into", name=rnd.name, later=later)
+        departments = conn.execute(sa.select(sa.func.count(sa.distinct(ro.c.code))).where(ro.c.round_id == rnd.id)
+                                   ).scalar_one()
+        template_files = conn.execute(sa.select(i.c.file_id).where(i.c.round_id == rnd.id,
+                                                                   i.c.file_id.is_not(None))).scalars().all()
+        packages = [e.get("file_id") for e in conn.execute(sa.select(ev.c.detail).where(
+            ev.c.round_id == rnd.id, ev.c.action.in_(("package_ready", "relink_round")))).scalars() if e]
+        conn.execute(i.delete().where(i.c.round_id == rnd.id))
+        conn.execute(ro.delete().where(ro.c.round_id == rnd.id))
+        conn.execute(j.delete().where(j.c.round_id == rnd.id))
+        conn.execute(r.delete().where(r.c.id == rnd.id))
+        f = store.t.files
+        conn.execute(f.delete().where(f.c.id.in_(template_files), f.c.kind == files.TEMPLATE))
+        conn.execute(f.delete().where(f.c.id.in_([p for p in packages if isinstance(p, int)]),
+                                      f.c.kind == files.PACKAGE))
+        events.log(store, conn, "delete_round", actor=actor, round_id=rnd.id, address=address,
+                   detail={"name": rnd.name, "departments": departments, "templates": len(template_files)})
+    return int(departments)
+
+
 def roster_of(store: Store, round_id: int, code: str | None = None) -> list[RosterLine]:
     """The round's roster (of one department when ``code`` is given), in the roster's order."""
     ro = store.t.roster

@@ -9,6 +9,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "event_nobody": {"zh": "系统", "en": "the system"},
     "event_link_of": {"zh": "部门 {code} 的专用链接", "en": "the link of department {code}"},
     "event_no_department": {"zh": "（未识别的部门）", "en": "(no department)"},
+    "event_no_address": {"zh": "（空：按浏览器中的地址）", "en": "(none: the browser's address)"},
     "event_no_round": {"zh": "（无轮次）", "en": "(no round)"},
     "event_replaces": {"zh": "，替换了报送 {ids}", "en": ", replacing return {ids}"},
     "event_status_valid": {"zh": "通过", "en": "valid"},
@@ -20,6 +21,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "event_other": {"zh": "{at} {who}：{what}", "en": "{at} {who}: {what}"},
     "event_login": {"zh": "{at} {who} 登录了平台", "en": "{at} {who} logged in"},
     "event_login_failed": {"zh": "{at} 有人以用户名“{who}”登录，未成功", "en": "{at} a login as “{who}” failed"},
+    "event_login_throttled": {
+        "zh": "{at} 有人以用户名“{who}”登录，因从同一地址连续失败被暂时拒绝（未核对密码）",
+        "en": "{at} a login as “{who}” was refused for now after repeated failures from its address (no password checked)",
+    },
     "event_logout": {"zh": "{at} {who} 退出了登录", "en": "{at} {who} logged out"},
     "event_upload_link": {
         "zh": "{at} {who} 通过专用链接上传了 {file}：{status}（报送 #{id}{replaces}）",
@@ -66,6 +71,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{at} {who} 生成了“{round}”的模板和链接包",
         "en": "{at} {who} made the package of templates and links of “{round}”",
     },
+    "event_relink_round": {
+        "zh": "{at} {who} 重新生成了“{round}”全部 {links} 个部门的专用链接（原来的 {revoked} 个链接随之失效）",
+        "en": "{at} {who} made new links for all {links} departments of “{round}” ({revoked} old links stopped working)",
+    },
+    "event_delete_round": {
+        "zh": "{at} {who} 删除了收集轮次“{name}”（名单 {departments} 个部门，模板 {n} 份）",
+        "en": "{at} {who} deleted the round “{name}” ({departments} roster departments, {n} templates)",
+    },
+    "event_settings": {"zh": "{at} {who} 把本平台的对外地址设为 {url}", "en": "{at} {who} set the portal's address to {url}"},
     "event_api_token": {"zh": "{at} {who} 生成了接口令牌“{name}”", "en": "{at} {who} made the API token “{name}”"},
     "event_api_token_revoked": {"zh": "{at} {who} 作废了接口令牌 #{token}", "en": "{at} {who} revoked API token #{token}"},
     # the audit page

@@ -70,8 +70,8 @@ def _environment() -> jinja2.Environment:
 
 # -- errors ------------------------------------------------------------------------------------
 
-_ERROR_KEYS = {400: "err_400", 401: "err_401", 403: "err_403", 404: "err_404", 405: "err_405", 413: "err_413",
-               429: "err_429"}
+_ERROR_KEYS = {400: "err_400", 401: "err_401", 403: "err_403", 404: "err_404", 405: "err_405", 408: "err_408",
+               413: "err_413", 429: "err_429", 431: "err_431"}
 
 
 def _wants_json(request: Request) -> bool:
@@ -92,7 +92,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": {"status": status, "message": text}}, status_code=status, headers=headers)
     try:
-        return render(request, "error.html", status_code=status, status=status, message=text)
+        response = render(request, "error.html", status_code=status, status=status, message=text)
+        response.headers.update(headers)
+        return response
     except Exception:  # a broken template must not turn an error page into a trace
         log.exception("rendering an error page failed")
         return HTMLResponse(f"<!doctype html><meta charset=utf-8><p>{text}</p>", status_code=status, headers=headers)

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..collect import accounts
+from ..messages import t
 from .responses import SESSION_COOKIE, path_for, portal, redirect_path
 from .security import FORM_LIMIT, limit_body
 
@@ -61,9 +62,9 @@ def page(fn: Page, *, admin: bool = False) -> Endpoint:
         sess = await current_session(request)
         if sess is None:
             return _to_login(request)
-        if admin and sess.user.role != "admin":
-            raise HTTPException(403)
         request.scope["xt_session"] = sess
+        if admin and sess.user.role != "admin":
+            raise HTTPException(403, t("err_admin_only"))
         return await run_in_threadpool(fn, request, sess)
 
     endpoint.__name__ = fn.__name__
@@ -80,10 +81,10 @@ def action(fn: Action, *, admin: bool = False, max_files: int = 0, limit: int = 
         sess = await current_session(request)
         if sess is None:
             return _to_login(request)
-        if admin and sess.user.role != "admin":
-            raise HTTPException(403)
-        request = limit_body(request, limit)
         request.scope["xt_session"] = sess
+        if admin and sess.user.role != "admin":
+            raise HTTPException(403, t("err_admin_only"))
+        request = limit_body(request, limit)
         try:
             form = await request.form(max_files=max_files, max_fields=50)
         except HTTPException:

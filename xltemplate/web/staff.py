@@ -1,11 +1,23 @@
 """The finance staff's pages: login, rounds, the dashboard, a department's page, bulk uploads,
-downloads, links, the audit log and API tokens.  Each handler reads the request, calls one domain
-function of :mod:`xltemplate.collect` and renders or redirects: it holds no query and decides
-nothing of its own.  Every path it answers with comes from the route table (:func:`path_for`)."""
+downloads, links, the audit log, API tokens and (admins) the installation's settings.  Each handler
+reads the request, calls one domain function of :mod:`xltemplate.collect` and renders or redirects:
+it holds no query and decides nothing of its own.  Every path it answers with comes from the route
+table (:func:`path_for`).
+
+* Every change answers 303 to a page that can be reloaded; what that page shows once (a new link,
+  a new API token) is kept with the session (:func:`accounts.put_flash`).
+* A destructive action (:class:`Confirm`) is offered as a link to its question, a GET page of its
+  own that changes nothing, shown as a dialog on the page when JavaScript runs; only the question's
+  form carries the CSRF token its POST needs.
+* Links are built on :func:`links.base`: the portal's address as set, else the request's, with a
+  warning when that is this computer's own."""
 
 from __future__ import annotations
 
 import datetime as dt
+import string
+import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import accounts, departments, events, files, intake, jobs, links, packages, returns, rounds
+from ..collect import accounts, departments, events, files, intake, jobs, links, packages, returns, rounds, settings
 from ..collect.distribute import RosterError
 from ..collect.report import ReportError, round_report
 from ..collect.rounds import Round
@@ -41,8 +53,8 @@ MAX_ID = 999_999_999
 
 
 def _int(value: str | None) -> int | None:
-    """A query parameter that must be an id: None unless it is one."""
-    return int(value) if value is not None and value.isdigit() and int(value) <= MAX_ID else None
+    """A query parameter that must be an id: None unless it is one (1 to 9 ASCII digits)."""
+    return int(value) if value is not None and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
 
 def _round(request: Request) -> Round:
@@ -59,9 +71,16 @@ def _record(request: Request, sess: accounts.Session | None, action_: str, **kw:
 
 # -- login -----------------------------------------------------------------------------------------
 
+_PATH_CHARS = frozenset(string.ascii_letters + string.digits + "/-._~%!$&'()*+,;=:@?")
+
+
 def _safe_next(nxt: str) -> str:
-    """Only a path of this site (never ``//elsewhere`` or a full address)."""
-    return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/rounds"
+    """Only a path of this site: never ``//elsewhere``, a full address, a backslash, or a space or
+    control character (a browser drops a tab or a newline: ``/<tab>/elsewhere`` is ``//elsewhere``)."""
+    parts = urllib.parse.urlsplit(nxt)
+    ok = (nxt.startswith("/") and nxt[1:2] not in ("/", "\\") and set(nxt) <= _PATH_CHARS
+          and not parts.scheme and not parts.netloc and len(nxt) <= 500)
+    return nxt if ok else "/rounds"
 
 
 async def login_page(request: Request) -> Response:
@@ -85,9 +104,10 @@ async def login(request: Request) -> Response:
     nxt = _safe_next(field(form, "next", "/rounds"))
     store = portal(request).store
     try:
-        user = await run_in_threadpool(accounts.authenticate, store, name, password)
-    except accounts.AccountError as exc:
-        await run_in_threadpool(events.record, store, "login_failed", actor=name[:200], address=address(request))
+        user = await run_in_threadpool(accounts.authenticate, store, name, password, "zh", address(request))
+    except accounts.LoginFailed as exc:
+        await run_in_threadpool(events.record, store, "login_failed", actor=name[:200], address=address(request),
+                                detail={"throttled": True} if exc.throttled else None)
         first = await run_in_threadpool(accounts.first_start, store)
         return render(request, "login.html", status_code=401, login_token=cookie, next=nxt, error=str(exc),
                       name=name, first_start=first)
@@ -111,29 +131,158 @@ async def home(request: Request) -> Response:
     return redirect(request, "rounds" if await current_session(request) else "login")
 
 
+# -- confirmations ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Confirm:
+    """A destructive action asked for before it is done: its own page (``page``: a GET that shows
+    ``lines`` and a form that POSTs to ``action`` with the CSRF token) and the same as a dialog on
+    the page the action is offered on (``id``; ``app.js`` opens it instead of following the link)."""
+
+    id: str
+    title: str
+    lines: list[str]
+    page: str
+    action: str
+    button: str
+    back: str
+    reason: bool = False  # the form asks for a reason (withdraw)
+    base: links.Base | None = None  # the links made will point here (a warning when it is local)
+
+
+def confirm_page(request: Request, c: Confirm) -> Response:
+    return render(request, "confirm.html", c=c)
+
+
+def _base(request: Request) -> links.Base:
+    return links.base(portal(request).store, str(request.base_url))
+
+
+def _department_name(request: Request, rnd: Round, code: str) -> str:
+    """The roster's name of department ``code`` of the round; 404 for a department not in it."""
+    lines = rounds.roster_of(portal(request).store, rnd.id, code)
+    if not lines:
+        raise HTTPException(404)
+    return lines[0].name
+
+
+def _confirm_close(request: Request, rnd: Round, totals: departments.Totals | None = None) -> Confirm:
+    store = portal(request).store
+    totals = totals or departments.round_totals(store, rnd)
+    return Confirm("confirm-close", t("confirm_close_title", name=rnd.name),
+                   [t("confirm_close_links", n=links.count_live(store, rnd.id)),
+                    t("confirm_close_state", returned=totals.returned, departments=totals.departments)],
+                   path_for(request, "round_close_confirm", rid=rnd.id), path_for(request, "round_close", rid=rnd.id),
+                   t("round_close"), path_for(request, "round", rid=rnd.id))
+
+
+def _confirm_relink(request: Request, rnd: Round) -> Confirm:
+    store = portal(request).store
+    count = len({x.department_code for x in rounds.templates_of(store, rnd.id)})
+    return Confirm("confirm-relink", t("confirm_relink_title", name=rnd.name),
+                   [t("confirm_relink_links", n=count, live=links.count_live(store, rnd.id)),
+                    t("confirm_relink_package")],
+                   path_for(request, "relink_confirm", rid=rnd.id), path_for(request, "relink", rid=rnd.id),
+                   t("relink_button"), path_for(request, "round", rid=rnd.id), base=_base(request))
+
+
+def _confirm_delete(request: Request, rnd: Round) -> Confirm:
+    store = portal(request).store
+    roster = rounds.roster_of(store, rnd.id)
+    return Confirm("confirm-delete", t("confirm_delete_title", name=rnd.name),
+                   [t("confirm_delete_what", departments=len({x.code for x in roster}),
+                      templates=len(rounds.templates_of(store, rnd.id))), t("confirm_delete_final")],
+                   path_for(request, "round_delete_confirm", rid=rnd.id), path_for(request, "round_delete", rid=rnd.id),
+                   t("round_delete"), path_for(request, "round", rid=rnd.id))
+
+
+def _confirm_link_new(request: Request, rnd: Round, code: str, name: str) -> Confirm:
+    return Confirm("confirm-link-new", t("confirm_link_new_title", code=code, name=name),
+                   [t("confirm_link_new_old", name=name), t("confirm_link_new_once")],
+                   path_for(request, "link_new_confirm", rid=rnd.id, code=code),
+                   path_for(request, "link_new", rid=rnd.id, code=code), t("link_regenerate"),
+                   path_for(request, "department", rid=rnd.id, code=code), base=_base(request))
+
+
+def _confirm_link_revoke(request: Request, rnd: Round, code: str, name: str) -> Confirm:
+    return Confirm("confirm-link-revoke", t("confirm_link_revoke_title", code=code, name=name),
+                   [t("confirm_link_revoke_what", name=name)],
+                   path_for(request, "link_revoke_confirm", rid=rnd.id, code=code),
+                   path_for(request, "link_revoke", rid=rnd.id, code=code), t("link_revoke"),
+                   path_for(request, "department", rid=rnd.id, code=code))
+
+
+def _confirm_withdraw(request: Request, ret: returns.Return) -> Confirm:
+    back = (path_for(request, "department", rid=ret.round_id, code=ret.department_code)
+            if ret.round_id is not None and ret.department_code else path_for(request, "rounds"))
+    return Confirm(f"confirm-withdraw-{ret.id}", t("confirm_withdraw_title", id=ret.id),
+                   [t("confirm_withdraw_what", id=ret.id, department=ret.department or t("no_department"),
+                      project=ret.project or t("no_project"), file=ret.file),
+                    t("confirm_withdraw_effect")],
+                   path_for(request, "withdraw_confirm", sid=ret.id), path_for(request, "withdraw", sid=ret.id),
+                   t("withdraw"), back, reason=True)
+
+
+def round_close_confirm(request: Request, sess: accounts.Session) -> Response:
+    return confirm_page(request, _confirm_close(request, _round(request)))
+
+
+def relink_confirm(request: Request, sess: accounts.Session) -> Response:
+    return confirm_page(request, _confirm_relink(request, _round(request)))
+
+
+def round_delete_confirm(request: Request, sess: accounts.Session) -> Response:
+    return confirm_page(request, _confirm_delete(request, _round(request)))
+
+
+def link_new_confirm(request: Request, sess: accounts.Session) -> Response:
+    rnd, code = _round(request), request.path_params["code"]
+    return confirm_page(request, _confirm_link_new(request, rnd, code, _department_name(request, rnd, code)))
+
+
+def link_revoke_confirm(request: Request, sess: accounts.Session) -> Response:
+    rnd, code = _round(request), request.path_params["code"]
+    return confirm_page(request, _confirm_link_revoke(request, rnd, code, _department_name(request, rnd, code)))
+
+
+def withdraw_confirm(request: Request, sess: accounts.Session) -> Response:
+    return confirm_page(request, _confirm_withdraw(request, _return(request)))
+
+
 # -- rounds ----------------------------------------------------------------------------------------
+
+PENDING = "pending_round"  # the flash of a round waiting to be confirmed (the same as one made already)
+
 
 def rounds_page(request: Request, sess: accounts.Session, problems: list[str] | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     store = portal(request).store
+    pending = accounts.take_flash(store, sess, PENDING)  # a round not confirmed: its roster is dropped
+    if pending is not None:
+        packages.drop_roster(store, pending["roster"])
     overview = departments.overview(store)
     forms = [(fid, load_form(path).title) for fid, path in sorted(bundled().items())]
     return render(request, "rounds.html", status_code=status_code, overview=overview, forms=forms,
-                  form_titles=rounds.form_titles(store), problems=problems or [], values=values or {})
+                  form_titles=rounds.form_titles(store), problems=problems or [], values=values or {},
+                  base=_base(request), notice=accounts.take_flash(store, sess, "notice"))
+
+
+def _year(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and 1990 <= int(text) <= 2100 else None
 
 
 def create_round(request: Request, sess: accounts.Session, form: FormData) -> Response:
     """The same as ``distribute --db``: the round, its roster, a template and a link per department;
-    then one zip with the templates and the list of links, offered once."""
+    then one zip with the templates and the list of links, offered once.  The same form, year and
+    roster as a round made already: kept aside, and staff are asked first (:func:`round_new_confirm`)."""
     store = portal(request).store
     values = {k: field(form, k) for k in ("form", "year", "deadline", "name")}
     problems: list[str] = []
     year = deadline = None
     if values["year"]:
-        if not values["year"].isdigit() or not 1990 <= int(values["year"]) <= 2100:
+        year = _year(values["year"])
+        if year is None:
             problems.append(t("bad_year", value=values["year"]))
-        else:
-            year = int(values["year"])
     if values["deadline"]:
         try:
             deadline = dt.date.fromisoformat(values["deadline"])
@@ -142,33 +291,108 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
     upload = form.get("roster")
     if not isinstance(upload, UploadFile) or not upload.filename:
         problems.append(t("roster_missing"))
-    try:
-        model = load_form(values["form"])
-    except (FormNotFound, OSError, ValueError):
-        problems.append(t("form_unknown", form=values["form"]))
-    if problems:
+    model = None
+    if not values["form"]:
+        problems.append(t("form_missing"))
+    else:
+        try:
+            model = load_form(values["form"])
+        except (FormNotFound, OSError, ValueError):
+            problems.append(t("form_unknown", form=values["form"]))
+    if problems or model is None:
         return rounds_page(request, sess, problems, values, 400)
     assert isinstance(upload, UploadFile)
+    roster, roster_name = upload.file.read(), upload.filename or ""
+    same = packages.same_rounds(store, model, year, roster, roster_name, portal(request).data_dir)
+    if same:
+        held = packages.hold_roster(store, roster, roster_name)
+        accounts.put_flash(store, sess, PENDING, {"roster": held, "roster_name": roster_name, **values,
+                                                  "same": [r.name for r in same]})
+        return redirect(request, "round_new_confirm")
+    return _open_round(request, sess, model, roster, roster_name, values, year, deadline)
+
+
+def _open_round(request: Request, sess: accounts.Session, model: Any, roster: bytes, roster_name: str,
+                values: dict[str, str], year: int | None, deadline: dt.date | None) -> Response:
     try:
-        rnd, fid = packages.open_round(store, model, upload.file.read(), upload.filename or "",
-                                       portal(request).data_dir, name=values["name"] or None, year=year,
-                                       deadline=deadline, actor=sess.user.name, base_url=str(request.base_url),
-                                       address=address(request))
+        rnd, fid = packages.open_round(portal(request).store, model, roster, roster_name, portal(request).data_dir,
+                                       name=values["name"] or None, year=year, deadline=deadline,
+                                       actor=sess.user.name, base_url=_base(request).url, address=address(request))
     except RosterError as exc:
         return rounds_page(request, sess, exc.problems, values, 400)
     return redirect_path(path_for(request, "round", rid=rnd.id) + f"?package={fid}")
 
 
+def _pending(request: Request, sess: accounts.Session) -> tuple[dict[str, Any], Confirm]:
+    pending = accounts.peek_flash(sess, PENDING)
+    if pending is None:
+        raise HTTPException(404, t("round_pending_gone"))
+    title = next((title for fid, title in ((fid, load_form(p).title) for fid, p in bundled().items())
+                  if fid == pending["form"]), pending["form"])
+    c = Confirm("confirm-round", t("confirm_round_title"),
+                [t("confirm_round_same", names="、".join(f"“{n}”" for n in pending["same"]), form=title,
+                   year=pending["year"] or "—"), t("confirm_round_effect")],
+                path_for(request, "round_new_confirm"), path_for(request, "round_new_confirmed"),
+                t("round_create_again"), path_for(request, "rounds"), base=_base(request))
+    return pending, c
+
+
+def round_new_confirm(request: Request, sess: accounts.Session) -> Response:
+    return confirm_page(request, _pending(request, sess)[1])
+
+
+def round_new_confirmed(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """The round kept aside, made after all."""
+    store = portal(request).store
+    pending = accounts.take_flash(store, sess, PENDING)
+    if pending is None:  # made already (a second click), or given up
+        return redirect(request, "rounds")
+    held = packages.held_roster(store, pending["roster"])
+    if held is None:
+        raise HTTPException(404, t("round_pending_gone"))
+    try:
+        model = load_form(pending["form"])
+    except (FormNotFound, OSError, ValueError) as exc:
+        raise HTTPException(400, t("form_unknown", form=pending["form"])) from exc
+    deadline = dt.date.fromisoformat(pending["deadline"]) if pending["deadline"] else None
+    try:
+        return _open_round(request, sess, model, held.content, pending["roster_name"], pending,
+                           _year(pending["year"]) if pending["year"] else None, deadline)
+    finally:
+        packages.drop_roster(store, held.id)
+
+
 def package(request: Request, sess: accounts.Session, form: FormData) -> Response:
-    """The zip made when the round was created, offered once: it holds the links, which are kept
-    nowhere else (only their hashes are).  Taking it deletes it, so it is a POST with the CSRF
-    token like every other change: a page of another site cannot make a browser use it up."""
+    """The zip made when the round was created (or its links regenerated), offered once: it holds
+    the links, which are kept nowhere else (only their hashes are).  Taking it deletes it, so it is
+    a POST with the CSRF token like every other change: a page of another site cannot make a
+    browser use it up."""
     rnd = _round(request)
     stored = rounds.take_package(portal(request).store, rnd, request.path_params["fid"], sess.user.name,
                                  address(request))
     if stored is None:
-        raise HTTPException(404)
+        raise HTTPException(404, t("package_gone"))
     return download(stored.content, stored.name)
+
+
+def relink(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """Every department of the round gets a new link; the new package is offered once."""
+    rnd = _round(request)
+    store = portal(request).store
+    revoked, fid = packages.relink(store, rnd, _base(request).url, sess.user.name, address(request))
+    accounts.put_flash(store, sess, "relinked", {"round": rnd.id, "file": fid, "revoked": revoked})
+    return redirect_path(path_for(request, "round", rid=rnd.id) + f"?package={fid}")
+
+
+def round_delete(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    rnd = _round(request)
+    store = portal(request).store
+    try:
+        rounds.delete(store, rnd, sess.user.name, address(request))
+    except rounds.RoundError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    accounts.put_flash(store, sess, "notice", t("round_deleted", name=rnd.name))
+    return redirect(request, "rounds")
 
 
 def dashboard(request: Request, sess: accounts.Session) -> Response:
@@ -197,8 +421,15 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id)}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
+    relinked = accounts.take_flash(store, sess, "relinked") if package_id is not None else None
+    if relinked is not None and (relinked.get("round"), relinked.get("file")) != (rnd.id, package_id):
+        relinked = None
     roster = {line.code: line.name for line in rounds.roster_of(store, rnd.id)}
+    admin = sess.user.role == "admin"
     return render(request, "dashboard.html", unrecognized=departments.unrecognized(store, rnd), roster=roster,
+                  relinked=relinked, close=_confirm_close(request, rnd, totals) if rnd.status == rounds.OPEN else None,
+                  relink=_confirm_relink(request, rnd),
+                  delete=_confirm_delete(request, rnd) if admin and not rounds.has_returns(store, rnd.id) else None,
                   **context)
 
 
@@ -211,25 +442,43 @@ def set_round_state(request: Request, sess: accounts.Session, form: FormData) ->
 
 # -- a department ----------------------------------------------------------------------------------
 
-def department_page(request: Request, sess: accounts.Session, new_link: str | None = None) -> Response:
+NEW_LINK = "new_link"  # the flash of a link just made, shown once on its department's page
+
+
+def department_page(request: Request, sess: accounts.Session) -> Response:
     rnd = _round(request)
-    found = departments.detail(portal(request).store, rnd, request.path_params["code"],
-                               refused_before=_int(request.query_params.get("refused_before")))
+    store = portal(request).store
+    code = request.path_params["code"]
+    found = departments.detail(store, rnd, code, refused_before=_int(request.query_params.get("refused_before")))
     if found is None:
         raise HTTPException(404)
-    return render(request, "department.html", round=rnd, dept=found, new_link=new_link)
+    made = accounts.peek_flash(sess, NEW_LINK)
+    shown = None
+    if made is not None and (made.get("round"), made.get("code")) == (rnd.id, code):
+        shown = accounts.take_flash(store, sess, NEW_LINK)["link"]
+    return render(request, "department.html", round=rnd, dept=found, new_link=shown,
+                  link_new=_confirm_link_new(request, rnd, code, found.name),
+                  link_revoke=_confirm_link_revoke(request, rnd, code, found.name),
+                  withdraws={r.id: _confirm_withdraw(request, r) for r in found.returns if not r.withdrawn_at})
 
 
 def new_link(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """A new link for the department (the old one stops working), shown once on the page the answer
+    leads to: a reload of that page makes no other link."""
     rnd = _round(request)
     code = request.path_params["code"]
-    token = links.regenerate(portal(request).store, rnd.id, code, sess.user.name, address(request))
-    return department_page(request, sess, new_link=links.address(token, str(request.base_url)))
+    _department_name(request, rnd, code)
+    store = portal(request).store
+    token = links.regenerate(store, rnd.id, code, sess.user.name, address(request))
+    accounts.put_flash(store, sess, NEW_LINK, {"round": rnd.id, "code": code,
+                                               "link": links.address(token, _base(request).url)})
+    return redirect(request, "department", rid=rnd.id, code=code)
 
 
 def revoke_link(request: Request, sess: accounts.Session, form: FormData) -> Response:
     rnd = _round(request)
     code = request.path_params["code"]
+    _department_name(request, rnd, code)
     links.revoke(portal(request).store, rnd.id, code, sess.user.name, address(request))
     return redirect(request, "department", rid=rnd.id, code=code)
 
@@ -394,17 +643,21 @@ def audit(request: Request, sess: accounts.Session) -> Response:
                   department=code, older=older, paged=_int(q.get("before")) is not None, filters=filters)
 
 
-def tokens_page(request: Request, sess: accounts.Session, new_token: str | None = None) -> Response:
+def tokens_page(request: Request, sess: accounts.Session) -> Response:
+    new_token = accounts.take_flash(portal(request).store, sess, "new_token")
     return render(request, "tokens.html", tokens=accounts.api_tokens(portal(request).store), new_token=new_token)
 
 
 def create_token(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """A new API token, shown once on the page the answer leads to."""
+    store = portal(request).store
     try:
-        token, tid = accounts.make_api_token(portal(request).store, field(form, "name"), sess.user)
+        token, tid = accounts.make_api_token(store, field(form, "name"), sess.user)
     except accounts.AccountError as exc:
         raise HTTPException(400, str(exc)) from exc
     _record(request, sess, "api_token", detail={"id": tid, "name": field(form, "name")})
-    return tokens_page(request, sess, new_token=token)
+    accounts.put_flash(store, sess, "new_token", token)
+    return redirect(request, "tokens")
 
 
 def revoke_token(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -412,6 +665,30 @@ def revoke_token(request: Request, sess: accounts.Session, form: FormData) -> Re
     accounts.revoke_api_token(portal(request).store, tid)
     _record(request, sess, "api_token_revoked", detail={"id": tid})
     return redirect(request, "tokens")
+
+
+# -- the installation's settings (admins) ----------------------------------------------------------
+
+def settings_page(request: Request, sess: accounts.Session, problem: str | None = None, value: str | None = None,
+                  status_code: int = 200) -> Response:
+    store = portal(request).store
+    current = settings.info(store, settings.BASE_URL)
+    return render(request, "settings.html", status_code=status_code, current=current, base=_base(request),
+                  seen=str(request.base_url).rstrip("/"), problem=problem,
+                  value=value if value is not None else (current.value if current else ""),
+                  saved=accounts.take_flash(store, sess, "settings_saved"))
+
+
+def save_settings(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    store = portal(request).store
+    text = field(form, "base_url")
+    try:
+        value = settings.set_base_url(store, text, sess.user.name)
+    except settings.SettingError as exc:
+        return settings_page(request, sess, str(exc), text, 400)
+    _record(request, sess, "settings", detail={"base_url": value})
+    accounts.put_flash(store, sess, "settings_saved", True)
+    return redirect(request, "settings")
 
 
 def routes() -> list[Route]:
@@ -422,10 +699,18 @@ def routes() -> list[Route]:
         Route("/logout", action(logout), methods=["POST"], name="logout"),
         Route("/rounds", page(rounds_page), methods=["GET"], name="rounds"),
         Route("/rounds", action(create_round, max_files=1, limit=ROSTER_LIMIT), methods=["POST"], name="round_new"),
+        Route("/rounds/new/confirm", page(round_new_confirm), methods=["GET"], name="round_new_confirm"),
+        Route("/rounds/new/confirm", action(round_new_confirmed), methods=["POST"], name="round_new_confirmed"),
         Route("/rounds/{rid:id}", page(dashboard), name="round"),
         Route("/rounds/{rid:id}/package/{fid:id}", action(package), methods=["POST"], name="package"),
+        Route("/rounds/{rid:id}/close", page(round_close_confirm), methods=["GET"], name="round_close_confirm"),
         Route("/rounds/{rid:id}/close", action(set_round_state), methods=["POST"], name="round_close"),
         Route("/rounds/{rid:id}/reopen", action(set_round_state), methods=["POST"], name="round_reopen"),
+        Route("/rounds/{rid:id}/links", page(relink_confirm), methods=["GET"], name="relink_confirm"),
+        Route("/rounds/{rid:id}/links", action(relink), methods=["POST"], name="relink"),
+        Route("/rounds/{rid:id}/delete", page(round_delete_confirm, admin=True), methods=["GET"],
+              name="round_delete_confirm"),
+        Route("/rounds/{rid:id}/delete", action(round_delete, admin=True), methods=["POST"], name="round_delete"),
         Route("/rounds/{rid:id}/upload", action(bulk_upload, max_files=2000, limit=BULK_LIMIT), methods=["POST"],
               name="bulk"),
         Route("/rounds/{rid:id}/jobs/{jid:id}", page(job_page), name="job"),
@@ -433,11 +718,16 @@ def routes() -> list[Route]:
         Route("/rounds/{rid:id}/templates.zip", page(templates_zip), name="templates_zip"),
         Route("/rounds/{rid:id}/annotated.zip", page(annotated_zip), name="annotated_zip"),
         Route("/rounds/{rid:id}/d/{code:str}", page(department_page), name="department"),
+        Route("/rounds/{rid:id}/d/{code:str}/link/new", page(link_new_confirm), methods=["GET"],
+              name="link_new_confirm"),
         Route("/rounds/{rid:id}/d/{code:str}/link/new", action(new_link), methods=["POST"], name="link_new"),
+        Route("/rounds/{rid:id}/d/{code:str}/link/revoke", page(link_revoke_confirm), methods=["GET"],
+              name="link_revoke_confirm"),
         Route("/rounds/{rid:id}/d/{code:str}/link/revoke", action(revoke_link), methods=["POST"],
               name="link_revoke"),
         Route("/returns/{sid:id}/file", page(return_file), name="return_file"),
         Route("/returns/{sid:id}/annotated", page(return_annotated), name="return_annotated"),
+        Route("/returns/{sid:id}/withdraw", page(withdraw_confirm), methods=["GET"], name="withdraw_confirm"),
         Route("/returns/{sid:id}/withdraw", action(withdraw), methods=["POST"], name="withdraw"),
         Route("/returns/{sid:id}/restore", action(restore), methods=["POST"], name="restore"),
         Route("/returns/{sid:id}/assign", action(assign), methods=["POST"], name="assign"),
@@ -447,4 +737,6 @@ def routes() -> list[Route]:
         Route("/tokens", page(tokens_page, admin=True), methods=["GET"], name="tokens"),
         Route("/tokens", action(create_token, admin=True), methods=["POST"], name="token_new"),
         Route("/tokens/{tid:id}/revoke", action(revoke_token, admin=True), methods=["POST"], name="token_revoke"),
+        Route("/settings", page(settings_page, admin=True), methods=["GET"], name="settings"),
+        Route("/settings", action(save_settings, admin=True), methods=["POST"], name="settings_post"),
     ]

@@ -1,6 +1,7 @@
-// xltemplate portal: the few lines that make pages refresh themselves and file choosers speak the
-// page's language. Every page works without them (a <noscript> meta refresh does the same, more
-// coarsely; the browser's own file control shows).
+// xltemplate portal: the few lines that make pages refresh themselves, file choosers speak the
+// page's language, and destructive actions ask in a dialog. Every page works without them (a
+// <noscript> meta refresh does the same, more coarsely; the browser's own file control shows; a
+// destructive action's link leads to its confirmation page, which holds the same form).
 (function () {
   "use strict";
   function refresh(box) {
@@ -43,7 +44,23 @@
     name.hidden = false;
     show();
   }
+  function confirmer(link) {
+    var dialog = document.getElementById(link.getAttribute("data-confirm"));
+    if (!dialog || typeof dialog.showModal !== "function") { return; } // then the link leads to the page
+    var cancel = dialog.querySelector("[data-close]");
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      dialog.showModal();
+      var first = dialog.querySelector("input:not([type=hidden])") || cancel; // never the action itself
+      if (first) { first.focus(); }
+    });
+    if (cancel) {
+      cancel.addEventListener("click", function (event) { event.preventDefault(); dialog.close(); });
+    }
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    var confirms = document.querySelectorAll("a[data-confirm]");
+    for (var c = 0; c < confirms.length; c++) { confirmer(confirms[c]); }
     var boxes = document.querySelectorAll("[data-refresh]");
     for (var i = 0; i < boxes.length; i++) { refresh(boxes[i]); }
     var picks = document.querySelectorAll("[data-file-pick]");
