@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..form.forms import find_form, register
+from ..form.forms import find_form
 from ..form.validate import Issue
 from ..messages import t
 from . import batch, events, files, identity, jobs, links, rounds
@@ -52,9 +50,7 @@ from .store import Outcome, Pending, Store
 
 LINK_ACTOR = events.LINK_ACTOR
 REFUSED_HEAD = 64 * 1024  # bytes of a refused file kept for staff to look at
-_VERSIONS_TTL = 30.0
-_versions_lock = threading.Lock()
-_versions_seen: dict[str, float] = {}
+register_versions = rounds.register_versions  # where the pages and workers have always found it
 
 
 @dataclass
@@ -83,17 +79,6 @@ class Receipt:
     def counts_now(self) -> Return | None:
         """The copy that counts now for the return this upload was a copy of."""
         return next((r for r in self.returns if r.id == self.submission), None)
-
-
-def register_versions(store: Store) -> None:
-    """The form versions published in this database, known to this process (re-read every 30 s)."""
-    now = time.monotonic()
-    if now - _versions_seen.get(store.url, -_VERSIONS_TTL) < _VERSIONS_TTL:
-        return
-    with _versions_lock:
-        for schema, layout in rounds.published_versions(store):
-            register(schema, layout)
-        _versions_seen[store.url] = now
 
 
 def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | None = None,

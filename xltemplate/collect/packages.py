@@ -57,7 +57,7 @@ def _package(folder: Path, issued: list[Issued]) -> bytes:
 
 def open_round(store: Store, model: FormModel, roster: bytes, roster_name: str, scratch: Path, *,
                name: str | None, year: int | None, deadline: dt.date | None, actor: str | None,
-               base_url: str | None, address: str | None = None) -> tuple[Round, int]:
+               base_url: str | None, address: str | None = None, stages: str | None = None) -> tuple[Round, int]:
     """A round opened from an uploaded roster, as ``distribute --db`` opens one: the round, its
     roster, a template and a link per department; and the package of templates and links, kept
     until staff take it (its file id).  A roster that cannot be used raises :class:`RosterError`
@@ -70,7 +70,7 @@ def open_round(store: Store, model: FormModel, roster: bytes, roster_name: str, 
         try:
             rows = read_roster(path)
             issued = distribute(model, rows, tmp / "out", store=store, round_name=name, year=year, deadline=deadline,
-                                created_by=actor, base_url=base_url, source=shown)
+                                created_by=actor, base_url=base_url, source=shown, stages=stages)
         except RosterError as exc:
             raise RosterError([p.replace(str(path), shown) for p in exc.problems]) from exc
         rnd = rounds.round_of_template(store, issued[0].submission_id)
