@@ -37,7 +37,7 @@ def test_the_api_gives_rounds_status_returns_with_data_and_errors(api_site: Any)
     [rnd] = api.get("/api/v1/rounds").json()
     assert rnd["name"] == "2021年度 乌海市财政支出预算绩效目标申报表" and rnd["deadline"] == "2020-11-30"
     status = api.get(f"/api/v1/rounds/{rnd['id']}/status").json()
-    assert [(d["code"], d["status"]) for d in status["departments"]] == [("101", "valid"), ("102", "invalid")]
+    assert [(d["code"], d["status"]) for d in status["departments"]] == [("101", "pending"), ("102", "invalid")]
     valid = api.get(f"/api/v1/rounds/{rnd['id']}/returns", params={"status": "valid"}).json()
     assert len(valid) == 1 and valid[0]["data"]["funding"]["total"] == 7 and valid[0]["department_code"] == "101"
     errors = api.get(f"/api/v1/rounds/{rnd['id']}/errors").json()

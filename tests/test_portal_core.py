@@ -170,7 +170,7 @@ def test_intake_of_one_upload_through_a_link(two_departments, wuhai, seed0, tmp_
     again = intake.receive(store, good, "good.xlsx", link)
     assert again.status == "duplicate" and again.submission == second.submission
     [line, other] = departments.status(store, rnd)
-    assert (line.status, line.returns) == ("valid", 1) and other.status == "not_returned"
+    assert (line.status, line.returns) == ("pending", 1) and other.status == "not_returned"
     # the same file through another department's link, and another department's template: refused
     link2 = _link(store, "102")
     for data in (good, clerk_fills(folder / issued[1].file, wuhai, as_department(seed0, "市财政局", "102"),
@@ -251,7 +251,7 @@ def test_a_bulk_job_run_again_imports_nothing_twice(two_departments, wuhai, seed
     assert {r["stored"] for r in jobs.get(store, job_id).results} == {"duplicate"}
     assert [r.id for r in returns.query(store, round_id=rnd.id, history=True)] == [r.id for r in first]
     # as with `xltemplate import`: the PDF, which tells no department, waits under 未识别的文件
-    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "valid", "102": "valid"}
+    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "pending", "102": "pending"}
     [pdf] = departments.unrecognized(store, rnd)
     assert pdf.status == "unreadable" and departments.round_totals(store, rnd).unrecognized == 1
 

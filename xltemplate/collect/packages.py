@@ -92,11 +92,14 @@ def templates_zip(store: Store, rnd: Round) -> bytes:
 
 
 def annotated_zip(store: Store, rnd: Round) -> bytes:
-    """The annotated copy of every current invalid return of the round, a folder per department."""
+    """The annotated copy of every current return of the round to be corrected (有错误, and 已退回
+    with a reviewer's reasons), a folder per department."""
     out = io.BytesIO()
     taken: set[str] = set()
+    to_fix = [*returns.query(store, round_id=rnd.id, status="invalid", withdrawn=False),
+              *returns.query(store, round_id=rnd.id, state="returned", withdrawn=False)]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for r in returns.query(store, round_id=rnd.id, status="invalid", withdrawn=False):
+        for r in to_fix:
             stored = intake.annotated(store, r.id) if r.id is not None else None
             if stored is None:
                 continue

@@ -1,6 +1,12 @@
 """Who may do what: staff pages need a live session, staff actions also a same-site request that
 carries the session's CSRF token; the API needs a live API token.
 
+Roles (:mod:`xltemplate.collect.accounts`): every account reads every page; the actions that run
+the rounds (create, close, links, uploads, withdrawals, assigning files) need an admin or staff
+account (:func:`action`'s default), admin pages an admin; a review decision is open to any
+account here and decided by :func:`xltemplate.collect.reviews.may_decide` (which department, which
+stage), the same rule the command line and the API apply.
+
 A cross-site POST carrying the staff cookie does nothing: a browser sends ``Sec-Fetch-Site``
 (or ``Origin``) with it, which must say this site, and it cannot know the session's CSRF token,
 which every state-changing form carries and which is compared in constant time.  The site is
@@ -20,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..collect import accounts
+from ..messages import t
 from .responses import SESSION_COOKIE, path_for, portal, redirect_path
 from .security import FORM_LIMIT, limit_body
 
@@ -70,9 +77,11 @@ def page(fn: Page, *, admin: bool = False) -> Endpoint:
     return endpoint
 
 
-def action(fn: Action, *, admin: bool = False, max_files: int = 0, limit: int = FORM_LIMIT) -> Endpoint:
+def action(fn: Action, *, admin: bool = False, anyone: bool = False, max_files: int = 0,
+           limit: int = FORM_LIMIT, max_fields: int = 50) -> Endpoint:
     """A staff action (POST): same site, a live session, and the session's CSRF token in the form;
-    a body of at most ``limit`` bytes."""
+    a body of at most ``limit`` bytes.  It runs the rounds, so it needs an admin or staff account,
+    unless ``anyone`` (logging out; a review decision, whose rule is the domain's) or ``admin``."""
 
     async def endpoint(request: Request) -> Response:
         if cross_site(request):
@@ -82,10 +91,12 @@ def action(fn: Action, *, admin: bool = False, max_files: int = 0, limit: int = 
             return _to_login(request)
         if admin and sess.user.role != "admin":
             raise HTTPException(403)
+        if not anyone and not sess.user.manages:
+            raise HTTPException(403, t("err_manage_only"))
         request = limit_body(request, limit)
         request.scope["xt_session"] = sess
         try:
-            form = await request.form(max_files=max_files, max_fields=50)
+            form = await request.form(max_files=max_files, max_fields=max_fields)
         except HTTPException:
             raise
         except Exception as exc:  # a malformed body (python-multipart's errors, bad encodings)

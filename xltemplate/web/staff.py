@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import accounts, departments, events, files, intake, jobs, links, packages, returns, rounds
+from ..collect import accounts, departments, events, files, intake, jobs, links, packages, returns, reviews, rounds
 from ..collect.distribute import RosterError
 from ..collect.report import ReportError, round_report
 from ..collect.rounds import Round
@@ -126,7 +126,7 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
     """The same as ``distribute --db``: the round, its roster, a template and a link per department;
     then one zip with the templates and the list of links, offered once."""
     store = portal(request).store
-    values = {k: field(form, k) for k in ("form", "year", "deadline", "name")}
+    values = {k: field(form, k) for k in ("form", "year", "deadline", "name", "stages")}
     problems: list[str] = []
     year = deadline = None
     if values["year"]:
@@ -146,6 +146,10 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
         model = load_form(values["form"])
     except (FormNotFound, OSError, ValueError):
         problems.append(t("form_unknown", form=values["form"]))
+    try:
+        rounds.stage_names(values["stages"])
+    except rounds.RoundError as exc:
+        problems.append(str(exc))
     if problems:
         return rounds_page(request, sess, problems, values, 400)
     assert isinstance(upload, UploadFile)
@@ -153,7 +157,7 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
         rnd, fid = packages.open_round(store, model, upload.file.read(), upload.filename or "",
                                        portal(request).data_dir, name=values["name"] or None, year=year,
                                        deadline=deadline, actor=sess.user.name, base_url=str(request.base_url),
-                                       address=address(request))
+                                       address=address(request), stages=values["stages"] or None)
     except RosterError as exc:
         return rounds_page(request, sess, exc.problems, values, 400)
     return redirect_path(path_for(request, "round", rid=rnd.id) + f"?package={fid}")
@@ -172,11 +176,16 @@ def package(request: Request, sess: accounts.Session, form: FormData) -> Respons
 
 
 def dashboard(request: Request, sess: accounts.Session) -> Response:
+    """A round: where each department stands.  A reviewer's opens on the departments of their 科室
+    (``?all=1``: every department), the totals staying the round's."""
     rnd = _round(request)
     store = portal(request).store
     lines = departments.status(store, rnd)
     totals = departments.round_totals(store, rnd, lines)
     q = request.query_params
+    narrowed = sess.user.role == "reviewer" and sess.user.office is not None and q.get("all") != "1"
+    if narrowed:
+        lines = [d for d in lines if reviews.mine(sess.user, d.office)]
     want = q.get("status", "")
     want = want if want in departments.STATES else ""
     sort = q.get("sort", "code")
@@ -190,16 +199,18 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
              "returns": lambda d: d.returns, "name": lambda d: d.name, "code": lambda d: d.code}[sort]
     shown.sort(key=order, reverse=desc)
     package_id = _int(q.get("package"))
-    query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else ""}
+    query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else "",
+             "all": "1" if q.get("all") == "1" else ""}
     context = {"round": rnd, "form_title": rounds.form_titles(store).get(rnd.form_id, rnd.form_id),
                "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
                "search": search, "statuses": departments.STATES, "sorts": SORTS, "package": package_id,
-               "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id)}
+               "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id),
+               "narrowed": narrowed, "office": sess.user.office}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
     roster = {line.code: line.name for line in rounds.roster_of(store, rnd.id)}
     return render(request, "dashboard.html", unrecognized=departments.unrecognized(store, rnd), roster=roster,
-                  **context)
+                  warnings=departments.frequent_warnings(store, rnd), **context)
 
 
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -347,11 +358,13 @@ def report(request: Request, sess: accounts.Session) -> Response:
     suffix = request.path_params["fmt"]
     if suffix not in ("xlsx", "csv"):
         raise HTTPException(404)
+    approved = request.query_params.get("approved") == "1"  # the approved returns alone
     try:
-        content = round_report(portal(request).store, rnd, "." + suffix, portal(request).data_dir)
+        content = round_report(portal(request).store, rnd, "." + suffix, portal(request).data_dir,
+                               approved_only=approved)
     except ReportError as exc:
         raise HTTPException(400, str(exc)) from exc
-    name = f"{rnd.name}_{t('sheet_summary')}.{suffix}"
+    name = f"{rnd.name}_{t('sheet_summary')}{t('report_approved_only') if approved else ''}.{suffix}"
     _record(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "report"})
     return download(content, name)
 
@@ -419,7 +432,7 @@ def routes() -> list[Route]:
         Route("/", home, name="home"),
         Route("/login", login_page, methods=["GET"], name="login"),
         Route("/login", limited(FORM_LIMIT)(login), methods=["POST"], name="login_post"),
-        Route("/logout", action(logout), methods=["POST"], name="logout"),
+        Route("/logout", action(logout, anyone=True), methods=["POST"], name="logout"),
         Route("/rounds", page(rounds_page), methods=["GET"], name="rounds"),
         Route("/rounds", action(create_round, max_files=1, limit=ROSTER_LIMIT), methods=["POST"], name="round_new"),
         Route("/rounds/{rid:id}", page(dashboard), name="round"),
