@@ -168,7 +168,8 @@ def test_reviewers_and_viewers_cannot_run_rounds_and_only_an_admin_manages_accou
     res = admin.post("/users", data={"csrf": csrf_of(page.text), "name": "新审核员", "password": "correct horse 12",
                                      "role": "reviewer", "office": "经济建设科", "stages": "初审，复审"})
     assert res.status_code == 303
-    assert re.search(r"新审核员</td><td>审核人员</td><td>经济建设科</td><td>初审、复审", admin.get("/users").text)
+    row = re.search(r'<tr data-user="新审核员">(.*?)</tr>', admin.get("/users").text, re.S).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[:4] == ["新审核员", "审核人员", "经济建设科", "初审、复审"]
     bad = admin.post("/users", data={"csrf": csrf_of(page.text), "name": "乙", "password": "correct horse 12",
                                      "role": "viewer", "office": "经济建设科"})
     assert bad.status_code == 400 and "只有审核人员" in bad.text

@@ -135,7 +135,13 @@ def sentence(ev: Event, lang: str = "zh", now: dt.datetime | None = None) -> str
         "status": _status(d.get("status"), lang), "reason": d.get("reason") or "—", "job": d.get("job") or "—",
         "n": len(files) if files else d.get("templates", 0), "roster": d.get("roster", 0),
         "name": d.get("name") or "—", "token": d.get("id") or "—", "message": d.get("message") or "",
-        "replaces": t("event_replaces", lang, ids=t("list_sep", lang).join(replaced)) if replaced else ""}
+        "replaces": t("event_replaces", lang, ids=t("list_sep", lang).join(replaced)) if replaced else "",
+        "stage": d.get("stage_name") or "—", "role": d.get("role") or "—",
+        "decision": t("decision_" + d["decision"], lang) if d.get("decision") in ("approved", "returned") else "—",
+        "grade": t("event_grade", lang, grade=d["grade"]) if d.get("grade") else "",
+        "reasons": "".join(t("event_reason", lang, label=r.get("label") or t("whole_return", lang),
+                             cell=r.get("cell") or "—", text=r.get("text") or "")
+                           for r in d.get("reasons") or [] if isinstance(r, dict))}
     key = f"event_{ev.action}"
     if ev.action == "upload":
         key += "_" + (d.get("via") if d.get("via") in ("link", "bulk") else "other")

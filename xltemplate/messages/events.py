@@ -11,7 +11,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "event_no_department": {"zh": "（未识别的部门）", "en": "(no department)"},
     "event_no_round": {"zh": "（无轮次）", "en": "(no round)"},
     "event_replaces": {"zh": "，替换了报送 {ids}", "en": ", replacing return {ids}"},
-    "event_status_valid": {"zh": "通过", "en": "valid"},
+    "event_status_valid": {"zh": "检查无误", "en": "passes the check"},
     "event_status_invalid": {"zh": "有错误", "en": "with errors"},
     "event_status_unreadable": {"zh": "无法读取", "en": "unreadable"},
     "event_status_duplicate": {"zh": "与之前收到的文件相同", "en": "the same as a file received before"},
@@ -66,6 +66,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{at} {who} 生成了“{round}”的模板和链接包",
         "en": "{at} {who} made the package of templates and links of “{round}”",
     },
+    "event_review": {
+        "zh": "{at} {who} 在“{stage}”环节审核了 {department} 的报送 #{id}：{decision}{grade}{reasons}",
+        "en": "{at} {who} reviewed return #{id} of {department} at stage “{stage}”: {decision}{grade}{reasons}",
+    },
+    "event_grade": {"zh": "，评级 {grade}", "en": ", graded {grade}"},
+    "event_reason": {"zh": "；{label}（{cell}）：{text}", "en": "; {label} ({cell}): {text}"},
+    "event_user_added": {"zh": "{at} {who} 添加了账号“{name}”（{role}）", "en": "{at} {who} added the account “{name}” ({role})"},
+    "event_user_role": {"zh": "{at} {who} 把账号“{name}”的角色改为 {role}", "en": "{at} {who} made “{name}” a {role}"},
     "event_api_token": {"zh": "{at} {who} 生成了接口令牌“{name}”", "en": "{at} {who} made the API token “{name}”"},
     "event_api_token_revoked": {"zh": "{at} {who} 作废了接口令牌 #{token}", "en": "{at} {who} revoked API token #{token}"},
     # the audit page
