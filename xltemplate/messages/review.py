@@ -113,4 +113,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "clerk_returned_hint": {"zh": "请按下列审核意见修改后重新上传（可直接修改批注退回件后上传）。", "en": "Correct these and upload again (the annotated copy can be corrected and uploaded as it is)."},
     "err_api_no_account": {"zh": "这个接口令牌不属于任何有效账号，不能审核", "en": "This API token belongs to no live account and cannot review"},
     "err_api_body": {"zh": "请求内容不对：{detail}", "en": "The request body is wrong: {detail}"},
+    "review_to_decision": {"zh": "写审核结论", "en": "To the decision"},
+    "clerk_reasons_fix_hint": {"zh": "批注退回件中审核意见所在的格子标为蓝色并附意见，可直接在其中修改后上传。", "en": "In the annotated copy the reasons' cells are blue with the reason beside them; correct it and upload it as it is."},
 }
