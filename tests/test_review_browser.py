@@ -99,8 +99,6 @@ def test_the_review_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         assert "有效维护" in row.inner_text() and "指标值没有数值" in row.inner_text()  # the warning beside it
         row.locator("textarea").fill("指标值应有数值，如 满意度≥95%")
         page.locator("textarea[name='r:']").fill("请同时核对成本指标与预算明细")
-        page.evaluate("window.scrollTo(0, 0)")
-        _shot(page, "review-top.png", tmp_path, full=False)  # the return, its stage, the sections begin
         row.evaluate("el => el.scrollIntoView({block: 'center'})")
         _shot(page, "review-page.png", tmp_path, full=False)  # a warning beside the value, a reason written
         page.click("button[value=returned]")
