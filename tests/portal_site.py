@@ -41,6 +41,8 @@ class Site:
     templates: dict[str, Path] = field(default_factory=dict)
     job: int = 0
     seed: dict[str, Any] = field(default_factory=dict)
+    pending: int = 0  # a return waiting for its review (101's)
+    returned: int = 0  # a return a reviewer sent back with reasons (103's)
 
     @property
     def url(self) -> str:
@@ -132,6 +134,14 @@ def build(folder: Path) -> Site:
             break
         time.sleep(0.1)
     staff.post("/tokens", data={"csrf": csrf_of(staff.get("/tokens").text), "name": "预算系统"})
+    # a return waiting for its review, and one sent back with reasons at a field and for the whole
+    reviews = staff.get("/rounds/1/reviews").text
+    ids = dict((code, int(sid)) for sid, code in re.findall(r'<tr data-id="(\d+)" data-code="(\d+)"', reviews))
+    site.pending, site.returned = ids["101"], ids["103"]
+    res = staff.post(f"/returns/{site.returned}/review", data={
+        "csrf": staff.csrf, "decision": "returned", "r:": "成本指标与预算明细不符，请核对",
+        "r:/indicators/annual/benefit/social/0/value": "请写明数值，如 ≥95%"})
+    assert res.status_code == 303, res.text
     staff.post("/rounds/2/close", data={"csrf": staff.csrf})
     staff.close()
     return site

@@ -11,7 +11,7 @@ from conftest import poke, write_return
 from xltemplate.collect.annotate import annotate
 from xltemplate.collect.importer import import_workbook
 from xltemplate.form.model import META_SHEET
-from xltemplate.xlsx.writer import ERROR_FILL
+from xltemplate.xlsx.writer import ERROR_FILL, WARNING_FILL
 
 
 @pytest.fixture
@@ -33,8 +33,15 @@ def test_annotated_copy_marks_every_wrong_cell(tmp_path, wuhai, invalid_return) 
     assert out.endswith("市信访局_退回修改.xlsx")
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == "错误清单" and wb.active.title == "错误清单"
-    listed = [[c.value for c in row] for row in wb["错误清单"].iter_rows(min_row=2)]
+    rows = [[c.value for c in row] for row in wb["错误清单"].iter_rows(min_row=2)]
+    listed = [row for row in rows if row[6] == "错误"]
     assert len(listed) == len(result.errors)
+    # the warnings (提示) follow, in their own colour: seed 000's 按季度发放 has no number
+    notes = [row for row in rows if row[6] == "提示"]
+    assert len(notes) == len(result.warnings) and any(row[4] == "按季度发放" for row in notes)
+    f = wuhai.by_pointer["/indicators/annual/output/timeliness/0/value"]
+    assert wb[f.sheet][f.cell].fill.fgColor.rgb.endswith(WARNING_FILL.lstrip("#"))
+    assert "提示：指标值没有数值" in wb[f.sheet][f.cell].comment.text
     for row, error in zip(listed, result.errors, strict=True):
         f = wuhai.field_for(error.pointer)
         assert row[1:4] == [f.sheet, f.cell, error.label] and row[5] == error.message

@@ -187,7 +187,7 @@ def test_cli_import_folder_summary_and_exit_code(tmp_path, wuhai, seed0, jobs) -
     res = CliRunner().invoke(main, ["import", str(tmp_path / "in"), "--db", str(tmp_path / "x.db"),
                                     "--jobs", str(jobs)])
     assert res.exit_code == 0, res.output
-    assert "市信访局" in res.output and "通过" in res.output
+    assert "市信访局" in res.output and "检查无误" in res.output
     (tmp_path / "in" / "bad.xlsx").write_bytes(b"nope")
     res = CliRunner().invoke(main, ["import", str(tmp_path / "in"), "--db", str(tmp_path / "x.db")])
     assert res.exit_code == 1 and "bad.xlsx" in res.output and "无法读取" in res.output

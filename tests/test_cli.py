@@ -90,6 +90,6 @@ def test_fill_as_an_issued_template_carries_its_identity(tmp_path) -> None:
     assert {k: copy[1][k] for k in ("department", "department_code", "year")} == \
         {"department": "市信访局", "department_code": "101", "year": "2021"}
     res = run("status")  # the default database in the current folder
-    assert "市信访局  通过" not in res.output
+    assert "市信访局  待审核" not in res.output
     assert run("import", str(filled)).exit_code == 0
-    assert "市信访局  通过" in run("status").output
+    assert "市信访局  待审核" in run("status").output

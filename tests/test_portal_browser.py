@@ -1,7 +1,7 @@
 """The whole loop in a real browser (Playwright driving the installed Chromium), against a real
 ``xltemplate serve``: staff log in and create a round from a roster; a clerk opens the
 department's link, downloads the template, uploads it with a mistake, reads the error, uploads
-the corrected copy; the dashboard shows 通过 for that department and 未报送 for another (and
+the corrected copy; the dashboard shows 待审核 for that department and 未报送 for another (and
 refreshes itself); staff bulk-upload returns received by mail and watch the job; staff
 download the 汇总 and the test opens it.  Pages work without JavaScript too.
 
@@ -128,7 +128,8 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         cp.set_input_files("input[name=file]", str(tmp_path / "clerk" / "改好的.xlsx"))
         cp.click("text=上传并检查")
         text = cp.locator("#receipt").inner_text()
-        assert "通过" in text and "已替换原来的报送" in text and "填好的.xlsx" in text
+        assert "检查无误，等待财政局审核" in text and "已替换原来的报送" in text and "填好的.xlsx" in text
+        assert "提示 6 条" in text  # seed 000's 指标值 without numbers and its rows of 无
 
         # more departments return (by their links, outside the browser)
         def send(code: str, name: str, mistake: bool = False) -> None:
@@ -144,11 +145,11 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
                 assert res.status_code == 200
 
         send("103", "市教育局")
-        # the dashboard: 通过 for the clerk's department, 未报送 for another; it refreshes itself
+        # the dashboard: 待审核 for the clerk's department, 未报送 for another; it refreshes itself
         page.goto(round_url)
         status = {r.get_attribute("data-code"): r.locator("td").nth(2).inner_text()
                   for r in page.locator("#departments tbody tr").all()}
-        assert status == {"101": "通过", "102": "未报送", "103": "通过", "104": "未报送", "105": "未报送"}
+        assert status == {"101": "待审核", "102": "未报送", "103": "待审核", "104": "未报送", "105": "未报送"}
         assert "已报送 2 / 5 个部门" in page.locator(".totals").inner_text()
         send("104", "市民政局", mistake=True)
         expect(page.locator('tr[data-code="104"]')).to_contain_text("有错误", timeout=20000)  # no reload
@@ -171,7 +172,7 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         expect(page.locator("#live")).to_contain_text("已完成", timeout=30000)
         expect(page.locator("#job-progress")).to_have_attribute("value", "2")
         assert "无法读取" in page.locator("#live").inner_text()
-        page.goto(round_url + "?status=valid")
+        page.goto(round_url + "?status=pending")
         assert {r.get_attribute("data-code") for r in page.locator("#departments tbody tr").all()} == \
             {"101", "103", "105"}
 

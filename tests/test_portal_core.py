@@ -77,14 +77,17 @@ def test_staff_list_accounts_and_reset_a_forgotten_password_which_unlocks_it(db_
     store = Store(db_url)
     accounts.add_user(store, "张三", "forgotten pass 1", "admin")
     accounts.add_user(store, "李四", "another pass 12")
+    accounts.add_user(store, "王审", "reviewer pass 12", "reviewer", office="行政政法科", stages=["初审"])
     for _ in range(accounts.MAX_FAILURES):
         with pytest.raises(accounts.AccountError):
             accounts.authenticate(store, "张三", "wrong")
     res = CliRunner().invoke(main, ["users", "--db", db_url])
-    assert res.exit_code == 0 and res.output.split()[:5] == ["用户名", "角色", "状态", "最近登录", "锁定至"], res.output
+    assert res.exit_code == 0 and res.output.split()[:7] == ["用户名", "角色", "归口科室", "审核环节", "状态", "最近登录",
+                                                            "锁定至"], res.output
     lines = {line.split()[0]: line.split()[1:] for line in res.output.splitlines()[2:]}
     assert lines["张三"][:2] == ["admin", "正常"] and len(lines["张三"]) == 4  # locked: until when (a date and a time)
     assert lines["李四"] == ["staff", "正常"]
+    assert lines["王审"] == ["reviewer", "行政政法科", "初审", "正常"]  # a reviewer's 科室 and stages
     res = CliRunner().invoke(main, ["users", "password", "张三", "--db", db_url], input="new password 12\n")
     assert res.exit_code == 0 and "已为用户“张三”设置新密码" in res.output, res.output
     assert accounts.authenticate(store, "张三", "new password 12").name == "张三"  # unlocked, the new one
@@ -213,7 +216,7 @@ def test_intake_of_one_upload_through_a_link(two_departments, wuhai, seed0, tmp_
     again = intake.receive(store, good, "good.xlsx", link)
     assert again.status == "duplicate" and again.submission == second.submission
     [line, other] = departments.status(store, rnd)
-    assert (line.status, line.returns) == ("valid", 1) and other.status == "not_returned"
+    assert (line.status, line.returns) == ("pending", 1) and other.status == "not_returned"
     # the same file through another department's link, and another department's template: refused
     link2 = _link(store, "102")
     for data in (good, clerk_fills(folder / issued[1].file, wuhai, as_department(seed0, "市财政局", "102"),
@@ -294,7 +297,7 @@ def test_a_bulk_job_run_again_imports_nothing_twice(two_departments, wuhai, seed
     assert {r["stored"] for r in jobs.get(store, job_id).results} == {"duplicate"}
     assert [r.id for r in returns.query(store, round_id=rnd.id, history=True)] == [r.id for r in first]
     # as with `xltemplate import`: the PDF, which tells no department, waits under 未识别的文件
-    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "valid", "102": "valid"}
+    assert {d.code: d.status for d in departments.status(store, rnd)} == {"101": "pending", "102": "pending"}
     [pdf] = departments.unrecognized(store, rnd)
     assert pdf.status == "unreadable" and departments.round_totals(store, rnd).unrecognized == 1
 

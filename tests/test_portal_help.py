@@ -24,8 +24,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--lang=zh-CN"]
 DESK, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
-CLERK_HELP = ["填报帮助", "浅黄色的单元格是填写处", "提示", "输入有误", "有错误", "通过", "D6", "D 列第 6 行",
-              "下载批注退回件", "改正后重新上传", "遇到问题找谁", "保存为 .xlsx 格式"]
+CLERK_HELP = ["填报帮助", "浅黄色的单元格是填写处", "提示", "输入有误", "有错误", "待审核", "已退回", "D6",
+              "D 列第 6 行", "下载批注退回件", "改正后重新上传", "遇到问题找谁", "保存为 .xlsx 格式"]
 STAFF_HELP = ["使用帮助", "新建收集轮次", "下载模板和链接清单", "只能下载一次", "把链接发给各部门", "查看报送情况",
               "批量上传邮件收到的报表", "下载汇总表", "撤回", "截止关闭本轮"]
 

@@ -184,6 +184,8 @@ def _staff_pages(site: Site) -> dict[str, str]:
             "部门（有错误、被拒收的上传、历史）": "/rounds/1/d/101", "部门（名称很长）": "/rounds/1/d/102",
             "部门（已撤回）": "/rounds/1/d/104", "已关闭的轮次": "/rounds/2", "批量导入": f"/rounds/1/jobs/{site.job}",
             "操作记录": "/audit", "操作记录（按部门）": "/audit?round=1&department=102", "接口令牌": "/tokens",
+            "审核列表": "/rounds/1/reviews", "审核页（待审核）": f"/returns/{site.pending}/review",
+            "审核页（已退回）": f"/returns/{site.returned}/review", "账号": "/users",
             "使用帮助": "/help/staff", "填报帮助": "/help/clerk", "找不到的页面": "/rounds/999",
             # the questions before destructive actions, and the admin's settings
             "确认截止": "/rounds/1/close", "确认重新生成全部链接": "/rounds/1/links",
@@ -193,6 +195,7 @@ def _staff_pages(site: Site) -> dict[str, str]:
 
 def _public_pages(site: Site) -> dict[str, str]:
     return {"登录": "/login", "部门的链接": site.links["101"], "部门的链接（名称很长）": site.links["102"],
+            "部门的链接（已退回）": site.links["103"],
             "已截止的轮次的链接": site.closed_links["102"], "无效的链接": "/l/" + "x" * 43,
             "填报帮助（部门）": "/help/clerk"}
 
@@ -280,7 +283,8 @@ def test_the_exports_say_the_forms_words(site: Site) -> None:
         for row in ws.iter_rows(values_only=True):
             _words(" ".join(str(v) for v in row if isinstance(v, str)), f"汇总.xlsx / {ws.title}", strict=False)
     indicators = list(book["项目绩效指标"].iter_rows(min_row=2, values_only=True))
-    assert {r[4] for r in indicators} == {"年度"} and {"产出指标", "效益指标"} <= {r[5] for r in indicators}
+    assert {r[4] for r in indicators} == {"待审核", "已退回"}  # the review state, in words
+    assert {r[6] for r in indicators} == {"年度"} and {"产出指标", "效益指标"} <= {r[7] for r in indicators}
     summary = client.get("/rounds/1/report.csv").content.decode("utf-8-sig")
     for row in csv.reader(io.StringIO(summary)):
         _words(" ".join(row), "汇总.csv", strict=False)

@@ -130,8 +130,8 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
 
     ws = wb["汇总"]
     heads = [c.value for c in ws[1]]
-    assert heads[:6] == ["记录号", "部门", "部门代码", "报送编号", "文件", "接收时间"]
-    assert heads[6:] == [f.label for f in wuhai.fields if f.array is None]
+    assert heads[:8] == ["记录号", "部门", "部门代码", "报送编号", "审核状态", "评级", "文件", "接收时间"]
+    assert heads[8:] == [f.label for f in wuhai.fields if f.array is None]
     assert all(isinstance(r["记录号"], int) for r in _rows(ws))  # what `withdraw` takes
     rows = _rows(ws)
     assert [(r["部门"], r["部门代码"], r["报送编号"], r["文件"]) for r in rows] == [
@@ -162,8 +162,9 @@ def test_xlsx_report(imported, tmp_path: Path, wuhai: FormModel, seed0) -> None:
         ("市财政局", "B-1", 1, "社会化聘用人员经费", 30, "项目预算明细")]
 
     ws = wb["项目绩效指标"]
-    assert [c.value for c in ws[1]] == ["记录号", "部门", "部门代码", "报送编号", "期间", "类别", "子类", "区域",
-                                        "行号", "三级指标", "指标值"]
+    assert [c.value for c in ws[1]] == ["记录号", "部门", "部门代码", "报送编号", "审核状态", "评级", "期间", "类别",
+                                        "子类", "区域", "行号", "三级指标", "指标值"]
+    assert {r["审核状态"] for r in _rows(ws)} == {"待审核"}
     got = [(r["期间"], r["类别"], r["子类"], r["行号"], r["三级指标"], r["指标值"]) for r in _rows(ws)]
     assert sorted(got) == sorted(indicators)
     first = _rows(ws)[0]
@@ -216,7 +217,8 @@ def test_jsonl_report(imported, tmp_path: Path) -> None:
     assert write_report(store, out) == {"汇总": 2}
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [set(x) for x in lines] == [{"department", "department_code", "submission_id", "file", "received_at",
-                                        "data"}] * 2
+                                        "review", "grade", "data"}] * 2
+    assert [(x["review"], x["grade"]) for x in lines] == [("pending", None)] * 2
     assert [(x["department"], x["department_code"], x["submission_id"], x["file"]) for x in lines] == [
         ("市信访局", "101", "A-1", "a.xlsx"), ("市财政局", "102", "B-1", "b-fixed.xlsx")]
     assert lines[0]["data"] == a and lines[1]["data"] == b
@@ -304,8 +306,9 @@ def test_a_new_forms_grouped_table_is_reported_from_its_schema_alone(tmp_path: P
     store = Store(f"sqlite:///{tmp_path / 'q.db'}")
     try:
         assert batch.run([ret], store=store, jobs=1, form=str(path)).total()["valid"] == 1
-        for lang, group, heads in (("zh", zh, ["记录号", "部门", "部门代码", "报送编号"]),
-                                   ("en", en, ["Record", "Department", "Department code", "Submission ID"])):
+        for lang, group, heads in (("zh", zh, ["记录号", "部门", "部门代码", "报送编号", "审核状态", "评级"]),
+                                   ("en", en, ["Record", "Department", "Department code", "Submission ID", "Review",
+                                               "Grade"])):
             out = tmp_path / f"{lang}.xlsx"
             counts = write_report(store, out, form=str(path), lang=lang)
             assert counts["分季计划"] == 2

@@ -100,7 +100,7 @@ def test_two_projects_of_one_department_are_both_current(one_department, wuhai, 
     rows = current_returns(store, rnd)
     assert sorted(r.project for r in rows) == ["外派人员生活补贴", "社会化聘用人员经费"]
     [dept] = departments.status(store, rnd)
-    assert (dept.status, dept.returns, dept.valid) == ("valid", 2, 2)
+    assert (dept.status, dept.returns, dept.counts.pending) == ("pending", 2, 2)
     # a corrected copy of one project (full-width letters and a stray space in its name) replaces only it
     fixed = as_department(seed0, "市信访局", "101", "外派人员 生活补贴")
     fixed["cover"]["preparer"] = "王晓东"
@@ -154,7 +154,7 @@ def test_a_roster_of_projects_keeps_a_renamed_project_one_return(tmp_path, db_ur
     assert [(r.department_code, r.project) for r in rows] == [("101", "驻外人员生活补贴")]
     status = {d.code: d for d in departments.status(store, rnd)}
     assert list(status) == ["101", "102"]  # a department once, however many projects it was asked for
-    assert (status["101"].status, status["101"].returns) == ("valid", 1)
+    assert (status["101"].status, status["101"].returns) == ("pending", 1)
     assert status["102"].status == "not_returned"
     store.dispose()
 
@@ -172,18 +172,18 @@ def test_who_has_not_returned(tmp_path, db_url, wuhai, seed0) -> None:
     bad = clerk_fills(tmp_path / "out" / issued[2].file, wuhai, wrong, tmp_path / "in" / "c.xlsx")
     import_all(store, good, bad)
     lines = departments.status(store, rnd)
-    assert [(d.code, d.status, d.returns, d.valid) for d in lines] == [
-        ("101", "valid", 1, 1), ("102", "not_returned", 0, 0), ("103", "invalid", 1, 0)]
+    assert [(d.code, d.status, d.returns, d.counts.pending, d.counts.invalid) for d in lines] == [
+        ("101", "pending", 1, 1, 0), ("102", "not_returned", 0, 0, 0), ("103", "invalid", 1, 0, 1)]
     assert lines[0].last_sent is not None and lines[1].last_sent is None
     totals = departments.totals(lines)
-    assert (totals.departments, totals.returned, totals.not_returned, totals.valid) == (3, 2, 1, 1)
+    assert (totals.departments, totals.sent, totals.not_returned, totals.pending, totals.invalid) == (3, 2, 1, 1, 1)
     counts = write_report(store, tmp_path / "汇总.xlsx")
     assert counts["报送情况"] == 3 and counts["未报送"] == 1
     wb = openpyxl.load_workbook(tmp_path / "汇总.xlsx")
     missing = list(wb["未报送"].iter_rows(values_only=True))
     assert missing == [("部门代码", "部门", "联系人"), ("102", "市财政局", "王某 1351473****")]
     table = list(wb["报送情况"].iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[2], r[3], r[4]) for r in table] == [("101", "通过", 1, 1), ("102", "未报送", 0, 0),
+    assert [(r[0], r[2], r[3], r[4]) for r in table] == [("101", "待审核", 1, 0), ("102", "未报送", 0, 0),
                                                          ("103", "有错误", 1, 0)]
     # the command line says the same
     url = store.url
@@ -192,7 +192,8 @@ def test_who_has_not_returned(tmp_path, db_url, wuhai, seed0) -> None:
     assert res.exit_code == 0, res.output
     assert "市财政局  未报送" in res.output and "未报送 1" in res.output and rnd.name in res.output
     data = json.loads(CliRunner().invoke(main, ["status", "--db", url, "--json"]).output)
-    assert [d["status"] for d in data["departments"]] == ["valid", "not_returned", "invalid"]
+    assert [d["status"] for d in data["departments"]] == ["pending", "not_returned", "invalid"]
+    assert set(data["totals"]) >= {"not_returned", "invalid", "unreadable", "returned", "pending", "approved"}
 
 
 def test_a_withdrawn_return_leaves_report_and_status_and_can_be_restored(one_department, wuhai, seed0,
@@ -206,7 +207,7 @@ def test_a_withdrawn_return_leaves_report_and_status_and_can_be_restored(one_dep
     row = returns.withdraw(store, wrong_id, "测试用的副本", "张三")
     assert row.withdrawn_by == "张三" and row.withdraw_reason == "测试用的副本" and row.withdrawn_at
     [dept] = departments.status(store, rnd)
-    assert (dept.returns, dept.valid) == (1, 1)
+    assert (dept.returns, dept.counts.pending) == (1, 1)
     assert write_report(store, tmp_path / "r.xlsx")["汇总"] == 1
     history = returns.query(store, round_id=rnd.id, history=True)
     assert {r.id for r in history} == {seen[0][1].id, wrong_id}  # it stays in history
@@ -318,7 +319,7 @@ def test_next_years_round_carries_continuing_projects_forward(tmp_path, db_url, 
     assert done.identity.round_id == rounds.find_round(store, "2027").id
     assert done.identity.return_key.endswith(f"|sid|{new[1].submission_id}")  # a project template: its id
     status = {d.code: d for d in departments.status(store, rounds.find_round(store, "2027"))}
-    assert (status["101"].status, status["102"].status) == ("valid", "not_returned")
+    assert (status["101"].status, status["102"].status) == ("pending", "not_returned")
     store.dispose()
 
 

@@ -156,7 +156,7 @@ def test_staff_assign_or_discard_an_unrecognised_file_and_the_counters_follow(db
     assert (assigned.department_code, assigned.department, assigned.current) == ("101", "市信访局", True)
     assert assigned.project == seed0["cover"]["project_name"]
     assert departments.unrecognized(store, rnd) == [] and departments.round_totals(store, rnd).unrecognized == 0
-    assert {d.code: d.status for d in departments.status(store, rnd)}["101"] == "valid"
+    assert {d.code: d.status for d in departments.status(store, rnd)}["101"] == "pending"
     # a later copy of the same project, assigned too, replaces it (received later)
     batch.run([junk], store=store, jobs=1)
     [later] = departments.unrecognized(store, rnd)

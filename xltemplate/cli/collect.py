@@ -35,6 +35,9 @@ from .common import (
 @click.option("--round", "round_name", default=None, help="轮次名称（默认：年度 + 表单名称）/ round name.")
 @click.option("--year", type=click.IntRange(1990, 2100), default=None, help="预算年度，写入模板 / budget year.")
 @click.option("--deadline", default=None, metavar="YYYY-MM-DD", help="报送截止日期 / deadline.")
+@click.option("--stages", default=None, metavar="初审,复审",
+              help="本轮的审核环节，逗号分隔（默认一个环节：审核）/ the round's review stages, comma-separated "
+                   "(default one: 审核).")
 @click.option("--carry-from", default=None, metavar="ROUND",
               help="为上一轮通过的延续项目各生成一份预填模板 / carry continuing projects forward from ROUND.")
 @click.option("--password", default=None, envvar="XLTEMPLATE_SHEET_PASSWORD")
@@ -45,12 +48,13 @@ from .common import (
                    "the portal's address, for absolute links (default: the one set for the portal).")
 def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: bool, round_name: str | None,
                year: int | None, deadline: str | None, carry_from: str | None, password: str | None,
-               key: str | None, progress: bool | None, base_url: str | None) -> None:
+               key: str | None, progress: bool | None, base_url: str | None, stages: str | None) -> None:
     """按名单生成预填模板并记录收集轮次 / one prefilled template per roster line; records the round.
 
     The round (roster, templates issued, year, deadline) is recorded in the database, so that
     `xltemplate status` shows who has not returned.  A roster with a 项目名称 column lists
-    projects: one template per project.
+    projects: one template per project; a column 归口科室 (or office) assigns each department to
+    the 科室 that reviews its returns.
     """
     from ..api import load_form
     from ..collect.distribute import RosterError, read_roster
@@ -59,8 +63,8 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
 
     lang = state().lang
     when = parse_date(deadline)
-    if no_db and (round_name or carry_from):
-        raise CliError(t("round_needs_db", lang, option="--round/--carry-from"))
+    if no_db and (round_name or carry_from or stages):
+        raise CliError(t("round_needs_db", lang, option="--round/--carry-from/--stages"))
     model = load_form(form)
     rows = read_roster(roster, lang)
     store = None if no_db else open_store(db)
@@ -72,7 +76,7 @@ def distribute(form: str, roster: Path, output: Path, db: str | None, no_db: boo
     try:
         issued = run(model, rows, output, password=password, key=key, source=str(roster), progress=bar.update,
                      store=store, round_name=round_name, year=year, deadline=when, carry_from=carry_from,
-                     created_by=actor(), lang=lang, base_url=base_url)
+                     created_by=actor(), lang=lang, base_url=base_url, stages=stages)
         bar.close()
         click.echo(t("distributed", lang, n=len(issued), path=output, manifest=output / "manifest.csv"), err=True)
         if store is not None:
@@ -94,6 +98,9 @@ def _describe(result: Any, lang: str) -> str:
         where = f"{e.sheet}!{e.cell} " if e.cell else ""
         label = f"{e.label}：" if e.label else ""
         lines.append(f"  {where}{label}{e.message}")
+    for w in result.warnings:
+        where = f"{w.sheet}!{w.cell} " if w.cell else ""
+        lines.append(t("warning_line", lang, where=where, label=f"{w.label}：" if w.label else "", message=w.message))
     return "\n".join(lines)
 
 
@@ -155,7 +162,7 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
             line = returns.receipt_of(result, outcome, identity=done.identity, notes=done.notes, sha256=done.sha256,
                                       annotated=done.annotated)
             sink.write(shapes.encode(line).decode() + "\n")
-        if not quiet and (result.status != "valid" or done.notes):
+        if not quiet and (result.status != "valid" or done.notes or result.warnings):
             text = _describe(result, lang)
             notes = [t("note_line", lang, message=n["message"]) for n in done.notes]
             tqdm.write("\n".join([text, *notes]), file=sys.stderr)
@@ -185,19 +192,22 @@ def import_(inputs: tuple[Path, ...], form: str | None, db: str | None, no_db: b
                    "(optional when the database holds one form).")
 @click.option("--round", "round_name", default=None,
               help="收集轮次（默认：该表单唯一或最新的进行中轮次）/ the round (default: the open one).")
-def report(db: str | None, output: Path, form: str | None, round_name: str | None) -> None:
-    """汇总报表：通过的报送、明细表、错误清单、报送情况 / report: valid returns, tables, errors, status.
+@click.option("--approved-only", is_flag=True,
+              help="只汇总审核通过的报送（各表名注明“审核通过”）/ only the approved returns (the sheets say so).")
+def report(db: str | None, output: Path, form: str | None, round_name: str | None, approved_only: bool) -> None:
+    """汇总报表：检查无误的报送及其审核状态和评级、明细表、错误清单、报送情况 / report: returns that pass the
+    check with their review state and grade, tables, errors, status.
 
     .xlsx: sheets 汇总, one per repeating table, 错误清单, and for a round 报送情况 and 未报送;
     .csv: one file per sheet (OUT, and <OUT stem>.<sheet>.csv beside it); .jsonl: one line per
-    current valid return.
+    current return that passed the check.  --approved-only: the approved returns alone.
     """
     from ..collect.report import write_report
 
     lang = state().lang
     store = open_store(db, must_exist=True)
     try:
-        counts = write_report(store, output, form=form, lang=lang, round_name=round_name)
+        counts = write_report(store, output, form=form, lang=lang, round_name=round_name, approved_only=approved_only)
     finally:
         store.dispose()
     for name, n in counts.items():

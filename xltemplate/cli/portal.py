@@ -78,8 +78,10 @@ def users_group(ctx: click.Context, db: str | None) -> None:
     if not found:
         click.echo(t("users_none", lang))
         return
-    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_account_state", "col_last_login", "col_locked")]]
-    rows += [[a.user.name, a.user.role, t("account_disabled" if a.disabled_at else "account_active", lang),
+    rows = [[t(k, lang) for k in ("col_user", "col_role", "col_office", "col_stages", "col_account_state",
+                                  "col_last_login", "col_locked")]]
+    rows += [[a.user.name, a.user.role, a.user.office or "", "、".join(a.user.stages),
+              t("account_disabled" if a.disabled_at else "account_active", lang),
               local(a.last_login_at), local(a.locked_until)] for a in found]
     click.echo(table(rows))
 
@@ -95,18 +97,27 @@ def _read_password(name: str, lang: str) -> str:
     return password
 
 
+ROLES = ("admin", "staff", "reviewer", "viewer")  # as collect.accounts.ROLES (not imported: start-up time)
+
+
 @users_group.command(name="add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="staff", show_default=True,
+              help="admin 管理员；staff 经办（管理轮次，审核全部）；reviewer 审核人员；viewer 只读 / "
+                   "admin; staff (runs rounds, reviews all); reviewer; viewer (reads only).")
+@click.option("--office", default=None, metavar="科室",
+              help="审核人员的归口科室：只审核名单中归口该科室的部门（不填：全部部门）/ a reviewer's office.")
+@click.option("--stage", "stages", multiple=True, metavar="环节",
+              help="审核人员负责的审核环节，可写多次（不填：全部环节）/ a stage the reviewer holds (repeatable).")
 @db_option
-def users_add(name: str, role: str, db: str | None) -> None:
+def users_add(name: str, role: str, office: str | None, stages: tuple[str, ...], db: str | None) -> None:
     """添加账号；密码从终端读取（非终端时从标准输入）/ add an account; the password from the terminal or stdin."""
     from ..collect import accounts
 
     lang = state().lang
     password = _read_password(name, lang)
     with opened(db, must_exist=False) as store:
-        user = accounts.add_user(store, name, password, role, lang)
+        user = accounts.add_user(store, name, password, role, lang, office=office, stages=stages)
     click.echo(t("user_added", lang, name=user.name, role=user.role, url=store.url), err=True)
 
 

@@ -26,7 +26,7 @@ def _round_line(rnd: Round, lang: str) -> str:
 @click.option("--round", "round_name", default=None, help="收集轮次（默认：唯一或最新的进行中轮次）/ the round.")
 @json_option
 def status(db: str | None, round_name: str | None, as_json: bool) -> None:
-    """各部门报送情况：未报送 / 有错误 / 通过 / 无法读取 / where each roster department stands."""
+    """各部门报送情况：未报送 / 有错误 / 无法读取 / 已退回 / 待审核 / 审核通过 / where each roster department stands."""
     from ..collect import departments, rounds
 
     lang = state().lang
@@ -35,10 +35,11 @@ def status(db: str | None, round_name: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(found)
         return
-    rows = [[t(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_valid",
-                                  "col_last_sent")]]
+    rows = [[t(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_approved",
+                                  "col_last_sent", "col_office")]]
     for d in found.departments:
-        rows.append([d.code, d.name, t("status_" + d.status, lang), str(d.returns), str(d.valid), local(d.last_sent)])
+        rows.append([d.code, d.name, t("status_" + d.status, lang), str(d.returns), str(d.counts.approved),
+                     local(d.last_sent), d.office or ""])
     click.echo(_round_line(found.round, lang))
     click.echo(table(rows, {3, 4}))
     click.echo(t("status_totals", lang, **{f: getattr(found.totals, f) for f in found.totals.__struct_fields__}))
@@ -125,7 +126,7 @@ def returns_(db: str | None, round_name: str | None, department: str | None, his
     for x in found:
         st = "state_withdrawn" if x.withdrawn_at else ("state_current" if x.current else "state_superseded")
         rows.append([str(x.id), x.department_code or "", x.department or "", x.project or "",
-                     t("status_" + x.status, lang), str(x.error_count), t(st, lang), local(x.received_at), x.file])
+                     t("status_" + x.state, lang), str(x.error_count), t(st, lang), local(x.received_at), x.file])
     click.echo(_round_line(rnd, lang))
     click.echo(table(rows, {0, 5}))
 

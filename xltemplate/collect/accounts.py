@@ -28,6 +28,11 @@
   disabled.  Sessions live in the database, so any server process serves any request.  A session
   also carries its *flash*: what the page after a redirect shows once (:func:`put_flash`).
 * **API tokens** are made by staff, shown once, stored as their sha256, and revocable.
+* **Roles.** ``admin`` does everything; ``staff`` runs the rounds (links, uploads, withdrawals)
+  and reviews every department at every stage; a ``reviewer`` reads everything and decides the
+  reviews of the departments of their 科室 (``office``; none: every department) at the stages
+  they hold (``stages``; none: every stage), and changes nothing else; a ``viewer`` reads only.
+  Who may decide which review is :func:`xltemplate.collect.reviews.may_decide`.
 
 Every comparison of a secret with a stored value is by ``hmac.compare_digest`` on hashes.
 """
@@ -55,7 +60,8 @@ from .db import writing
 if TYPE_CHECKING:
     from .store import Store
 
-ROLES = ("admin", "staff")
+ROLES = ("admin", "staff", "reviewer", "viewer")
+MANAGERS = ("admin", "staff")  # run the rounds: create and close them, links, uploads, withdrawals
 MAX_FAILURES = 5  # per (name typed, address) in a window of LOCK_MINUTES
 ADDRESS_FAILURES = 20  # per address, whatever the names, in the same window
 LOCK_MINUTES = 15
@@ -89,6 +95,28 @@ class User:
     id: int
     name: str
     role: str
+    office: str | None = None  # a reviewer's 科室 (None: every department)
+    stages: tuple[str, ...] = ()  # the review stages a reviewer holds (empty: every stage)
+
+    @property
+    def manages(self) -> bool:
+        """Whether the account runs the rounds (anything but reviewing and reading)."""
+        return self.role in MANAGERS
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.name, row.role, row.office or None, tuple(row.stages or ()))
+
+
+def _scope(role: str, office: str | None, stages: Any, lang: str) -> tuple[str | None, list[str] | None]:
+    """A role's 科室 and stages as stored; only a reviewer has them."""
+    if role not in ROLES:
+        raise AccountError(t("user_bad_role", lang, role=role, roles="、".join(ROLES)))
+    office = (office or "").strip() or None
+    wanted = [x.strip() for x in (stages or ()) if x and x.strip()]
+    if (office or wanted) and role != "reviewer":
+        raise AccountError(t("user_scope_reviewer_only", lang))
+    return office, wanted or None
 
 
 @dataclass(frozen=True)
@@ -126,13 +154,14 @@ def same(a: str, b: str) -> bool:
 
 # -- users -------------------------------------------------------------------------------------
 
-def add_user(store: Store, name: str, password: str, role: str = "staff", lang: str = "zh") -> User:
-    """A new staff account; refuses a name taken, an unknown role, a password too short."""
+def add_user(store: Store, name: str, password: str, role: str = "staff", lang: str = "zh", *,
+             office: str | None = None, stages: Any = ()) -> User:
+    """A new staff account; refuses a name taken, an unknown role, a password too short, and a
+    科室 or stages for any role but reviewer."""
     name = (name or "").strip()
     if not name:
         raise AccountError(t("user_needs_name", lang))
-    if role not in ROLES:
-        raise AccountError(t("user_bad_role", lang, role=role, roles="、".join(ROLES)))
+    office, held = _scope(role, office, stages, lang)
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(t("password_too_short", lang, n=MIN_PASSWORD))
     u = store.t.users
@@ -141,8 +170,30 @@ def add_user(store: Store, name: str, password: str, role: str = "staff", lang: 
             raise AccountError(t("user_exists", lang, name=name))
         new = conn.execute(u.insert().returning(u.c.id), {
             "name": name, "role": role, "password_hash": _HASHER.hash(password), "created_at": _now(),
-            "failed_logins": 0}).scalar_one()
-    return User(new, name, role)
+            "failed_logins": 0, "office": office, "stages": held}).scalar_one()
+    return User(new, name, role, office, tuple(held or ()))
+
+
+def set_role(store: Store, name: str, role: str, lang: str = "zh", *, office: str | None = None,
+             stages: Any = ()) -> User:
+    """Give account ``name`` a role (and, for a reviewer, its 科室 and stages)."""
+    office, held = _scope(role, office, stages, lang)
+    u = store.t.users
+    with writing(store.engine) as conn:
+        row = conn.execute(u.update().where(u.c.name == name).values(role=role, office=office, stages=held)
+                           .returning(u.c.id, u.c.name, u.c.role, u.c.office, u.c.stages)).first()
+    if row is None:
+        raise AccountError(t("user_unknown", lang, name=name))
+    return _user(row)
+
+
+def user(store: Store, name: str) -> User | None:
+    """The live (not disabled) account ``name``, or None."""
+    u = store.t.users
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.office, u.c.stages)
+                           .where(u.c.name == (name or "").strip(), u.c.disabled_at.is_(None))).first()
+    return _user(row) if row is not None else None
 
 
 def _change(store: Store, name: str, values: dict[str, Any], lang: str, *, unlock: bool, end_sessions: bool) -> None:
@@ -186,9 +237,9 @@ def users(store: Store) -> list[Account]:
     locked = (sa.select(sa.func.max(th.c.locked_until)).where(th.c.scope == ACCOUNT, th.c.name == u.c.name,
                                                                th.c.locked_until > now).scalar_subquery())
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.disabled_at, u.c.last_login_at,
-                                      locked.label("locked")).order_by(u.c.id)).all()
-    return [Account(User(r.id, r.name, r.role), r.locked, r.disabled_at, r.last_login_at) for r in rows]
+        rows = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.office, u.c.stages, u.c.disabled_at,
+                                      u.c.last_login_at, locked.label("locked")).order_by(u.c.id)).all()
+    return [Account(_user(r), r.locked, r.disabled_at, r.last_login_at) for r in rows]
 
 
 def first_start(store: Store) -> bool:
@@ -277,7 +328,7 @@ def authenticate(store: Store, name: str, password: str, lang: str = "zh", addre
     with writing(store.engine) as conn:
         _undo(conn, store, name, where)
         conn.execute(u.update().where(u.c.id == row.id).values(**values))
-    return User(row.id, row.name, row.role)
+    return _user(row)
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -313,7 +364,8 @@ def session(store: Store, token: str | None) -> Session | None:
     key = digest(token)
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(s.c.token_hash, s.c.csrf, s.c.created_at, s.c.last_seen, s.c.expires_at,
-                                     s.c.flash, u.c.id, u.c.name, u.c.role, u.c.disabled_at)
+                                     s.c.flash, u.c.id, u.c.name, u.c.role, u.c.office, u.c.stages,
+                                     u.c.disabled_at)
                            .select_from(s.join(u, u.c.id == s.c.user_id)).where(s.c.token_hash == key)).first()
     if row is None or not same(row.token_hash, key) or row.disabled_at is not None:
         return None
@@ -325,7 +377,7 @@ def session(store: Store, token: str | None) -> Session | None:
         expires = min(now + dt.timedelta(hours=IDLE_HOURS), row.created_at + dt.timedelta(hours=MAX_HOURS))
         with writing(store.engine) as conn:
             conn.execute(s.update().where(s.c.token_hash == key).values(last_seen=now, expires_at=expires))
-    return Session(User(row.id, row.name, row.role), row.csrf, expires, key, dict(row.flash or {}))
+    return Session(_user(row), row.csrf, expires, key, dict(row.flash or {}))
 
 
 def end_session(store: Store, token: str | None) -> None:
@@ -400,6 +452,19 @@ def revoke_api_token(store: Store, token_id: int) -> None:
     a = store.t.api_tokens
     with writing(store.engine) as conn:
         conn.execute(a.update().where(a.c.id == token_id, a.c.revoked_at.is_(None)).values(revoked_at=_now()))
+
+
+def api_user(store: Store, token: str | None) -> User | None:
+    """The account a live API token acts for (None: no live token, or a token of no live account)."""
+    found = check_api_token(store, token)
+    if found is None:
+        return None
+    a, u = store.t.api_tokens, store.t.users
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.office, u.c.stages)
+                           .select_from(a.join(u, u.c.id == a.c.user_id))
+                           .where(a.c.id == found, u.c.disabled_at.is_(None))).first()
+    return _user(row) if row is not None else None
 
 
 def check_api_token(store: Store, token: str | None) -> int | None:

@@ -1,4 +1,5 @@
-"""Annotated returns: an invalid workbook regenerated from the form model with its mistakes marked.
+"""Annotated returns: a workbook regenerated from the form model with its mistakes marked, and
+the warnings (提示) and a reviewer's reasons (审核意见), each in a colour of its own.
 
 Regenerating (rather than writing into the returned file) keeps what a client may have lost:
 protection, dropdowns, validation and metadata.  The copy keeps the submission id, so the
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..form.model import FormModel
+from ..form.validate import Issue
 from ..xlsx import meta as meta_layout
 from ..xlsx.writer import write_annotated
 from .importer import ImportResult
@@ -17,11 +19,12 @@ from .importer import ImportResult
 SUFFIX = {"zh": "_退回修改", "en": "_to-correct"}
 
 
-def annotated(model: FormModel, result: ImportResult, meta: dict[str, str] | None = None, lang: str = "zh") -> bytes:
-    """The annotated copy of ``result``, as workbook bytes."""
+def annotated(model: FormModel, result: ImportResult, meta: dict[str, str] | None = None, lang: str = "zh",
+              reasons: list[Issue] = ()) -> bytes:
+    """The annotated copy of ``result`` (with a reviewer's ``reasons``), as workbook bytes."""
     keep = {k: v for k, v in (meta or {}).items() if k not in meta_layout.IDENTITY}  # the writer sets those
     return write_annotated(model, result.data or {}, result.errors, submission_id=result.submission_id or "",
-                           extra_meta=keep, lang=lang)
+                           extra_meta=keep, lang=lang, reasons=list(reasons), warnings=result.warnings)
 
 
 def annotated_name(result: ImportResult, lang: str = "zh") -> str:

@@ -4,8 +4,8 @@ SQLite (the embedded default, a file beside the user) and PostgreSQL (several pr
 machines) run the same SQLAlchemy Core code.
 
 * **Tables.** :func:`core_tables` defines the tables every database has (submissions, their errors,
-  rounds, rosters, issued templates, published form versions, the audit log; and for the portal
-  stored files, department links, users, sessions, API tokens and jobs); the typed per-form
+  rounds, rosters, issued templates, published form versions, the audit log, the review decisions;
+  and for the portal stored files, department links, users, sessions, API tokens and jobs); the typed per-form
   tables are made by :mod:`xltemplate.collect.store` from the form model.
 * **Upgrades.** A database is brought to the current layout by Alembic migrations
   (``collect/migrations/``), run by every command that opens it, or by ``xltemplate db upgrade``.
@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"
-HEAD = "0005"  # the newest migration: a database at HEAD needs no Alembic at all
+HEAD = "0006"  # the newest migration: a database at HEAD needs no Alembic at all
 BASELINE = "0001"  # the layout of the release before migrations
 _LOCK_KEY = 0x78_6C_74_70  # "xltp": the advisory lock of schema changes on PostgreSQL
 SQLITE_BUSY_SECONDS = 60
@@ -66,6 +66,7 @@ class CoreTables:
     link_usage: sa.Table
     settings: sa.Table
     login_throttle: sa.Table
+    reviews: sa.Table
 
 
 def core_tables(meta: sa.MetaData) -> CoreTables:
@@ -102,7 +103,15 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("annotated_id", sa.Integer),
         # since 0004: its place among the files received with it (``collect.current``)
         sa.Column("received_seq", sa.Integer),
+        # since 0006: its warnings (提示), and where its review stands (``collect.reviews``): review is
+        # pending | returned | approved for a copy that passed the machine check, else NULL;
+        # review_stage the stage it waits for (returned: was returned at; approved: the number of stages)
+        sa.Column("warnings", JSONType),
+        sa.Column("review", sa.String(20)),
+        sa.Column("review_stage", sa.Integer),
+        sa.Column("grade", sa.String(20)),
         sa.Index("ix_submissions_department", "round_id", "department_code"),
+        sa.Index("ix_submissions_review", "round_id", "review"),
         sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
         # at most one current copy of each return, whatever importers run at once
         sa.Index("ux_submissions_current_return", "return_key", unique=True,
@@ -133,6 +142,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("created_by", sa.Text),
         sa.Column("closed_at", sa.DateTime),
+        sa.Column("stages", JSONType),  # since 0006: the names of its review stages (NULL: one, 审核)
     )
     roster = sa.Table(
         "roster", meta,
@@ -144,6 +154,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("contact", sa.Text),
         sa.Column("project", sa.Text),  # a roster of projects: the project this line is for
         sa.Column("columns", JSONType),  # every column as given
+        sa.Column("office", sa.Text),  # since 0006: the 科室 the department is assigned to (归口科室)
         sa.Index("ix_roster_round", "round_id", "code"),
     )
     issued = sa.Table(
@@ -215,13 +226,15 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         "users", meta,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("name", sa.String(200), nullable=False, unique=True),
-        sa.Column("role", sa.String(20), nullable=False),  # admin | staff
+        sa.Column("role", sa.String(20), nullable=False),  # admin | staff | reviewer | viewer (0006)
         sa.Column("password_hash", sa.Text, nullable=False),  # argon2id
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("failed_logins", sa.Integer, nullable=False, default=0),  # unused since 0005 (login_throttle)
         sa.Column("locked_until", sa.DateTime),  # unused since 0005
         sa.Column("last_login_at", sa.DateTime),
         sa.Column("disabled_at", sa.DateTime),
+        sa.Column("office", sa.Text),  # since 0006: a reviewer's 科室 (NULL: every department)
+        sa.Column("stages", JSONType),  # since 0006: the review stages a reviewer holds (NULL: every stage)
     )
     sessions = sa.Table(
         "sessions", meta,
@@ -287,8 +300,25 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("first_at", sa.DateTime, nullable=False),  # the window's start
         sa.Column("locked_until", sa.DateTime),
     )
+    reviews = sa.Table(
+        "reviews", meta,  # since 0006: every review decision, one per copy and stage (the constraint decides races)
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("submission", sa.Integer, sa.ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("round_id", sa.Integer),
+        sa.Column("department_code", sa.String(100)),
+        sa.Column("stage", sa.Integer, nullable=False),  # 0 the first
+        sa.Column("stage_name", sa.Text, nullable=False),
+        sa.Column("decision", sa.String(20), nullable=False),  # approved | returned
+        sa.Column("grade", sa.String(20)),
+        sa.Column("reasons", JSONType),  # [{pointer, sheet, cell, label, value, text}]
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("address", sa.Text),
+        sa.UniqueConstraint("submission", "stage", name="ux_reviews_stage"),
+        sa.Index("ix_reviews_round", "round_id", "department_code"),
+    )
     return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events, files, links, users,
-                      sessions, api_tokens, jobs, link_usage, settings, login_throttle)
+                      sessions, api_tokens, jobs, link_usage, settings, login_throttle, reviews)
 
 
 def utcnow() -> dt.datetime:

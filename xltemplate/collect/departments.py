@@ -1,8 +1,10 @@
 """Where each department stands in a round, and everything about one department on one page.
 
-A department is 未报送 with no current return, 有错误 when any of its current returns is invalid,
-无法读取 when any is unreadable, otherwise 通过 (most urgent first).  Departments not on the
-roster that sent something into the round follow the roster's.  Files that tell no department
+A department is, most urgent first: 未报送 with no current return, 有错误 when any of its current
+returns is invalid, 无法读取 when any is unreadable, 已退回 when a reviewer sent any back, 待审核
+when any waits for a review, otherwise 审核通过 (:mod:`.reviews`); with the count of its returns
+in each state (a department with several projects).  Departments not on the roster that sent
+something into the round follow the roster's.  Files that tell no department
 (a template never issued, a forged one, a file of no template from the mail) are no department's:
 they wait for staff under 未识别的文件 (:func:`unrecognized`), counted apart.
 """
@@ -16,7 +18,7 @@ import msgspec
 import sqlalchemy as sa
 
 from . import events, links
-from .returns import Return, query
+from .returns import Return, query, state_of
 from .rounds import IssuedTemplate, Round, roster_of, templates_of
 from .rounds import rounds as rounds_of
 from .shapes import utc
@@ -25,9 +27,20 @@ if TYPE_CHECKING:
     from .store import Store
 
 #: Where a department stands, most urgent first when it has several returns.
-NOT_RETURNED, INVALID, UNREADABLE, VALID = "not_returned", "invalid", "unreadable", "valid"
-STATES = (NOT_RETURNED, INVALID, UNREADABLE, VALID)
+NOT_RETURNED, INVALID, UNREADABLE = "not_returned", "invalid", "unreadable"
+RETURNED, PENDING, APPROVED = "returned", "pending", "approved"
+STATES = (NOT_RETURNED, INVALID, UNREADABLE, RETURNED, PENDING, APPROVED)
 REFUSED_PAGE = 50
+
+
+class Counts(msgspec.Struct, kw_only=True):
+    """A department's current returns in each state."""
+
+    invalid: int = 0
+    unreadable: int = 0
+    returned: int = 0
+    pending: int = 0
+    approved: int = 0
 
 
 class DepartmentStatus(msgspec.Struct, kw_only=True):
@@ -36,24 +49,27 @@ class DepartmentStatus(msgspec.Struct, kw_only=True):
     code: str
     name: str
     contact: str | None
-    status: str  # not_returned | invalid | unreadable | valid
+    status: str  # not_returned | invalid | unreadable | returned | pending | approved
     returns: int  # current copies, not withdrawn
-    valid: int
+    counts: Counts  # of them, in each state
     last_sent: dt.datetime | None
     in_roster: bool = True
+    office: str | None = None  # the 科室 it is assigned to (归口科室)
 
 
 class Totals(msgspec.Struct, kw_only=True):
     """A round's counts: the roster's departments by where they stand, and returns."""
 
     departments: int
-    returned: int
+    sent: int  # departments that sent something (the others are not_returned)
     not_returned: int
     invalid: int
     unreadable: int
-    valid: int
+    returned: int
+    pending: int
+    approved: int
     returns: int
-    valid_returns: int
+    approved_returns: int
     unrecognized: int = 0  # files of no department waiting for staff to assign or discard
 
 
@@ -73,6 +89,7 @@ class Department(msgspec.Struct, kw_only=True):
     contact: str | None
     status: DepartmentStatus | None
     returns: list[Return]  # every copy, history included
+    office: str | None = None
     history: dict[int, list[events.Event]]  # by return id
     refused: list[events.Event]  # uploads refused at its link, newest first (a page)
     more_refused: int | None  # the id to page on from, when there are more
@@ -86,50 +103,45 @@ def status(store: Store, rnd: Round) -> list[DepartmentStatus]:
     s, ro = store.submissions, store.t.roster
     live = sa.and_(s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None))
     with store.engine.connect() as conn:
-        roster = conn.execute(sa.select(ro.c.code, ro.c.name, ro.c.contact, ro.c.line)
+        roster = conn.execute(sa.select(ro.c.code, ro.c.name, ro.c.contact, ro.c.office, ro.c.line)
                               .where(ro.c.round_id == rnd.id).order_by(ro.c.line)).all()
-        counts = conn.execute(sa.select(s.c.department_code, s.c.status, sa.func.count())
-                              .where(live).group_by(s.c.department_code, s.c.status)).all()
+        counts = conn.execute(sa.select(s.c.department_code, s.c.status, s.c.review, sa.func.count())
+                              .where(live).group_by(s.c.department_code, s.c.status, s.c.review)).all()
         last = dict(conn.execute(sa.select(s.c.department_code, sa.func.max(s.c.received_at))
                                  .where(s.c.round_id == rnd.id).group_by(s.c.department_code)).all())
         names = dict(conn.execute(sa.select(s.c.department_code, sa.func.max(s.c.department))
                                   .where(s.c.round_id == rnd.id).group_by(s.c.department_code)).all())
     by_code: dict[str | None, dict[str, int]] = {}
-    for code, st, n in counts:
-        by_code.setdefault(code, {})[st] = n
+    for code, st, review, n in counts:
+        state = state_of(st, review)
+        by_code.setdefault(code, {})[state] = by_code.get(code, {}).get(state, 0) + n
     out: list[DepartmentStatus] = []
     seen: set[str] = set()
-    for code, name, contact, _line in roster:
+    for code, name, contact, office, _line in roster:
         if code in seen:  # a roster of projects lists a department once per project
             continue
         seen.add(code)
-        out.append(_status_line(code, name, contact, by_code.get(code, {}), last.get(code)))
+        out.append(_status_line(code, name, contact, by_code.get(code, {}), last.get(code), office=office))
     for code in sorted(c for c in by_code if c not in seen and c is not None):
         out.append(_status_line(code, names.get(code) or code, None, by_code[code], last.get(code), False))
     return out
 
 
 def _status_line(code: str, name: str, contact: str | None, counts: dict[str, int], last: Any,
-          in_roster: bool = True) -> DepartmentStatus:
+                 in_roster: bool = True, office: str | None = None) -> DepartmentStatus:
     total = sum(counts.values())
-    if not total:
-        st = NOT_RETURNED
-    elif counts.get("invalid"):
-        st = INVALID
-    elif counts.get("unreadable"):
-        st = UNREADABLE
-    else:
-        st = VALID
+    st = next((k for k in STATES[1:] if counts.get(k)), NOT_RETURNED)  # the most urgent state of any return
     return DepartmentStatus(code=code, name=name, contact=contact, status=st, returns=total,
-                            valid=counts.get("valid", 0), last_sent=utc(last), in_roster=in_roster)
+                            counts=Counts(**{k: counts.get(k, 0) for k in STATES[1:]}), last_sent=utc(last),
+                            in_roster=in_roster, office=office)
 
 
 def totals(lines: list[DepartmentStatus], unrecognized: int = 0) -> Totals:
     """Departments of the roster by status, and their returns."""
     roster = [d for d in lines if d.in_roster]
     by = {k: sum(1 for d in roster if d.status == k) for k in STATES}
-    return Totals(departments=len(roster), returned=len(roster) - by[NOT_RETURNED],
-                  returns=sum(d.returns for d in lines), valid_returns=sum(d.valid for d in lines),
+    return Totals(departments=len(roster), sent=len(roster) - by[NOT_RETURNED],
+                  returns=sum(d.returns for d in lines), approved_returns=sum(d.counts.approved for d in lines),
                   unrecognized=unrecognized, **by)
 
 
@@ -182,7 +194,35 @@ def detail(store: Store, rnd: Round, code: str, *, refused_before: int | None = 
     return Department(code=code, name=name, contact=roster[0].contact if roster else None,
                       status=one(store, rnd, code), returns=found, history=history, refused=refused[:REFUSED_PAGE],
                       more_refused=more, templates=templates_of(store, rnd.id, code),
-                      link=links.live(store, rnd.id, code))
+                      link=links.live(store, rnd.id, code), office=roster[0].office if roster else None)
+
+
+class WarningCount(msgspec.Struct, kw_only=True):
+    """One warning rule of a round's current returns: how many returns it concerns, how often."""
+
+    code: str
+    message: str
+    returns: int
+    times: int
+
+
+def frequent_warnings(store: Store, rnd: Round, limit: int = 10) -> list[WarningCount]:
+    """The warnings (提示) of the round's current returns, most frequent first."""
+    s = store.submissions
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.c.warnings).where(
+            s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None),
+            s.c.warnings.is_not(None))).scalars().all()
+    times: dict[tuple[str, str], int] = {}
+    returns: dict[tuple[str, str], int] = {}
+    for found in rows:
+        keys = [(str(w.get("code") or ""), str(w.get("message") or "")) for w in found or []]
+        for key in keys:
+            times[key] = times.get(key, 0) + 1
+        for key in set(keys):
+            returns[key] = returns.get(key, 0) + 1
+    ranked = sorted(times, key=lambda k: (-times[k], -returns[k], k))
+    return [WarningCount(code=k[0], message=k[1], returns=returns[k], times=times[k]) for k in ranked[:limit]]
 
 
 def named(store: Store, round_id: int | None = None) -> list[tuple[str, str]]:

@@ -77,6 +77,8 @@ ALIASES = {
     "contact": ("contact", "联系人", "联系方式", "联系电话", "联系人及电话", "联系人及联系电话", "联系人电话",
                 "负责人及联系电话", "填报联系人", "经办人", "经办人及电话"),
     "skip": ("序号", "行号", "no.", "no", "#"),
+    # the 科室 the department is assigned to, whose reviewers review its returns (collect.reviews)
+    "office": ("office", "归口科室", "归口处室", "业务科室", "科室"),
 }
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -367,15 +369,16 @@ def round_lines(model: FormModel, roster: list[dict[str, str]]) -> list[RosterLi
     def role(key: str) -> str | None:
         return next((c for c in columns if c.lower() in ALIASES[key]), None)
 
-    code, name, contact = role("code"), role("name"), role("contact")
+    code, name, contact, office = role("code"), role("name"), role("contact"), role("office")
     keys = key_pointers(model)
-    projects = [c for c in columns if c not in (code, name, contact)
+    projects = [c for c in columns if c not in (code, name, contact, office)
                 and (f := _column_field(model, c)) is not None and f.pointer in keys]
     out = []
     for n, row in enumerate(roster, start=2):
         project = " / ".join(row[c] for c in projects if row.get(c)) or None
         out.append(RosterLine(n, row.get(code or "", ""), row.get(name or "", ""),
-                              (row.get(contact) or None) if contact else None, project, dict(row)))
+                              (row.get(contact) or None) if contact else None, project, dict(row),
+                              (row.get(office) or None) if office else None))
     return out
 
 
@@ -407,7 +410,8 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
                progress: Callable[[int], None] | None = None, store: Store | None = None,
                round_name: str | None = None, year: int | None = None, deadline: dt.date | None = None,
                carry_from: str | None = None, created_by: str | None = None, lang: str = "zh",
-               base_url: str | None = None, jobs: int | None = None) -> list[Issued]:
+               base_url: str | None = None, jobs: int | None = None,
+               stages: str | list[str] | None = None) -> list[Issued]:
     """Write one prefilled template per roster row into ``outdir`` plus ``manifest.csv``.
 
     With ``store`` the collection round is recorded too (see :mod:`~xltemplate.collect.rounds`):
@@ -419,7 +423,10 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
     (:mod:`~xltemplate.collect.links`), written into the manifest's ``link`` column (absolute
     after ``base_url``), and the templates are kept in the database for the portal to serve.
     ``jobs``: processes making the copies (one per CPU by default; see the module docstring).
+    ``stages``: the round's review stages (``初审,复审``; default one, 审核); a roster column
+    ``归口科室`` (or ``office``) assigns each department to the 科室 that reviews it.
     """
+    wanted_stages = rounds.stage_names(stages, lang)
     rows = plan(model, roster, source, lang)
     lines = round_lines(model, roster)
     if store is not None and not key:  # a recorded round's templates are signed: the installation's key
@@ -487,7 +494,8 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
             w.writerow([i.code, i.name, i.project or "", i.file, i.submission_id, i.sha256, name or "", i.link or ""])
     if store is not None and name is not None:
         record_round(store, model, name, lines, issued, year=year, deadline=deadline, carry_from=carry_from,
-                     created_by=created_by, columns=list(roster[0]), outdir=outdir, tokens=tokens, key=key)
+                     created_by=created_by, columns=list(roster[0]), outdir=outdir, tokens=tokens, key=key,
+                     stages=wanted_stages)
     return issued
 
 
@@ -505,7 +513,7 @@ def default_round_name(store: Store, model: FormModel, year: int | None) -> str:
 def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLine], issued: list[Issued], *,
                  year: int | None, deadline: dt.date | None, carry_from: str | None, created_by: str | None,
                  columns: list[str], outdir: Path | None = None, tokens: dict[str, str] | None = None,
-                 key: str | None = None) -> rounds.Round:
+                 key: str | None = None, stages: list[str] | None = None) -> rounds.Round:
     """The round, its roster and its issued templates, in one transaction; with ``outdir`` the
     templates themselves are stored (``files``), with ``tokens`` the departments' links."""
     from . import files, links
@@ -515,7 +523,8 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
     kind = "projects" if any(line.project for line in lines) else "departments"
     with writing(store.engine) as conn:
         rnd = rounds.create_round(store, model, name, year=year, deadline=deadline, roster_kind=kind,
-                                  roster_columns=columns, carried_from=carried_round, created_by=created_by, conn=conn)
+                                  roster_columns=columns, carried_from=carried_round, created_by=created_by, conn=conn,
+                                  stages=stages)
         ids = rounds.add_roster(store, conn, rnd.id, lines)
         stored = [] if outdir is None else files.put_many(
             store, conn, [((outdir / i.file).read_bytes(), i.file, files.TEMPLATE) for i in issued],

@@ -137,7 +137,13 @@ def sentence(ev: Event, lang: str = "zh", now: dt.datetime | None = None) -> str
         "name": d.get("name") or "—", "token": d.get("id") or "—", "message": d.get("message") or "",
         "links": d.get("links", 0), "revoked": d.get("revoked", 0), "departments": d.get("departments", 0),
         "url": d.get("base_url") or t("event_no_address", lang),
-        "replaces": t("event_replaces", lang, ids=t("list_sep", lang).join(replaced)) if replaced else ""}
+        "replaces": t("event_replaces", lang, ids=t("list_sep", lang).join(replaced)) if replaced else "",
+        "stage": d.get("stage_name") or "—", "role": d.get("role") or "—",
+        "decision": t("decision_" + d["decision"], lang) if d.get("decision") in ("approved", "returned") else "—",
+        "grade": t("event_grade", lang, grade=d["grade"]) if d.get("grade") else "",
+        "reasons": "".join(t("event_reason", lang, label=r.get("label") or t("whole_return", lang),
+                             cell=r.get("cell") or "—", text=r.get("text") or "")
+                           for r in d.get("reasons") or [] if isinstance(r, dict))}
     key = f"event_{ev.action}"
     if ev.action == "upload":
         key += "_" + (d.get("via") if d.get("via") in ("link", "bulk") else "other")

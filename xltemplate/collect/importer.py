@@ -24,7 +24,7 @@ from ..form.excel import a1
 from ..form.forms import find_form, find_version, load_form
 from ..form.model import Field, FormModel
 from ..form.plan import LabelCell, Position, ReadPlan
-from ..form.validate import Issue, scaffold, validate
+from ..form.validate import Issue, scaffold, validate, warnings
 from ..form.values import MISSING
 from ..messages import message, t
 from ..xlsx.reader import Cells, RawBook, ReadError, open_book, read_cells
@@ -46,11 +46,14 @@ class ImportResult:
     #: for staff, not errors: values kept as stored because their look could not be rendered exactly
     #: (``{code, pointer, label, value, message}``, as the rounds' notes are)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    #: 提示: the form's warning rules (x-warnings) it fails; never a reason to be invalid
+    warnings: list[Issue] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "status": self.status, "form": self.form, "version": self.version,
                 "submission_id": self.submission_id, "saved_at": self.saved_at.isoformat() if self.saved_at else None,
-                "data": self.data, "errors": [e.as_dict() for e in self.errors]}
+                "data": self.data, "errors": [e.as_dict() for e in self.errors],
+                "warnings": [w.as_dict() for w in self.warnings]}
 
 
 def _file_issue(msg: str, code: str) -> Issue:
@@ -349,5 +352,25 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
     result.data = reading.data
     result.notes = format_notes(reading, lang)
     result.errors = notes + found + validate(model, reading.data, lang, reading.locate)
+    result.warnings = warnings(model, reading.data, lang, reading.locate)
     result.status = INVALID if result.errors else VALID
     return done()
+
+
+def locator(path: str | Path, data: bytes, lang: str = "zh") -> Any:
+    """Where each value of a stored return was read (:meth:`Reading.locate`), read again from its
+    bytes: a reviewer's reason names the cell the clerk's copy used, by the same rule as an error.
+    None when the file cannot be read that far."""
+    try:
+        book = open_book(path, data)
+        model, _notes = recognise(book, None, lang)
+        if model is None:
+            return None
+        cells = read_cells(book, model.read_plan)
+        if structure_issue(model, book, cells, lang) is not None:
+            return None
+        return extract(model, cells).locate
+    except Exception:  # a file that read before and does not now: the form's own cells will do
+        if os.environ.get("XLTEMPLATE_DEBUG"):
+            raise
+        return None

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,24 +35,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..form.forms import find_form, register
+from ..form.forms import find_form
 from ..form.validate import Issue
 from ..messages import t
-from . import batch, events, files, identity, jobs, links, rounds
+from . import batch, events, files, identity, jobs, links, reviews, rounds
 from .annotate import annotated as make_annotated
 from .annotate import annotated_name
 from .db import utcnow, writing
 from .importer import UNREADABLE, import_workbook
 from .links import Link
-from .returns import Return, assign, of_department
+from .returns import Return, assign, of_department, one
 from .rounds import Round
 from .store import Outcome, Pending, Store
 
 LINK_ACTOR = events.LINK_ACTOR
 REFUSED_HEAD = 64 * 1024  # bytes of a refused file kept for staff to look at
-_VERSIONS_TTL = 30.0
-_versions_lock = threading.Lock()
-_versions_seen: dict[str, float] = {}
+register_versions = rounds.register_versions  # where the pages and workers have always found it
 
 
 @dataclass
@@ -64,6 +60,7 @@ class Receipt:
     file: str
     status: str  # valid | invalid | unreadable | duplicate
     errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)  # 提示: never a reason to be invalid
     submission: int | None = None  # the stored return
     refused: str | None = None  # why it was not taken as a return (a file-level code)
     replaced: list[Return] = field(default_factory=list)  # the copies it put into history
@@ -83,17 +80,6 @@ class Receipt:
     def counts_now(self) -> Return | None:
         """The copy that counts now for the return this upload was a copy of."""
         return next((r for r in self.returns if r.id == self.submission), None)
-
-
-def register_versions(store: Store) -> None:
-    """The form versions published in this database, known to this process (re-read every 30 s)."""
-    now = time.monotonic()
-    if now - _versions_seen.get(store.url, -_VERSIONS_TTL) < _VERSIONS_TTL:
-        return
-    with _versions_lock:
-        for schema, layout in rounds.published_versions(store):
-            register(schema, layout)
-        _versions_seen[store.url] = now
 
 
 def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | None = None,
@@ -117,6 +103,7 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
     admission = identity.admit(result, meta, model, ctx, current, lang, via=(code, link.department))
     ident = admission.identity
     receipt.errors, receipt.notes, receipt.project = result.errors, result.notes + admission.notes, ident.key_text
+    receipt.warnings = result.warnings
     if result.status == UNREADABLE:
         first = result.errors[0] if result.errors else None
         return _refuse(store, receipt, data, link, first.code if first else "unexpected", address)
@@ -208,15 +195,25 @@ def _refuse(store: Store, receipt: Receipt, data: bytes, link: Link, code: str, 
     return receipt
 
 
+def has_annotated(ret: Return) -> bool:
+    """Whether a stored copy has an annotated copy to offer: it has errors, a reviewer's reasons
+    (已退回) or warnings, and its file was kept."""
+    return ret.file_kept and (ret.status == "invalid" or (ret.status == "valid" and
+                                                          (ret.state == "returned" or bool(ret.warnings))))
+
+
 def annotated(store: Store, submission: int, lang: str = "zh") -> files.StoredFile | None:
-    """The annotated copy of a stored invalid return: made from its stored file the first time it is
-    asked for, then kept.  None for a return that is not invalid or whose file was not kept."""
+    """The annotated copy of a stored return with errors, a reviewer's reasons or warnings: made
+    from its stored file the first time it is asked for, then kept (until a review decision, which
+    makes it again with the reasons).  None for a return with none of these, or whose file was not
+    kept."""
+    found = one(store, submission)
+    if found is None or not has_annotated(found):
+        return None
     s = store.submissions
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(s.c.file_id, s.c.annotated_id, s.c.status, s.c.file_name)
                            .where(s.c.id == submission)).first()
-    if row is None or row.status != "invalid" or row.file_id is None:
-        return None
     if row.annotated_id is not None:
         found = files.get(store, row.annotated_id)
         if found is not None:
@@ -227,9 +224,11 @@ def annotated(store: Store, submission: int, lang: str = "zh") -> files.StoredFi
     register_versions(store)
     result, meta = import_workbook(row.file_name, None, lang, data=original.content, with_meta=True)
     model = batch.model_of(result, None)
-    if model is None or result.status != "invalid":
+    if model is None or result.status == UNREADABLE:
         return None
-    content = make_annotated(model, result, meta, lang)
+    reasons = [Issue(r.sheet, r.cell, r.pointer, r.label, r.value, r.text, "reason")
+               for r in reviews.reasons_of(store, submission)] if found.state == "returned" else []
+    content = make_annotated(model, result, meta, lang, reasons=reasons)
     with writing(store.engine) as conn:
         file_id = files.put(store, conn, content, annotated_name(result, lang) + ".xlsx", files.ANNOTATED)
         conn.execute(s.update().where(s.c.id == submission).values(annotated_id=file_id))

@@ -97,7 +97,7 @@ def same_rounds(store: Store, model: FormModel, year: int | None, roster: bytes,
 
 def open_round(store: Store, model: FormModel, roster: bytes, roster_name: str, scratch: Path, *,
                name: str | None, year: int | None, deadline: dt.date | None, actor: str | None,
-               base_url: str | None, address: str | None = None) -> tuple[Round, int]:
+               base_url: str | None, address: str | None = None, stages: str | None = None) -> tuple[Round, int]:
     """A round opened from an uploaded roster, as ``distribute --db`` opens one: the round, its
     roster, a template and a link per department; and the package of templates and links, kept
     until staff take it (its file id).  A roster that cannot be used raises :class:`RosterError`
@@ -107,7 +107,7 @@ def open_round(store: Store, model: FormModel, roster: bytes, roster_name: str, 
     tmp = Path(tempfile.mkdtemp(dir=scratch))
     try:
         issued = distribute(model, rows, tmp / "out", store=store, round_name=name, year=year, deadline=deadline,
-                            created_by=actor, base_url=base_url, source=shown)
+                            created_by=actor, base_url=base_url, source=shown, stages=stages)
         rnd = rounds.round_of_template(store, issued[0].submission_id)
         content = _package(tmp / "out", issued)
     finally:
@@ -173,11 +173,14 @@ def templates_zip(store: Store, rnd: Round) -> bytes:
 
 
 def annotated_zip(store: Store, rnd: Round) -> bytes:
-    """The annotated copy of every current invalid return of the round, a folder per department."""
+    """The annotated copy of every current return of the round to be corrected (有错误, and 已退回
+    with a reviewer's reasons), a folder per department."""
     out = io.BytesIO()
     taken: set[str] = set()
+    to_fix = [*returns.query(store, round_id=rnd.id, status="invalid", withdrawn=False),
+              *returns.query(store, round_id=rnd.id, state="returned", withdrawn=False)]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for r in returns.query(store, round_id=rnd.id, status="invalid", withdrawn=False):
+        for r in to_fix:
             stored = intake.annotated(store, r.id) if r.id is not None else None
             if stored is None:
                 continue

@@ -2,8 +2,10 @@
 
 ``write_report(store, out)`` picks the output format from the suffix of ``out``:
 
-* ``.xlsx``: sheet 汇总 (Summary) with one row per *current valid* submission: department,
-  department code, submission id, file, received time, then every scalar field of the form as its
+* ``.xlsx``: sheet 汇总 (Summary) with one row per *current* submission that passed the machine
+  check (待审核, 已退回 and 审核通过 alike; with ``approved_only`` the 审核通过 ones alone, and
+  every such sheet's name says so: 汇总（审核通过）): department, department code, submission id,
+  file, received time, its review state and grade, then every scalar field of the form as its
   own column, headed by the field's Chinese label and typed (numbers as numbers, dates as dates);
   one sheet per repeating-area table (项目预算明细, 项目绩效指标, ...) with one row per item; and
   错误清单 (Errors) with every error of the current submissions that are invalid or unreadable.
@@ -15,8 +17,9 @@ A number field whose schema gives its cell's number format (``x-num-format``: a 
 year shown as "(2021年度)", amounts with two decimals) is written into the .xlsx as the number,
 in that format, so it shows as the clerk typed it and still adds up; the CSV files keep the
 plain numbers (0.95, not "95%"), which is what programs reading them expect.
-* ``.jsonl``: one JSON object per current valid submission: ``department``, ``department_code``,
-  ``submission_id``, ``file``, ``received_at`` and the whole ``data``.
+* ``.jsonl``: one JSON object per current submission that passed the machine check (or approved):
+  ``department``, ``department_code``, ``submission_id``, ``file``, ``received_at``, ``review``,
+  ``grade`` and the whole ``data``.
 
 The form is ``form`` (a bundled id or a schema path); without it the database must hold exactly
 one form id.  Unreadable files carry no form id: their errors are listed in every form's report.
@@ -80,7 +83,9 @@ _HEADERS = {"id": "report_id", "summary": "report_summary", "errors": "errors_sh
             "row": "report_row", "area": "report_area", "status": "col_status", "sheet": "errors_sheet_col",
             "cell": "errors_cell", "label": "errors_field", "value": "errors_found", "message": "errors_problem",
             "invalid": "status_invalid", "unreadable": "status_unreadable", "true": "report_true",
-            "false": "report_false"}
+            "false": "report_false", "review": "report_review", "grade": "report_grade",
+            "pending": "status_pending", "returned": "status_returned", "approved": "status_approved",
+            "approved_only": "report_approved_only"}
 
 
 def _texts(lang: str) -> dict[str, str]:
@@ -183,22 +188,33 @@ def _current(store: Store, rnd: Round | None) -> tuple[Any, ...]:
     return (*out, s.c.round_id == rnd.id) if rnd is not None else out
 
 
-def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd: Round | None) -> list[_Sheet]:
+def _held(store: Store, model: FormModel, rnd: Round | None, approved_only: bool) -> tuple[Any, ...]:
+    """The returns the 汇总 holds: current ones that passed the machine check (only the approved)."""
+    s = store.submissions
+    which = s.c.review == "approved" if approved_only else s.c.status == "valid"
+    return (s.c.form_id == model.id, which, *_current(store, rnd))
+
+
+def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd: Round | None,
+            approved_only: bool = False) -> list[_Sheet]:
     t = _texts(lang)
     s = store.submissions
     tables = store.tables_for(model)
     plan = tables.plans[model.hash]
     current = _current(store, rnd)
-    valid = (s.c.form_id == model.id, s.c.status == "valid", *current)
+    valid = _held(store, model, rnd, approved_only)
+    held = t["approved_only"] if approved_only else ""  # every sheet of returns says which it holds
     order = (sa.func.coalesce(s.c.department_code, ""), sa.func.coalesce(s.c.department, ""),
              sa.func.coalesce(s.c.submission_id, ""), s.c.id)
-    keys = [s.c.id, s.c.department, s.c.department_code, s.c.submission_id]
-    key_headers = [t["id"], t["department"], t["department_code"], t["submission_id"]]
+    state = sa.func.coalesce(s.c.review, "pending")
+    keys = [s.c.id, s.c.department, s.c.department_code, s.c.submission_id, state, s.c.grade]
+    key_headers = [t["id"], t["department"], t["department_code"], t["submission_id"], t["review"], t["grade"]]
+    key_kinds = ["integer", "text", "text", "text", "state", "text"]
     taken: set[str] = set()
 
-    # 汇总: one row per current valid return, every scalar field typed
+    # 汇总: one row per current return that passed the machine check, every scalar field typed
     by_tokens = {tuple(split_pointer(f.pointer)): f for f in model.fields if f.array is None}
-    headers, kinds, columns = [*key_headers, t["file"], t["received_at"]], ["integer"] + ["text"] * 4 + ["datetime"], []
+    headers, kinds, columns = [*key_headers, t["file"], t["received_at"]], [*key_kinds, "text", "datetime"], []
     formats: list[str | None] = [None] * len(headers)
     for column, tokens, field_kind in plan.scalars:
         f = by_tokens.get(tuple(tokens))
@@ -209,7 +225,8 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
     ft = tables.fields
     summary = (sa.select(*keys, s.c.file_name, s.c.received_at, *columns)
                .select_from(s.outerjoin(ft, ft.c.submission == s.c.id)).where(*valid).order_by(*order))
-    sheets = [_Sheet(_sheet_name(t["summary"], taken), headers, kinds, lambda: _stream(conn, summary), formats)]
+    sheets = [_Sheet(_sheet_name(t["summary"] + held, taken), headers, kinds, lambda: _stream(conn, summary),
+                     formats)]
 
     # one sheet per array table, named after the schema title of its top-level property; the path
     # columns say the schema's titles (年度, 产出指标, 数量指标), never the keys stored (annual, output)
@@ -238,8 +255,7 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
                         for i in range(len(path_cols))]
         headers = [*key_headers, *path_headers, t["area"], t["row"],
                    *(group.titles.get(key, key) for key, _c, _k in cols)]
-        kinds = (["integer"] + ["text"] * (len(key_headers) - 1 + len(path_cols) + 1) + ["integer"]
-                 + [_kind(k) for _key, _c, k in cols])
+        kinds = (key_kinds + ["text"] * (len(path_cols) + 1) + ["integer"] + [_kind(k) for _key, _c, k in cols])
         column_formats = [None] * (len(kinds) - len(cols)) + [group.formats.get(key) for key, _c, _k in cols]
         stmt = (sa.select(*keys, *(table.c[p] for p in path_cols), table.c.label, table.c.row,
                           *(table.c[c] for _key, c, _k in cols))
@@ -247,7 +263,7 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
                 .order_by(*order, table.c.id))
         title = text(top.get("title") or group.top, lang)
         levels = len(path_cols)
-        sheets.append(_Sheet(_sheet_name(title, taken), headers, kinds,
+        sheets.append(_Sheet(_sheet_name(title + held, taken), headers, kinds,
                              lambda stmt=stmt, group=group, levels=levels: _titled(_stream(conn, stmt), group, levels,
                                                                                    len(key_headers)), column_formats))
 
@@ -297,14 +313,14 @@ def _note_value(value: Any) -> Any:
 def _round_sheets(store: Store, rnd: Round, lang: str, taken: set[str]) -> list[_Sheet]:
     """报送情况 (every department of the roster and where it stands) and 未报送 (who sent nothing)."""
     lines = departments.status(store, rnd)
-    heads = [t_(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_valid",
-                                   "col_last_sent", "col_contact")]
-    table = [(d.code, d.name, t_("status_" + d.status, lang), d.returns, d.valid, local_naive(d.last_sent), d.contact)
-             for d in lines]
+    heads = [t_(k, lang) for k in ("col_code", "col_department", "col_status", "col_returns", "col_approved",
+                                   "col_last_sent", "col_contact", "col_office")]
+    table = [(d.code, d.name, t_("status_" + d.status, lang), d.returns, d.counts.approved, local_naive(d.last_sent),
+              d.contact, d.office) for d in lines]
     missing = [(d.code, d.name, d.contact) for d in lines if d.in_roster and d.status == departments.NOT_RETURNED]
     return [
         _Sheet(_sheet_name(t_("sheet_status", lang), taken), heads,
-               ["text", "text", "text", "integer", "integer", "datetime", "text"], lambda: table),
+               ["text", "text", "text", "integer", "integer", "datetime", "text", "text"], lambda: table),
         _Sheet(_sheet_name(t_("sheet_missing", lang), taken), [heads[0], heads[1], heads[6]], ["text"] * 3,
                lambda: missing),
     ]
@@ -342,6 +358,8 @@ def _as_text(value: Any, kind: str, lang: str, code: str | None = None) -> str:
     rendered exactly."""
     if value is None:
         return ""
+    if kind == "state":  # a review state, in words
+        return t_("status_" + str(value), lang)
     if code is not None and isinstance(value, int | float) and not isinstance(value, bool):
         shown = numfmt.render(value, code)
         if shown is not None:
@@ -403,6 +421,8 @@ def _write_xlsx(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
                             continue
                         code = codes[col]
                         shown = _as_text(value, kind, lang, code)
+                        if kind == "state":
+                            value = shown
                         if kind in ("date", "datetime") and isinstance(value, dt.date):
                             ws.write_datetime(n, col, value, fmt[kind])
                         elif isinstance(value, bool):
@@ -450,30 +470,31 @@ def _write_csv(sheets: list[_Sheet], out: Path, lang: str) -> dict[str, int]:
 
 
 def _write_jsonl(store: Store, model: FormModel, conn: sa.Connection, out: Path, lang: str,
-                 rnd: Round | None) -> dict[str, int]:
+                 rnd: Round | None, approved_only: bool = False) -> dict[str, int]:
     s = store.submissions
     stmt = (sa.select(s.c.department, s.c.department_code, s.c.submission_id, s.c.file_name, s.c.received_at,
-                      s.c.data)
-            .where(s.c.form_id == model.id, s.c.status == "valid", *_current(store, rnd))
+                      sa.func.coalesce(s.c.review, "pending"), s.c.grade, s.c.data)
+            .where(*_held(store, model, rnd, approved_only))
             .order_by(sa.func.coalesce(s.c.department_code, ""), sa.func.coalesce(s.c.department, ""),
                       sa.func.coalesce(s.c.submission_id, ""), s.c.id))
     n = 0
     with _replacing(out) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
-        for dept, code, sid, file_name, received, data in _stream(conn, stmt):
+        for dept, code, sid, file_name, received, review, grade, data in _stream(conn, stmt):
             line = {"department": dept, "department_code": code, "submission_id": sid, "file": file_name,
-                    "received_at": received.isoformat() if received is not None else None, "data": data}
+                    "received_at": received.isoformat() if received is not None else None, "review": review,
+                    "grade": grade, "data": data}
             fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
             n += 1
     return {t_("report_summary", lang): n}
 
 
 def write_report(store: Store, out: Path, *, form: str | None = None, lang: str = "zh",
-                 round_name: str | None = None) -> dict[str, int]:
+                 round_name: str | None = None, approved_only: bool = False) -> dict[str, int]:
     """Write the report for ``form`` to ``out`` (.xlsx, .csv or .jsonl); rows written per sheet.
 
     The report is for one round (``round_name``, else the form's only or latest open round, else its
     latest): its returns, and the sheets 报送情况 and 未报送.  A form with no rounds reports
-    everything current."""
+    everything current.  ``approved_only``: the returns a reviewer approved (审核通过) alone."""
     out = Path(out)
     lang = lang if lang in LANGS else "zh"
     suffix = out.suffix.lower()
@@ -487,20 +508,21 @@ def write_report(store: Store, out: Path, *, form: str | None = None, lang: str 
         raise ReportError(exc.message(lang)) from exc
     with store.engine.connect() as conn:
         if suffix == ".jsonl":
-            return _write_jsonl(store, model, conn, out, lang, rnd)
-        sheets = _sheets(store, model, conn, lang, rnd)
+            return _write_jsonl(store, model, conn, out, lang, rnd, approved_only)
+        sheets = _sheets(store, model, conn, lang, rnd, approved_only)
         if suffix == ".csv":
             return _write_csv(sheets, out, lang)
         return _write_xlsx(sheets, out, lang)
 
 
-def round_report(store: Store, rnd: Round, suffix: str, scratch: Path, lang: str = "zh") -> bytes:
+def round_report(store: Store, rnd: Round, suffix: str, scratch: Path, lang: str = "zh",
+                 approved_only: bool = False) -> bytes:
     """The report of round ``rnd`` as bytes (``suffix`` .xlsx or .csv: the 汇总 sheet), written in
     a folder of its own under ``scratch`` and removed after."""
     tmp = Path(tempfile.mkdtemp(dir=scratch))
     try:
         out = tmp / f"report{suffix}"
-        write_report(store, out, form=rnd.form_id, round_name=rnd.name, lang=lang)
+        write_report(store, out, form=rnd.form_id, round_name=rnd.name, lang=lang, approved_only=approved_only)
         return out.read_bytes()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

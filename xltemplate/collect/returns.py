@@ -1,8 +1,10 @@
 """Returns: the stored copies of each department's filled forms, read in one shape.
 
 A :class:`Return` is what the CLI's ``returns --json``, the portal's API and pages, and the
-import's JSON lines (inside a :class:`Receipt`) all give for a stored copy; its errors are
-:class:`~xltemplate.form.validate.Issue`\\ s, each at the sheet and cell the value was read from.
+import's JSON lines (inside a :class:`Receipt`) all give for a stored copy; its errors and its
+warnings (提示) are :class:`~xltemplate.form.validate.Issue`\\ s, each at the sheet and cell the value
+was read from.  ``state`` says where the copy stands: ``invalid`` or ``unreadable`` (the machine
+check), else where its review stands (``pending``, ``returned``, ``approved``: :mod:`.reviews`).
 Withdrawing a return filed by mistake, and restoring it, are here too.
 """
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from .store import Identity, Outcome, Store
 
 STATUSES = ("valid", "invalid", "unreadable")
+#: where a copy stands: the machine check's verdict, else its review's
+STATES = ("invalid", "unreadable", "returned", "pending", "approved")
 ERROR_FIELDS = ("sheet", "cell", "pointer", "label", "value", "message", "code", "form_cell")
 
 
@@ -42,10 +46,16 @@ class Return(msgspec.Struct, kw_only=True):
     department_code: str | None
     department: str | None
     project: str | None  # the return's key as the clerk wrote it (the bundled form: 项目名称)
-    status: str  # valid | invalid | unreadable
+    status: str  # valid | invalid | unreadable: the machine check
     error_count: int
     errors: list[Issue]
     file: str
+    #: invalid | unreadable, else its review's: pending | returned | approved
+    state: str = "pending"
+    warnings: list[Issue] = msgspec.field(default_factory=list)  # 提示: never a reason to be invalid
+    review_stage: int | None = None  # the stage it waits for (returned: was returned at)
+    grade: str | None = None  # the latest grade a reviewer gave
+    resubmitted: bool = False  # 重新报送: it replaced a copy that had passed the machine check
     received_at: dt.datetime | None
     saved_at: dt.datetime | None  # as the client wrote it into the file: shown, never trusted
     form: str | None
@@ -96,12 +106,30 @@ class LocatedError(msgspec.Struct, kw_only=True):
 
 _COLUMNS = ("id", "round_id", "department_code", "department", "key_text", "status", "error_count", "file_name",
             "received_at", "saved_at", "form_id", "form_version", "submission_id", "is_current", "superseded_by",
-            "withdrawn_at", "withdrawn_by", "withdraw_reason", "notes", "file_id")
+            "withdrawn_at", "withdrawn_by", "withdraw_reason", "notes", "file_id", "warnings", "review",
+            "review_stage", "grade")
 
 
 def _issue(row: Any) -> Issue:
     return Issue(row.sheet, row.cell, row.pointer, row.label, row.value, row.message or "", row.code or "",
                  getattr(row, "form_cell", None))
+
+
+def issues_of(stored: Any) -> list[Issue]:
+    """Issues kept as JSON (a row's ``errors`` or ``warnings``)."""
+    return [Issue(**{k: e.get(k) for k in ERROR_FIELDS}) for e in stored or []]
+
+
+def state_of(status: str, review: str | None) -> str:
+    """Where a copy stands: the machine check's verdict, else its review's."""
+    return status if status != "valid" else (review or "pending")
+
+
+def _resubmitted(store: Store) -> Any:
+    """Whether a copy replaced one that had passed the machine check (重新报送), as a column."""
+    s = store.submissions
+    p = s.alias("earlier")
+    return sa.exists().where(p.c.superseded_by == s.c.id, p.c.review.is_not(None)).label("resubmitted")
 
 
 def _return(row: Any, errors: list[Issue], data: Any = None) -> Return:
@@ -111,7 +139,9 @@ def _return(row: Any, errors: list[Issue], data: Any = None) -> Return:
                   form=row.form_id, version=row.form_version, submission_id=row.submission_id,
                   current=bool(row.is_current), file_kept=row.file_id is not None, superseded_by=row.superseded_by,
                   withdrawn_at=utc(row.withdrawn_at), withdrawn_by=row.withdrawn_by,
-                  withdraw_reason=row.withdraw_reason, notes=row.notes or None, data=data)
+                  withdraw_reason=row.withdraw_reason, notes=row.notes or None, data=data,
+                  state=state_of(row.status, row.review), warnings=issues_of(row.warnings),
+                  review_stage=row.review_stage, grade=row.grade, resubmitted=bool(row.resubmitted))
 
 
 def _errors_of(conn: sa.Connection, store: Store, ids: list[int]) -> dict[int, list[Issue]]:
@@ -127,13 +157,15 @@ def _errors_of(conn: sa.Connection, store: Store, ids: list[int]) -> dict[int, l
 def query(store: Store, *, round_id: int | None = None, department: str | None = None, status: str | None = None,
           ids: Iterable[int] | None = None, history: bool = False, withdrawn: bool = True, with_data: bool = False,
           by_id: bool = False, limit: int | None = None, offset: int = 0, no_department: bool = False,
-          and_ids: Iterable[int] = ()) -> list[Return]:
-    """Returns with their errors: of a round, of a department (``no_department``: of none), of a
-    status, or by id; the current copies only unless ``history`` (``and_ids``: these copies too);
+          and_ids: Iterable[int] = (), state: str | None = None,
+          departments: Iterable[str] | None = None) -> list[Return]:
+    """Returns with their errors: of a round, of a department (``no_department``: of none; or of
+    ``departments``), of a status (the machine check's) or a ``state`` (:data:`STATES`), or by id;
+    the current copies only unless ``history`` (``and_ids``: these copies too);
     withdrawn ones unless ``withdrawn=False``.  Ordered by department and time received (``by_id``:
     by id, for paging)."""
     s = store.submissions
-    cols = [getattr(s.c, c) for c in _COLUMNS] + ([s.c.data] if with_data else [])
+    cols = [getattr(s.c, c) for c in _COLUMNS] + [_resubmitted(store)] + ([s.c.data] if with_data else [])
     stmt = sa.select(*cols)
     if round_id is not None:
         stmt = stmt.where(s.c.round_id == round_id)
@@ -143,6 +175,11 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
         stmt = stmt.where(s.c.department_code.is_(None))
     if status is not None:
         stmt = stmt.where(s.c.status == status)
+    if state is not None:
+        stmt = stmt.where(s.c.review == state) if state not in ("invalid", "unreadable") else \
+            stmt.where(s.c.status == state)
+    if departments is not None:
+        stmt = stmt.where(s.c.department_code.in_(list(departments)))
     if ids is not None:
         stmt = stmt.where(s.c.id.in_(list(ids)))
     also = list(and_ids)
@@ -163,7 +200,7 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
 def _of_department(store: Store) -> Any:
     s = store.submissions
     cols = [getattr(s.c, c) for c in _COLUMNS]
-    return (sa.select(*cols, s.c.errors).where(
+    return (sa.select(*cols, _resubmitted(store), s.c.errors).where(
         s.c.round_id == sa.bindparam("round"), s.c.department_code == sa.bindparam("code"),
         sa.or_(s.c.is_current.is_(True), s.c.id.in_(sa.bindparam("also", expanding=True))))
         .order_by(s.c.received_at, s.c.id))
@@ -175,7 +212,7 @@ def of_department(store: Store, conn: sa.Connection, round_id: int, code: str,
     the caller's transaction: one statement, the errors taken from each row's own record of them."""
     rows = conn.execute(store.prepared("returns.of_department", lambda: _of_department(store)),
                         {"round": round_id, "code": code, "also": list(also) or [-1]}).all()
-    return [_return(r, [Issue(**{k: e.get(k) for k in ERROR_FIELDS}) for e in r.errors or []]) for r in rows]
+    return [_return(r, issues_of(r.errors)) for r in rows]
 
 
 def one(store: Store, submission: int, with_data: bool = False) -> Return | None:
@@ -209,7 +246,9 @@ def of_result(result: ImportResult, *, identity: Identity | None, notes: list[di
                   status=result.status, error_count=len(result.errors), errors=list(result.errors), file=file,
                   received_at=None, saved_at=utc(result.saved_at), form=result.form, version=result.version,
                   submission_id=result.submission_id,
-                  current=outcome.current if outcome is not None else True, notes=notes or None, data=result.data)
+                  current=outcome.current if outcome is not None else True, notes=notes or None, data=result.data,
+                  state=state_of(result.status, None), warnings=list(result.warnings),
+                  review_stage=0 if result.status == "valid" else None)
 
 
 def receipt_of(result: ImportResult, outcome: Outcome | None, *, identity: Identity | None,

@@ -1,8 +1,9 @@
 """Collection rounds: a round, its roster, the templates issued in it, and its state.
 
 A **round** is one collection of one form: a name, the form and its version, the budget year, a
-deadline, the roster (one line per department, or per project) and every template issued to it
-(:func:`create_round`, called by ``distribute``).  The CLI, the portal's pages and its API all
+deadline, the roster (one line per department, or per project, each with the 科室 it is assigned
+to), its review stages (default one, 审核) and every template issued to it (:func:`create_round`,
+called by ``distribute``).  The CLI, the portal's pages and its API all
 read and change rounds through the functions here; which return belongs to which round is
 :mod:`xltemplate.collect.identity`'s, where each department stands :mod:`.departments`'.
 """
@@ -10,11 +11,14 @@ read and change rounds through the functions here; which return belongs to which
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
 
+from ..form.forms import register
 from ..form.model import FormModel
 from ..messages import t
 from . import events, files
@@ -25,6 +29,27 @@ if TYPE_CHECKING:
     from .store import Store
 
 OPEN, CLOSED = "open", "closed"
+MAX_STAGES = 5
+
+
+def default_stages() -> list[str]:
+    """The review stages of a round that names none: one, 审核."""
+    return [t("review_stage_default")]
+
+
+def stage_names(text: str | list[str] | tuple[str, ...] | None, lang: str = "zh") -> list[str] | None:
+    """Review stages as given (``初审,复审``, or a list): names, in order; None when none are given.
+    Refuses a name given twice, an empty one between commas, and more than :data:`MAX_STAGES`."""
+    if text is None:
+        return None
+    parts = text if isinstance(text, list | tuple) else text.replace("，", ",").replace("、", ",").split(",")
+    names = [p.strip() for p in parts]
+    if not any(names):
+        return None
+    if not all(names) or len(set(names)) != len(names) or len(names) > MAX_STAGES or \
+            any(len(n) > 20 for n in names):
+        raise RoundError("stages_bad", text=text if isinstance(text, str) else ",".join(text), n=MAX_STAGES)
+    return names
 
 
 class RoundError(ValueError):
@@ -56,12 +81,15 @@ class Round(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
     carried_from: int | None = None
     closed_at: dt.datetime | None = None
+    #: its review stages, in order: a return is approved (审核通过) once the last one approves it
+    stages: list[str] = msgspec.field(default_factory=default_stages)
 
     @classmethod
     def of(cls, row: Any) -> Round:
         return cls(id=row.id, name=row.name, form_id=row.form_id, form_version=row.form_version, year=row.year,
                    deadline=row.deadline, status=row.status, roster_kind=row.roster_kind,
-                   created_at=utc(row.created_at), carried_from=row.carried_from, closed_at=utc(row.closed_at))
+                   created_at=utc(row.created_at), carried_from=row.carried_from, closed_at=utc(row.closed_at),
+                   stages=list(row.stages) if row.stages else default_stages())
 
 
 class IssuedTemplate(msgspec.Struct, frozen=True):
@@ -86,6 +114,7 @@ class RosterLine(msgspec.Struct):
     contact: str | None = None
     project: str | None = None
     columns: dict[str, str] = msgspec.field(default_factory=dict)
+    office: str | None = None  # the 科室 the department is assigned to (归口科室)
 
 
 # -- rounds -------------------------------------------------------------------------------------
@@ -93,12 +122,15 @@ class RosterLine(msgspec.Struct):
 def create_round(store: Store, model: FormModel, name: str, *, year: int | None = None,
                  deadline: dt.date | None = None, roster_kind: str = "departments",
                  roster_columns: list[str] | None = None, carried_from: int | None = None,
-                 created_by: str | None = None, conn: sa.Connection | None = None) -> Round:
-    """Record a new round (and publish its form version); refuse a name already taken."""
+                 created_by: str | None = None, conn: sa.Connection | None = None,
+                 stages: list[str] | None = None) -> Round:
+    """Record a new round (and publish its form version); refuse a name already taken.  ``stages``:
+    its review stages (default one, 审核)."""
     r = store.t.rounds
     values = {"name": name, "form_id": model.id, "form_version": model.version, "year": year,
               "deadline": deadline, "status": OPEN, "roster_kind": roster_kind, "roster_columns": roster_columns,
-              "carried_from": carried_from, "created_at": utcnow(), "created_by": created_by}
+              "carried_from": carried_from, "created_at": utcnow(), "created_by": created_by,
+              "stages": stage_names(stages) or default_stages()}
 
     def run(c: sa.Connection) -> Round:
         publish_version(store, model, c)
@@ -150,6 +182,22 @@ def form_titles(store: Store, lang: str = "zh") -> dict[str, str]:
     return {form_id: text(schema.get("title") or form_id, lang) for form_id, schema in rows}
 
 
+_VERSIONS_TTL = 30.0
+_versions_lock = threading.Lock()
+_versions_seen: dict[str, float] = {}
+
+
+def register_versions(store: Store) -> None:
+    """The form versions published in this database, known to this process (re-read every 30 s)."""
+    now = time.monotonic()
+    if now - _versions_seen.get(store.url, -_VERSIONS_TTL) < _VERSIONS_TTL:
+        return
+    with _versions_lock:
+        for schema, layout in published_versions(store):
+            register(schema, layout)
+        _versions_seen[store.url] = now
+
+
 def add_roster(store: Store, conn: sa.Connection, round_id: int, lines: list[RosterLine]) -> dict[int, int]:
     """Record roster lines; return roster id by line number."""
     ro = store.t.roster
@@ -157,7 +205,7 @@ def add_roster(store: Store, conn: sa.Connection, round_id: int, lines: list[Ros
         return {}
     ids = conn.execute(ro.insert().returning(ro.c.id, sort_by_parameter_order=True), [
         {"round_id": round_id, "line": line.line, "code": line.code, "name": line.name, "contact": line.contact,
-         "project": line.project, "columns": line.columns} for line in lines]).scalars().all()
+         "project": line.project, "columns": line.columns, "office": line.office} for line in lines]).scalars().all()
     return {line.line: rid for line, rid in zip(lines, ids, strict=True)}
 
 
@@ -286,7 +334,20 @@ def roster_of(store: Store, round_id: int, code: str | None = None) -> list[Rost
     with store.engine.connect() as conn:
         rows = conn.execute(stmt.order_by(ro.c.line)).all()
     return [RosterLine(line=r.line, code=r.code, name=r.name, contact=r.contact, project=r.project,
-                       columns=r.columns or {}) for r in rows]
+                       columns=r.columns or {}, office=r.office) for r in rows]
+
+
+def offices(store: Store, round_id: int) -> dict[str, str | None]:
+    """The 科室 each department of the round's roster is assigned to (None: to none)."""
+    ro = store.t.roster
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(ro.c.code, ro.c.office).where(ro.c.round_id == round_id)
+                            .order_by(ro.c.line)).all()
+    out: dict[str, str | None] = {}
+    for code, office in rows:
+        if out.get(code) is None:
+            out[code] = office
+    return out
 
 
 def templates_of(store: Store, round_id: int, code: str | None = None) -> list[IssuedTemplate]:

@@ -286,7 +286,11 @@ class Store:
                 "department_code": ident.department_code, "status": r.status, "error_count": len(errors),
                 "is_current": ident.return_key is None, "superseded_by": None, "data": r.data, "errors": errors,
                 "round_id": ident.round_id, "return_key": ident.return_key, "key_text": ident.key_text,
-                "notes": item.notes or None, "file_id": item.file_id, "received_seq": item.seq}
+                "notes": item.notes or None, "file_id": item.file_id, "received_seq": item.seq,
+                "warnings": [w.as_dict() for w in r.warnings] or None,
+                # a copy that passed the machine check waits for its review at the first stage
+                "review": "pending" if r.status == "valid" else None,
+                "review_stage": 0 if r.status == "valid" else None}
 
     def _data_rows(self, out: Rows, model: FormModel, sid: int, data: dict[str, Any]) -> None:
         formtables.data_rows(out, self.tables_for(model), model, sid, data)

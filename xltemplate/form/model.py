@@ -17,7 +17,17 @@ from .excel import a1, quote_sheet
 from .formula import CellRef, Expr, cell_refs, excel, on_sheet, parse, refs
 from .layout import LayoutError, Placed, SheetLayout, layout_styles, place
 from .plan import ReadPlan
-from .schema import Leaf, SchemaError, canonical_hash, field_kind, keyword_values, leaves, node_at, split_pointer
+from .schema import (
+    Leaf,
+    SchemaError,
+    canonical_hash,
+    check_warning_rules,
+    field_kind,
+    keyword_values,
+    leaves,
+    node_at,
+    split_pointer,
+)
 from .sums import SumRule
 
 NAME_PREFIX = "xt_"
@@ -255,6 +265,7 @@ def build_model(schema: dict[str, Any], layout: dict[str, Any], *, auto: bool = 
             raise SchemaError(f"{where}: x-sum must be a list of rules")
         for rule in value:
             SumRule.of(rule, where)
+    check_warning_rules(schema)  # and every x-warnings a list of well-formed rules, where they may stand
     model = FormModel(
         id=form_id, version=version, title=str(schema.get("title", form_id)), schema=schema,
         layout=layout, hash=canonical_hash(structure), schema_hash=canonical_hash(schema), sheets=sheets,

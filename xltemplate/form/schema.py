@@ -20,7 +20,11 @@ from jsonschema import Draft202012Validator
 #: Keywords of ours that the schema may carry (documented in the README).
 OWN_KEYWORDS = (
     "x-form", "x-sum", "x-ordered-range", "x-placeholder", "x-messages", "x-num-format", "x-capacity",
+    "x-distinct", "x-warnings",
 )
+WARNINGS = "x-warnings"
+#: where a warning rule may not stand: whether such a branch is taken would depend on it
+_NOT_UNDER = {"anyOf", "oneOf", "not", "if", "then", "else", "contains", "dependentSchemas"}
 
 
 class SchemaError(ValueError):
@@ -195,3 +199,28 @@ def canonical_hash(*docs: Any) -> str:
     """sha256 of the canonical JSON of ``docs`` (first 16 hex digits)."""
     blob = json.dumps(docs, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def check_warning_rules(schema: dict[str, Any]) -> None:
+    """Every ``x-warnings`` of the schema is a list of well-formed rules standing where a value is
+    always checked; else :class:`SchemaError` naming the place."""
+    from jsonschema import SchemaError as JsonSchemaError
+
+    for where, rules in keyword_values(schema, WARNINGS):
+        tokens = where.split("/")
+        if any(tok in _NOT_UNDER and tokens[i - 1] not in _SCHEMA_MAPS for i, tok in enumerate(tokens) if i):
+            raise SchemaError(f"{where}: x-warnings may not stand inside anyOf, oneOf, not, if/then/else, "
+                              f"contains or dependentSchemas")
+        if not isinstance(rules, list):
+            raise SchemaError(f"{where}: x-warnings must be a list of rules")
+        for n, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("schema"), dict):
+                raise SchemaError(f"{where}/{n}: a warning rule needs a schema (an object)")
+            if not isinstance(rule.get("message", ""), str | dict) or not isinstance(rule.get("at", ""), str):
+                raise SchemaError(f"{where}/{n}: message is a text (or zh/en texts), at a pointer")
+            if "$ref" in json.dumps(rule["schema"]):
+                raise SchemaError(f"{where}/{n}: a warning rule's schema stands alone (no $ref)")
+            try:
+                Draft202012Validator.check_schema(rule["schema"])
+            except JsonSchemaError as exc:
+                raise SchemaError(f"{where}/{n}: not a valid JSON Schema: {exc.message}") from exc

@@ -12,6 +12,17 @@ usual meaning (a failure inside an ``anyOf`` branch is the ``anyOf``'s failure):
   at the total.
 * ``x-ordered-range``: on a string ``start<sep>end``, the start must not be after the end.
 * ``x-placeholder``: the template's prompt text, left unchanged, is an error.
+* ``x-distinct``: on an object, a list of pointers (relative to it) whose values must not be the
+  same (texts compared without their whitespace); absent or empty ones are not compared.  The
+  error sits at the first pointer.
+* ``x-warnings``: a list of rules ``{"id", "schema", "message", "at"?}`` whose failures are
+  *warnings* (提示), never errors: each rule's ``schema`` (self-contained, any keywords, ours
+  included) is applied to the instance carrying the keyword, and when the instance fails it, one
+  warning with the rule's ``message`` sits at ``at`` (a pointer relative to that instance; default
+  the instance itself).  :func:`warnings` finds them; :func:`validate` never reports them.  They
+  stand where a value is always checked (``properties``, ``items``, ``$defs``, ``allOf``), never
+  inside ``anyOf``/``oneOf``/``not``/``if`` (the form refuses that at load: whether the branch is
+  taken would then depend on a warning).
 * ``multipleOf`` is replaced by a decimal check (``7.1`` is a multiple of ``0.01``; in binary
   floating point it is not).
 
@@ -41,7 +52,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 
 from ..messages import t
 from .model import FormModel
-from .schema import join_pointer, node_at, resolve, split_pointer, text
+from .schema import WARNINGS, join_pointer, keyword_values, node_at, resolve, split_pointer, text
 from .sums import SumRule
 from .values import MISSING, get
 
@@ -139,6 +150,21 @@ def x_placeholder(prompt: str, instance: Any, lang: str) -> Iterator[Problem]:
         yield Problem(t("x-placeholder", lang))
 
 
+def x_distinct(pointers: list[str], instance: Any, lang: str) -> Iterator[Problem]:
+    if not isinstance(instance, dict):
+        return
+    seen: dict[Any, str] = {}
+    for pointer in pointers:
+        value = get(instance, pointer, None)
+        if value in (None, "", [], {}):
+            continue
+        key = "".join(value.split()) if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        if key in seen:
+            yield Problem(t("x-distinct", lang), tuple(split_pointer(seen[key])), None, get(instance, seen[key]))
+            return
+        seen[key] = pointer
+
+
 def multiple_of(step: Any, instance: Any, lang: str) -> Iterator[Problem]:
     if not _num(instance):
         return
@@ -150,7 +176,7 @@ def multiple_of(step: Any, instance: Any, lang: str) -> Iterator[Problem]:
         yield Problem(f"{instance!r} is not a multiple of {step}")
 
 
-OWN = {"x-sum": x_sum, "x-ordered-range": x_ordered_range, "x-placeholder": x_placeholder}
+OWN = {"x-sum": x_sum, "x-ordered-range": x_ordered_range, "x-placeholder": x_placeholder, "x-distinct": x_distinct}
 KEYWORDS = {**OWN, "multipleOf": multiple_of}  # what both engines run with our implementation
 
 
@@ -195,6 +221,28 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+# -- warnings: rules whose failures are 提示, never errors ------------------------------------------
+
+
+
+def x_warnings(rules: list[dict[str, Any]], instance: Any, lang: str, fails: Any) -> Iterator[Problem]:
+    """One warning per rule whose ``schema`` the instance fails (``fails(rule, instance)``, decided by
+    the engine at hand), at the rule's ``at``."""
+    for rule in rules:
+        if fails(rule, instance):
+            at = rule.get("at", "")
+            yield Problem(text(rule["message"], lang) if rule.get("message") else t("x-warnings", lang),
+                          tuple(split_pointer(at)), rule, get(instance, at, None) if at else MISSING)
+
+
+def has_warnings(model: FormModel) -> bool:
+    """Whether the form has any warning rule (worked out once, kept on the model)."""
+    found = model.memo.get("has_warnings")
+    if found is None:
+        found = model.memo["has_warnings"] = next(keyword_values(model.schema, WARNINGS), None) is not None
+    return bool(found)
+
+
 def _reference_keyword(name: str, lang: str) -> Any:
     fn = KEYWORDS[name]
 
@@ -211,6 +259,23 @@ VALIDATORS = {
                                                    "pattern": _pattern})
     for lang in ("zh", "en")
 }
+
+
+def _reference_warnings(schema: dict[str, Any], lang: str) -> Any:
+    """The reference validator class of ``schema`` with ``x-warnings``: each rule's schema compiled
+    once, when the engine is made (the rules are the schema's own objects)."""
+    checks = {id(rule): VALIDATORS[lang](rule["schema"], format_checker=FormatChecker(formats=("date",)))
+              for _where, rules in keyword_values(schema, WARNINGS) for rule in rules}
+
+    def fails(rule: dict[str, Any], instance: Any) -> bool:
+        return not checks[id(rule)].is_valid(instance)
+
+    def keyword(validator: Any, value: Any, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+        for p in x_warnings(value, instance, lang, fails):
+            yield ValidationError(p.message, path=deque(p.path), validator_value=p.limit,
+                                  instance=instance if p.instance is MISSING else p.instance)
+
+    return validators.extend(VALIDATORS[lang], {WARNINGS: keyword})
 
 
 # -- describing a failure -------------------------------------------------------------------------
@@ -295,13 +360,44 @@ def _rs_keyword(name: str, lang: str) -> type:
     return Keyword
 
 
-class RsEngine:
-    """jsonschema-rs, with our keywords as its custom keywords (so they work wherever a schema may be)."""
+def _rs_warnings(lang: str) -> type:
+    """``x-warnings`` as a jsonschema-rs custom keyword: each rule's schema compiled once, with our
+    keywords."""
 
-    def __init__(self, schema: dict[str, Any], lang: str):
+    class Keyword:
+        def __init__(self, parent_schema: dict[str, Any], value: Any, schema_path: list[Any]) -> None:
+            self.value = value
+            self.checks = {id(rule): jsonschema_rs.validator_for(
+                rule["schema"], validate_formats=True, keywords={k: _rs_keyword(k, lang) for k in KEYWORDS})
+                for rule in value}
+
+        def iter_errors(self, instance: Any) -> Iterator[ValueError]:
+            def fails(rule: dict[str, Any], inst: Any) -> bool:
+                return not self.checks[id(rule)].is_valid(inst)
+
+            for p in x_warnings(self.value, instance, lang, fails):
+                yield ValueError(json.dumps({"path": p.path, "limit": p.limit,
+                                             "instance": None if p.instance is MISSING else p.instance,
+                                             "own": p.instance is not MISSING, "message": p.message},
+                                            ensure_ascii=False))
+
+        def validate(self, instance: Any) -> None:
+            for error in self.iter_errors(instance):
+                raise error
+
+    return Keyword
+
+
+class RsEngine:
+    """jsonschema-rs, with our keywords as its custom keywords (so they work wherever a schema may be);
+    ``warnings``: with ``x-warnings`` too (the engine :func:`warnings` runs)."""
+
+    def __init__(self, schema: dict[str, Any], lang: str, warnings: bool = False):
         self.custom = jsonschema_rs.ValidationErrorKind.Custom
-        self.rs = jsonschema_rs.validator_for(schema, validate_formats=True,
-                                              keywords={k: _rs_keyword(k, lang) for k in KEYWORDS})
+        keywords: dict[str, Any] = {k: _rs_keyword(k, lang) for k in KEYWORDS}
+        if warnings:
+            keywords[WARNINGS] = _rs_warnings(lang)
+        self.rs = jsonschema_rs.validator_for(schema, validate_formats=True, keywords=keywords)
 
     def failures(self, instance: Any) -> list[Failure]:
         out = []
@@ -322,8 +418,9 @@ class RsEngine:
 class ReferenceEngine:
     """Everything through the reference jsonschema implementation, extended with our keywords."""
 
-    def __init__(self, schema: dict[str, Any], lang: str):
-        cls = VALIDATORS.get(lang, VALIDATORS["zh"])
+    def __init__(self, schema: dict[str, Any], lang: str, warnings: bool = False):
+        lang = lang if lang in VALIDATORS else "zh"
+        cls = _reference_warnings(schema, lang) if warnings else VALIDATORS[lang]
         self.v = cls(schema, format_checker=FormatChecker(formats=("date",)))
 
     def failures(self, instance: Any) -> list[Failure]:
@@ -346,13 +443,13 @@ class ReferenceEngine:
 ENGINES = {"rs": RsEngine, "jsonschema": ReferenceEngine}
 
 
-def engine_for(model: FormModel, lang: str, engine: str = "rs") -> Any:
-    """The compiled validator of ``model`` (compiled once per model, engine and language, kept on
-    the model)."""
-    key = ("validator", engine, lang)
+def engine_for(model: FormModel, lang: str, engine: str = "rs", warnings: bool = False) -> Any:
+    """The compiled validator of ``model`` (compiled once per model, engine, language, and whether it
+    runs the warning rules; kept on the model)."""
+    key = ("validator", engine, lang, warnings)
     found = model.memo.get(key)
     if found is None:
-        found = model.memo[key] = ENGINES[engine](model.schema, lang)
+        found = model.memo[key] = ENGINES[engine](model.schema, lang, warnings)
     return found
 
 
@@ -372,34 +469,61 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     an ``x-sum`` rule whose total and parts are not all given
     (:meth:`~xltemplate.form.sums.SumRule.complete`).
     """
-    order = {s.name: i for i, s in enumerate(model.sheets)}
     keyed = []
     checked = scaffold(model, instance)
     for failure in engine_for(model, lang, engine).failures(checked):
         if partial and (failure.keyword in PARTIAL_SKIPS or (failure.keyword == "x-sum"
                                                              and not _complete(failure, checked))):
             continue
-        pointer = join_pointer(list(failure.path))
-        field = locate(pointer) if locate else model.field_for(pointer)
-        exact = field is not None and field.pointer.count("/") == pointer.count("/")
-        # an error on a section or an array lands on its first cell, labelled by the section
-        node = field.schema if exact else _node(model, pointer)
-        value = None if failure.keyword == "required" or isinstance(failure.instance, dict | list) \
-            else failure.instance
-        home = model.by_pointer.get(field.pointer) if field else None  # the form's cell, if locate moved it
-        issue = Issue(sheet=field.sheet if field else None, cell=field.cell if field else None, pointer=pointer,
-                      label=field.label if exact else str(node.get("title", pointer)), value=value,
-                      message=describe(failure, node, lang), code=failure.keyword,
-                      form_cell=home.cell if home is not None and field is not None and home.cell != field.cell
-                      else None)
-        position = (order.get(field.sheet, 99), field.row, field.col) if field else (99, 0, 0)
+        position, issue, node = _placed(model, failure, locate, lang)
         custom = bool(node.get("x-messages", {}).get(failure.keyword)) if isinstance(node, dict) else False
-        keyed.append((position, pointer, issue.code, issue, custom))
+        keyed.append((position, issue.pointer, issue.code, issue, custom))
     # one cell, one message: where the schema author wrote a message for a failing keyword
     # (e.g. the pattern of 预算功能科目), it stands for that cell's other single-field failures
     # (minLength, ...); rule keywords, which concern several fields, are always kept
     authored = {k[1] for k in keyed if k[4]}
     keyed = [k for k in keyed if k[4] or k[1] not in authored or k[2] in OWN]
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
+
+
+def _placed(model: FormModel, failure: Failure, locate: Any, lang: str,
+            message: str | None = None) -> tuple[tuple[int, int, int], Issue, dict[str, Any]]:
+    """A failure as an :class:`Issue` at the cell its value was read from (its sort position, and
+    the schema node it concerns)."""
+    pointer = join_pointer(list(failure.path))
+    field = locate(pointer) if locate else model.field_for(pointer)
+    exact = field is not None and field.pointer.count("/") == pointer.count("/")
+    # an error on a section or an array lands on its first cell, labelled by the section
+    node = field.schema if exact else _node(model, pointer)
+    value = None if failure.keyword == "required" or isinstance(failure.instance, dict | list) \
+        else failure.instance
+    home = model.by_pointer.get(field.pointer) if field else None  # the form's cell, if locate moved it
+    issue = Issue(sheet=field.sheet if field else None, cell=field.cell if field else None, pointer=pointer,
+                  label=field.label if exact else str(node.get("title", pointer)), value=value,
+                  message=message if message is not None else describe(failure, node, lang), code=failure.keyword,
+                  form_cell=home.cell if home is not None and field is not None and home.cell != field.cell
+                  else None)
+    order = {s.name: i for i, s in enumerate(model.sheets)}
+    position = (order.get(field.sheet, 99), field.row, field.col) if field else (99, 0, 0)
+    return position, issue, node
+
+
+def warnings(model: FormModel, instance: Any, lang: str = "zh", locate: Any = None,
+             engine: str = "rs") -> list[Issue]:
+    """The warnings (提示) of ``instance``: one per ``x-warnings`` rule it fails, at the cell its value
+    was read from (``locate`` as for :func:`validate`), in sheet/cell order; ``code`` is the rule's
+    ``id``.  A warning never makes a return invalid."""
+    if not isinstance(instance, dict) or not has_warnings(model):
+        return []
+    keyed = []
+    for failure in engine_for(model, lang, engine, warnings=True).failures(scaffold(model, instance)):
+        if failure.keyword != WARNINGS:
+            continue  # the errors, which validate() reports
+        rule = failure.limit if isinstance(failure.limit, dict) else {}
+        position, issue, _ = _placed(model, failure, locate, lang, failure.message)
+        issue.code = str(rule.get("id") or WARNINGS)
+        keyed.append((position, issue.pointer or "", issue.code, issue))
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
 
@@ -462,4 +586,4 @@ def _node(model: FormModel, pointer: str) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["Failure", "Issue", "Problem", "decimal_places", "describe", "scaffold", "validate"]
+__all__ = ["Failure", "Issue", "Problem", "decimal_places", "describe", "scaffold", "validate", "warnings"]

@@ -36,4 +36,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "仍是模板中的提示文字，请改为实际内容",
         "en": "Still the template's prompt text; replace it with the real content",
     },
+    "x-distinct": {
+        "zh": "与本表另一项的内容完全相同，请分别填写",
+        "en": "The same as another entry of this form; write each on its own",
+    },
+    "x-warnings": {"zh": "请核实这一项", "en": "Please check this entry"},
 }

@@ -57,6 +57,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "errors_field": {"zh": "项目", "en": "Field"},
     "errors_found": {"zh": "填写的内容", "en": "Value entered"},
     "errors_problem": {"zh": "问题", "en": "Problem"},
+    "errors_kind": {"zh": "类别", "en": "Kind"},
+    "kind_error": {"zh": "错误", "en": "error"},
+    "kind_reason": {"zh": "审核意见", "en": "reviewer"},
+    "kind_warning": {"zh": "提示", "en": "note"},
+    "mark_reason": {"zh": "审核意见：{message}", "en": "Reviewer: {message}"},
+    "mark_warning": {"zh": "提示：{message}", "en": "Note: {message}"},
+    "reasons_sheet": {"zh": "审核意见", "en": "Reviewer"},
+    "warnings_sheet": {"zh": "提示", "en": "Notes"},
     # the template's own text
     "page_footer": {"zh": "&C第 &P 页 共 &N 页", "en": "&CPage &P of &N"},
     # the automatic layout (the template's own text, in Chinese)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "report_summary": {"zh": "汇总", "en": "Summary"},
+    "report_review": {"zh": "审核状态", "en": "Review"},
+    "report_grade": {"zh": "评级", "en": "Grade"},
+    "report_approved_only": {"zh": "（审核通过）", "en": " (approved)"},
     "report_id": {"zh": "记录号", "en": "Record"},
     "report_department_code": {"zh": "部门代码", "en": "Department code"},
     "report_submission_id": {"zh": "报送编号", "en": "Submission ID"},

@@ -31,7 +31,7 @@ from ..collect import events, intake, jobs
 from ..collect.shapes import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
-from . import api, clerk, staff
+from . import api, clerk, review, staff
 from .help import routes as help_routes
 from .responses import Portal, path_for, render
 from .security import UPLOAD_LIMIT, Headers
@@ -62,6 +62,7 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["t"] = t
     env.globals["catalog_keys"] = CATALOG
+    env.globals["has_annotated"] = intake.has_annotated
     env.globals["path"] = jinja2.pass_context(lambda ctx, name, **params: path_for(ctx["request"], name, **params))
     env.filters["local"] = local_time
     env.filters["sentence"] = events.sentence  # an audit line as a person reads it
@@ -133,7 +134,7 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
                 state.worker.join(timeout=10)
             store.dispose()
 
-    routes: list[Any] = [*staff.routes(), *clerk.routes(), *api.routes(),
+    routes: list[Any] = [*staff.routes(), *review.routes(), *clerk.routes(), *api.routes(),
                          *help_routes(),  # the help pages for clerks and staff
                          Route("/healthz", lambda r: Response("ok", media_type="text/plain"), name="healthz"),
                          Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]

@@ -1,6 +1,12 @@
 """Who may do what: staff pages need a live session, staff actions also a same-site request that
 carries the session's CSRF token; the API needs a live API token.
 
+Roles (:mod:`xltemplate.collect.accounts`): every account reads every page; the actions that run
+the rounds (create, close, links, uploads, withdrawals, assigning files) need an admin or staff
+account (:func:`action`'s default), admin pages an admin; a review decision is open to any
+account here and decided by :func:`xltemplate.collect.reviews.may_decide` (which department, which
+stage), the same rule the command line and the API apply.
+
 A cross-site POST carrying the staff cookie does nothing: a browser sends ``Sec-Fetch-Site``
 (or ``Origin``) with it, which must say this site, and it cannot know the session's CSRF token,
 which every state-changing form carries and which is compared in constant time.  The site is
@@ -55,8 +61,9 @@ def _to_login(request: Request) -> Response:
     return redirect_path(path_for(request, "login") + "?next=" + urllib.parse.quote(request.url.path, safe="/"))
 
 
-def page(fn: Page, *, admin: bool = False) -> Endpoint:
-    """A staff page (GET): the login page first when there is no live session."""
+def page(fn: Page, *, admin: bool = False, manage: bool = False) -> Endpoint:
+    """A staff page (GET): the login page first when there is no live session.  ``manage``: a
+    question before an action that runs the rounds, asked only of the accounts that may run it."""
 
     async def endpoint(request: Request) -> Response:
         sess = await current_session(request)
@@ -65,15 +72,19 @@ def page(fn: Page, *, admin: bool = False) -> Endpoint:
         request.scope["xt_session"] = sess
         if admin and sess.user.role != "admin":
             raise HTTPException(403, t("err_admin_only"))
+        if manage and not sess.user.manages:
+            raise HTTPException(403, t("err_manage_only"))
         return await run_in_threadpool(fn, request, sess)
 
     endpoint.__name__ = fn.__name__
     return endpoint
 
 
-def action(fn: Action, *, admin: bool = False, max_files: int = 0, limit: int = FORM_LIMIT) -> Endpoint:
+def action(fn: Action, *, admin: bool = False, anyone: bool = False, max_files: int = 0,
+           limit: int = FORM_LIMIT, max_fields: int = 50) -> Endpoint:
     """A staff action (POST): same site, a live session, and the session's CSRF token in the form;
-    a body of at most ``limit`` bytes."""
+    a body of at most ``limit`` bytes.  It runs the rounds, so it needs an admin or staff account,
+    unless ``anyone`` (logging out; a review decision, whose rule is the domain's) or ``admin``."""
 
     async def endpoint(request: Request) -> Response:
         if cross_site(request):
@@ -84,9 +95,11 @@ def action(fn: Action, *, admin: bool = False, max_files: int = 0, limit: int = 
         request.scope["xt_session"] = sess
         if admin and sess.user.role != "admin":
             raise HTTPException(403, t("err_admin_only"))
+        if not anyone and not sess.user.manages:
+            raise HTTPException(403, t("err_manage_only"))
         request = limit_body(request, limit)
         try:
-            form = await request.form(max_files=max_files, max_fields=50)
+            form = await request.form(max_files=max_files, max_fields=max_fields)
         except HTTPException:
             raise
         except Exception as exc:  # a malformed body (python-multipart's errors, bad encodings)

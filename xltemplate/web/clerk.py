@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import departments, events, files, intake, links, returns
+from ..collect import departments, events, files, intake, links, returns, reviews
 from ..collect.links import Link, QuotaReached
 from ..messages import t
 from .auth import address
@@ -41,8 +41,10 @@ def _page(request: Request, link: Link, receipt: intake.Receipt | None = None, s
     found = receipt.returns if receipt is not None else returns.query(store, round_id=link.round.id,
                                                                        department=link.department_code)
     final = departments.one(store, link.round, link.department_code) if not link.open else None
+    sent_back = {r.id: reviews.reasons_of(store, r.id) for r in found if r.state == "returned" and r.id is not None}
     return render(request, "clerk.html", status_code=status_code, link=link, token=request.path_params["token"],
-                  templates=link.templates, returns=found, receipt=receipt, problem=problem, final=final)
+                  templates=link.templates, returns=found, receipt=receipt, problem=problem, final=final,
+                  reasons=sent_back)
 
 
 async def home(request: Request) -> Response:

@@ -27,7 +27,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import accounts, departments, events, files, intake, jobs, links, packages, returns, rounds, settings
+from ..collect import (
+    accounts,
+    departments,
+    events,
+    files,
+    intake,
+    jobs,
+    links,
+    packages,
+    returns,
+    reviews,
+    rounds,
+    settings,
+)
 from ..collect.distribute import RosterError
 from ..collect.report import ReportError, round_report
 from ..collect.rounds import Round
@@ -276,7 +289,7 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
     then one zip with the templates and the list of links, offered once.  The same form, year and
     roster as a round made already: kept aside, and staff are asked first (:func:`round_new_confirm`)."""
     store = portal(request).store
-    values = {k: field(form, k) for k in ("form", "year", "deadline", "name")}
+    values = {k: field(form, k) for k in ("form", "year", "deadline", "name", "stages")}
     problems: list[str] = []
     year = deadline = None
     if values["year"]:
@@ -299,6 +312,10 @@ def create_round(request: Request, sess: accounts.Session, form: FormData) -> Re
             model = load_form(values["form"])
         except (FormNotFound, OSError, ValueError):
             problems.append(t("form_unknown", form=values["form"]))
+    try:
+        rounds.stage_names(values["stages"])
+    except rounds.RoundError as exc:
+        problems.append(str(exc))
     if problems or model is None:
         return rounds_page(request, sess, problems, values, 400)
     assert isinstance(upload, UploadFile)
@@ -317,7 +334,8 @@ def _open_round(request: Request, sess: accounts.Session, model: Any, roster: by
     try:
         rnd, fid = packages.open_round(portal(request).store, model, roster, roster_name, portal(request).data_dir,
                                        name=values["name"] or None, year=year, deadline=deadline,
-                                       actor=sess.user.name, base_url=_base(request).url, address=address(request))
+                                       actor=sess.user.name, base_url=_base(request).url, address=address(request),
+                                       stages=values.get("stages") or None)
     except RosterError as exc:
         return rounds_page(request, sess, exc.problems, values, 400)
     return redirect_path(path_for(request, "round", rid=rnd.id) + f"?package={fid}")
@@ -396,11 +414,16 @@ def round_delete(request: Request, sess: accounts.Session, form: FormData) -> Re
 
 
 def dashboard(request: Request, sess: accounts.Session) -> Response:
+    """A round: where each department stands.  A reviewer's opens on the departments of their 科室
+    (``?all=1``: every department), the totals staying the round's."""
     rnd = _round(request)
     store = portal(request).store
     lines = departments.status(store, rnd)
     totals = departments.round_totals(store, rnd, lines)
     q = request.query_params
+    narrowed = sess.user.role == "reviewer" and sess.user.office is not None and q.get("all") != "1"
+    if narrowed:
+        lines = [d for d in lines if reviews.mine(sess.user, d.office)]
     want = q.get("status", "")
     want = want if want in departments.STATES else ""
     sort = q.get("sort", "code")
@@ -414,11 +437,13 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
              "returns": lambda d: d.returns, "name": lambda d: d.name, "code": lambda d: d.code}[sort]
     shown.sort(key=order, reverse=desc)
     package_id = _int(q.get("package"))
-    query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else ""}
+    query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else "",
+             "all": "1" if q.get("all") == "1" else ""}
     context = {"round": rnd, "form_title": rounds.form_titles(store).get(rnd.form_id, rnd.form_id),
                "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
                "search": search, "statuses": departments.STATES, "sorts": SORTS, "package": package_id,
-               "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id)}
+               "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id),
+               "narrowed": narrowed, "office": sess.user.office}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
     relinked = accounts.take_flash(store, sess, "relinked") if package_id is not None else None
@@ -430,7 +455,7 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
                   relinked=relinked, close=_confirm_close(request, rnd, totals) if rnd.status == rounds.OPEN else None,
                   relink=_confirm_relink(request, rnd),
                   delete=_confirm_delete(request, rnd) if admin and not rounds.has_returns(store, rnd.id) else None,
-                  **context)
+                  warnings=departments.frequent_warnings(store, rnd), **context)
 
 
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -596,11 +621,13 @@ def report(request: Request, sess: accounts.Session) -> Response:
     suffix = request.path_params["fmt"]
     if suffix not in ("xlsx", "csv"):
         raise HTTPException(404)
+    approved = request.query_params.get("approved") == "1"  # the approved returns alone
     try:
-        content = round_report(portal(request).store, rnd, "." + suffix, portal(request).data_dir)
+        content = round_report(portal(request).store, rnd, "." + suffix, portal(request).data_dir,
+                               approved_only=approved)
     except ReportError as exc:
         raise HTTPException(400, str(exc)) from exc
-    name = f"{rnd.name}_{t('sheet_summary')}.{suffix}"
+    name = f"{rnd.name}_{t('sheet_summary')}{t('report_approved_only') if approved else ''}.{suffix}"
     _record(request, sess, "download", round_id=rnd.id, detail={"file": name, "what": "report"})
     return download(content, name)
 
@@ -696,17 +723,18 @@ def routes() -> list[Route]:
         Route("/", home, name="home"),
         Route("/login", login_page, methods=["GET"], name="login"),
         Route("/login", limited(FORM_LIMIT)(login), methods=["POST"], name="login_post"),
-        Route("/logout", action(logout), methods=["POST"], name="logout"),
+        Route("/logout", action(logout, anyone=True), methods=["POST"], name="logout"),
         Route("/rounds", page(rounds_page), methods=["GET"], name="rounds"),
         Route("/rounds", action(create_round, max_files=1, limit=ROSTER_LIMIT), methods=["POST"], name="round_new"),
-        Route("/rounds/new/confirm", page(round_new_confirm), methods=["GET"], name="round_new_confirm"),
+        Route("/rounds/new/confirm", page(round_new_confirm, manage=True), methods=["GET"], name="round_new_confirm"),
         Route("/rounds/new/confirm", action(round_new_confirmed), methods=["POST"], name="round_new_confirmed"),
         Route("/rounds/{rid:id}", page(dashboard), name="round"),
         Route("/rounds/{rid:id}/package/{fid:id}", action(package), methods=["POST"], name="package"),
-        Route("/rounds/{rid:id}/close", page(round_close_confirm), methods=["GET"], name="round_close_confirm"),
+        Route("/rounds/{rid:id}/close", page(round_close_confirm, manage=True), methods=["GET"],
+              name="round_close_confirm"),
         Route("/rounds/{rid:id}/close", action(set_round_state), methods=["POST"], name="round_close"),
         Route("/rounds/{rid:id}/reopen", action(set_round_state), methods=["POST"], name="round_reopen"),
-        Route("/rounds/{rid:id}/links", page(relink_confirm), methods=["GET"], name="relink_confirm"),
+        Route("/rounds/{rid:id}/links", page(relink_confirm, manage=True), methods=["GET"], name="relink_confirm"),
         Route("/rounds/{rid:id}/links", action(relink), methods=["POST"], name="relink"),
         Route("/rounds/{rid:id}/delete", page(round_delete_confirm, admin=True), methods=["GET"],
               name="round_delete_confirm"),
@@ -718,16 +746,17 @@ def routes() -> list[Route]:
         Route("/rounds/{rid:id}/templates.zip", page(templates_zip), name="templates_zip"),
         Route("/rounds/{rid:id}/annotated.zip", page(annotated_zip), name="annotated_zip"),
         Route("/rounds/{rid:id}/d/{code:str}", page(department_page), name="department"),
-        Route("/rounds/{rid:id}/d/{code:str}/link/new", page(link_new_confirm), methods=["GET"],
+        Route("/rounds/{rid:id}/d/{code:str}/link/new", page(link_new_confirm, manage=True), methods=["GET"],
               name="link_new_confirm"),
         Route("/rounds/{rid:id}/d/{code:str}/link/new", action(new_link), methods=["POST"], name="link_new"),
-        Route("/rounds/{rid:id}/d/{code:str}/link/revoke", page(link_revoke_confirm), methods=["GET"],
+        Route("/rounds/{rid:id}/d/{code:str}/link/revoke", page(link_revoke_confirm, manage=True), methods=["GET"],
               name="link_revoke_confirm"),
         Route("/rounds/{rid:id}/d/{code:str}/link/revoke", action(revoke_link), methods=["POST"],
               name="link_revoke"),
         Route("/returns/{sid:id}/file", page(return_file), name="return_file"),
         Route("/returns/{sid:id}/annotated", page(return_annotated), name="return_annotated"),
-        Route("/returns/{sid:id}/withdraw", page(withdraw_confirm), methods=["GET"], name="withdraw_confirm"),
+        Route("/returns/{sid:id}/withdraw", page(withdraw_confirm, manage=True), methods=["GET"],
+              name="withdraw_confirm"),
         Route("/returns/{sid:id}/withdraw", action(withdraw), methods=["POST"], name="withdraw"),
         Route("/returns/{sid:id}/restore", action(restore), methods=["POST"], name="restore"),
         Route("/returns/{sid:id}/assign", action(assign), methods=["POST"], name="assign"),

@@ -4,8 +4,9 @@ Three workbooks, one entry each, built from the same parts:
 
 * :func:`write_template`: the blank template (prompt texts of ``x-placeholder`` in their cells);
 * :func:`write_filled`: a prefilled copy; refuses data that does not fit (:class:`FillError`);
-* :func:`write_annotated`: an invalid return regenerated, values as found (wrong types too), each
-  wrong cell highlighted and commented, and a first sheet 错误清单 listing every error.
+* :func:`write_annotated`: a return regenerated, values as found (wrong types too), each wrong cell
+  highlighted and commented, a reviewer's reasons and the warnings (提示) each in a colour of its
+  own, and a first sheet (错误清单, or 审核意见 / 提示 when there is no error) listing them all.
 
 :func:`write_workbook` is the one-call form of the three.  The parts: :class:`_Book` (the
 workbook: document properties, formats, the metadata sheet with the dropdown lists, defined
@@ -56,13 +57,18 @@ FIXED_TIME = dt.datetime(2020, 1, 1)
 Signer = Callable[[dict[str, str]], str]
 MAX_ROW_HEIGHT = 409
 ERROR_FILL, ERROR_FONT = "#FFC7CE", "#9C0006"
+REASON_FILL, REASON_FONT = "#DDEBF7", "#1F4E79"  # a reviewer's reason (审核意见)
+WARNING_FILL, WARNING_FONT = "#FFF2CC", "#7F6000"  # a warning (提示)
+#: what an annotated copy marks, in order of precedence (a cell with several takes the first's colour)
+MARKS = {"error": (ERROR_FILL, ERROR_FONT), "reason": (REASON_FILL, REASON_FONT),
+         "warning": (WARNING_FILL, WARNING_FONT)}
 ERROR_SHEET = t("errors_sheet")
 
 _BASE = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "text_wrap": True, "border": 1,
          "align": "center"}
 
-__all__ = ["ERROR_FILL", "FONT", "FillError", "check_fit", "display_width", "write_annotated", "write_filled",
-           "write_template", "write_workbook"]
+__all__ = ["ERROR_FILL", "FONT", "REASON_FILL", "WARNING_FILL", "FillError", "check_fit", "display_width",
+           "write_annotated", "write_filled", "write_template", "write_workbook"]
 
 
 class FillError(ValueError):
@@ -161,19 +167,29 @@ def write_filled(model: FormModel, data: Any, *, submission_id: str = "", passwo
 
 def write_annotated(model: FormModel, data: Any, errors: list[Any], *, submission_id: str = "",
                     password: str | None = None, lang: str = "zh", extra_meta: dict[str, Any] | None = None,
-                    sign: Signer | None = None) -> bytes:
+                    sign: Signer | None = None, reasons: list[Any] = (), warnings: list[Any] = ()) -> bytes:
     """An annotated return: ``data`` as found (wrong types are what it marks), each cell with an
-    error (``errors``: issues with pointers into ``data``) filled red and commented, and a first
-    sheet 错误清单 listing them all, each linked to its cell."""
+    error (``errors``: issues with pointers into ``data``) filled red and commented, each cell with
+    a reviewer's reason (``reasons``, issues too) blue, each with a warning yellow; and a first
+    sheet listing them all, each linked to its cell (a mark on a section or row sits at its first
+    cell; one on the whole return is in the list only)."""
     problems = check_fit(model, data, types=False, lang=lang)
     if problems:
         raise FillError(problems)
-    marks: dict[str, str] = {}
-    for e in errors:
-        if e.pointer:
-            marks[e.pointer] = f"{marks[e.pointer]}\n{e.message}" if e.pointer in marks else e.message
-    return _write(model, _contents(model, data), marks=marks, errors=errors, submission_id=submission_id,
-                  password=password, lang=lang, extra_meta=extra_meta, sign=sign)
+    marks: dict[str, tuple[str, str]] = {}
+    listed: list[tuple[str, Any]] = []
+    for kind, issues in (("error", errors), ("reason", reasons), ("warning", warnings)):
+        for e in issues:
+            listed.append((kind, e))
+            f = model.field_for(e.pointer) if e.pointer else None
+            if f is None:
+                continue
+            text = e.message if kind == "error" else t("mark_" + kind, lang, message=e.message)
+            marks[f.pointer] = (marks[f.pointer][0], f"{marks[f.pointer][1]}\n{text}") if f.pointer in marks \
+                else (kind, text)
+    sheet = "errors_sheet" if errors else ("reasons_sheet" if reasons else "warnings_sheet")
+    return _write(model, _contents(model, data), marks=marks, errors=listed, submission_id=submission_id,
+                  password=password, lang=lang, extra_meta=extra_meta, sign=sign, list_sheet=t(sheet, lang))
 
 
 def write_workbook(model: FormModel, data: Any = None, *, submission_id: str = "",
@@ -199,11 +215,11 @@ def _contents(model: FormModel, data: Any) -> dict[str, Any]:
     return out
 
 
-def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, str] | None = None,
-           errors: list[Any] | None = None, submission_id: str, password: str | None, lang: str,
-           extra_meta: dict[str, Any] | None, sign: Signer | None) -> bytes:
+def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, tuple[str, str]] | None = None,
+           errors: list[tuple[str, Any]] | None = None, submission_id: str, password: str | None, lang: str,
+           extra_meta: dict[str, Any] | None, sign: Signer | None, list_sheet: str | None = None) -> bytes:
     book = _Book(model, submission_id=submission_id, password=password, extra_meta=extra_meta, sign=sign)
-    error_sheet = book.add_sheet(t("errors_sheet", lang)) if errors is not None else None
+    error_sheet = book.add_sheet(list_sheet or t("errors_sheet", lang)) if errors is not None else None
     sheets = [_FormSheet(book, layout, book.add_sheet(layout.name)) for layout in model.sheets]
     book.write_meta()
     cells = _cells(model, contents, lang)
@@ -268,7 +284,7 @@ class _Formats:
         self.cache: dict[tuple, Any] = {}
 
     def get(self, style: str, *, unlocked: bool = False, num_format: str | None = None,
-            error: bool = False, look: dict[str, Any] | None = None) -> Any:
+            error: str | None = None, look: dict[str, Any] | None = None) -> Any:
         key = (style, unlocked, num_format, error, look is not None)
         if key not in self.cache:
             # a layout look is the cell exactly as drawn (xlsx/look.py): no base, no input fill
@@ -277,8 +293,9 @@ class _Formats:
                 props["locked"] = False
                 if look is None and (props.get("border", 1) or style.startswith("input")):
                     props["bg_color"] = INPUT_FILL
-            if error:
-                props.update(bg_color=ERROR_FILL, font_color=ERROR_FONT)
+            if error:  # a mark: error, reason or warning (MARKS)
+                fill, font = MARKS[error]
+                props.update(bg_color=fill, font_color=font)
             if num_format:
                 props["num_format"] = num_format
             self.cache[key] = self.book.add_format(props)
@@ -357,7 +374,7 @@ class _FormSheet:
         self.book, self.layout, self.ws = book, layout, ws
         self.model = book.model
 
-    def write(self, contents: dict[str, Any], marks: dict[str, str], cells: Cells, lang: str) -> None:
+    def write(self, contents: dict[str, Any], marks: dict[str, tuple[str, str]], cells: Cells, lang: str) -> None:
         layout, ws, fmt = self.layout, self.ws, self.book.fmt
         self._columns()
         heights = dict(layout.heights)
@@ -466,20 +483,21 @@ class _FormSheet:
         if view.get("view") in ("page_layout", "page_break"):
             ws.set_page_view(1 if view["view"] == "page_layout" else 2)
 
-    def _input(self, f: Field, cell: Any, contents: dict[str, Any], marks: dict[str, str],
+    def _input(self, f: Field, cell: Any, contents: dict[str, Any], marks: dict[str, tuple[str, str]],
                heights: dict[int, float], lang: str) -> None:
         ws = self.ws
-        issue = marks.get(f.pointer)
+        mark = marks.get(f.pointer)
+        issue = mark[1] if mark is not None else None
         num_format = _num_format(f)
         if cell.look is not None:  # a look's number format yields only to the schema's
             num_format = f.schema.get("x-num-format") or cell.look.get("number_format") or num_format
-        cf = self.book.fmt.get(cell.style, unlocked=True, num_format=num_format, error=issue is not None,
+        cf = self.book.fmt.get(cell.style, unlocked=True, num_format=num_format, error=mark[0] if mark else None,
                                look=cell.look)
         content = cell_content(f.kind, contents.get(f.pointer))
         _write_value(ws, f, content, cf)
-        if issue is not None:
+        if mark is not None:
             ws.write_comment(f.row, f.col, issue, {"author": "xltemplate", "x_scale": 2.5, "y_scale": 1.5,
-                                                   "font_name": FONT})
+                                                   "font_name": FONT, "color": MARKS[mark[0]][0]})
         if isinstance(content, str) and ("\n" in content or display_width(content) > 20):
             base = heights.get(f.row, self.layout.default_height or 15.0)
             heights[f.row] = max(base, _row_height(f, content, base, self.layout.widths))
@@ -634,17 +652,18 @@ def _write_value(ws: Any, f: Field, content: Any, cf: Any) -> None:
         ws.write_string(f.row, f.col, content, cf)
 
 
-def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lang: str,
+def _error_list(model: FormModel, ws: Any, errors: list[tuple[str, Any]], fmt: _Formats, lang: str,
                 password: str | None) -> None:
-    """The 错误清单 sheet of an annotated return: one row per error, linked to its cell."""
+    """The list sheet of an annotated return: one row per error, reason and warning, linked to its
+    cell, its kind (错误 / 审核意见 / 提示) in the last column."""
     heads = [t(k, lang) for k in ("errors_no", "errors_sheet_col", "errors_cell", "errors_field", "errors_found",
-                                  "errors_problem")]
-    for c, (head, width) in enumerate(zip(heads, (6, 14, 18, 40, 24, 60), strict=True)):
+                                  "errors_problem", "errors_kind")]
+    for c, (head, width) in enumerate(zip(heads, (6, 14, 18, 40, 24, 60, 10), strict=True)):
         ws.set_column(c, c, width)
         ws.write_string(0, c, head, fmt.get("section"))
     left = fmt.get("input_long")
     link = fmt.get("input_long")
-    for r, e in enumerate(errors, start=1):
+    for r, (kind, e) in enumerate(errors, start=1):
         f = model.field_for(e.pointer) if e.pointer else None
         ws.write_number(r, 0, r, fmt.get("label"))
         ws.write_string(r, 1, f.sheet if f else "", left)
@@ -656,6 +675,7 @@ def _error_list(model: FormModel, ws: Any, errors: list[Any], fmt: _Formats, lan
         ws.write_string(r, 3, e.label or "", left)
         ws.write_string(r, 4, "" if e.value is None else str(e.value), left)
         ws.write_string(r, 5, e.message, left)
+        ws.write_string(r, 6, t("kind_" + kind, lang), fmt.get("input_long", error=kind))
     ws.freeze_panes(1, 0)
     ws.protect(password or "", {"select_locked_cells": True, "select_unlocked_cells": True, "format_columns": True,
                                 "format_rows": True})
