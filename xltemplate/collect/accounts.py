@@ -107,6 +107,21 @@ def set_password(store: Store, name: str, password: str, lang: str = "zh") -> No
         raise AccountError(t("user_unknown", lang, name=name))
 
 
+def set_email(store: Store, name: str, email: str, lang: str = "zh") -> str | None:
+    """Where the account's mail goes (a reviewer's daily digest); "" removes it.  The address now."""
+    from .mail import valid_address
+
+    email = email.strip()
+    if email and not valid_address(email):
+        raise AccountError(t("emails_bad", lang, found=email))
+    u = store.t.users
+    with writing(store.engine) as conn:
+        done = conn.execute(u.update().where(u.c.name == name).values(email=email or None)).rowcount
+    if not done:
+        raise AccountError(t("user_unknown", lang, name=name))
+    return email or None
+
+
 def users(store: Store) -> list[tuple[User, dt.datetime | None]]:
     """Every account, and until when (UTC) it is locked after failed logins (None: it is not)."""
     u = store.t.users

@@ -15,6 +15,13 @@
 
 ``distribute --db`` makes the links of a new round (:func:`make_all`) and writes them into
 ``manifest.csv`` (``link``: absolute with ``--base-url``).
+
+**A link for each message** (:func:`mint`).  Since a link cannot be read back, every e-mail
+notice or reminder, and every line of a 催报清单, carries a link of its own, made at the moment it
+is sent (never kept in the clear, not even in the mail queue) beside the department's other live
+links: a department may hold several, each works until staff revoke or regenerate the
+department's links, which ends them all.  A department whose links staff revoked gets none (the
+message says to ask the bureau).  Each link has its own daily quota.
 """
 
 from __future__ import annotations
@@ -181,6 +188,19 @@ def revoke(store: Store, round_id: int, code: str, actor: str | None, address_: 
         return run(conn)
     with writing(store.engine) as c:
         return run(c)
+
+
+def mint(store: Store, conn: sa.Connection, round_id: int, code: str, actor: str | None) -> str | None:
+    """One more live link for the department (a message's), inside the caller's transaction; None
+    when staff revoked its links (it has no live one)."""
+    k = store.t.links
+    alive = conn.execute(sa.select(k.c.id).where(k.c.round_id == round_id, k.c.department_code == code,
+                                                 k.c.revoked_at.is_(None)).limit(1)).first()
+    if alive is None:
+        return None
+    token = new_token()
+    make_all(store, conn, round_id, {code: token}, actor)
+    return token
 
 
 def regenerate(store: Store, round_id: int, code: str, actor: str | None, address_: str | None = None) -> str:

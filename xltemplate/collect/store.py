@@ -36,6 +36,7 @@ from ..form.model import FormModel
 from ..form.validate import Issue
 from ..messages import message
 from . import files, formtables
+from .checkcode import code_of
 from .current import Arriving, Decision, Stored, decide, order
 from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, upgrade, writing
 from .formtables import FormTables, Rows
@@ -286,7 +287,8 @@ class Store:
                 "department_code": ident.department_code, "status": r.status, "error_count": len(errors),
                 "is_current": ident.return_key is None, "superseded_by": None, "data": r.data, "errors": errors,
                 "round_id": ident.round_id, "return_key": ident.return_key, "key_text": ident.key_text,
-                "notes": item.notes or None, "file_id": item.file_id, "received_seq": item.seq}
+                "notes": item.notes or None, "file_id": item.file_id, "received_seq": item.seq,
+                "check_code": code_of(r.data) if r.data is not None else None}
 
     def _data_rows(self, out: Rows, model: FormModel, sid: int, data: dict[str, Any]) -> None:
         formtables.data_rows(out, self.tables_for(model), model, sid, data)

@@ -35,6 +35,7 @@ FORM_LIMIT = 256 * 1024  # a plain form
 UPLOAD_LIMIT = MAX_FILE + 1024 * 1024  # one return through a link: the largest file the engine reads
 BULK_LIMIT = 300 * 1024 * 1024  # returns received by mail, many files or zips at once
 ROSTER_LIMIT = 10 * 1024 * 1024
+SCAN_LIMIT = 51 * 1024 * 1024  # a stamped scan: the most any form's attachment may take (collect.scans.LIMIT_MB)
 
 log = logging.getLogger("xltemplate.web")
 
