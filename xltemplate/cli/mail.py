@@ -83,8 +83,12 @@ def remind(db: str | None, round_name: str | None, dry_run: bool) -> None:
         if not dry_run and any(line.message for line in lines):
             notices.drain(store)
             reminders.settle(store, lines)
+    shown = None
     for line in lines:
-        click.echo(f"{line.round}  {line.said(lang)}")
+        if line.round != shown:
+            shown = line.round
+            click.echo(t("remind_round", lang, round=line.round))
+        click.echo(line.said(lang))
     if any(line.outcome in ("failed", "retrying", "not_configured") for line in lines):
         sys.exit(1)
 

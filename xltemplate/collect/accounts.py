@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from ..messages import t
 from .db import writing
+from .mail import valid_address
 from .store import Store
 
 ROLES = ("admin", "staff")
@@ -109,8 +110,6 @@ def set_password(store: Store, name: str, password: str, lang: str = "zh") -> No
 
 def set_email(store: Store, name: str, email: str, lang: str = "zh") -> str | None:
     """Where the account's mail goes (a reviewer's daily digest); "" removes it.  The address now."""
-    from .mail import valid_address
-
     email = email.strip()
     if email and not valid_address(email):
         raise AccountError(t("emails_bad", lang, found=email))

@@ -73,6 +73,7 @@ ALIASES = {
                 "负责人及联系电话", "填报联系人", "经办人", "经办人及电话"),
     "skip": ("序号", "行号", "no.", "no", "#"),
     "email": ("email", "e-mail", "邮箱", "电子邮箱", "电子邮件", "联系邮箱"),  # several separated by ;
+    "office": ("office", "归口科室", "归口处室"),  # the bureau's 科室 the department is assigned to (归口)
 }
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 
 from ..messages import t
 from . import events, jobs, links, mail, rounds, settings
+from .accounts import digest as hashed
 from .db import utcnow, writing
 from .shapes import local_time, utc
 
@@ -491,8 +492,6 @@ def _to_name(store: Store, row: Any) -> str:
 
 
 def _forget(store: Store, token: str) -> None:
-    from .accounts import digest as hashed
-
     k = store.t.links
     with writing(store.engine) as conn:
         conn.execute(k.update().where(k.c.token_hash == hashed(token)).values(revoked_at=utcnow(), revoked_by=SYSTEM))

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..form.forms import find_form, find_version
 from ..messages import t
 from ..xlsx.writer import FillError, write_filled
 from . import checkcode, events, files, settings
+from .intake import register_versions
 from .integrity import signer
+from .returns import one
 
 if TYPE_CHECKING:
     from .store import Store
@@ -31,15 +34,10 @@ def footer(number: int, code: str, lang: str = "zh") -> str:
 def printable(store: Store, submission: int, lang: str = "zh") -> tuple[bytes, str, str] | None:
     """The 打印版 (xlsx bytes), the name to offer it under, and its 校验码; None for a return that has
     none (not stored, not valid, or of a form this process cannot find)."""
-    from .intake import register_versions
-    from .returns import one
-
     found = one(store, submission, with_data=True)
     if found is None or found.status != "valid" or found.data is None or found.form is None:
         return None
     register_versions(store)
-    from ..form.forms import find_form, find_version
-
     model = find_form(found.form)
     if model is not None and found.version and model.version != found.version:
         model = find_version(found.form, found.version, near=model) or model

@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
+import xlsxwriter
 
 from ..messages import CATALOG, t
+from ..xlsx.writer import FONT, display_width
 from . import departments, events, links, notices, returns, rounds, settings
 from .db import writing
 from .departments import DepartmentStatus
@@ -47,7 +49,7 @@ REMIND_STATES = (departments.NOT_RETURNED, departments.INVALID, departments.UNRE
 REMIND_HOUR = int(os.environ.get("XLTEMPLATE_REMIND_HOUR", "9"))
 CHECK_EVERY = float(os.environ.get("XLTEMPLATE_REMIND_EVERY", "300"))
 #: a roster column naming the 科室 a department is assigned to (归口)
-OFFICE_COLUMNS = ("归口科室", "office", "科室", "归口处室")
+OFFICE_COLUMNS = ("归口科室", "office", "归口处室")  # distribute.ALIASES["office"]
 MAX_WHAT = 5  # returns told of per department in a reminder
 
 
@@ -246,10 +248,6 @@ def chase_list(store: Store, rnd: Round, codes: list[str] | None, base_url: str,
                address: str | None = None) -> bytes:
     """The 催报清单 (xlsx) of the departments ticked (all that need reminding when none are): name,
     归口科室, contact, addresses, status, what to do, a link of its own and the message to paste."""
-    import xlsxwriter
-
-    from ..xlsx.writer import FONT, display_width
-
     wanted = set(codes or ())
     chosen = [d for d in departments.status(store, rnd) if d.in_roster
               and (d.code in wanted if wanted else d.status in REMIND_STATES)]

@@ -19,6 +19,7 @@ from ..form.model import FormModel
 from ..messages import t
 from . import events, files
 from .db import utcnow, writing
+from .mail import addresses
 from .shapes import utc
 
 if TYPE_CHECKING:
@@ -266,8 +267,6 @@ def set_emails(store: Store, round_id: int, code: str, text: str, actor: str | N
                address: str | None = None, lang: str = "zh") -> list[str]:
     """Correct a department's e-mail addresses (every roster line of it); :class:`RoundError` naming
     what is no address.  The addresses now."""
-    from .mail import addresses
-
     good, bad = addresses(text)
     if bad:
         raise RoundError("emails_bad", found="、".join(bad))

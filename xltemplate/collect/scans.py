@@ -51,9 +51,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import sqlalchemy as sa
 
+from ..form.forms import find_form, find_version
 from ..messages import t
 from . import checkcode, events, files, links
 from .db import utcnow, writing
+from .returns import one, query
 from .shapes import utc
 
 if TYPE_CHECKING:
@@ -132,8 +134,6 @@ def attachments_of_form(form_id: str | None, version: str | None = None) -> list
     """The attachments of a form version known to this process (bundled or published)."""
     if not form_id:
         return []
-    from ..form.forms import find_form, find_version
-
     model = find_form(form_id)
     if model is not None and version and model.version != version:
         model = find_version(form_id, version, near=model) or model
@@ -399,8 +399,6 @@ def for_returns(found: list[Any], scans: list[Scan] | None = None) -> dict[int, 
 def approval_blocker(store: Store, submission: int) -> str | None:
     """Why a return cannot be approved yet for want of a scan (a sentence), or None: a form that
     requires a scan needs one that signs the current data.  (For the review decision.)"""
-    from .returns import query
-
     found = query(store, ids=[submission], history=True, with_scans=True)
     for item in for_returns(found).get(submission, []):
         if item.attachment.required and item.state != CURRENT:
@@ -411,8 +409,6 @@ def approval_blocker(store: Store, submission: int) -> str | None:
 
 def by_return(store: Store, round_id: int) -> dict[int, str]:
     """For the 汇总: each current return of the round that has scans -> ``current`` or ``stale``."""
-    from .returns import query
-
     found = query(store, round_id=round_id, with_scans=True)
     out = {}
     for r in found:
@@ -428,8 +424,6 @@ def receive(store: Store, link: Link, submission: int, key: str, data: bytes, na
     """A scan uploaded through ``link`` for return ``submission`` (the department's own, current);
     :class:`ScanRefused` with the reason for anything else, :class:`LookupError` for a return that is
     not the link's department's (a 404, as for any other of its pages)."""
-    from .returns import one
-
     found = one(store, submission, with_data=True)
     if (found is None or found.round_id != link.round.id or found.department_code != link.department_code):
         raise LookupError(submission)

@@ -77,6 +77,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "chase_col_what": {"zh": "需要做什么", "en": "To do"},
     "chase_col_message": {"zh": "催报消息（可直接粘贴）", "en": "Message to paste"},
     "remind_line": {"zh": "{code} {name} → {to}：催报（{what}）{outcome}", "en": "{code} {name} -> {to}: reminder ({what}) {outcome}"},
+    "remind_round": {"zh": "轮次“{round}”：", "en": "round “{round}”:"},
     "remind_no_address": {"zh": "（无邮箱）", "en": "(no address)"},
     "remind_outcome_queued": {"zh": "已排队", "en": "queued"},
     "remind_outcome_sent": {"zh": "已发送：{answer}", "en": "sent: {answer}"},
