@@ -93,7 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "emails_bad": {"zh": "以下不是邮箱地址：{found}（多个邮箱用分号 ; 分开）", "en": "these are no e-mail addresses: {found} (separate several with ;)"},
     "roster_email_bad": {"zh": "{source} 第 {n} 行：{column} 列“{found}”不是邮箱地址（多个邮箱用分号 ; 分开）", "en": "{source} row {n}: “{found}” in column {column} is no e-mail address (separate several with ;)"},
     # the 打印版 and stamped scans
-    "print_footer": {"zh": "&L报送编号 {number}&C第 &P 页 共 &N 页&R校验码 {code}", "en": "&LReturn {number}&CPage &P of &N&RCheck code {code}"},
+    "print_footer": {"zh": "&L&11报送编号 {number}&C第 &P 页 共 &N 页&R&\"-,Bold\"&12校验码 {code}", "en": "&L&11Return {number}&CPage &P of &N&R&\"-,Bold\"&12Check code {code}"},
     "print_name": {"zh": "打印版", "en": "print"},
     "scan_default_name": {"zh": "盖章扫描件", "en": "stamped scan"},
     "scan_bad_image": {"zh": "无法读取这张图片的尺寸：请重新扫描，保存为 PDF、JPG 或 PNG 后再上传", "en": "the image's size cannot be read: scan again and save as PDF, JPG or PNG"},
