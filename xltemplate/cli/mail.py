@@ -51,12 +51,12 @@ def mail_test(address: str) -> None:
 @db_option
 def mail_send(db: str | None) -> None:
     """发送排队中、已到重试时间的邮件（没有运行 serve 时用）/ send the queued messages that are due."""
-    from ..collect import notices
+    from ..collect import mail, notices
 
     lang = state().lang
     with opened(db) as store:
         if not notices.configured(store):
-            raise CliError(notices.mail_status(store, lang).text)
+            raise CliError(mail.settings(store).why_not(lang))
         n = notices.drain(store)
     click.echo(t("mail_sent_queued", lang, n=n))
 

@@ -125,7 +125,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "scan_state_current": {"zh": "已上传，与当前数据一致", "en": "uploaded, matches the current data"},
     "scan_state_stale": {"zh": "扫描件对应旧版本（扫描件校验码 {code}）：数据在扫描后有改动，请重新下载打印版签字盖章", "en": "the scan is of an older version (its check code {code}): the data changed since; print and stamp the new version"},
     # staff pages
-    "mail_off": {"zh": "邮件未配置，通知和催报邮件不会发送：{why}。没有邮件时可用催报清单。", "en": "Mail is not configured; no notice or reminder is sent: {why}. Without mail, use the reminder list."},
+    "mail_off": {"zh": "邮件未配置，通知和催报邮件不会发送（请服务器管理员设置发信邮箱）。没有邮件时可用催报清单。", "en": "Mail is not configured; no notice or reminder is sent (the server's administrator sets the sending mailbox). Without mail, use the reminder list."},
     "mail_on": {"zh": "邮件已配置：由 {sender} 经 {host} 发送。", "en": "Mail is configured: sent as {sender} through {host}."},
     "dept_emails": {"zh": "邮箱", "en": "E-mail"},
     "dept_emails_hint": {"zh": "通知和催报发往这些地址；多个地址用分号 ; 分开。", "en": "Notices and reminders go to these addresses; separate several with ;."},
