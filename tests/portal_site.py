@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import scanfiles
 from conftest import load_json, poke
 from portal_server import Server, add_user, cli, csrf_of, login, start
 from test_rounds import as_department, clerk_fills, roster_file
@@ -118,6 +119,11 @@ def build(folder: Path) -> Site:
         send("102", site.wrong("102", names["102"]), f"{names['102']}_绩效目标表_第二次修改_最终版.xlsx")
         send("103", site.right("103", names["103"]))
         send("104", site.right("104", names["104"]), "临时.xlsx")
+        # a stamped scan of 101's return (its picture on the department's page)
+        sid = re.search(r"/returns/(\d+)/print", c.get(site.links["101"]).text).group(1)
+        res = c.post(f"{site.links['101']}/returns/{sid}/scan/stamped",
+                     files={"scan": ("盖章扫描件.pdf", scanfiles.blank_pdf())})
+        assert res.status_code == 303, res.text
     staff = login(server, ADMIN)
     # a return withdrawn with a reason, a bulk upload from the mail, a token
     ret = re.search(r'/returns/(\d+)/withdraw', staff.get("/rounds/1/d/104").text).group(1)

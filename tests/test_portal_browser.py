@@ -147,7 +147,7 @@ def test_the_whole_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
         send("103", "市教育局")
         # the dashboard: 待审核 for the clerk's department, 未报送 for another; it refreshes itself
         page.goto(round_url)
-        status = {r.get_attribute("data-code"): r.locator("td").nth(2).inner_text()
+        status = {r.get_attribute("data-code"): r.locator("td").nth(3).inner_text()
                   for r in page.locator("#departments tbody tr").all()}
         assert status == {"101": "待审核", "102": "未报送", "103": "待审核", "104": "未报送", "105": "未报送"}
         assert "已报送 2 / 5 个部门" in page.locator(".totals").inner_text()

@@ -82,8 +82,8 @@ def test_staff_list_accounts_and_reset_a_forgotten_password_which_unlocks_it(db_
         with pytest.raises(accounts.AccountError):
             accounts.authenticate(store, "张三", "wrong")
     res = CliRunner().invoke(main, ["users", "--db", db_url])
-    assert res.exit_code == 0 and res.output.split()[:7] == ["用户名", "角色", "归口科室", "审核环节", "状态", "最近登录",
-                                                            "锁定至"], res.output
+    heads = ["用户名", "角色", "归口科室", "审核环节", "状态", "最近登录", "锁定至"]
+    assert res.exit_code == 0 and res.output.split()[:7] == heads, res.output
     lines = {line.split()[0]: line.split()[1:] for line in res.output.splitlines()[2:]}
     assert lines["张三"][:2] == ["admin", "正常"] and len(lines["张三"]) == 4  # locked: until when (a date and a time)
     assert lines["李四"] == ["staff", "正常"]

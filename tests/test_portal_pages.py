@@ -36,7 +36,7 @@ DESK, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 #: ASCII words a page may say: names of things people know (programs, file kinds), column letters
 ALLOWED = {"Excel", "WPS", "LibreOffice", "Microsoft", "xlsx", "xls", "CSV", "csv", "zip", "PDF", "pdf", "docx",
-           "MB", "OpenAPI", "manifest", "A", "B", "C", "D", "U"}
+           "MB", "KB", "JPG", "PNG", "OpenAPI", "manifest", "A", "B", "C", "D", "U"}
 CELL = re.compile(r"^[A-Z]{1,3}[0-9]+$")  # a cell: D6
 
 
@@ -168,6 +168,7 @@ WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$:-]*")
 def _words(text: str, where: str, strict: bool = True) -> None:
     """No internal key in ``text``; with ``strict`` (a page), no ASCII word but those people know."""
     text = re.sub(r"https?://[^\s，。）]+", " ", text)  # an address to copy is an address
+    text = re.sub(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b", " ", text)  # so is a 校验码 (collect/checkcode.py)
     words = [w.rstrip(":-") for w in WORD.findall(text) if re.search("[A-Za-z]", w)]
     inner = sorted({w for w in words if w in INTERNAL or w.startswith("link:") or w.startswith("--")})
     assert not inner, (where, inner)
@@ -183,6 +184,7 @@ def _staff_pages(site: Site) -> dict[str, str]:
     return {"轮次": "/rounds", "报送情况": "/rounds/1", "报送情况（筛选）": "/rounds/1?status=invalid&sort=name",
             "部门（有错误、被拒收的上传、历史）": "/rounds/1/d/101", "部门（名称很长）": "/rounds/1/d/102",
             "部门（已撤回）": "/rounds/1/d/104", "已关闭的轮次": "/rounds/2", "批量导入": f"/rounds/1/jobs/{site.job}",
+            "本轮邮件记录": "/rounds/1/messages",
             "操作记录": "/audit", "操作记录（按部门）": "/audit?round=1&department=102", "接口令牌": "/tokens",
             "审核列表": "/rounds/1/reviews", "审核页（待审核）": f"/returns/{site.pending}/review",
             "审核页（已退回）": f"/returns/{site.returned}/review", "账号": "/users",

@@ -16,7 +16,7 @@ import os
 import click
 
 from .. import __version__
-from . import collect, forms, portal, review, rounds
+from . import collect, forms, mail, portal, review, rounds
 from .common import DomainGroup, State
 
 
@@ -37,7 +37,7 @@ def main(ctx: click.Context, debug: bool, lang: str) -> None:
         os.environ["XLTEMPLATE_DEBUG"] = "1"
 
 
-for _module in (forms, collect, rounds, review, portal):
+for _module in (forms, collect, rounds, review, portal, mail):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -162,6 +162,21 @@ def users_enable(name: str, db: str | None) -> None:
     click.echo(t("user_enabled", lang, name=name, url=store.url), err=True)
 
 
+
+@users_group.command(name="email")
+@click.argument("name")
+@click.argument("address", default="")
+@db_option
+def users_email(name: str, address: str, db: str | None) -> None:
+    """设置账号的邮箱（审核人员每天的待审核汇总发往此处；不给地址则删除）/ the account's e-mail."""
+    from ..collect import accounts
+
+    lang = state().lang
+    with opened(db) as store:
+        found = accounts.set_email(store, name, address, lang)
+    click.echo(t("user_email_set" if found else "user_email_removed", lang, name=name, email=found or ""))
+
+
 @click.group(name="db")
 def db_group() -> None:
     """数据库维护 / database maintenance."""

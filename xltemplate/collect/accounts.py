@@ -56,6 +56,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..messages import t
 from .db import writing
+from .mail import valid_address
 
 if TYPE_CHECKING:
     from .store import Store
@@ -127,6 +128,7 @@ class Account:
     locked_until: dt.datetime | None  # UTC: the latest lock of its name from some address, if live
     disabled_at: dt.datetime | None
     last_login_at: dt.datetime | None
+    email: str | None = None  # where its mail goes (a reviewer's daily digest)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,19 @@ def set_password(store: Store, name: str, password: str, lang: str = "zh") -> No
     _change(store, name, {"password_hash": _HASHER.hash(password)}, lang, unlock=True, end_sessions=True)
 
 
+def set_email(store: Store, name: str, email: str, lang: str = "zh") -> str | None:
+    """Where the account's mail goes (a reviewer's daily digest); "" removes it.  The address now."""
+    email = email.strip()
+    if email and not valid_address(email):
+        raise AccountError(t("emails_bad", lang, found=email))
+    u = store.t.users
+    with writing(store.engine) as conn:
+        done = conn.execute(u.update().where(u.c.name == name).values(email=email or None)).rowcount
+    if not done:
+        raise AccountError(t("user_unknown", lang, name=name))
+    return email or None
+
+
 def disable(store: Store, name: str, lang: str = "zh") -> None:
     """Account ``name`` can no longer log in (it answers as an unknown name), and its sessions end."""
     _change(store, name, {"disabled_at": _now()}, lang, unlock=False, end_sessions=True)
@@ -238,8 +253,8 @@ def users(store: Store) -> list[Account]:
                                                                th.c.locked_until > now).scalar_subquery())
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.office, u.c.stages, u.c.disabled_at,
-                                      u.c.last_login_at, locked.label("locked")).order_by(u.c.id)).all()
-    return [Account(_user(r), r.locked, r.disabled_at, r.last_login_at) for r in rows]
+                                      u.c.last_login_at, u.c.email, locked.label("locked")).order_by(u.c.id)).all()
+    return [Account(_user(r), r.locked, r.disabled_at, r.last_login_at, r.email) for r in rows]
 
 
 def first_start(store: Store) -> bool:

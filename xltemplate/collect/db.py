@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"
-HEAD = "0006"  # the newest migration: a database at HEAD needs no Alembic at all
+HEAD = "0007"  # the newest migration: a database at HEAD needs no Alembic at all
 BASELINE = "0001"  # the layout of the release before migrations
 _LOCK_KEY = 0x78_6C_74_70  # "xltp": the advisory lock of schema changes on PostgreSQL
 SQLITE_BUSY_SECONDS = 60
@@ -67,6 +67,9 @@ class CoreTables:
     settings: sa.Table
     login_throttle: sa.Table
     reviews: sa.Table
+    messages: sa.Table
+    mail_claims: sa.Table
+    scans: sa.Table
 
 
 def core_tables(meta: sa.MetaData) -> CoreTables:
@@ -110,6 +113,8 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("review", sa.String(20)),
         sa.Column("review_stage", sa.Integer),
         sa.Column("grade", sa.String(20)),
+        # since 0007: the 校验码 of its data (collect.checkcode), printed on its 打印版 and kept with its scans
+        sa.Column("check_code", sa.String(9)),
         sa.Index("ix_submissions_department", "round_id", "department_code"),
         sa.Index("ix_submissions_review", "round_id", "review"),
         sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
@@ -143,6 +148,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("created_by", sa.Text),
         sa.Column("closed_at", sa.DateTime),
         sa.Column("stages", JSONType),  # since 0006: the names of its review stages (NULL: one, 审核)
+        sa.Column("reach", JSONType),  # since 0007: notices on or off, the reminder plan (None: the defaults)
     )
     roster = sa.Table(
         "roster", meta,
@@ -155,6 +161,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("project", sa.Text),  # a roster of projects: the project this line is for
         sa.Column("columns", JSONType),  # every column as given
         sa.Column("office", sa.Text),  # since 0006: the 科室 the department is assigned to (归口科室)
+        sa.Column("emails", JSONType),  # since 0007: the department's e-mail addresses (a list)
         sa.Index("ix_roster_round", "round_id", "code"),
     )
     issued = sa.Table(
@@ -235,6 +242,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("disabled_at", sa.DateTime),
         sa.Column("office", sa.Text),  # since 0006: a reviewer's 科室 (NULL: every department)
         sa.Column("stages", JSONType),  # since 0006: the review stages a reviewer holds (NULL: every stage)
+        sa.Column("email", sa.Text),  # since 0007: where the reviewers' digest goes
     )
     sessions = sa.Table(
         "sessions", meta,
@@ -275,6 +283,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("heartbeat_at", sa.DateTime),
         sa.Column("attempts", sa.Integer, nullable=False, default=0),
         sa.Column("finished_at", sa.DateTime),
+        sa.Column("run_after", sa.DateTime),  # since 0007: a job retried later (mail) waits until then
         sa.Index("ix_jobs_status", "status", "id"),
     )
     link_usage = sa.Table(
@@ -317,8 +326,63 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.UniqueConstraint("submission", "stage", name="ux_reviews_stage"),
         sa.Index("ix_reviews_round", "round_id", "department_code"),
     )
+    messages = sa.Table(
+        "messages", meta,  # since 0007: every e-mail notice and reminder, queued, sent or given up
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(30), nullable=False),
+        sa.Column("round_id", sa.Integer),
+        sa.Column("department_code", sa.String(100)),
+        sa.Column("submission", sa.Integer),
+        sa.Column("user_name", sa.String(200)),  # a reviewer's digest: to whom
+        sa.Column("recipients", JSONType, nullable=False),  # [address, ...]
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),  # the department's link is made when it is sent: a mark here
+        sa.Column("status", sa.String(20), nullable=False),  # queued | retrying | sent | failed
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        sa.Column("answer", sa.Text),  # the mail server's last answer (or why it could not be reached)
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_by", sa.Text),
+        sa.Column("sent_at", sa.DateTime),
+        sa.Column("next_at", sa.DateTime),  # when it is tried again
+        sa.Column("job_id", sa.Integer),
+        sa.Index("ix_messages_department", "round_id", "department_code", "id"),
+    )
+    mail_claims = sa.Table(
+        "mail_claims", meta,  # since 0007: one reminder (or digest) per department, round, kind and day
+        sa.Column("kind", sa.String(30), primary_key=True),
+        sa.Column("round_id", sa.Integer, primary_key=True),  # 0 for a reviewer's digest
+        sa.Column("department_code", sa.String(210), primary_key=True),  # a digest: user:<name>
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("message_id", sa.Integer),
+        sa.Column("claimed_at", sa.DateTime, nullable=False),
+        sa.Column("claimed_by", sa.Text),
+    )
+    scans = sa.Table(
+        "scans", meta,  # since 0007: stamped paper copies, each bound to the version of the data it signs
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("round_id", sa.Integer, nullable=False),
+        sa.Column("department_code", sa.String(100), nullable=False),
+        sa.Column("submission", sa.Integer, nullable=False),  # the stored copy it was uploaded for
+        sa.Column("return_key", sa.Text),  # the return it belongs to (all its copies)
+        sa.Column("attachment", sa.String(50), nullable=False),  # which of the form's attachments
+        sa.Column("code", sa.String(20), nullable=False),  # the 校验码 of the copy it was uploaded for
+        sa.Column("kind", sa.String(10), nullable=False),  # pdf | jpg | png, by content
+        sa.Column("file_id", sa.Integer, nullable=False),
+        sa.Column("preview_id", sa.Integer),  # the picture staff see (a PDF's first page as PNG)
+        sa.Column("width", sa.Integer),
+        sa.Column("height", sa.Integer),
+        sa.Column("pages", sa.Integer),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),  # as the clerk called it: shown only
+        sa.Column("uploaded_at", sa.DateTime, nullable=False),
+        sa.Column("uploaded_by", sa.Text),
+        sa.Column("address", sa.Text),
+        sa.Index("ix_scans_return", "return_key", "id"),
+        sa.Index("ix_scans_department", "round_id", "department_code", "id"),
+    )
     return CoreTables(submissions, errors, rounds, roster, issued, form_versions, events, files, links, users,
-                      sessions, api_tokens, jobs, link_usage, settings, login_throttle, reviews)
+                      sessions, api_tokens, jobs, link_usage, settings, login_throttle, reviews, messages, mail_claims,
+                      scans)
 
 
 def utcnow() -> dt.datetime:

@@ -178,7 +178,7 @@ def detail(store: Store, rnd: Round, code: str, *, refused_before: int | None = 
     link (a page at a time, newest first), its templates and its link; None when the round has no
     such department and nothing came from it."""
     roster = roster_of(store, rnd.id, code)
-    found = query(store, round_id=rnd.id, department=code, history=True)
+    found = query(store, round_id=rnd.id, department=code, history=True, with_scans=True)
     if not roster and not found:
         return None
     name = roster[0].name if roster else (found[0].department or code)

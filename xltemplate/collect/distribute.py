@@ -58,9 +58,10 @@ from ..form.values import put as put_at
 from ..messages import t
 from ..xlsx import zipout
 from ..xlsx.writer import FillError, check_fit, write_filled
-from . import events, injection, rounds, settings
+from . import events, injection, notices, rounds, settings
 from .identity import key_pointers
 from .integrity import signature, signer
+from .mail import addresses
 from .rounds import RosterLine
 from .store import Store
 
@@ -77,6 +78,7 @@ ALIASES = {
     "contact": ("contact", "联系人", "联系方式", "联系电话", "联系人及电话", "联系人及联系电话", "联系人电话",
                 "负责人及联系电话", "填报联系人", "经办人", "经办人及电话"),
     "skip": ("序号", "行号", "no.", "no", "#"),
+    "email": ("email", "e-mail", "邮箱", "电子邮箱", "电子邮件", "联系邮箱"),  # several separated by ;
     # the 科室 the department is assigned to, whose reviewers review its returns (collect.reviews)
     "office": ("office", "归口科室", "归口处室", "业务科室", "科室"),
 }
@@ -235,6 +237,10 @@ def plan(model: FormModel, roster: list[dict[str, str]], source: str = "roster",
         if not code or not name:
             problems.append(t("roster_no_code_or_name", lang, source=source, n=n))
             continue
+        for c in (c for c, k in role.items() if k == "email"):
+            bad = addresses(row.get(c, ""))[1]
+            if bad:
+                problems.append(t("roster_email_bad", lang, source=source, n=n, column=c, found="、".join(bad)))
         data: dict[str, Any] = {}
         for c, fields in targets.items():
             for f in fields:
@@ -369,16 +375,17 @@ def round_lines(model: FormModel, roster: list[dict[str, str]]) -> list[RosterLi
     def role(key: str) -> str | None:
         return next((c for c in columns if c.lower() in ALIASES[key]), None)
 
-    code, name, contact, office = role("code"), role("name"), role("contact"), role("office")
+    code, name, contact, office, email = role("code"), role("name"), role("contact"), role("office"), role("email")
     keys = key_pointers(model)
-    projects = [c for c in columns if c not in (code, name, contact, office)
+    projects = [c for c in columns if c not in (code, name, contact, office, email)
                 and (f := _column_field(model, c)) is not None and f.pointer in keys]
     out = []
     for n, row in enumerate(roster, start=2):
         project = " / ".join(row[c] for c in projects if row.get(c)) or None
+        emails = addresses(row.get(email or "", ""))[0] if email else []
         out.append(RosterLine(n, row.get(code or "", ""), row.get(name or "", ""),
                               (row.get(contact) or None) if contact else None, project, dict(row),
-                              (row.get(office) or None) if office else None))
+                              (row.get(office) or None) if office else None, emails))
     return out
 
 
@@ -541,6 +548,8 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
         links.make_all(store, conn, rnd.id, tokens or {}, created_by)
         events.log(store, conn, "create_round", actor=created_by, round_id=rnd.id,
                    detail={"templates": len(issued), "roster": len(lines)})
+        if tokens:  # the departments with an address are told, each with a link of its own
+            notices.round_opened(store, conn, rnd, created_by)
     return rnd
 
 

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from ..form.forms import find_form
 from ..form.validate import Issue
 from ..messages import t
-from . import batch, events, files, identity, jobs, links, reviews, rounds
+from . import batch, events, files, identity, jobs, links, notices, reviews, rounds
 from .annotate import annotated as make_annotated
 from .annotate import annotated_name
 from .db import utcnow, writing
@@ -120,6 +120,8 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
             events.log(store, conn, "upload", actor=actor, round_id=rnd.id, submission=out.id, department_code=code,
                        detail={"file": name, "status": result.status, "replaces": out.superseded, "via": "link"},
                        address=address)
+            notices.received(store, conn, rnd, code, out.id, result.status, result.errors, ident.key_text, name,
+                             actor)  # queued with the upload, sent by the mail worker
             _with_returns(store, conn, receipt, link, out.superseded)  # the page, read in the same transaction
 
     [outcome] = store.record_many([Pending(result, sha, name, name, model, result.saved_at, utcnow(), ident,
@@ -276,6 +278,11 @@ def run_bulk(store: Store, job: Any, progress: Any) -> None:
                                department_code=done.identity.department_code if done.identity else None,
                                detail={"file": done.source.name, "status": done.result.status, "via": "bulk",
                                        "job": job.id, "replaces": out.superseded})
+                    ident = done.identity
+                    if ident is not None and ident.round_id == rnd.id and ident.department_code and out.current:
+                        notices.received(store, conn, rnd, ident.department_code, out.id, done.result.status,
+                                         done.result.errors, ident.key_text, Path(done.source.name).name,
+                                         job.created_by)
 
         items = []
         for done in pending:

@@ -11,6 +11,12 @@ server process can run any job and a job outlives the process that started it.
   so a job run again stores only what the first run had not: nothing is imported twice.
 * **A worker that lost its claim** (it stalled past ``STALE`` and another took over) notices at
   its next heartbeat and stops.
+* **Kinds.** A worker claims only the kinds it has handlers for: the mail worker (a thread of its
+  own, :mod:`xltemplate.collect.notices`) never waits behind a bulk import, nor one behind a slow
+  mail server, and a process without mail settings leaves messages to one that has them.
+* **Later.** A handler that raises :class:`Retry` puts its job back in the queue until
+  ``run_after``; the claim ended cleanly, so ``attempts`` (claims that never finished: a process
+  that died) starts again from nought.  The mail queue counts its own tries.
 """
 
 from __future__ import annotations
@@ -105,20 +111,24 @@ def counts(job: Job) -> dict[str, int]:
     return out
 
 
-def _claimable(store: Store) -> Any:
+def _claimable(store: Store, kinds: tuple[str, ...] | None = None) -> Any:
     j = store.t.jobs
-    stale = _now() - dt.timedelta(seconds=STALE)
-    return sa.or_(j.c.status == QUEUED, sa.and_(j.c.status == RUNNING, j.c.heartbeat_at < stale))
+    now = _now()
+    stale = now - dt.timedelta(seconds=STALE)
+    waiting = sa.and_(j.c.status == QUEUED, sa.or_(j.c.run_after.is_(None), j.c.run_after <= now))
+    found = sa.or_(waiting, sa.and_(j.c.status == RUNNING, j.c.heartbeat_at < stale))
+    return sa.and_(found, j.c.kind.in_(kinds)) if kinds is not None else found
 
 
-def claim(store: Store, worker: str) -> Job | None:
-    """The oldest job waiting (or left by a dead process), now this worker's; None when there is none."""
+def claim(store: Store, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
+    """The oldest job waiting (or left by a dead process) of ``kinds`` (None: any), now this
+    worker's; None when there is none."""
     j = store.t.jobs
     with store.engine.connect() as conn:  # a cheap look first: idle servers take no write lock
-        if conn.execute(sa.select(j.c.id).where(_claimable(store)).limit(1)).first() is None:
+        if conn.execute(sa.select(j.c.id).where(_claimable(store, kinds)).limit(1)).first() is None:
             return None
     with writing(store.engine) as conn:
-        stmt = sa.select(j.c.id, j.c.attempts).where(_claimable(store)).order_by(j.c.id).limit(1)
+        stmt = sa.select(j.c.id, j.c.attempts).where(_claimable(store, kinds)).order_by(j.c.id).limit(1)
         if store.engine.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         row = conn.execute(stmt).first()
@@ -163,6 +173,24 @@ class Lost(Exception):
     """The job was taken over by another process (this one stalled)."""
 
 
+class Retry(Exception):
+    """Raised by a handler: run the job again, not before ``after`` seconds from now."""
+
+    def __init__(self, after: float):
+        super().__init__(after)
+        self.after = after
+
+
+def later(store: Store, job_id: int, worker: str, after: float) -> bool:
+    """Put a job this worker holds back in the queue until ``after`` seconds from now."""
+    j = store.t.jobs
+    with writing(store.engine) as conn:
+        n = conn.execute(j.update().where(j.c.id == job_id, j.c.claimed_by == worker, j.c.status == RUNNING)
+                         .values(status=QUEUED, claimed_by=None, attempts=0,
+                                 run_after=_now() + dt.timedelta(seconds=after))).rowcount
+    return bool(n)
+
+
 @dataclass
 class Progress:
     """What a running job reports; written to its row by the heartbeat."""
@@ -185,9 +213,11 @@ Handler = Callable[[Store, Job, Progress], None]
 class Worker(threading.Thread):
     """Claims and runs jobs in this process until stopped."""
 
-    def __init__(self, store: Store, handlers: dict[str, Handler]):
-        super().__init__(name="xltemplate-jobs", daemon=True)
-        self.store, self.handlers = store, handlers
+    def __init__(self, store: Store, handlers: dict[str, Handler], name: str = "xltemplate-jobs",
+                 idle: Callable[[], None] | None = None):
+        super().__init__(name=name, daemon=True)
+        self.store, self.handlers, self.idle = store, handlers, idle
+        self.kinds = tuple(handlers)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
 
@@ -197,11 +227,16 @@ class Worker(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                job = claim(self.store, self.id)
+                job = claim(self.store, self.id, self.kinds)
             except Exception:  # the database is away for a moment: try again later
                 log.exception("claiming a job failed")
                 job = None
             if job is None:
+                if self.idle is not None:
+                    try:
+                        self.idle()
+                    except Exception:
+                        log.exception("%s: the idle task failed", self.name)
                 self.stopping.wait(IDLE_POLL)
                 continue
             self.run_job(job)
@@ -226,6 +261,12 @@ class Worker(threading.Thread):
         try:
             self.handlers[job.kind](self.store, job, progress)
         except Lost:
+            return
+        except Retry as again:
+            beating.set()
+            pulse.join()
+            if not progress.lost:
+                later(self.store, job.id, self.id, again.after)
             return
         except Exception as exc:  # a bug of ours: the job fails with a reason, the server goes on
             log.exception("job %s failed", job.id)

@@ -20,6 +20,12 @@
 (``serve --base-url``, or the portal's settings page); without it, the address the staff member's
 browser used, which is no address for anybody else when it is a loopback or unspecified one
 (``localhost``, ``127.x``, ``::1``, ``0.0.0.0``): the pages say so before a link is made.
+**A link for each message** (:func:`mint`).  Since a link cannot be read back, every e-mail
+notice or reminder, and every line of a 催报清单, carries a link of its own, made at the moment it
+is sent (never kept in the clear, not even in the mail queue) beside the department's other live
+links: a department may hold several, each works until staff revoke or regenerate the
+department's links, which ends them all.  A department whose links staff revoked gets none (the
+message says to ask the bureau).  Each link has its own daily quota.
 """
 
 from __future__ import annotations
@@ -240,6 +246,19 @@ def revoke_all(store: Store, conn: sa.Connection, round_id: int, actor: str | No
     conn.execute(k.update().where(k.c.round_id == round_id, k.c.revoked_at.is_(None)).values(
         revoked_at=utcnow(), revoked_by=actor))
     return len(codes)
+
+
+def mint(store: Store, conn: sa.Connection, round_id: int, code: str, actor: str | None) -> str | None:
+    """One more live link for the department (a message's), inside the caller's transaction; None
+    when staff revoked its links (it has no live one)."""
+    k = store.t.links
+    alive = conn.execute(sa.select(k.c.id).where(k.c.round_id == round_id, k.c.department_code == code,
+                                                 k.c.revoked_at.is_(None)).limit(1)).first()
+    if alive is None:
+        return None
+    token = new_token()
+    make_all(store, conn, round_id, {code: token}, actor)
+    return token
 
 
 def regenerate(store: Store, round_id: int, code: str, actor: str | None, address_: str | None = None) -> str:

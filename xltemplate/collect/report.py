@@ -64,7 +64,7 @@ from ..form.schema import join_pointer, node_at, split_pointer, text
 from ..messages import LANGS
 from ..messages import t as t_
 from ..xlsx.writer import FONT, display_width
-from . import departments, injection, rounds
+from . import departments, injection, rounds, scans
 from .rounds import Round
 from .shapes import local_naive
 from .store import Store
@@ -225,8 +225,20 @@ def _sheets(store: Store, model: FormModel, conn: sa.Connection, lang: str, rnd:
     ft = tables.fields
     summary = (sa.select(*keys, s.c.file_name, s.c.received_at, *columns)
                .select_from(s.outerjoin(ft, ft.c.submission == s.c.id)).where(*valid).order_by(*order))
-    sheets = [_Sheet(_sheet_name(t["summary"] + held, taken), headers, kinds, lambda: _stream(conn, summary),
-                     formats)]
+    summary_rows: Callable[[], Iterable[tuple[Any, ...]]] = lambda: _stream(conn, summary)  # noqa: E731
+    if rnd is not None and scans.attachments(model.schema):  # which returns have a stamped scan of this data
+        scanned = scans.by_return(store, rnd.id)
+        said = {st: t_("report_scan_" + st, lang) for st in (scans.CURRENT, scans.STALE, scans.MISSING)}
+        at = len(key_headers) + 2  # after the file and when it was received
+        headers.insert(at, t_("report_scan", lang))
+        kinds.insert(at, "text")
+        formats.insert(at, None)
+
+        def summary_rows() -> Iterator[tuple[Any, ...]]:
+            for row in _stream(conn, summary):
+                yield (*row[:at], said[scanned.get(row[0], scans.MISSING)], *row[at:])
+
+    sheets = [_Sheet(_sheet_name(t["summary"] + held, taken), headers, kinds, summary_rows, formats)]
 
     # one sheet per array table, named after the schema title of its top-level property; the path
     # columns say the schema's titles (年度, 产出指标, 数量指标), never the keys stored (annual, output)

@@ -69,6 +69,9 @@ class Return(msgspec.Struct, kw_only=True):
     withdraw_reason: str | None = None
     notes: list[dict[str, Any]] | None = None
     data: dict[str, Any] | None = None  # the values, when asked for
+    check_code: str | None = None  # the 校验码 of its data (collect.checkcode), printed on its 打印版
+    #: the 校验码 of the newest stamped scan of the return, by attachment (when asked for: collect.scans)
+    scan_codes: dict[str, str] | None = None
 
 
 class Receipt(msgspec.Struct, kw_only=True):
@@ -107,7 +110,7 @@ class LocatedError(msgspec.Struct, kw_only=True):
 _COLUMNS = ("id", "round_id", "department_code", "department", "key_text", "status", "error_count", "file_name",
             "received_at", "saved_at", "form_id", "form_version", "submission_id", "is_current", "superseded_by",
             "withdrawn_at", "withdrawn_by", "withdraw_reason", "notes", "file_id", "warnings", "review",
-            "review_stage", "grade")
+            "review_stage", "grade", "check_code")
 
 
 def _issue(row: Any) -> Issue:
@@ -141,7 +144,31 @@ def _return(row: Any, errors: list[Issue], data: Any = None) -> Return:
                   withdrawn_at=utc(row.withdrawn_at), withdrawn_by=row.withdrawn_by,
                   withdraw_reason=row.withdraw_reason, notes=row.notes or None, data=data,
                   state=state_of(row.status, row.review), warnings=issues_of(row.warnings),
-                  review_stage=row.review_stage, grade=row.grade, resubmitted=bool(row.resubmitted))
+                  review_stage=row.review_stage, grade=row.grade, resubmitted=bool(row.resubmitted),
+                  check_code=row.check_code, scan_codes=_scan_codes(getattr(row, "scan_list", None)))
+
+
+def _scans_of(store: Store) -> Any:
+    """A return's stamped scans as one text, ``id:attachment:code,...`` (a correlated subquery, so the
+    page that lists returns reads them in the same statement)."""
+    s, sc = store.submissions, store.t.scans
+    return (sa.select(sa.func.aggregate_strings(sa.cast(sc.c.id, sa.Text) + ":" + sc.c.attachment + ":" + sc.c.code,
+                                                ","))
+            .where(sa.or_(sc.c.return_key == s.c.return_key,
+                          sa.and_(s.c.return_key.is_(None), sc.c.submission == s.c.id)))
+            .correlate(s).scalar_subquery().label("scan_list"))
+
+
+def _scan_codes(text: str | None) -> dict[str, str] | None:
+    """The newest scan's 校验码 of each attachment, from :func:`_scans_of`'s text."""
+    if not text:
+        return None
+    newest: dict[str, tuple[int, str]] = {}
+    for item in text.split(","):
+        sid, key, code = item.split(":", 2)
+        if key not in newest or int(sid) > newest[key][0]:
+            newest[key] = (int(sid), code)
+    return {key: code for key, (_sid, code) in newest.items()}
 
 
 def _errors_of(conn: sa.Connection, store: Store, ids: list[int]) -> dict[int, list[Issue]]:
@@ -158,14 +185,15 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
           ids: Iterable[int] | None = None, history: bool = False, withdrawn: bool = True, with_data: bool = False,
           by_id: bool = False, limit: int | None = None, offset: int = 0, no_department: bool = False,
           and_ids: Iterable[int] = (), state: str | None = None,
-          departments: Iterable[str] | None = None) -> list[Return]:
+          departments: Iterable[str] | None = None, with_scans: bool = False) -> list[Return]:
     """Returns with their errors: of a round, of a department (``no_department``: of none; or of
     ``departments``), of a status (the machine check's) or a ``state`` (:data:`STATES`), or by id;
     the current copies only unless ``history`` (``and_ids``: these copies too);
     withdrawn ones unless ``withdrawn=False``.  Ordered by department and time received (``by_id``:
     by id, for paging)."""
     s = store.submissions
-    cols = [getattr(s.c, c) for c in _COLUMNS] + [_resubmitted(store)] + ([s.c.data] if with_data else [])
+    cols = [getattr(s.c, c) for c in _COLUMNS] + [_resubmitted(store)] + ([s.c.data] if with_data else []) + \
+        ([_scans_of(store)] if with_scans else [])
     stmt = sa.select(*cols)
     if round_id is not None:
         stmt = stmt.where(s.c.round_id == round_id)
@@ -200,7 +228,7 @@ def query(store: Store, *, round_id: int | None = None, department: str | None =
 def _of_department(store: Store) -> Any:
     s = store.submissions
     cols = [getattr(s.c, c) for c in _COLUMNS]
-    return (sa.select(*cols, _resubmitted(store), s.c.errors).where(
+    return (sa.select(*cols, _resubmitted(store), s.c.errors, _scans_of(store)).where(
         s.c.round_id == sa.bindparam("round"), s.c.department_code == sa.bindparam("code"),
         sa.or_(s.c.is_current.is_(True), s.c.id.in_(sa.bindparam("also", expanding=True))))
         .order_by(s.c.received_at, s.c.id))

@@ -31,8 +31,10 @@ sees it where they typed, on the link's page and in the annotated copy.
 since the version last reviewed, field by field (label, old value, new value), and beside each
 of that review's reasons whether its field changed.
 
-**After a decision** every hook registered with :func:`on_decision` runs inside the decision's
-own transaction (a notice to the department can be queued there and commits, or not, with it).
+**After a decision** every hook of :data:`HOOKS` runs inside the decision's own transaction:
+the department's e-mail notice (:func:`xltemplate.collect.notices.review_decided`: 退回修改 with
+each reason at its cell, 审核通过 with its grade) is queued there and commits, or not, with the
+decision; more can be added with :func:`on_decision`.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from ..form.model import FormModel
 from ..form.validate import Issue
 from ..form.values import get, leaves_of
 from ..messages import t
-from . import events, files
+from . import events, files, notices
 from .accounts import MANAGERS, User
 from .db import writing
 from .importer import locator
@@ -156,9 +158,9 @@ class Decided(msgspec.Struct, kw_only=True):
     actor: str
 
 
-#: called inside the transaction of every decision (e.g. to queue a notice to the department)
+#: called inside the transaction of every decision: the department's e-mail notice first
 DecisionHook = Callable[["Store", sa.Connection, Decided], None]
-HOOKS: list[DecisionHook] = []
+HOOKS: list[DecisionHook] = [notices.review_decided]
 
 
 def on_decision(hook: DecisionHook) -> DecisionHook:

@@ -23,6 +23,7 @@ from ..form.model import FormModel
 from ..messages import t
 from . import events, files
 from .db import utcnow, writing
+from .mail import addresses
 from .shapes import utc
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ class RosterLine(msgspec.Struct):
     project: str | None = None
     columns: dict[str, str] = msgspec.field(default_factory=dict)
     office: str | None = None  # the 科室 the department is assigned to (归口科室)
+    emails: list[str] = msgspec.field(default_factory=list)  # where notices and reminders go
 
 
 # -- rounds -------------------------------------------------------------------------------------
@@ -205,7 +207,8 @@ def add_roster(store: Store, conn: sa.Connection, round_id: int, lines: list[Ros
         return {}
     ids = conn.execute(ro.insert().returning(ro.c.id, sort_by_parameter_order=True), [
         {"round_id": round_id, "line": line.line, "code": line.code, "name": line.name, "contact": line.contact,
-         "project": line.project, "columns": line.columns, "office": line.office} for line in lines]).scalars().all()
+         "project": line.project, "columns": line.columns, "office": line.office, "emails": line.emails or None}
+        for line in lines]).scalars().all()
     return {line.line: rid for line, rid in zip(lines, ids, strict=True)}
 
 
@@ -229,6 +232,13 @@ def get(store: Store, round_id: int) -> Round | None:
     r = store.t.rounds
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(r).where(r.c.id == round_id)).first()
+    return Round.of(row) if row is not None else None
+
+
+def get_in(store: Store, conn: sa.Connection, round_id: int) -> Round | None:
+    """The round with this id, read inside the caller's transaction."""
+    r = store.t.rounds
+    row = conn.execute(sa.select(r).where(r.c.id == round_id)).first()
     return Round.of(row) if row is not None else None
 
 
@@ -334,7 +344,8 @@ def roster_of(store: Store, round_id: int, code: str | None = None) -> list[Rost
     with store.engine.connect() as conn:
         rows = conn.execute(stmt.order_by(ro.c.line)).all()
     return [RosterLine(line=r.line, code=r.code, name=r.name, contact=r.contact, project=r.project,
-                       columns=r.columns or {}, office=r.office) for r in rows]
+                       columns=r.columns or {}, office=r.office,
+                       emails=list(r.emails or [])) for r in rows]
 
 
 def offices(store: Store, round_id: int) -> dict[str, str | None]:
@@ -348,6 +359,40 @@ def offices(store: Store, round_id: int) -> dict[str, str | None]:
         if out.get(code) is None:
             out[code] = office
     return out
+
+
+def emails_of(store: Store, round_id: int, code: str, conn: sa.Connection | None = None) -> list[str]:
+    """The department's e-mail addresses in a round (of all its roster lines, each once)."""
+    ro = store.t.roster
+    stmt = sa.select(ro.c.emails).where(ro.c.round_id == round_id, ro.c.code == code).order_by(ro.c.line)
+    if conn is None:
+        with store.engine.connect() as c:
+            found = c.execute(stmt).scalars().all()
+    else:
+        found = conn.execute(stmt).scalars().all()
+    out: list[str] = []
+    for emails in found:
+        out += [e for e in emails or [] if e.lower() not in {o.lower() for o in out}]
+    return out
+
+
+def set_emails(store: Store, round_id: int, code: str, text: str, actor: str | None,
+               address: str | None = None, lang: str = "zh") -> list[str]:
+    """Correct a department's e-mail addresses (every roster line of it); :class:`RoundError` naming
+    what is no address.  The addresses now."""
+    good, bad = addresses(text)
+    if bad:
+        raise RoundError("emails_bad", found="、".join(bad))
+    ro = store.t.roster
+    with writing(store.engine) as conn:
+        before = emails_of(store, round_id, code, conn)
+        n = conn.execute(ro.update().where(ro.c.round_id == round_id, ro.c.code == code)
+                         .values(emails=good or None)).rowcount
+        if not n:
+            raise RoundError("not_on_roster", code=code, name=round_id)
+        events.log(store, conn, "set_emails", actor=actor, round_id=round_id, department_code=code,
+                   detail={"before": before, "after": good}, address=address)
+    return good
 
 
 def templates_of(store: Store, round_id: int, code: str | None = None) -> list[IssuedTemplate]:

@@ -36,6 +36,7 @@ from ..form.model import FormModel
 from ..form.validate import Issue
 from ..messages import message
 from . import files, formtables
+from .checkcode import code_of
 from .current import Arriving, Decision, Stored, decide, order
 from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, upgrade, writing
 from .formtables import FormTables, Rows
@@ -290,7 +291,9 @@ class Store:
                 "warnings": [w.as_dict() for w in r.warnings] or None,
                 # a copy that passed the machine check waits for its review at the first stage
                 "review": "pending" if r.status == "valid" else None,
-                "review_stage": 0 if r.status == "valid" else None}
+                "review_stage": 0 if r.status == "valid" else None,
+
+                "check_code": code_of(r.data) if r.data is not None else None}
 
     def _data_rows(self, out: Rows, model: FormModel, sid: int, data: dict[str, Any]) -> None:
         formtables.data_rows(out, self.tables_for(model), model, sid, data)

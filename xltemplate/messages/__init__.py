@@ -11,10 +11,27 @@ from __future__ import annotations
 
 import re
 
-from . import cells, cli, client, design, events, files, fill, helppages, reading, report, review, roster, rounds, web
+from . import (
+    cells,
+    cli,
+    client,
+    design,
+    events,
+    files,
+    fill,
+    helppages,
+    reach,
+    reading,
+    report,
+    review,
+    roster,
+    rounds,
+    web,
+)
 
 LANGS = ("zh", "en")
-SECTIONS = (files, reading, cells, client, fill, report, roster, rounds, cli, design, web, events, review, helppages)
+SECTIONS = (files, reading, cells, client, fill, report, roster, rounds, cli, design, web, events, review, helppages,
+            reach)
 CATALOG: dict[str, dict[str, str]] = {}
 for _section in SECTIONS:
     for _key, _texts in _section.TEXTS.items():

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..collect import events, intake, jobs
+from ..collect import events, intake, jobs, notices, reminders
 from ..collect.shapes import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
@@ -126,12 +126,18 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
         if run_jobs:
             state.worker = jobs.Worker(store, {intake.BULK: intake.run_bulk})
             state.worker.start()
+            if notices.configured(store):  # its own thread: a slow mail server never holds up an import
+                state.mailer = notices.worker(store, idle=reminders.Scheduler(store))
+                state.mailer.start()
         try:
             yield
         finally:
-            if state.worker is not None:
-                state.worker.stop()
-                state.worker.join(timeout=10)
+            for thread in (state.worker, state.mailer):
+                if thread is not None:
+                    thread.stop()
+            for thread in (state.worker, state.mailer):
+                if thread is not None:
+                    thread.join(timeout=10)
             store.dispose()
 
     routes: list[Any] = [*staff.routes(), *review.routes(), *clerk.routes(), *api.routes(),

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import departments, events, files, intake, links, returns, reviews
+from ..collect import departments, events, files, intake, links, printout, returns, reviews, scans
 from ..collect.links import Link, QuotaReached
 from ..messages import t
 from .auth import address
-from .responses import download, portal, render
-from .security import UPLOAD_LIMIT, limited
+from .responses import download, path_for, portal, redirect_path, render
+from .security import SCAN_LIMIT, UPLOAD_LIMIT, limited
 
 
 def _link(request: Request) -> Link:
@@ -39,12 +39,14 @@ def _page(request: Request, link: Link, receipt: intake.Receipt | None = None, s
     them, else read now); a closed round says where the department finally stands."""
     store = portal(request).store
     found = receipt.returns if receipt is not None else returns.query(store, round_id=link.round.id,
-                                                                       department=link.department_code)
+                                                                       department=link.department_code,
+                                                                       with_scans=True)
     final = departments.one(store, link.round, link.department_code) if not link.open else None
     sent_back = {r.id: reviews.reasons_of(store, r.id) for r in found if r.state == "returned" and r.id is not None}
+    scanned = request.query_params.get("scan") == "ok"
     return render(request, "clerk.html", status_code=status_code, link=link, token=request.path_params["token"],
                   templates=link.templates, returns=found, receipt=receipt, problem=problem, final=final,
-                  reasons=sent_back)
+                  reasons=sent_back, papers=scans.for_returns(found), scanned=scanned)
 
 
 async def home(request: Request) -> Response:
@@ -136,10 +138,79 @@ async def annotated(request: Request) -> Response:
     return await run_in_threadpool(run)
 
 
+async def print_copy(request: Request) -> Response:
+    """The 打印版 of one of the department's returns: A4, its number and 校验码 in the footer."""
+    def run() -> Response:
+        link = _link(request)
+        sid = request.path_params["id"]
+        store = portal(request).store
+        found = returns.one(store, sid)
+        if found is None or found.round_id != link.round.id or found.department_code != link.department_code:
+            raise HTTPException(404)
+        made = printout.printable(store, sid)
+        if made is None:
+            raise HTTPException(404)
+        book, name, _code = made
+        _record(request, link, {"file": name, "what": "print"}, sid)
+        return download(book, name)
+
+    return await run_in_threadpool(run)
+
+
+async def scan(request: Request) -> Response:
+    """A stamped scan of one of the department's returns: checked (kind by content, size, a PDF's
+    contents, an image's dimensions) before anything keeps it; the page says what was wrong."""
+    link = await run_in_threadpool(_link, request)
+    sid, key = request.path_params["id"], request.path_params["key"]
+
+    def answer(problem: str, status: int) -> Response:
+        return _page(request, link, None, status, problem=problem)
+
+    declared = request.headers.get("content-length", "")
+    full = link.room_for(int(declared) if declared.isdigit() else 0)
+    if full is not None:
+        return await run_in_threadpool(answer, t("quota_" + full, **_quota()), 429)
+    slots = portal(request).upload_slots
+    async with slots if slots is not None else contextlib.nullcontext():
+        try:
+            form = await request.form(max_files=1, max_fields=5)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            raise HTTPException(400) from exc
+        try:
+            upload = form.get("scan")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                return await run_in_threadpool(answer, t("clerk_choose_file"), 400)
+            data = await upload.read()
+            name = upload.filename
+
+            def run() -> Response:
+                store = portal(request).store
+                try:
+                    scans.receive(store, link, sid, key, data, name, address(request))
+                except LookupError as exc:
+                    raise HTTPException(404) from exc
+                except QuotaReached as exc:
+                    return answer(t("quota_" + exc.what, **_quota()), 429)
+                except scans.ScanRefused as exc:
+                    scans.refused(store, link, sid, name, data, exc.message(), address(request))
+                    return answer(exc.message(), 400)
+                return redirect_path(path_for(request, "clerk", token=request.path_params["token"])
+                                     + f"?scan=ok#return-{sid}")
+
+            return await run_in_threadpool(run)
+        finally:
+            await form.close()
+
+
 def routes() -> list[Route]:
     return [
         Route("/l/{token:str}", home, methods=["GET"], name="clerk"),
         Route("/l/{token:str}/template/{sid:str}", template, methods=["GET"], name="clerk_template"),
         Route("/l/{token:str}/upload", limited(UPLOAD_LIMIT)(upload), methods=["POST"], name="clerk_upload"),
         Route("/l/{token:str}/returns/{id:id}/annotated", annotated, methods=["GET"], name="clerk_annotated"),
+        Route("/l/{token:str}/returns/{id:id}/print", print_copy, methods=["GET"], name="clerk_print"),
+        Route("/l/{token:str}/returns/{id:id}/scan/{key:str}", limited(SCAN_LIMIT)(scan), methods=["POST"],
+              name="clerk_scan"),
     ]

@@ -38,6 +38,7 @@ class Portal:
     env: jinja2.Environment
     data_dir: Path
     worker: Worker | None = None
+    mailer: Worker | None = None  # sends the mail queue and checks reminders due (when mail is configured)
     #: uploads checked at once in this process; the others wait their turn in order, rather than
     #: all sharing one interpreter lock (which makes every answer slow instead of a few)
     upload_slots: asyncio.Semaphore | None = None

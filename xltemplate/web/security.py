@@ -50,6 +50,7 @@ MAX_HEADERS = 100
 #: a body's grace (seconds) and the least average speed (bytes a second) it must keep after it
 BODY_GRACE = float(os.environ.get("XLTEMPLATE_BODY_GRACE_SECONDS", "15"))
 BODY_MIN_RATE = int(os.environ.get("XLTEMPLATE_BODY_MIN_RATE", str(16 * 1024)))
+SCAN_LIMIT = 51 * 1024 * 1024  # a stamped scan: the most any form's attachment may take (collect.scans.LIMIT_MB)
 
 log = logging.getLogger("xltemplate.web")
 

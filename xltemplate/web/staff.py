@@ -35,10 +35,13 @@ from ..collect import (
     intake,
     jobs,
     links,
+    notices,
     packages,
+    reminders,
     returns,
     reviews,
     rounds,
+    scans,
     settings,
 )
 from ..collect.distribute import RosterError
@@ -443,7 +446,7 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
                "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
                "search": search, "statuses": departments.STATES, "sorts": SORTS, "package": package_id,
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id),
-               "narrowed": narrowed, "office": sess.user.office}
+               "narrowed": narrowed, "office": sess.user.office, "remindable": reminders.REMIND_STATES}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
     relinked = accounts.take_flash(store, sess, "relinked") if package_id is not None else None
@@ -455,7 +458,10 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
                   relinked=relinked, close=_confirm_close(request, rnd, totals) if rnd.status == rounds.OPEN else None,
                   relink=_confirm_relink(request, rnd),
                   delete=_confirm_delete(request, rnd) if admin and not rounds.has_returns(store, rnd.id) else None,
-                  warnings=departments.frequent_warnings(store, rnd), **context)
+                  warnings=departments.frequent_warnings(store, rnd),
+                  mail=notices.mail_status(store), reach=notices.reach(store, rnd.id), kinds=notices.SWITCHABLE,
+                  remind_hour=reminders.REMIND_HOUR, problem=request.query_params.get("problem") == "tick",
+                  **context)
 
 
 def set_round_state(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -468,23 +474,117 @@ def set_round_state(request: Request, sess: accounts.Session, form: FormData) ->
 # -- a department ----------------------------------------------------------------------------------
 
 NEW_LINK = "new_link"  # the flash of a link just made, shown once on its department's page
+CHASE = "chase"  # the flash of a reminder to paste (with a link of its own), shown once on its department's page
 
 
-def department_page(request: Request, sess: accounts.Session) -> Response:
+def _flash_for(store: Any, sess: accounts.Session, name: str, rid: int, code: str) -> Any:
+    """The flash ``name`` kept for this round's department ``code``, taken; None when there is none."""
+    made = accounts.peek_flash(sess, name)
+    if made is None or (made.get("round"), made.get("code")) != (rid, code):
+        return None
+    return accounts.take_flash(store, sess, name)
+
+
+def department_page(request: Request, sess: accounts.Session, problem: str | None = None,
+                    status_code: int = 200) -> Response:
     rnd = _round(request)
     store = portal(request).store
     code = request.path_params["code"]
     found = departments.detail(store, rnd, code, refused_before=_int(request.query_params.get("refused_before")))
     if found is None:
         raise HTTPException(404)
-    made = accounts.peek_flash(sess, NEW_LINK)
-    shown = None
-    if made is not None and (made.get("round"), made.get("code")) == (rnd.id, code):
-        shown = accounts.take_flash(store, sess, NEW_LINK)["link"]
-    return render(request, "department.html", round=rnd, dept=found, new_link=shown,
+    made = _flash_for(store, sess, NEW_LINK, rnd.id, code)
+    chase = _flash_for(store, sess, CHASE, rnd.id, code)
+    return render(request, "department.html", status_code=status_code, round=rnd, dept=found,
+                  new_link=made["link"] if made else None, chase=chase["text"] if chase else None, problem=problem,
                   link_new=_confirm_link_new(request, rnd, code, found.name),
                   link_revoke=_confirm_link_revoke(request, rnd, code, found.name),
-                  withdraws={r.id: _confirm_withdraw(request, r) for r in found.returns if not r.withdrawn_at})
+                  withdraws={r.id: _confirm_withdraw(request, r) for r in found.returns if not r.withdrawn_at},
+                  emails=rounds.emails_of(store, rnd.id, code),
+                  messages=notices.of_department(store, rnd.id, code), mail=notices.mail_status(store),
+                  papers=scans.for_returns(found.returns, scans.of_department(store, rnd.id, code)))
+
+
+def set_emails(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """Correct the department's e-mail addresses (the roster's, for this round)."""
+    rnd = _round(request)
+    code = request.path_params["code"]
+    try:
+        rounds.set_emails(portal(request).store, rnd.id, code, field(form, "emails"), sess.user.name,
+                          address(request))
+    except rounds.RoundError as exc:
+        return department_page(request, sess, problem=str(exc), status_code=400)
+    return redirect(request, "department", rid=rnd.id, code=code)
+
+
+def chase_text(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """One department's reminder to paste, with a new link of its own (shown once, on this page)."""
+    rnd = _round(request)
+    store, code = portal(request).store, request.path_params["code"]
+    text = reminders.chase_text(store, rnd, code, _base(request).url, sess.user.name, address(request))
+    if text is None:
+        raise HTTPException(404)
+    accounts.put_flash(store, sess, CHASE, {"round": rnd.id, "code": code, "text": text})
+    return redirect(request, "department", rid=rnd.id, code=code)
+
+
+def remind(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """The departments ticked on the dashboard: reminded by mail now, or listed in a 催报清单."""
+    rnd = _round(request)
+    store = portal(request).store
+    codes = [c for c in form.getlist("code") if isinstance(c, str) and c]
+    if field(form, "do") == "list":
+        content = reminders.chase_list(store, rnd, codes, _base(request).url, sess.user.name, address(request))
+        return download(content, f"{rnd.name}_{t('chase_sheet')}.xlsx")
+    if not codes:
+        return redirect_path(path_for(request, "round", rid=rnd.id) + "?problem=tick#remind")
+    try:
+        reminders.send_now(store, rnd, codes, sess.user.name, address(request))
+    except rounds.RoundError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return redirect(request, "round_messages", rid=rnd.id)
+
+
+def set_reach(request: Request, sess: accounts.Session, form: FormData) -> Response:
+    """Which notices the round sends, and its reminder plan."""
+    rnd = _round(request)
+    try:
+        plan = notices.parse_plan(field(form, "plan"))
+    except rounds.RoundError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    chosen = {k: form.get("notice_" + k) == "1" for k in notices.SWITCHABLE}
+    notices.set_reach(portal(request).store, rnd.id, chosen, plan, sess.user.name, address(request))
+    return redirect(request, "round", rid=rnd.id)
+
+
+def round_messages(request: Request, sess: accounts.Session) -> Response:
+    rnd = _round(request)
+    found = notices.of_round(portal(request).store, rnd.id, before=_int(request.query_params.get("before")))
+    return render(request, "messages.html", round=rnd, messages=found,
+                  more=found[-1].id if len(found) == 200 else None)
+
+
+def scan_preview(request: Request, sess: accounts.Session) -> Response:
+    """The picture of a stamped scan (a PDF's first page rendered on the server), shown in the page."""
+    stored = scans.preview(portal(request).store, request.path_params["id"])
+    if stored is None:
+        raise HTTPException(404)
+    ext = files.extension_of(stored.content)
+    if ext not in ("png", "jpg"):
+        raise HTTPException(404)
+    return download(stored.content, f"scan-{request.path_params['id']}.{ext}", inline=True)
+
+
+def scan_file(request: Request, sess: accounts.Session) -> Response:
+    """A stamped scan as the clerk uploaded it (a download, never opened in the page)."""
+    sid = request.path_params["id"]
+    stored = scans.original(portal(request).store, sid)
+    if stored is None:
+        raise HTTPException(404)
+    name = files.download_name(t("scan_file_name", id=sid), stored.content)
+    _record(request, sess, "download", detail={"file": name, "scan": sid})
+    return download(stored.content, name)
+
 
 
 def new_link(request: Request, sess: accounts.Session, form: FormData) -> Response:
@@ -753,6 +853,13 @@ def routes() -> list[Route]:
               name="link_revoke_confirm"),
         Route("/rounds/{rid:id}/d/{code:str}/link/revoke", action(revoke_link), methods=["POST"],
               name="link_revoke"),
+        Route("/rounds/{rid:id}/d/{code:str}/emails", action(set_emails), methods=["POST"], name="dept_emails"),
+        Route("/rounds/{rid:id}/d/{code:str}/chase", action(chase_text), methods=["POST"], name="dept_chase"),
+        Route("/rounds/{rid:id}/remind", action(remind), methods=["POST"], name="remind"),
+        Route("/rounds/{rid:id}/reach", action(set_reach), methods=["POST"], name="round_reach"),
+        Route("/rounds/{rid:id}/messages", page(round_messages), name="round_messages"),
+        Route("/scans/{id:id}/preview", page(scan_preview), name="scan_preview"),
+        Route("/scans/{id:id}/file", page(scan_file), name="scan_file"),
         Route("/returns/{sid:id}/file", page(return_file), name="return_file"),
         Route("/returns/{sid:id}/annotated", page(return_annotated), name="return_annotated"),
         Route("/returns/{sid:id}/withdraw", page(withdraw_confirm, manage=True), methods=["GET"],

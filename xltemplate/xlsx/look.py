@@ -99,10 +99,15 @@ def format_props(look: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def setup_sheet(ws: Any, sheet: SheetLayout, footer: str | None = None) -> None:
+def setup_sheet(ws: Any, sheet: SheetLayout, footer: str | None = None, *, stamp: str | None = None) -> None:
     """Page set-up of a written sheet: its layout's ``print``, else the form's defaults (with
-    ``footer``, by default the catalog's ``page_footer``)."""
+    ``footer``, by default the catalog's ``page_footer``).  ``stamp`` replaces the footer whatever
+    the layout says, on A4 unless the layout names a paper (a return's 打印版)."""
     setup = sheet.setup
+    if stamp is not None:
+        footer = stamp
+        if setup is not None:
+            setup = {**setup, "footer": stamp, "paper": setup.get("paper", 9)}
     if setup is None:  # the form's defaults, for hand-written layouts
         ws.set_paper(9)
         ws.set_landscape() if sheet.landscape else ws.set_portrait()

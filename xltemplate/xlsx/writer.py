@@ -155,14 +155,17 @@ def write_template(model: FormModel, *, submission_id: str = "", password: str |
 
 
 def write_filled(model: FormModel, data: Any, *, submission_id: str = "", password: str | None = None,
-                 lang: str = "zh", extra_meta: dict[str, Any] | None = None, sign: Signer | None = None) -> bytes:
+                 lang: str = "zh", extra_meta: dict[str, Any] | None = None, sign: Signer | None = None,
+                 footer: str | None = None) -> bytes:
     """The template prefilled with exactly ``data`` (no prompt texts); :class:`FillError` when it
-    does not fit.  Formulas and checks carry the values a client shows before recalculating."""
+    does not fit.  Formulas and checks carry the values a client shows before recalculating.
+    ``footer`` (an Excel footer: ``&L…&C…&R…``) replaces every sheet's and prints on A4 where the
+    layout names no paper (the 打印版 of a return)."""
     problems = check_fit(model, data, lang=lang)
     if problems:
         raise FillError(problems)
     return _write(model, _contents(model, data), submission_id=submission_id, password=password, lang=lang,
-                  extra_meta=extra_meta, sign=sign)
+                  extra_meta=extra_meta, sign=sign, footer=footer)
 
 
 def write_annotated(model: FormModel, data: Any, errors: list[Any], *, submission_id: str = "",
@@ -217,14 +220,15 @@ def _contents(model: FormModel, data: Any) -> dict[str, Any]:
 
 def _write(model: FormModel, contents: dict[str, Any], *, marks: dict[str, tuple[str, str]] | None = None,
            errors: list[tuple[str, Any]] | None = None, submission_id: str, password: str | None, lang: str,
-           extra_meta: dict[str, Any] | None, sign: Signer | None, list_sheet: str | None = None) -> bytes:
+           extra_meta: dict[str, Any] | None, sign: Signer | None, list_sheet: str | None = None,
+           footer: str | None = None) -> bytes:
     book = _Book(model, submission_id=submission_id, password=password, extra_meta=extra_meta, sign=sign)
     error_sheet = book.add_sheet(list_sheet or t("errors_sheet", lang)) if errors is not None else None
     sheets = [_FormSheet(book, layout, book.add_sheet(layout.name)) for layout in model.sheets]
     book.write_meta()
     cells = _cells(model, contents, lang)
     for sheet in sheets:
-        sheet.write(contents, marks or {}, cells, lang)
+        sheet.write(contents, marks or {}, cells, lang, footer)
     book.define_names()
     if error_sheet is not None:
         _error_list(model, error_sheet, errors or [], book.fmt, lang, password)
@@ -374,7 +378,8 @@ class _FormSheet:
         self.book, self.layout, self.ws = book, layout, ws
         self.model = book.model
 
-    def write(self, contents: dict[str, Any], marks: dict[str, tuple[str, str]], cells: Cells, lang: str) -> None:
+    def write(self, contents: dict[str, Any], marks: dict[str, tuple[str, str]], cells: Cells, lang: str,
+              footer: str | None = None) -> None:
         layout, ws, fmt = self.layout, self.ws, self.book.fmt
         self._columns()
         heights = dict(layout.heights)
@@ -413,7 +418,7 @@ class _FormSheet:
         password = self.book.password
         ws.protect(password or "", {"format_rows": True, "select_locked_cells": True,
                                     "select_unlocked_cells": True})
-        setup_sheet(ws, layout, t("page_footer", lang))
+        setup_sheet(ws, layout, t("page_footer", lang), stamp=footer)
         self._view()
         self._pictures()
         for spec in layout.validations:

@@ -19,7 +19,14 @@
             setTimeout(tick, every); // the user is in the box (typing, or moving by keyboard): later
             return;
           }
+          var ticked = {};
+          var boxes = box.querySelectorAll("input[type=checkbox]:checked");
+          for (var i = 0; i < boxes.length; i++) { ticked[boxes[i].name + "=" + boxes[i].value] = true; }
           box.innerHTML = html;
+          var again = box.querySelectorAll("input[type=checkbox]"); // the ticks survive the refresh
+          for (var j = 0; j < again.length; j++) {
+            if (ticked[again[j].name + "=" + again[j].value]) { again[j].checked = true; }
+          }
           var bar = box.querySelector("[data-done]");
           if (bar && bar.getAttribute("data-done") === "1") { return; } // a finished job: stop
           setTimeout(tick, every);
@@ -58,9 +65,25 @@
       cancel.addEventListener("click", function (event) { event.preventDefault(); dialog.close(); });
     }
   }
+  function copier(button) {
+    button.addEventListener("click", function () {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source) { return; }
+      var done = function () { button.textContent = button.getAttribute("data-copied"); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.value || source.textContent).then(done, function () {
+          source.select(); document.execCommand("copy"); done();
+        });
+      } else {
+        source.select(); document.execCommand("copy"); done();
+      }
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var confirms = document.querySelectorAll("a[data-confirm]");
     for (var c = 0; c < confirms.length; c++) { confirmer(confirms[c]); }
+    var copies = document.querySelectorAll("[data-copy]");
+    for (var m = 0; m < copies.length; m++) { copier(copies[m]); }
     var boxes = document.querySelectorAll("[data-refresh]");
     for (var i = 0; i < boxes.length; i++) { refresh(boxes[i]); }
     var picks = document.querySelectorAll("[data-file-pick]");
