@@ -27,9 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, stdin: str | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command line in a process of its own (``env`` over this one's environment)."""
     return subprocess.run([sys.executable, "-m", "xltemplate.cli", *args], input=stdin, capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+                          text=True, cwd=cwd, timeout=120, env={**os.environ, **(env or {})})
 
 
 @dataclass

@@ -272,7 +272,7 @@ def _code_lines(page: str, start: str) -> list[str]:
     return [x for x in lines if x.startswith(start)]
 
 
-EXPECTED = {"101": "valid", "102": "not_returned", "103": "not_returned"}
+EXPECTED = {"101": "pending", "102": "not_returned", "103": "not_returned"}  # passed the check: 待审核
 
 
 def test_the_manuals_sqlite_backup_makes_a_copy_the_commands_read(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def _clerk_and_staff(browser: Any, url: str, links: dict[str, str], model: Any, 
     clerk_fills(template, model, as_department(seed, "市信访局", "101"), tmp_path / "clerk" / "填好的.xlsx")
     cp.set_input_files("input[name=file]", str(tmp_path / "clerk" / "填好的.xlsx"))
     cp.click("text=上传并检查")
-    expect(cp.locator("#receipt h2")).to_contain_text("通过")
+    expect(cp.locator("#receipt h2")).to_contain_text("检查无误")
     papers = cp.locator("#papers")
     expect(papers).to_contain_text("盖章扫描件：")
     expect(papers).to_contain_text("尚未上传")

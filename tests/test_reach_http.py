@@ -60,7 +60,7 @@ def test_staff_correct_addresses_remind_ticked_departments_and_see_every_message
                                                      "emails": "xfj@example.gov.cn；li@example.gov.cn"})
     assert ok.status_code == 303
     assert 'value="xfj@example.gov.cn; li@example.gov.cn"' in staff.get("/rounds/1/d/101").text
-    assert "修改邮箱" in staff.get("/audit").text
+    assert "的邮箱改为 xfj@example.gov.cn、li@example.gov.cn" in staff.get("/audit").text
     dash = staff.get("/rounds/1").text
     assert 'form="remind-form"' in dash and "发送催报邮件" in dash and "下载催报清单" in dash
     none = staff.post("/rounds/1/remind", data={"csrf": staff.csrf, "do": "send"})
@@ -101,11 +101,14 @@ def test_the_chase_list_the_message_to_paste_and_the_round_s_choices(mailed: Any
     assert rows[0][0] == "部门代码" and {r[0] for r in rows[1:]} <= {"101", "102"}
     for row in rows[1:]:
         assert httpx.get(site.url + "/l/" + link_of_site(row[7], site)).status_code == 200
-    page = staff.post("/rounds/1/d/102/chase", data={"csrf": staff.csrf})
+    made = staff.post("/rounds/1/d/102/chase", data={"csrf": staff.csrf})  # a change: answered by a redirect
+    assert made.status_code == 303 and made.headers["location"] == "/rounds/1/d/102"
+    page = staff.get("/rounds/1/d/102")
     assert page.status_code == 200
     text = re.search(r'<textarea id="chase-text"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)
     assert text.startswith("【催报】市财政局：") and 'data-copy="chase-text"' in page.text
     assert httpx.get(site.url + "/l/" + link_of_site(text, site)).status_code == 200
+    assert 'id="chase-text"' not in staff.get("/rounds/1/d/102").text  # shown once: a reload makes no new link
     bad = staff.post("/rounds/1/reach", data={"csrf": staff.csrf, "plan": "三天前"})
     assert bad.status_code == 400 and "催报计划应写成截止前的天数" in bad.text
     res = staff.post("/rounds/1/reach", data={"csrf": staff.csrf, "plan": "7，3,0", "notice_round_opened": "1",

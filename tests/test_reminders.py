@@ -152,7 +152,7 @@ def test_the_chase_list_and_the_message_to_paste(wuhai: FormModel, seed0: dict, 
         assert row[8].startswith(f"【催报】{row[1]}：“{rnd.name}”") and row[7] in row[8]
     ticked = openpyxl.load_workbook(io.BytesIO(reminders.chase_list(store, rnd, ["102"], BASE, "张三")))
     [only] = list(ticked.active.iter_rows(min_row=2, values_only=True))
-    assert only[0] == "102" and only[5] == "通过" and not only[7]  # a department that passed gets no link
+    assert only[0] == "102" and only[5] == "待审核" and not only[7]  # a department that passed gets no link
     text = reminders.chase_text(store, rnd, "103", BASE, "张三")
     assert text.startswith("【催报】市教育局：") and "尚未报送" in text
     assert links.check(store, link_of(text)).department_code == "103"
@@ -174,7 +174,7 @@ def test_two_servers_and_remind_at_once_on_postgresql_remind_each_department_onc
         one = portal_server.start(db, tmp_path / "a", env)
         two = portal_server.start(db, tmp_path / "b", env)
         try:
-            cli = portal_server.cli("remind", "--db", db, cwd=tmp_path)
+            cli = portal_server.cli("remind", "--db", db, cwd=tmp_path, env=env)  # the servers' mail settings
             got = server.box.wait(12, timeout=60)
             time.sleep(3)  # both servers keep checking: nothing more may come
             assert len(server.box.messages) == 12, [m.rcpt_tos for m in server.box.messages]

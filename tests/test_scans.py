@@ -25,7 +25,8 @@ from test_notices import open_round
 from test_portal_http import Site
 from test_rounds import as_department, clerk_fills
 
-from xltemplate.collect import checkcode, intake, links, mail, printout, report, scans
+from xltemplate.collect import accounts, checkcode, intake, links, mail, printout, report, reviews, scans
+from xltemplate.collect.reviews import ReviewError
 from xltemplate.collect.store import Store
 from xltemplate.form.model import FormModel
 
@@ -148,14 +149,22 @@ def test_a_form_that_requires_a_scan_blocks_approval_until_one_signs_the_current
     store, _rnd, link, upload = stored
     required = [scans.Attachment("stamped", "盖章扫描件", required=True)]
     monkeypatch.setattr(scans, "attachments_of_form", lambda *_a: required)
+    staff = accounts.add_user(store, "经办孙", "correct horse 12", "staff")
     first = upload(as_department(seed0, "市信访局", "101"), "good.xlsx")
     assert "还没有" in scans.approval_blocker(store, first.submission)
+    with pytest.raises(ReviewError, match="还不能审核通过：本表要求上传盖章扫描件"):  # the review decision asks it
+        reviews.decide(store, first.submission, reviews.APPROVED, user=staff)
     scans.receive(store, link, first.submission, "stamped", scanfiles.png(1240, 1754), "scan.png")
     assert scans.approval_blocker(store, first.submission) is None
     changed = as_department(seed0, "市信访局", "101")
     changed["cover"]["preparer"] = "另一位填报人"
     second = upload(changed, "changed.xlsx")
     assert "对应旧版本" in scans.approval_blocker(store, second.submission)
+    with pytest.raises(ReviewError, match="对应旧版本"):
+        reviews.decide(store, second.submission, reviews.APPROVED, user=staff)
+    assert reviews.show(store, second.submission).state == "pending"  # refused: nothing recorded
+    sent_back = reviews.decide(store, second.submission, reviews.RETURNED, user=staff, reasons=[(None, "请重新盖章")])
+    assert sent_back.state == "returned"  # sending back needs no scan
     monkeypatch.setattr(scans, "attachments_of_form", lambda *_a: [scans.Attachment("stamped", "盖章扫描件")])
     assert scans.approval_blocker(store, second.submission) is None  # not required: never blocks
 
@@ -244,7 +253,7 @@ def test_a_scan_is_shown_to_staff_as_a_picture_beside_its_codes(site: Site) -> N
     assert "扫描件已收到" in page and "已上传，与当前数据一致" in page
     staff = login(site.server, "staff")
     dept = staff.get("/rounds/1/d/102").text
-    [scan_id] = re.findall(r'/scans/(\d+)/preview', dept)
+    [scan_id] = set(re.findall(r'/scans/(\d+)/preview', dept))  # the picture, and the link around it
     code = re.search(r"扫描件校验码 ([0-9A-Z-]+) · 当前数据校验码 ([0-9A-Z-]+)", dept)
     assert code and code.group(1) == code.group(2) and "与当前数据一致" in dept
     picture = staff.get(f"/scans/{scan_id}/preview")

@@ -121,6 +121,11 @@ def _status(status: Any, lang: str) -> str:
     return t(key, lang) if key in CATALOG else t("event_status_unknown", lang)
 
 
+def _mail_kind(kind: Any, lang: str) -> str:
+    key = f"msg_kind_{kind}"
+    return t(key, lang) if key in CATALOG else t("event_mail_other", lang)
+
+
 def sentence(ev: Event, lang: str = "zh", now: dt.datetime | None = None) -> str:
     """One line of the log as a sentence: its catalog entry ``event_<action>`` (an upload's by how it
     came: ``event_upload_link``, ``_bulk``, ``_other``), given the time, who, the department and the
@@ -136,6 +141,12 @@ def sentence(ev: Event, lang: str = "zh", now: dt.datetime | None = None) -> str
         "n": len(files) if files else d.get("templates", 0), "roster": d.get("roster", 0),
         "name": d.get("name") or "—", "token": d.get("id") or "—", "message": d.get("message") or "",
         "links": d.get("links", 0), "revoked": d.get("revoked", 0), "departments": d.get("departments", 0),
+        "count": len(d["departments"]) if isinstance(d.get("departments"), list) else d.get("departments", 0),
+        "to": t("list_sep", lang).join(str(x) for x in d.get("to") or []) or "—", "answer": d.get("answer") or "—",
+        "attempts": d.get("attempts", 0), "mail_kind": _mail_kind(d.get("kind"), lang),
+        "emails": t("list_sep", lang).join(str(x) for x in d.get("after") or []) or t("event_no_emails", lang),
+        "plan": t("list_sep", lang).join(str(x) for x in (d.get("plan") or [])) or "—",
+        "scan_kind": str(d.get("kind") or "—").upper(), "code": d.get("code") or "—",
         "url": d.get("base_url") or t("event_no_address", lang),
         "replaces": t("event_replaces", lang, ids=t("list_sep", lang).join(replaced)) if replaced else "",
         "stage": d.get("stage_name") or "—", "role": d.get("role") or "—",

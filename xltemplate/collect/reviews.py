@@ -51,7 +51,7 @@ from ..form.model import FormModel
 from ..form.validate import Issue
 from ..form.values import get, leaves_of
 from ..messages import t
-from . import events, files, notices
+from . import events, files, notices, scans
 from .accounts import MANAGERS, User
 from .db import writing
 from .importer import locator
@@ -294,6 +294,10 @@ def decide(store: Store, submission: int, decision: str, *, user: User, grade: s
     if not may_decide(user, office, stage_name):
         raise ReviewError("review_forbidden", "forbidden", name=user.name, department=ret.department or "",
                           office=office or t("office_none", lang), stage=stage_name)
+    if decision == APPROVED:  # a form that requires a stamped scan: one that signs the current data
+        blocker = scans.approval_blocker(store, submission)
+        if blocker is not None:
+            raise ReviewError("review_needs_scan", id=submission, why=blocker)
     register_versions(store)
     model = _model(ret)
     if model is None:

@@ -25,6 +25,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "review_has_errors": {"zh": "报送 {id} 有 {n} 处错误（有错误），不能审核通过；部门改正后重新报送才进入审核", "en": "Return {id} has {n} error(s) and cannot be approved; it is reviewed once the department sends a corrected copy"},
     "review_unreadable": {"zh": "报送 {id} 无法读取，不能审核", "en": "Return {id} could not be read and cannot be reviewed"},
     "review_already_returned": {"zh": "报送 {id} 已退回修改，等待部门重新报送", "en": "Return {id} is sent back already, waiting for the department's correction"},
+    "review_scans_title": {"zh": "盖章扫描件", "en": "Stamped scans"},
+    "review_needs_scan": {"zh": "报送 {id} 还不能审核通过：{why}", "en": "return {id} cannot be approved yet: {why}"},
     "review_already_approved": {"zh": "报送 {id} 已审核通过", "en": "Return {id} is approved already"},
     "review_forbidden": {"zh": "账号“{name}”不能审核“{department}”（归口科室：{office}）在“{stage}”环节的报送", "en": "Account “{name}” may not review “{department}” (office: {office}) at stage “{stage}”"},
     "review_no_form": {"zh": "找不到表单“{form}”，无法审核", "en": "Form “{form}” is not known here: the return cannot be reviewed"},

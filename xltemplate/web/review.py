@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..collect import accounts, events, intake, reviews, rounds
+from ..collect import accounts, events, intake, reviews, rounds, scans
 from ..collect.returns import STATES, one
 from ..collect.reviews import ReviewError
 from ..form.forms import find_form, find_version
@@ -83,7 +83,9 @@ def review_page(request: Request, sess: accounts.Session, problem: str | None = 
     stage_name = review.stage_name or ""
     may = review.state == reviews.PENDING and ret.current and ret.withdrawn_at is None and \
         ret.department_code is not None and reviews.may_decide(sess.user, review.office, stage_name)
-    return render(request, "review.html", status_code=status_code, ret=ret, review=review, round=rnd,
+    papers = scans.for_returns([ret], scans.of_department(store, rnd.id, ret.department_code)) \
+        if rnd is not None and ret.department_code else {}
+    return render(request, "review.html", status_code=status_code, ret=ret, review=review, round=rnd, papers=papers,
                   has_annotated=intake.has_annotated(ret),
                   sections=_sections(_model(ret.form, ret.version), ret.data, warned), may=may,
                   problem=problem, typed=typed or {}, whole=(typed or {}).get("", ""))

@@ -187,7 +187,7 @@ def _confirm_close(request: Request, rnd: Round, totals: departments.Totals | No
     totals = totals or departments.round_totals(store, rnd)
     return Confirm("confirm-close", t("confirm_close_title", name=rnd.name),
                    [t("confirm_close_links", n=links.count_live(store, rnd.id)),
-                    t("confirm_close_state", returned=totals.returned, departments=totals.departments)],
+                    t("confirm_close_state", returned=totals.sent, departments=totals.departments)],
                    path_for(request, "round_close_confirm", rid=rnd.id), path_for(request, "round_close", rid=rnd.id),
                    t("round_close"), path_for(request, "round", rid=rnd.id))
 
