@@ -27,12 +27,19 @@ import re
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import TimeoutError as Timeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..form.forms import find_form, load_form
+from ..form.forms import find_form, find_version, load_form, register
 from ..form.model import FormModel
+from ..form.validate import Issue
+from ..messages import message
+from ..xlsx.guard import MAX_FILE
+from .annotate import annotate
 from .files import visible
 from .identity import Context, admit
 from .identity import context as rounds_context
@@ -66,8 +73,6 @@ def _member_name(info: zipfile.ZipInfo) -> str:
 
 
 def _zip_sources(path: Path | IO[bytes], label: str) -> Iterator[Source]:
-    from ..xlsx.guard import MAX_FILE
-
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
@@ -155,8 +160,6 @@ def _init(job: _Job) -> None:
     global _JOB
     _JOB = job
     if job.context is not None:
-        from ..form.forms import register
-
         for schema, layout in job.context.versions:
             register(schema, layout)
 
@@ -171,16 +174,11 @@ def model_of(result: ImportResult, expected: FormModel | None) -> FormModel | No
     current = find_form(result.form) if expected is None or expected.id != result.form else expected
     if current is None or current.version == result.version or not result.version:
         return current
-    from ..form.forms import find_version
-
     return find_version(result.form, result.version, near=current) or current
 
 
 def work(source: Source, job: _Job | None = None) -> Done:
     """Import one source (in a worker process); never raises for a bad file."""
-    from ..form.validate import Issue
-    from ..messages import message
-
     job = job or _JOB or _Job(None, "zh", None)
     data = source.data
     try:
@@ -205,8 +203,6 @@ def work(source: Source, job: _Job | None = None) -> Done:
     done = Done(source, result, sha, result.saved_at, ident.department, ident.department_code,
                 identity=ident, notes=result.notes + admission.notes)
     if job.annotate and result.status == "invalid" and model is not None:
-        from .annotate import annotate
-
         done.annotated = annotate(model, result, Path(job.annotate), meta, lang=job.lang)
     return done
 
@@ -241,8 +237,6 @@ def job_for(store: Any, round_name: str | None, lang: str = "zh", key: str | Non
     """What :func:`work` needs to import files into ``store`` (in this process): the rounds, the
     issued templates and the published versions (registered here)."""
     job = _Job(None, lang, None, key, rounds_context(store, round_name))
-    from ..form.forms import register
-
     for schema, layout in job.context.versions if job.context else []:
         register(schema, layout)
     return job
@@ -357,9 +351,6 @@ def work_chunk(chunk: list[Source]) -> list[Done]:
 
 
 def _crashed(source: Source, job: _Job, why: str, code: str = "crashed") -> Done:
-    from ..form.validate import Issue
-    from ..messages import message
-
     result = ImportResult(file=source.name, status="unreadable",
                           errors=[Issue.of_file(message(code, job.lang, detail=why), code)])
     data = source.data if source.data is not None else source.name.encode()
@@ -374,10 +365,6 @@ def _parallel(sources: Iterable[Source], job: _Job, jobs: int, start_method: str
     way the chunks in flight are run again one file at a time in a fresh process each, so the file
     that kills or hangs its process is found and reported as unreadable, and the batch goes on.
     """
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures import TimeoutError as Timeout
-    from concurrent.futures.process import BrokenProcessPool
-
     method = start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     ctx = mp.get_context(method)
 

@@ -42,12 +42,14 @@ import re
 import uuid
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 import sqlalchemy as sa
+from python_calamine import CalamineWorkbook
 
 from ..form import coerce
 from ..form.model import Field, FormModel
@@ -57,8 +59,10 @@ from ..form.values import MISSING, get, leaves_of, merge
 from ..form.values import put as put_at
 from ..messages import t
 from ..xlsx import zipout
+from ..xlsx.guard import Refused, identify
 from ..xlsx.writer import FillError, check_fit, write_filled
-from . import events, injection, notices, rounds, settings
+from . import events, files, injection, links, notices, rounds, settings
+from .db import writing
 from .identity import key_pointers
 from .integrity import signature, signer
 from .mail import addresses
@@ -128,10 +132,6 @@ def read_roster(path: str | Path, lang: str = "zh") -> list[dict[str, str]]:
 def _xlsx_roster(path: str | Path, raw: bytes, lang: str = "zh") -> list[dict[str, str]]:
     """The first sheet of a workbook as roster rows (its first row the header), after the same
     safety checks as any returned workbook."""
-    from python_calamine import CalamineWorkbook
-
-    from ..xlsx.guard import Refused, identify
-
     try:
         identify(raw)
         book = CalamineWorkbook.from_filelike(io.BytesIO(raw))
@@ -344,8 +344,6 @@ def _render_all(skeleton: _Skeleton, outdir: Path, renders: list[tuple[Issued, d
     batches = [items[k:k + RENDER_BATCH] for k in range(0, len(items), RENDER_BATCH)]
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(items) >= PARALLEL_FROM:
-        from concurrent.futures import ProcessPoolExecutor
-
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context(method), initializer=_render_init,
                                  initargs=(skeleton, outdir)) as pool:
@@ -489,8 +487,6 @@ def distribute(model: FormModel, roster: list[dict[str, str]], outdir: str | Pat
         _render_all(skeleton, outdir, renders, jobs, progress)
     tokens: dict[str, str] = {}
     if store is not None:
-        from . import links
-
         tokens = {code: links.new_token() for code in dict.fromkeys(i.code for i in issued)}
         for i in issued:
             i.link = links.address(tokens[i.code], base_url)
@@ -523,9 +519,6 @@ def record_round(store: Store, model: FormModel, name: str, lines: list[RosterLi
                  key: str | None = None, stages: list[str] | None = None) -> rounds.Round:
     """The round, its roster and its issued templates, in one transaction; with ``outdir`` the
     templates themselves are stored (``files``), with ``tokens`` the departments' links."""
-    from . import files, links
-    from .db import writing
-
     carried_round = rounds.find_round(store, carry_from).id if carry_from else None
     kind = "projects" if any(line.project for line in lines) else "departments"
     with writing(store.engine) as conn:

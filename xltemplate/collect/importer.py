@@ -21,7 +21,7 @@ from typing import Any
 
 from ..form import numfmt
 from ..form.excel import a1
-from ..form.forms import find_form, find_version, load_form
+from ..form.forms import bundled, find_form, find_version, load_form
 from ..form.model import Field, FormModel
 from ..form.plan import LabelCell, Position, ReadPlan
 from ..form.validate import Issue, scaffold, validate, warnings
@@ -259,8 +259,6 @@ def _by_labels(book: RawBook, form: FormModel | None, lang: str) -> tuple[FormMo
     """No metadata: a form whose every label is found where its layout puts it can still be read
     (a copy retyped or re-saved by a program that drops hidden sheets and properties); it is
     reported, so nobody takes it for an issued template."""
-    from ..form.forms import bundled
-
     candidates = [form] if form is not None else [load_form(p) for p in bundled().values()]
     for model in candidates:
         if model is None or not {s.name for s in model.sheets} <= set(book.states):

@@ -48,6 +48,7 @@ import sqlalchemy as sa
 
 from ..form.forms import find_form, find_version
 from ..form.model import FormModel
+from ..form.schema import node_at
 from ..form.validate import Issue
 from ..form.values import get, leaves_of
 from ..messages import t
@@ -241,8 +242,6 @@ def _placed(store: Store, ret: Return, model: FormModel, wanted: list[tuple[str 
 
 
 def _title(model: FormModel, pointer: str) -> str:
-    from ..form.schema import node_at
-
     try:
         return str(node_at(model.schema, pointer).get("title") or pointer)
     except (KeyError, TypeError, IndexError):

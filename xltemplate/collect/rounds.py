@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from ..form.forms import register
 from ..form.model import FormModel
+from ..form.schema import text as in_language  # `text` is a parameter's name here
 from ..messages import t
 from . import events, files
 from .db import utcnow, writing
@@ -176,12 +177,10 @@ def published_versions(store: Store) -> list[tuple[dict[str, Any], dict[str, Any
 def form_titles(store: Store, lang: str = "zh") -> dict[str, str]:
     """The title of every form published in this database (its latest version's), by form id: how
     pages name a round's form (a person reads 项目支出绩效目标申报表, not wuhai-perf-target)."""
-    from ..form.schema import text
-
     fv = store.t.form_versions
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(fv.c.form_id, fv.c.schema).order_by(fv.c.published_at)).all()
-    return {form_id: text(schema.get("title") or form_id, lang) for form_id, schema in rows}
+    return {form_id: in_language(schema.get("title") or form_id, lang) for form_id, schema in rows}
 
 
 _VERSIONS_TTL = 30.0

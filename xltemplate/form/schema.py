@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema import SchemaError as JsonSchemaError
 
 #: Keywords of ours that the schema may carry (documented in the README).
 OWN_KEYWORDS = (
@@ -204,8 +205,6 @@ def canonical_hash(*docs: Any) -> str:
 def check_warning_rules(schema: dict[str, Any]) -> None:
     """Every ``x-warnings`` of the schema is a list of well-formed rules standing where a value is
     always checked; else :class:`SchemaError` naming the place."""
-    from jsonschema import SchemaError as JsonSchemaError
-
     for where, rules in keyword_values(schema, WARNINGS):
         tokens = where.split("/")
         if any(tok in _NOT_UNDER and tokens[i - 1] not in _SCHEMA_MAPS for i, tok in enumerate(tokens) if i):

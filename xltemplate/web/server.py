@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..messages import t
@@ -108,8 +109,6 @@ class Protocol(H11Protocol):
 def run(db_url: str, data_dir: str, *, host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     """Serve the portal over ``db_url`` until stopped (the database and folder reach each worker
     process through the environment)."""
-    import uvicorn
-
     os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = db_url, data_dir
     uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 http=Protocol, h11_max_incomplete_event_size=MAX_HEADER_BYTES,

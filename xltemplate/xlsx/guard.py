@@ -42,6 +42,8 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import olefile
+
 MAX_FILE = 50 * 1024 * 1024  # bytes on disk
 MAX_MEMBERS = 2000
 MAX_PART = 30 * 1024 * 1024  # uncompressed bytes of one part (a sheet)
@@ -250,8 +252,6 @@ def identify(data: bytes) -> Kind:
 
 
 def _ole_kind(data: bytes) -> tuple[str, frozenset[str]]:
-    import olefile
-
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
         streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=False)}

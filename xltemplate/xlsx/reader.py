@@ -51,6 +51,7 @@ from typing import Any
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeTree
+from python_calamine import CalamineWorkbook
 
 from ..form import numfmt
 from ..form.excel import EXCEL_EPOCH, a1, parse_a1
@@ -1149,8 +1150,6 @@ def open_book(path: str | Path, data: bytes | None = None) -> RawBook:
 
 def _calamine_book(path: Path, kind: Kind) -> RawBook:
     """An .xls/.et or .ods workbook through calamine: sheet states and the hidden sheet's metadata."""
-    from python_calamine import CalamineWorkbook
-
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(kind.data))
         states = {s.name: str(s.visible).rsplit(".", 1)[-1].lower() for s in book.sheets_metadata}
