@@ -150,7 +150,7 @@ def test_the_review_loop_in_a_browser(browser: Any, tmp_path: Path) -> None:
 
         # the dashboard says 审核通过, and the 汇总 has the row with 良
         page.goto(server.url + "/rounds/1")
-        assert page.locator('tr[data-code="101"] td').nth(2).inner_text() == "审核通过"
+        assert page.locator('tr[data-code="101"] td[data-label="状态"]').inner_text() == "审核通过"
         with page.expect_download() as dl:
             page.click("text=汇总表（仅审核通过，xlsx）")
         book = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))

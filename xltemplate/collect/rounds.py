@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ..form.forms import register
 from ..form.model import FormModel
 from ..form.schema import text as in_language  # `text` is a parameter's name here
-from ..messages import t
+from ..messages import CatalogError, t
 from . import events, files
 from .db import utcnow, writing
 from .mail import addresses
@@ -54,19 +54,9 @@ def stage_names(text: str | list[str] | tuple[str, ...] | None, lang: str = "zh"
     return names
 
 
-class RoundError(ValueError):
+class RoundError(CatalogError):
     """A round cannot be created, found or changed as asked: a catalog entry and its parameters,
     said in Chinese by ``str`` and in either language by :meth:`message`."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key, self.params = key, params
-
-    def message(self, lang: str = "zh") -> str:
-        return t(self.key, lang, **self.params)
-
-    def __str__(self) -> str:
-        return self.message()
 
 
 class Round(msgspec.Struct, frozen=True, kw_only=True):

@@ -52,7 +52,7 @@ import msgspec
 import sqlalchemy as sa
 
 from ..form.forms import find_form, find_version
-from ..messages import t
+from ..messages import CatalogError, t
 from . import checkcode, events, files, links
 from .db import utcnow, writing
 from .returns import one, query
@@ -77,18 +77,8 @@ FORBIDDEN_NAMES = {"JavaScript": "pdf_javascript", "JS": "pdf_javascript", "Laun
 CURRENT, STALE, MISSING = "current", "stale", "missing"
 
 
-class ScanRefused(Exception):
+class ScanRefused(CatalogError):
     """An uploaded scan is refused: a catalog key and its parameters."""
-
-    def __init__(self, key: str, **params: Any):
-        super().__init__(key)
-        self.key, self.params = key, params
-
-    def message(self, lang: str = "zh") -> str:
-        return t(self.key, lang, **self.params)
-
-    def __str__(self) -> str:
-        return self.message()
 
 
 # -- what the form asks for -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from ..messages import t
+from ..messages import CatalogError
 from .db import utcnow, writing
 
 if TYPE_CHECKING:
@@ -68,18 +68,8 @@ def signing_key(store: Store) -> str:
     return key
 
 
-class SettingError(ValueError):
+class SettingError(CatalogError):
     """A setting cannot take the value given: a catalog entry and its parameters."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key, self.params = key, params
-
-    def message(self, lang: str = "zh") -> str:
-        return t(self.key, lang, **self.params)
-
-    def __str__(self) -> str:
-        return self.message()
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,21 @@ def t(key: str, lang: str = "zh", **params: object) -> str:
     return "".join(out)
 
 
+class CatalogError(ValueError):
+    """An error said in words of the catalog: its entry ``key`` and parameters, in Chinese by ``str``
+    and in either language by :meth:`message` (the domain's errors are these, so one place says them)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+    def message(self, lang: str = "zh") -> str:
+        return t(self.key, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.message()
+
+
 def message(code: str, lang: str = "zh", **params: object) -> str:
     """The message of a file-level outcome ``code``; an unknown code reads as ``unexpected``."""
     return t(code if code in CATALOG else "unexpected", lang, **params)

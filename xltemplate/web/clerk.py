@@ -9,6 +9,7 @@ it finally stands, and takes no upload."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -81,15 +82,32 @@ async def upload(request: Request) -> Response:
     (clients waiting for a slot hold no memory)."""
     link = await run_in_threadpool(_link, request)
 
-    def answer(problem: str, status: int) -> Response:
-        return _page(request, link, None, status, problem=problem)
+    def run(data: bytes, name: str) -> Response:
+        try:
+            receipt = intake.receive(portal(request).store, data, name, link, address=address(request))
+        except QuotaReached as exc:
+            return _answer(request, link, t("quota_" + exc.what, **_quota()), 429)
+        return _page(request, link, receipt, 200)
 
     if not link.open:
-        return await run_in_threadpool(answer, t("round_closed", name=link.round.name), 409)
+        return await run_in_threadpool(_answer, request, link, t("round_closed", name=link.round.name), 409)
+    return await _one_file(request, link, "file", run)
+
+
+def _answer(request: Request, link: Link, problem: str, status: int) -> Response:
+    """The link's page again, saying what was wrong with what was sent."""
+    return _page(request, link, None, status, problem=problem)
+
+
+async def _one_file(request: Request, link: Link, field_name: str,
+                    handle: Callable[[bytes, str], Response]) -> Response:
+    """One file sent through a department's link (an upload, a scan): the day's quota checked on the
+    declared size before the body is read; the body read only once this process has an upload slot
+    for it (clients waiting for one hold no memory); then ``handle(data, name)`` in a thread."""
     declared = request.headers.get("content-length", "")
     full = link.room_for(int(declared) if declared.isdigit() else 0)
     if full is not None:
-        return await run_in_threadpool(answer, t("quota_" + full, **_quota()), 429)
+        return await run_in_threadpool(_answer, request, link, t("quota_" + full, **_quota()), 429)
     slots = portal(request).upload_slots
     async with slots if slots is not None else contextlib.nullcontext():
         try:
@@ -99,20 +117,11 @@ async def upload(request: Request) -> Response:
         except Exception as exc:
             raise HTTPException(400) from exc
         try:
-            upload = form.get("file")
+            upload = form.get(field_name)
             if not isinstance(upload, UploadFile) or not upload.filename:
-                return await run_in_threadpool(answer, t("clerk_choose_file"), 400)
+                return await run_in_threadpool(_answer, request, link, t("clerk_choose_file"), 400)
             data = await upload.read()
-            name = upload.filename
-
-            def run() -> Response:
-                try:
-                    receipt = intake.receive(portal(request).store, data, name, link, address=address(request))
-                except QuotaReached as exc:
-                    return answer(t("quota_" + exc.what, **_quota()), 429)
-                return _page(request, link, receipt, 200)
-
-            return await run_in_threadpool(run)
+            return await run_in_threadpool(handle, data, upload.filename)
         finally:
             await form.close()
 
@@ -121,14 +130,21 @@ def _quota() -> dict[str, int]:
     return {"n": links.UPLOADS_PER_DAY, "mb": links.BYTES_PER_DAY // (1024 * 1024)}
 
 
+def _own_return(request: Request) -> tuple[Link, int, Any]:
+    """The link, and the return of the path if it is one of the link's department in its round
+    (404 otherwise: another department's return is no concern of this link)."""
+    link = _link(request)
+    sid = request.path_params["id"]
+    store = portal(request).store
+    found = returns.one(store, sid)
+    if found is None or found.round_id != link.round.id or found.department_code != link.department_code:
+        raise HTTPException(404)
+    return link, sid, store
+
+
 async def annotated(request: Request) -> Response:
     def run() -> Response:
-        link = _link(request)
-        sid = request.path_params["id"]
-        store = portal(request).store
-        found = returns.one(store, sid)
-        if found is None or found.round_id != link.round.id or found.department_code != link.department_code:
-            raise HTTPException(404)
+        link, sid, store = _own_return(request)
         stored = intake.annotated(store, sid)
         if stored is None:
             raise HTTPException(404)
@@ -141,12 +157,7 @@ async def annotated(request: Request) -> Response:
 async def print_copy(request: Request) -> Response:
     """The 打印版 of one of the department's returns: A4, its number and 校验码 in the footer."""
     def run() -> Response:
-        link = _link(request)
-        sid = request.path_params["id"]
-        store = portal(request).store
-        found = returns.one(store, sid)
-        if found is None or found.round_id != link.round.id or found.department_code != link.department_code:
-            raise HTTPException(404)
+        link, sid, store = _own_return(request)
         made = printout.printable(store, sid)
         if made is None:
             raise HTTPException(404)
@@ -163,45 +174,20 @@ async def scan(request: Request) -> Response:
     link = await run_in_threadpool(_link, request)
     sid, key = request.path_params["id"], request.path_params["key"]
 
-    def answer(problem: str, status: int) -> Response:
-        return _page(request, link, None, status, problem=problem)
-
-    declared = request.headers.get("content-length", "")
-    full = link.room_for(int(declared) if declared.isdigit() else 0)
-    if full is not None:
-        return await run_in_threadpool(answer, t("quota_" + full, **_quota()), 429)
-    slots = portal(request).upload_slots
-    async with slots if slots is not None else contextlib.nullcontext():
+    def run(data: bytes, name: str) -> Response:
+        store = portal(request).store
         try:
-            form = await request.form(max_files=1, max_fields=5)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            raise HTTPException(400) from exc
-        try:
-            upload = form.get("scan")
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                return await run_in_threadpool(answer, t("clerk_choose_file"), 400)
-            data = await upload.read()
-            name = upload.filename
+            scans.receive(store, link, sid, key, data, name, address(request))
+        except LookupError as exc:
+            raise HTTPException(404) from exc
+        except QuotaReached as exc:
+            return _answer(request, link, t("quota_" + exc.what, **_quota()), 429)
+        except scans.ScanRefused as exc:
+            scans.refused(store, link, sid, name, data, exc.message(), address(request))
+            return _answer(request, link, exc.message(), 400)
+        return redirect_path(path_for(request, "clerk", token=request.path_params["token"]) + f"?scan=ok#return-{sid}")
 
-            def run() -> Response:
-                store = portal(request).store
-                try:
-                    scans.receive(store, link, sid, key, data, name, address(request))
-                except LookupError as exc:
-                    raise HTTPException(404) from exc
-                except QuotaReached as exc:
-                    return answer(t("quota_" + exc.what, **_quota()), 429)
-                except scans.ScanRefused as exc:
-                    scans.refused(store, link, sid, name, data, exc.message(), address(request))
-                    return answer(exc.message(), 400)
-                return redirect_path(path_for(request, "clerk", token=request.path_params["token"])
-                                     + f"?scan=ok#return-{sid}")
-
-            return await run_in_threadpool(run)
-        finally:
-            await form.close()
+    return await _one_file(request, link, "scan", run)
 
 
 def routes() -> list[Route]:
