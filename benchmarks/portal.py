@@ -18,7 +18,7 @@ What it does:
 3. ``xltemplate serve`` as its own process (``--workers`` processes, SQLite by default), and
    ``--clerks`` concurrent clerks (asyncio, one keep-alive connection each, plain HTTP/1.1)
    each taking a department and uploading its returns through its link, in order;
-   latency per upload, throughput, errors (not 200, or not the expected 通过/有错误 page), and
+   latency per upload, throughput, errors (not 200, or not the expected 已收到…检查无误/有错误 page), and
    lost uploads (a file answered but not stored, by sha256);
 4. the dashboard of the round (2,000 departments, 6,000 current returns with the defaults), as
    staff open it, 20 times; the naive baseline is the same table built with one query per
@@ -184,7 +184,7 @@ async def clerks(url: str, work: list[tuple[str, list[tuple[bytes, bool, str]]]]
                         reader, writer = await asyncio.open_connection(h, int(p))
                         continue
                     latencies.append(time.perf_counter() - start)
-                    want = ('class="good">通过' if valid else 'class="bad">有错误').encode()
+                    want = ('class="good">已收到' if valid else 'class="bad">有错误').encode()
                     if status != 200 or want not in body:
                         errors.append(f"{status}: {body[:200]!r}")
                     else:

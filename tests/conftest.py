@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,22 @@ def write_return(path: Path, model: FormModel, data: Any, *, submission_id: str 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(write_workbook(model, copy.deepcopy(data), submission_id=submission_id, extra_meta=extra))
     return path
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browsers are never installed
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--lang=zh-CN"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """The installed Chromium, driven by Playwright, for the tests of one module."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+        pytest.skip("no /usr/bin/chromium")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield b
+        b.close()

@@ -7,9 +7,7 @@ Every page of the portal links to them (the staff's pages to both)."""
 from __future__ import annotations
 
 import csv
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,26 +18,11 @@ from test_rounds import roster_file
 playwright_api = pytest.importorskip("playwright.sync_api")
 sync_playwright = playwright_api.sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--lang=zh-CN"]
 DESK, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 CLERK_HELP = ["填报帮助", "浅黄色的单元格是填写处", "提示", "输入有误", "有错误", "待审核", "已退回", "D6",
               "D 列第 6 行", "下载批注退回件", "改正后重新上传", "遇到问题找谁", "保存为 .xlsx 格式"]
 STAFF_HELP = ["使用帮助", "新建收集轮次", "下载模板和链接清单", "只能下载一次", "把链接发给各部门", "查看报送情况",
               "批量上传邮件收到的报表", "下载汇总表", "撤回", "截止关闭本轮"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-        pytest.skip("no /usr/bin/chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -29,27 +29,12 @@ from xltemplate.form.forms import load_form
 playwright_api = pytest.importorskip("playwright.sync_api")
 sync_playwright = playwright_api.sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--lang=zh-CN"]
 DESK, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 #: ASCII words a page may say: names of things people know (programs, file kinds), column letters
 ALLOWED = {"Excel", "WPS", "LibreOffice", "Microsoft", "xlsx", "xls", "CSV", "csv", "zip", "PDF", "pdf", "docx",
            "MB", "KB", "JPG", "PNG", "OpenAPI", "manifest", "A", "B", "C", "D", "U"}
 CELL = re.compile(r"^[A-Z]{1,3}[0-9]+$")  # a cell: D6
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-        pytest.skip("no /usr/bin/chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import pytest
 import smtpserver
 from conftest import load_json
 from portal_server import PASSWORD, add_user, cli, start
-from test_portal_browser import browser  # noqa: F401 (the fixture)
 from test_rounds import as_department, clerk_fills, roster_file
 
 from xltemplate.collect import settings
@@ -31,7 +30,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 
-def test_a_stamped_scan_beside_its_check_code_and_a_reminder_in_a_browser(browser: Any,  # noqa: F811
+def test_a_stamped_scan_beside_its_check_code_and_a_reminder_in_a_browser(browser: Any,
                                                                           tmp_path: Path) -> None:
     libreoffice.require()
     model = load_form("wuhai-perf-target")
@@ -57,7 +56,7 @@ def test_a_stamped_scan_beside_its_check_code_and_a_reminder_in_a_browser(browse
             server.stop()
 
 
-def _clerk_and_staff(browser: Any, url: str, links: dict[str, str], model: Any, seed: dict,  # noqa: F811
+def _clerk_and_staff(browser: Any, url: str, links: dict[str, str], model: Any, seed: dict,
                      tmp_path: Path, smtp: smtpserver.Server) -> None:
     clerk = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900}, locale="zh-CN")
     cp = clerk.new_page()

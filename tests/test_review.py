@@ -255,6 +255,12 @@ def test_the_summary_can_hold_the_approved_returns_alone(bureau, wuhai, seed0, t
     assert b.submission not in {r[0] for r in approved["汇总（审核通过）"].iter_rows(min_row=2, values_only=True)}
     frequent = departments.frequent_warnings(store, rnd)
     assert frequent[0].code == "indicator-value-number" and (frequent[0].returns, frequent[0].times) == (2, 8)
+    # counted again whenever the round's returns change (the page keeps the count between changes)
+    returns.withdraw(store, b.submission, "报错了", "经办孙")
+    assert (departments.frequent_warnings(store, rnd)[0].returns, departments.frequent_warnings(store, rnd)[0].times
+            ) == (1, 4)
+    returns.restore(store, b.submission, "经办孙")
+    assert departments.frequent_warnings(store, rnd)[0].returns == 2
 
 
 def test_the_review_commands(bureau, wuhai, seed0, tmp_path) -> None:

@@ -117,6 +117,7 @@ def core_tables(meta: sa.MetaData) -> CoreTables:
         sa.Column("check_code", sa.String(9)),
         sa.Index("ix_submissions_department", "round_id", "department_code"),
         sa.Index("ix_submissions_review", "round_id", "review"),
+        sa.Index("ix_submissions_superseded_by", "superseded_by"),  # since 0006: 重新报送, asked per row listed
         sa.Index("ix_submissions_form", "form_id", "status", "is_current"),
         # at most one current copy of each return, whatever importers run at once
         sa.Index("ux_submissions_current_return", "return_key", unique=True,

@@ -206,23 +206,45 @@ class WarningCount(msgspec.Struct, kw_only=True):
     times: int
 
 
-def frequent_warnings(store: Store, rnd: Round, limit: int = 10) -> list[WarningCount]:
-    """The warnings (提示) of the round's current returns, most frequent first."""
+def _warnings_stamp(store: Store, conn: sa.Connection, round_id: int) -> tuple[Any, ...]:
+    """What changes whenever the round's current returns do: how many copies it holds, the newest,
+    and which are withdrawn (one indexed statement)."""
     s = store.submissions
+    withdrawn = sa.case((s.c.withdrawn_at.is_not(None), s.c.id), else_=0)
+    return tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(s.c.id), sa.func.sum(withdrawn))
+                              .where(s.c.round_id == round_id)).one())
+
+
+def frequent_warnings(store: Store, rnd: Round, limit: int = 10) -> list[WarningCount]:
+    """The warnings (提示) of the round's current returns, most frequent first (how often in all, then
+    in how many returns): counted by the database in one statement, each return's list of warnings
+    taken apart there (SQLite's ``json_each``, PostgreSQL's ``jsonb_array_elements``), so a round of
+    thousands of returns sends ten rows, not every warning.  Kept per process until the round's
+    copies change (:func:`_warnings_stamp`): a dashboard opened again costs one small statement."""
+    s = store.submissions
+    cache: dict[tuple[int, int], tuple[tuple[Any, ...], list[WarningCount]]] = store.memo.setdefault("warnings", {})
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.c.warnings).where(
-            s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None),
-            s.c.warnings.is_not(None))).scalars().all()
-    times: dict[tuple[str, str], int] = {}
-    returns: dict[tuple[str, str], int] = {}
-    for found in rows:
-        keys = [(str(w.get("code") or ""), str(w.get("message") or "")) for w in found or []]
-        for key in keys:
-            times[key] = times.get(key, 0) + 1
-        for key in set(keys):
-            returns[key] = returns.get(key, 0) + 1
-    ranked = sorted(times, key=lambda k: (-times[k], -returns[k], k))
-    return [WarningCount(code=k[0], message=k[1], returns=returns[k], times=times[k]) for k in ranked[:limit]]
+        stamp = _warnings_stamp(store, conn, rnd.id)
+        kept = cache.get((rnd.id, limit))
+        if kept is not None and kept[0] == stamp:  # nothing came, went or was withdrawn since
+            return kept[1]
+        if conn.dialect.name == "postgresql":
+            item = sa.func.jsonb_array_elements(s.c.warnings).table_valued("value")
+            code, message = item.c.value.op("->>")("code"), item.c.value.op("->>")("message")
+        else:
+            item = sa.func.json_each(s.c.warnings).table_valued("value")
+            code = sa.func.json_extract(item.c.value, "$.code")
+            message = sa.func.json_extract(item.c.value, "$.message")
+        code, message = sa.func.coalesce(code, ""), sa.func.coalesce(message, "")
+        times, returns = sa.func.count().label("times"), sa.func.count(sa.distinct(s.c.id)).label("returns")
+        rows = conn.execute(
+            sa.select(code.label("code"), message.label("message"), times, returns).select_from(s.join(item, sa.true()))
+            .where(s.c.round_id == rnd.id, s.c.is_current.is_(True), s.c.withdrawn_at.is_(None),
+                   s.c.warnings.is_not(None))
+            .group_by(code, message).order_by(times.desc(), returns.desc(), code, message).limit(limit)).all()
+    found = [WarningCount(code=r.code, message=r.message, returns=r.returns, times=r.times) for r in rows]
+    cache[(rnd.id, limit)] = (stamp, found)
+    return found
 
 
 def named(store: Store, round_id: int | None = None) -> list[tuple[str, str]]:

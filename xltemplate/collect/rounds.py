@@ -395,6 +395,15 @@ def templates_of(store: Store, round_id: int, code: str | None = None) -> list[I
         return [IssuedTemplate(*row) for row in conn.execute(stmt.order_by(i.c.file))]
 
 
+def template_counts(store: Store, round_id: int) -> tuple[int, int]:
+    """How many templates the round issued, and to how many departments (one statement)."""
+    i = store.t.issued
+    with store.engine.connect() as conn:
+        n, departments = conn.execute(sa.select(sa.func.count(), sa.func.count(sa.distinct(i.c.department_code)))
+                                      .where(i.c.round_id == round_id)).one()
+    return n, departments
+
+
 def template_file(store: Store, round_id: int, code: str, submission_id: str) -> files.StoredFile | None:
     """The stored file of a template issued to department ``code`` in the round (else None)."""
     found = next((x for x in templates_of(store, round_id, code) if x.submission_id == submission_id), None)

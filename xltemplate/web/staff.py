@@ -194,7 +194,7 @@ def _confirm_close(request: Request, rnd: Round, totals: departments.Totals | No
 
 def _confirm_relink(request: Request, rnd: Round) -> Confirm:
     store = portal(request).store
-    count = len({x.department_code for x in rounds.templates_of(store, rnd.id)})
+    _templates, count = rounds.template_counts(store, rnd.id)
     return Confirm("confirm-relink", t("confirm_relink_title", name=rnd.name),
                    [t("confirm_relink_links", n=count, live=links.count_live(store, rnd.id)),
                     t("confirm_relink_package")],
@@ -207,7 +207,7 @@ def _confirm_delete(request: Request, rnd: Round) -> Confirm:
     roster = rounds.roster_of(store, rnd.id)
     return Confirm("confirm-delete", t("confirm_delete_title", name=rnd.name),
                    [t("confirm_delete_what", departments=len({x.code for x in roster}),
-                      templates=len(rounds.templates_of(store, rnd.id))), t("confirm_delete_final")],
+                      templates=rounds.template_counts(store, rnd.id)[0]), t("confirm_delete_final")],
                    path_for(request, "round_delete_confirm", rid=rnd.id), path_for(request, "round_delete", rid=rnd.id),
                    t("round_delete"), path_for(request, "round", rid=rnd.id))
 
@@ -444,7 +444,8 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
              "all": "1" if q.get("all") == "1" else ""}
     context = {"round": rnd, "form_title": rounds.form_titles(store).get(rnd.form_id, rnd.form_id),
                "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
-               "search": search, "statuses": departments.STATES, "sorts": SORTS, "package": package_id,
+               "search": search, "statuses": departments.STATES,
+               "status_words": {st: t("status_" + st) for st in departments.STATES}, "sorts": SORTS, "package": package_id,
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id),
                "narrowed": narrowed, "office": sess.user.office, "remindable": reminders.REMIND_STATES}
     if q.get("partial") == "1":
@@ -452,9 +453,10 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
     relinked = accounts.take_flash(store, sess, "relinked") if package_id is not None else None
     if relinked is not None and (relinked.get("round"), relinked.get("file")) != (rnd.id, package_id):
         relinked = None
-    roster = {line.code: line.name for line in rounds.roster_of(store, rnd.id)}
+    unrecognized = departments.unrecognized(store, rnd)
+    roster = dict(departments.named(store, rnd.id)) if unrecognized else {}  # to assign a file to one of them
     admin = sess.user.role == "admin"
-    return render(request, "dashboard.html", unrecognized=departments.unrecognized(store, rnd), roster=roster,
+    return render(request, "dashboard.html", unrecognized=unrecognized, roster=roster,
                   relinked=relinked, close=_confirm_close(request, rnd, totals) if rnd.status == rounds.OPEN else None,
                   relink=_confirm_relink(request, rnd),
                   delete=_confirm_delete(request, rnd) if admin and not rounds.has_returns(store, rnd.id) else None,

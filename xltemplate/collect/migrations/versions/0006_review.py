@@ -35,6 +35,8 @@ def upgrade() -> None:
     op.add_column("submissions", sa.Column("review_stage", sa.Integer))
     op.add_column("submissions", sa.Column("grade", sa.String(20)))
     op.create_index("ix_submissions_review", "submissions", ["round_id", "review"])
+    # 重新报送: "a copy that replaced one that was reviewed" is asked of every row a page lists
+    op.create_index("ix_submissions_superseded_by", "submissions", ["superseded_by"])
     op.execute("UPDATE submissions SET review = 'pending', review_stage = 0 WHERE status = 'valid'")
     op.add_column("rounds", sa.Column("stages", JSONType))
     op.add_column("roster", sa.Column("office", sa.Text))
@@ -66,6 +68,7 @@ def downgrade() -> None:
     op.drop_column("users", "office")
     op.drop_column("roster", "office")
     op.drop_column("rounds", "stages")
+    op.drop_index("ix_submissions_superseded_by", "submissions")
     op.drop_index("ix_submissions_review", "submissions")
     op.drop_column("submissions", "grade")
     op.drop_column("submissions", "review_stage")
