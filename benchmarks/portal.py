@@ -367,7 +367,8 @@ def main() -> None:
           f"{figures['server_cpu_ms']:.1f} ms, load generator {figures['client_cpu_ms']:.1f} ms")
     print(f"  SQL statements per upload a new return {figures['statements_new']}, a corrected copy "
           f"{figures['statements_correction']} (link check, the store's transaction and the page; counted at the "
-          f"driver in-process, SQLite)  [{mark(figures['server_cpu_ms'] <= TARGETS['server_cpu_ms'])} server CPU <= 5 ms per upload]")
+          f"driver in-process, SQLite)  "
+          f"[{mark(figures['server_cpu_ms'] <= TARGETS['server_cpu_ms'])} server CPU <= 5 ms per upload]")
     print(f"  closed loop (Little's law) {args.clerks} clerks with no pause between uploads wait on average "
           f"{args.clerks / figures['rate'] * 1000:.0f} ms at this rate; p95 <= 300 ms for 50 of them needs "
           f">= {args.clerks / 0.3:.0f} uploads/s")

@@ -445,7 +445,8 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
     context = {"round": rnd, "form_title": rounds.form_titles(store).get(rnd.form_id, rnd.form_id),
                "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
                "search": search, "statuses": departments.STATES,
-               "status_words": {st: t("status_" + st) for st in departments.STATES}, "sorts": SORTS, "package": package_id,
+               "status_words": {st: t("status_" + st) for st in departments.STATES}, "sorts": SORTS,
+               "package": package_id,
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id),
                "narrowed": narrowed, "office": sess.user.office, "remindable": reminders.REMIND_STATES}
     if q.get("partial") == "1":
