@@ -416,9 +416,15 @@ def round_delete(request: Request, sess: accounts.Session, form: FormData) -> Re
     return redirect(request, "rounds")
 
 
+#: departments listed on one page of a round's dashboard: a bureau of 2,000 departments gets a page
+#: a browser (and a phone) renders at once; the filters, search and sorting choose what comes first
+DASHBOARD_PAGE = 500
+
+
 def dashboard(request: Request, sess: accounts.Session) -> Response:
     """A round: where each department stands.  A reviewer's opens on the departments of their 科室
-    (``?all=1``: every department), the totals staying the round's."""
+    (``?all=1``: every department), the totals staying the round's.  The departments chosen by the
+    filters come :data:`DASHBOARD_PAGE` at a time (``?page=``)."""
     rnd = _round(request)
     store = portal(request).store
     lines = departments.status(store, rnd)
@@ -439,16 +445,21 @@ def dashboard(request: Request, sess: accounts.Session) -> Response:
     order = {"status": lambda d: departments.STATES.index(d.status), "last_sent": lambda d: d.last_sent or epoch,
              "returns": lambda d: d.returns, "name": lambda d: d.name, "code": lambda d: d.code}[sort]
     shown.sort(key=order, reverse=desc)
+    matched = len(shown)
+    pages = max(1, -(-matched // DASHBOARD_PAGE))
+    page = min(max(1, _int(q.get("page")) or 1), pages)
+    shown = shown[(page - 1) * DASHBOARD_PAGE:page * DASHBOARD_PAGE]
     package_id = _int(q.get("package"))
     query = {"status": want, "sort": sort, "q": search, "desc": "1" if desc else "",
-             "all": "1" if q.get("all") == "1" else ""}
+             "all": "1" if q.get("all") == "1" else "", "page": str(page) if page > 1 else ""}
     context = {"round": rnd, "form_title": rounds.form_titles(store).get(rnd.form_id, rnd.form_id),
                "lines": shown, "totals": totals, "want": want, "sort": sort, "desc": desc,
                "search": search, "statuses": departments.STATES,
                "status_words": {st: t("status_" + st) for st in departments.STATES}, "sorts": SORTS,
                "package": package_id,
                "query": {k: v for k, v in query.items() if v}, "jobs": jobs.recent(store, rnd.id),
-               "narrowed": narrowed, "office": sess.user.office, "remindable": reminders.REMIND_STATES}
+               "narrowed": narrowed, "office": sess.user.office, "remindable": reminders.REMIND_STATES,
+               "page": page, "pages": pages, "matched": matched, "first": (page - 1) * DASHBOARD_PAGE + 1}
     if q.get("partial") == "1":
         return render(request, "dashboard_live.html", **context)
     relinked = accounts.take_flash(store, sess, "relinked") if package_id is not None else None
