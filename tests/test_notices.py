@@ -20,7 +20,19 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 from test_rounds import as_department, clerk_fills, roster_file
 
-from xltemplate.collect import accounts, departments, intake, links, mail, notices, reminders, reviews, rounds, settings
+from xltemplate.collect import (
+    accounts,
+    departments,
+    events,
+    intake,
+    links,
+    mail,
+    notices,
+    reminders,
+    reviews,
+    rounds,
+    settings,
+)
 from xltemplate.collect.db import writing
 from xltemplate.collect.distribute import distribute, read_roster
 from xltemplate.collect.store import Store
@@ -230,6 +242,9 @@ def test_each_reviewer_gets_the_returns_waiting_at_their_stages_and_科室_once_
     [got] = smtp.box.wait(before + 1)[before:]
     assert got.rcpt_tos == ["li@example.gov.cn"] and "市信访局" in got.body and "市财政局" not in got.body
     assert "初审" in got.body
+    said = [events.sentence(e) for e in events.page(store, limit=50) if e.action == "mail_sent" and
+            not e.department_code]  # the audit log names the reviewer's address, not a department
+    assert said and "发送邮件（待审核汇总）给 li@example.gov.cn；邮件服务器答复：250" in said[0], said
     # ``remind`` (cron, where no server runs) sends the day's digests too: the next day's here
     monkeypatch.setattr(reminders, "now_local", lambda: dt.datetime(2030, 11, 29, 10, 0))
     from click.testing import CliRunner

@@ -302,6 +302,27 @@ def test_a_bulk_job_run_again_imports_nothing_twice(two_departments, wuhai, seed
     assert pdf.status == "unreadable" and departments.round_totals(store, rnd).unrecognized == 1
 
 
+def test_a_bulk_upload_over_the_limit_imports_the_first_files_and_says_how_many_were_not(
+        two_departments, wuhai, seed0, tmp_path, monkeypatch) -> None:
+    store, rnd, issued, folder = two_departments
+    monkeypatch.setattr(intake, "MAX_MEMBERS", 2)  # 5,000 in use: the same rule, on a small zip
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in range(5):
+            data = as_department(seed0, "市信访局", "101", f"项目{n}")
+            zf.writestr(f"{n}.xlsx", clerk_fills(folder / issued[0].file, wuhai, data,
+                                                 tmp_path / "mail" / f"{n}.xlsx").read_bytes())
+    job_id = intake.enqueue_bulk(store, rnd, [(archive.getvalue(), "邮件.zip")], "张三")
+    worker = jobs.Worker(store, {intake.BULK: intake.run_bulk})
+    worker.run_job(jobs.claim(store, worker.id))
+    done = jobs.get(store, job_id)
+    assert (done.status, done.total, done.done) == ("done", 3, 3)
+    assert [r["file"] for r in done.results] == ["邮件.zip!0.xlsx", "邮件.zip!1.xlsx", "其余 3 个文件"]
+    said = done.results[-1]
+    assert said["stored"] == "not_imported" and "其余 3 个没有导入，请分批再上传" in said["message"]
+    assert len(returns.query(store, round_id=rnd.id, history=True)) == 2
+
+
 def test_a_roster_can_be_a_workbook(tmp_path, wuhai) -> None:
     import xlsxwriter
 

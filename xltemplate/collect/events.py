@@ -158,6 +158,8 @@ def sentence(ev: Event, lang: str = "zh", now: dt.datetime | None = None) -> str
     key = f"event_{ev.action}"
     if ev.action == "upload":
         key += "_" + (d.get("via") if d.get("via") in ("link", "bulk") else "other")
+    elif ev.action in ("mail_sent", "mail_failed") and not ev.department_code:  # a reviewer's digest
+        key += "_person"
     elif ev.action == "login_failed" and d.get("throttled"):
         key = "event_login_throttled"
     if key not in CATALOG:

@@ -263,7 +263,9 @@ def run_bulk(store: Store, job: Any, progress: Any) -> None:
     rnd = rounds.find_round(store, job.round_id)
     work_job = batch.job_for(store, rnd.name, "zh")
     ids = list(job.payload.get("files", []))
-    progress.total = sum(_count(store, fid) for fid in ids)
+    members = sum(_count(store, fid) for fid in ids)
+    over = max(0, members - MAX_MEMBERS)  # files beyond the limit: not imported, and said so
+    progress.total = min(members, MAX_MEMBERS) + (1 if over else 0)
     pending: list[Any] = []
 
     def flush() -> None:
@@ -316,6 +318,10 @@ def run_bulk(store: Store, job: Any, progress: Any) -> None:
             if len(pending) >= BULK_BATCH:
                 flush()
     flush()
+    if over:
+        progress.add({"file": t("bulk_rest", n=over), "status": UNREADABLE, "id": None, "stored": "not_imported",
+                      "department": None, "department_code": None, "errors": 0,
+                      "message": t("bulk_too_many", limit=MAX_MEMBERS, n=over)})
 
 
 def _count(store: Store, file_id: int) -> int:
