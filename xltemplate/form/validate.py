@@ -347,10 +347,7 @@ def _rs_keyword(name: str, lang: str) -> type:
 
         def iter_errors(self, instance: Any) -> Iterator[ValueError]:
             for p in fn(self.compiled, instance, lang):
-                yield ValueError(json.dumps({"path": p.path, "limit": self.value if p.limit is None else p.limit,
-                                             "instance": None if p.instance is MISSING else p.instance,
-                                             "own": p.instance is not MISSING, "message": p.message},
-                                            ensure_ascii=False))
+                yield _rs_error(p, self.value if p.limit is None else p.limit)
 
         def validate(self, instance: Any) -> None:
             for error in self.iter_errors(instance):
@@ -358,6 +355,15 @@ def _rs_keyword(name: str, lang: str) -> type:
 
     Keyword.__name__ = f"Keyword_{name}"
     return Keyword
+
+
+def _rs_error(problem: Any, limit: Any) -> ValueError:
+    """One of our keywords' problems as jsonschema-rs carries it: its fields as JSON in the message,
+    which :class:`RsEngine` reads back."""
+    return ValueError(json.dumps({"path": problem.path, "limit": limit,
+                                  "instance": None if problem.instance is MISSING else problem.instance,
+                                  "own": problem.instance is not MISSING, "message": problem.message},
+                                 ensure_ascii=False))
 
 
 def _rs_warnings(lang: str) -> type:
@@ -376,10 +382,7 @@ def _rs_warnings(lang: str) -> type:
                 return not self.checks[id(rule)].is_valid(inst)
 
             for p in x_warnings(self.value, instance, lang, fails):
-                yield ValueError(json.dumps({"path": p.path, "limit": p.limit,
-                                             "instance": None if p.instance is MISSING else p.instance,
-                                             "own": p.instance is not MISSING, "message": p.message},
-                                            ensure_ascii=False))
+                yield _rs_error(p, p.limit)
 
         def validate(self, instance: Any) -> None:
             for error in self.iter_errors(instance):
