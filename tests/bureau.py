@@ -18,7 +18,6 @@ Look-alikes of published templates (nothing of theirs is copied):
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import struct
 import zipfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from variant import set_at
 
 DEPARTMENTS = [(f"{101 + i}", name) for i, name in enumerate([
     "市财政局", "市发展和改革委员会", "市教育局", "市科学技术局", "市工业和信息化局", "市公安局", "市民政局",
@@ -319,14 +319,14 @@ def review_instance(by: dict[str, str]) -> dict[str, Any]:
                          "财政拨款": 800, "单位自筹": 434.5, "资金说明": "按上年标准测算。",
                          "中期目标": "三年内应保尽保。",
                          "年度目标": "按时足额发放。", "填报人": "钱进", "填报日期": "2024-01-15"}.items():
-        _set(data, by[title], value)
+        set_at(data, by[title], value)
     for i, (what, start, end) in enumerate([("摸底调查", "2024-01-01", "2024-02-28"),
                                             ("资金发放", "2024-03-01", "2024-12-31")]):
         for title, value in (("实施内容", what), ("开始时间", start), ("完成时间", end)):
-            _set(data, by[title].replace("*", str(i)), value)
+            set_at(data, by[title].replace("*", str(i)), value)
     for i, (what, price, n, amount) in enumerate([("低保金", 650.0, 1200, 780000), ("特困供养金", 900.0, 300, 270000)]):
         for title, value in (("支出内容", what), ("单价", price), ("数量", n), ("金额", amount)):
-            _set(data, by[title].replace("*", str(i)), value)
+            set_at(data, by[title].replace("*", str(i)), value)
     data["indicators"] = {"output": {"quantity": [{"name": "救助人数", "value": "≥1500人"}],
                                      "quality": [{"name": "发放准确率", "value": "100%"}]},
                           "benefit": {"social": [{"name": "困难群众生活保障", "value": "有效保障"}]}}
@@ -406,13 +406,13 @@ def civil(path: Path, marked: bool = True) -> Path:
 def civil_instance(by: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for title, value in {"填报单位": "市民政局", "填表人": "孙莉", "报出日期": "2024-01-20"}.items():
-        _set(data, by[title], value)
+        set_at(data, by[title], value)
     rows = [("市慈善总会", "社会团体", "市民政局", "周强", "是", 12, 5, ""),
             ("阳光养老服务中心", "民办非企业单位", "区民政局", "吴芳", "否", 30, 3, "新成立")]
     for i, row in enumerate(rows):
         for (title, _code), value in zip([*CIVIL_HEADERS, ("备注", "乙")], row, strict=True):
             if value != "":
-                _set(data, by[title].replace("*", str(i)), value)
+                set_at(data, by[title].replace("*", str(i)), value)
     return data
 
 
@@ -469,18 +469,6 @@ def budget_instance(by: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for i, (code, name, amount) in enumerate([("107", "城乡低保资金", 1200.5), ("118", "基本公共卫生服务", 860)]):
         for title, value in (("部门编码", code), ("指标名称", name), ("金额", amount)):
-            _set(data, by[title].replace("*", str(i)), value)
+            set_at(data, by[title].replace("*", str(i)), value)
     return data
 
-
-def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
-    tokens = pointer.strip("/").split("/")
-    node: Any = data
-    for token, nxt in itertools.pairwise(tokens):
-        if isinstance(node, list):
-            while len(node) <= int(token):
-                node.append({})
-            node = node[int(token)]
-        else:
-            node = node.setdefault(token, [] if nxt.isdigit() else {})
-    node[tokens[-1]] = value

@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SOFFICE = os.environ.get("XLTEMPLATE_SOFFICE") or shutil.which("soffice") or "/usr/bin/soffice"
 UNO_PYTHON = os.environ.get("XLTEMPLATE_UNO_PYTHON", "/usr/bin/python3")
@@ -351,14 +352,14 @@ def fill_by_names(
         return json.loads(result.read_text(encoding="utf-8")) if result.is_file() else {}
 
 
-def render_formats(src: Path, items: list[tuple[float, str]], *, timeout: float = FILL_TIMEOUT) -> list[str]:
-    """The text LibreOffice Calc shows for each (number, format code), in the zh-CN locale."""
+def _probe(src: Path, what: str, extra: dict[str, Any], timeout: float) -> Any:
+    """Run uno_fill.py on ``src`` for a job that reads and writes nothing back (``extra``: the job's
+    own keys, e.g. ``formats`` or ``probe``); the JSON result it leaves."""
     src = Path(src).resolve()
-    with tempfile.TemporaryDirectory(prefix="xlt-uno-fmt-", ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(prefix="xlt-uno-probe-", ignore_cleanup_errors=True) as tmp:
         result = Path(tmp, "result.json")
         job = {"src": str(src), "dst": str(Path(tmp, "unused.xlsx")), "values": {}, "soffice": SOFFICE,
-               "formats": [{"value": v, "code": c} for v, c in items], "result": str(result),
-               "pgid_file": str(Path(tmp, "soffice.pgid")), "tmpdir": tmp}
+               **extra, "result": str(result), "pgid_file": str(Path(tmp, "soffice.pgid")), "tmpdir": tmp}
         job_file = Path(tmp, "job.json")
         job_file.write_text(json.dumps(job, ensure_ascii=False, allow_nan=False), encoding="utf-8")
 
@@ -368,12 +369,17 @@ def render_formats(src: Path, items: list[tuple[float, str]], *, timeout: float 
 
         try:
             r = _run([UNO_PYTHON, str(UNO_FILL_SCRIPT), str(job_file)], timeout=timeout, env=_child_env(),
-                     what=f"render_formats {src.name}", on_timeout=kill_soffice)
+                     what=f"{what} {src.name}", on_timeout=kill_soffice)
         finally:
             _remove_lock_files(src)
         if r.returncode != 0 or not result.is_file():
-            raise LibreOfficeError(f"uno_fill.py formats failed (exit {r.returncode}) for {src}\nstderr:\n{r.stderr}")
+            raise LibreOfficeError(f"uno_fill.py {what} failed (exit {r.returncode}) for {src}\nstderr:\n{r.stderr}")
         return json.loads(result.read_text(encoding="utf-8"))
+
+
+def render_formats(src: Path, items: list[tuple[float, str]], *, timeout: float = FILL_TIMEOUT) -> list[str]:
+    """The text LibreOffice Calc shows for each (number, format code), in the zh-CN locale."""
+    return _probe(src, "render_formats", {"formats": [{"value": v, "code": c} for v, c in items]}, timeout)
 
 
 def check_validation(
@@ -383,27 +389,7 @@ def check_validation(
     LibreOffice and ask its own data-validation check whether the value is accepted.
 
     Returns {name: ([accepted, ...], the validation formula as LibreOffice read it)}."""
-    src = Path(src).resolve()
-    with tempfile.TemporaryDirectory(prefix="xlt-uno-probe-", ignore_cleanup_errors=True) as tmp:
-        result = Path(tmp, "result.json")
-        job = {"src": str(src), "dst": str(Path(tmp, "unused.xlsx")), "values": {}, "soffice": SOFFICE,
-               "probe": [{"name": n, "values": v} for n, v in values.items()], "result": str(result),
-               "pgid_file": str(Path(tmp, "soffice.pgid")), "tmpdir": tmp}
-        job_file = Path(tmp, "job.json")
-        job_file.write_text(json.dumps(job, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-
-        def kill_soffice() -> None:
-            with contextlib.suppress(OSError, ValueError):
-                _killpg(int(Path(job["pgid_file"]).read_text()))
-
-        try:
-            r = _run([UNO_PYTHON, str(UNO_FILL_SCRIPT), str(job_file)], timeout=timeout, env=_child_env(),
-                     what=f"check_validation {src.name}", on_timeout=kill_soffice)
-        finally:
-            _remove_lock_files(src)
-        if r.returncode != 0 or not result.is_file():
-            raise LibreOfficeError(f"uno_fill.py probe failed (exit {r.returncode}) for {src}\nstderr:\n{r.stderr}")
-        out = json.loads(result.read_text(encoding="utf-8"))
+    out = _probe(src, "check_validation", {"probe": [{"name": n, "values": v} for n, v in values.items()]}, timeout)
     return {name: (entry["valid"], entry["formula"]) for name, entry in out.items()}
 
 

@@ -16,7 +16,6 @@ vertical label, medium outer borders, a header and a footer, and a second sheet 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.colors import Color
 
 from xltemplate.form.model import FormModel
-from xltemplate.form.values import leaves_of
+from xltemplate.form.values import leaves_of, put
 
 TITLE = "示例县财政项目支出绩效目标申报表"
 BODY, HEAD = "仿宋", "黑体"
@@ -197,17 +196,10 @@ def by_title(model: FormModel) -> dict[str, str]:
     return {str(f.schema.get("x-marker") or f.schema.get("title")): f.pattern for f in model.fields}
 
 
-def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
+def set_at(data: dict[str, Any], pointer: str, value: Any) -> None:
+    """``values.put``, with a list wherever the next token is an index (these forms' repeating areas)."""
     tokens = pointer.strip("/").split("/")
-    node: Any = data
-    for token, nxt in itertools.pairwise(tokens):
-        if isinstance(node, list):
-            while len(node) <= int(token):
-                node.append({})
-            node = node[int(token)]
-        else:
-            node = node.setdefault(token, [] if nxt.isdigit() else {})
-    node[tokens[-1]] = value
+    put(data, pointer, value, {"/" + "/".join(tokens[:i]) for i in range(1, len(tokens)) if tokens[i].isdigit()})
 
 
 def variant_instance(model: FormModel) -> dict[str, Any]:
@@ -222,19 +214,19 @@ def variant_instance(model: FormModel) -> dict[str, Any]:
                          "年度绩效目标": "目标1：新建高标准农田5000亩。\n目标2：亩均粮食产能提高100公斤。",
                          "填表人": "李娜", "填表人电话": "04733990000"}.items():
         if title in by:  # a field the county may have dropped
-            _set(data, by[title], value)
+            set_at(data, by[title], value)
     for i, (what, start, end) in enumerate([("项目设计与招标", "2022-03-01", "2022-04-30"),
                                             ("田间工程施工", "2022-05-01", "2022-10-31"),
                                             ("竣工验收", "2022-11-01", "2022-11-30")]):
         for title, value in (("实施内容", what), ("开始时间", start), ("完成时间", end)):
-            _set(data, by[title].replace("*", str(i)), value)
+            set_at(data, by[title].replace("*", str(i)), value)
     for pointer, rows in {"/indicators/output/quantity": [("新建高标准农田面积", "≥5000亩", 20, ""),
                                                           ("新建灌溉渠道", "≥12公里", 10, "含维修")],
                           "/indicators/output/quality": [("工程验收合格率", "=100%", 20, "")],
                           "/indicators/benefit/environmental": [("化肥使用量减少", "≥5%", 10, "")],
                           "/indicators/satisfaction/service": [("受益农户满意度", "≥90%", 40, "")]}.items():
         data.setdefault("indicators", {})
-        _set(data, pointer, [{"name": n, "value": v, "score": s, **({"note": note} if note else {})}
+        set_at(data, pointer, [{"name": n, "value": v, "score": s, **({"note": note} if note else {})}
                              for n, v, s, note in rows])
     assert plan and len(data[plan.strip("/")]) == 3
     return data
