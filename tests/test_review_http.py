@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import load_json
-from portal_server import add_user, cli, csrf_of, login, start
+from portal_server import PASSWORD, add_user, cli, csrf_of, login, start
 from test_rounds import as_department, clerk_fills, roster_file
 
 from xltemplate.collect import accounts, reviews, rounds
@@ -159,6 +159,8 @@ def test_reviewers_and_viewers_cannot_run_rounds_and_only_an_admin_manages_accou
         for path in ("/rounds/1/close", f"/returns/{bureau.ids['102']}/withdraw", "/rounds/1/d/101/link/new"):
             res = client.post(path, data={"csrf": client.csrf, "reason": "x"})  # type: ignore[attr-defined]
             assert res.status_code == 403 and "经办人员或管理员" in res.text, (name, path)
+            question = client.get(path)  # nor are they asked the question before such an action
+            assert question.status_code == 403 and "经办人员或管理员" in question.text, (name, path)
         assert client.get("/users").status_code == 403
     staff = login(bureau.server, "staff")
     assert staff.get("/users").status_code == 403
@@ -173,6 +175,31 @@ def test_reviewers_and_viewers_cannot_run_rounds_and_only_an_admin_manages_accou
     bad = admin.post("/users", data={"csrf": csrf_of(page.text), "name": "乙", "password": "correct horse 12",
                                      "role": "viewer", "office": "经济建设科"})
     assert bad.status_code == 400 and "只有审核人员" in bad.text
+
+
+def test_an_admin_disables_an_account_whose_session_ends_and_enables_it_again(bureau: Bureau) -> None:
+    add_user(bureau.db, "临时")
+    temp = login(bureau.server, "临时")
+    assert temp.get("/rounds").status_code == 200
+    admin = login(bureau.server, "admin")
+    page = admin.get("/users").text
+    uid = re.search(r'<tr data-user="临时">.*?/users/(\d+)/disable', page, re.S).group(1)
+    own = re.search(r'<tr data-user="admin">.*?/users/(\d+)/disable', page, re.S).group(1)
+    staff = login(bureau.server, "staff")  # only an admin may
+    assert staff.post(f"/users/{uid}/disable", data={"csrf": staff.csrf}).status_code == 403  # type: ignore[attr-defined]
+    assert admin.post(f"/users/{uid}/disable", data={"csrf": csrf_of(page)}).status_code == 303
+    row = re.search(r'<tr data-user="临时">(.*?)</tr>', admin.get("/users").text, re.S).group(1)
+    assert "已停用" in row and f"/users/{uid}/enable" in row
+    assert temp.get("/rounds").status_code == 303  # its session ended: back to the login page
+    fresh = httpx.Client(base_url=bureau.url, timeout=30)
+    token = re.search(r'name="login_token" value="([^"]+)"', fresh.get("/login").text).group(1)
+    tried = fresh.post("/login", data={"login_token": token, "name": "临时", "password": PASSWORD})
+    assert tried.status_code != 303 and "用户名或密码不正确" in tried.text  # as an unknown name answers
+    refused = admin.post(f"/users/{own}/disable", data={"csrf": csrf_of(page)})
+    assert refused.status_code == 400 and "不能停用自己正在使用的账号" in refused.text
+    assert admin.post(f"/users/{uid}/enable", data={"csrf": csrf_of(page)}).status_code == 303
+    assert login(bureau.server, "临时").get("/rounds").status_code == 200
+    assert "停用了账号“临时”" in admin.get("/audit").text and "恢复启用了账号“临时”" in admin.get("/audit").text
 
 
 def test_a_reviewers_dashboard_opens_on_the_departments_of_their_office(bureau: Bureau) -> None:

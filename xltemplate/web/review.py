@@ -136,16 +136,26 @@ def users_page(request: Request, sess: accounts.Session, problem: str | None = N
                   roles=accounts.ROLES, problem=problem)
 
 
-def _stages(text: str) -> list[str]:
-    return [s.strip() for s in text.replace("，", ",").replace("、", ",").split(",") if s.strip()]
+def _stages(form: FormData) -> list[str]:
+    """The stages typed for a reviewer, read as a round's are (:func:`rounds.stage_names`)."""
+    return rounds.stage_names(field(form, "stages")) or []
+
+
+def _account(request: Request) -> accounts.User:
+    """The account of the path's ``uid``; 404 when there is none."""
+    uid = request.path_params["uid"]
+    found = next((a.user for a in accounts.users(portal(request).store) if a.user.id == uid), None)
+    if found is None:
+        raise HTTPException(404)
+    return found
 
 
 def add_user(request: Request, sess: accounts.Session, form: FormData) -> Response:
     store = portal(request).store
     try:
         made = accounts.add_user(store, field(form, "name"), str(form.get("password") or ""), field(form, "role"),
-                                 office=field(form, "office") or None, stages=_stages(field(form, "stages")))
-    except accounts.AccountError as exc:
+                                 office=field(form, "office") or None, stages=_stages(form))
+    except (accounts.AccountError, rounds.RoundError) as exc:
         return users_page(request, sess, str(exc), 400)
     events.record(store, "user_added", actor=sess.user.name, address=address(request),
                   detail={"name": made.name, "role": made.role, "office": made.office, "stages": list(made.stages)})
@@ -154,14 +164,11 @@ def add_user(request: Request, sess: accounts.Session, form: FormData) -> Respon
 
 def set_role(request: Request, sess: accounts.Session, form: FormData) -> Response:
     store = portal(request).store
-    uid = request.path_params["uid"]
-    found = next((a.user for a in accounts.users(store) if a.user.id == uid), None)
-    if found is None:
-        raise HTTPException(404)
+    found = _account(request)
     try:
         done = accounts.set_role(store, found.name, field(form, "role"), office=field(form, "office") or None,
-                                 stages=_stages(field(form, "stages")))
-    except accounts.AccountError as exc:
+                                 stages=_stages(form))
+    except (accounts.AccountError, rounds.RoundError) as exc:
         return users_page(request, sess, str(exc), 400)
     events.record(store, "user_role", actor=sess.user.name, address=address(request),
                   detail={"name": done.name, "role": done.role, "office": done.office, "stages": list(done.stages)})
@@ -172,10 +179,7 @@ def set_disabled(request: Request, sess: accounts.Session, form: FormData) -> Re
     """An account disabled (its sessions end at once; it can no longer log in) or enabled again.
     An admin cannot disable their own account (the portal would be left without its admin)."""
     store = portal(request).store
-    uid = request.path_params["uid"]
-    found = next((a.user for a in accounts.users(store) if a.user.id == uid), None)
-    if found is None:
-        raise HTTPException(404)
+    found = _account(request)
     disabling = request.url.path.endswith("/disable")
     if disabling and found.id == sess.user.id:
         return users_page(request, sess, t("user_disable_self"), 400)
