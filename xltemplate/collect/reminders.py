@@ -300,15 +300,13 @@ def chase_list(store: Store, rnd: Round, codes: list[str] | None, base_url: str,
 
 # -- the reviewers' digest ----------------------------------------------------------------------
 
-def waiting_for(store: Store, user: accounts.User, open_rounds: list[Round]) -> list[notices.Waiting]:
-    """The returns waiting for ``user`` to decide: pending, at a stage they hold, of their 科室."""
-    out = []
-    for rnd in open_rounds:
-        for line in reviews.listing(store, rnd, state=reviews.PENDING, user=user):
-            if reviews.may_decide(user, line.office, line.stage_name or ""):
-                out.append(notices.Waiting(rnd.name, line.department or line.department_code or "", line.project,
-                                           line.stage_name, line.received_at))
-    return out
+def waiting_for(user: accounts.User, pending: list[tuple[Round, list[reviews.Line]]]) -> list[notices.Waiting]:
+    """Of the open rounds' pending returns, those waiting for ``user`` to decide: at a stage they
+    hold, of their 科室 (:func:`reviews.may_decide`)."""
+    return [notices.Waiting(rnd.name, line.department or line.department_code or "", line.project, line.stage_name,
+                            line.received_at)
+            for rnd, lines in pending for line in lines
+            if reviews.may_decide(user, line.office, line.stage_name or "")]
 
 
 def digests(store: Store, day: dt.date | None = None, when: dt.datetime | None = None) -> list[int]:
@@ -318,14 +316,15 @@ def digests(store: Store, day: dt.date | None = None, when: dt.datetime | None =
     if when.hour < REMIND_HOUR or not notices.configured(store):
         return []
     day = day or when.date()
-    open_rounds = [r for r in rounds.rounds(store) if r.status == OPEN]
+    due = [a for a in accounts.users(store) if a.disabled_at is None and a.email and a.user.role != "viewer"
+           and not notices.claimed(store, notices.DIGEST, 0, f"user:{a.user.name}", day)]
+    if not due:
+        return []
+    pending = [(rnd, reviews.listing(store, rnd, state=reviews.PENDING)) for rnd in rounds.rounds(store)
+               if rnd.status == OPEN]  # read once for every reviewer
     sent = []
-    for account in accounts.users(store):
-        if account.disabled_at is not None or not account.email or account.user.role == "viewer" or \
-                notices.claimed(store, notices.DIGEST, 0, f"user:{account.user.name}", day):
-            continue
-        found = notices.digest(store, account.user.name, account.email, waiting_for(store, account.user, open_rounds),
-                               day)
+    for account in due:
+        found = notices.digest(store, account.user.name, account.email or "", waiting_for(account.user, pending), day)
         if found is not None:
             sent.append(found)
     return sent
