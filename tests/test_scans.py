@@ -256,6 +256,8 @@ def test_a_scan_is_shown_to_staff_as_a_picture_beside_its_codes(site: Site) -> N
     [scan_id] = set(re.findall(r'/scans/(\d+)/preview', dept))  # the picture, and the link around it
     code = re.search(r"扫描件校验码 ([0-9A-Z-]+) · 当前数据校验码 ([0-9A-Z-]+)", dept)
     assert code and code.group(1) == code.group(2) and "与当前数据一致" in dept
+    review = staff.get(f"/returns/{sid}/review").text  # the reviewer sees the same, beside the values
+    assert f"/scans/{scan_id}/preview" in review and code.group(0) in review and "与当前数据一致" in review
     picture = staff.get(f"/scans/{scan_id}/preview")
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
     assert picture.content.startswith(b"\x89PNG") and picture.headers["x-content-type-options"] == "nosniff"

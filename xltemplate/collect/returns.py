@@ -243,9 +243,9 @@ def of_department(store: Store, conn: sa.Connection, round_id: int, code: str,
     return [_return(r, issues_of(r.errors)) for r in rows]
 
 
-def one(store: Store, submission: int, with_data: bool = False) -> Return | None:
+def one(store: Store, submission: int, with_data: bool = False, with_scans: bool = False) -> Return | None:
     """One stored copy (current or not), or None."""
-    found = query(store, ids=[submission], history=True, with_data=with_data)
+    found = query(store, ids=[submission], history=True, with_data=with_data, with_scans=with_scans)
     return found[0] if found else None
 
 

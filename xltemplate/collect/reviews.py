@@ -269,7 +269,7 @@ def decide(store: Store, submission: int, decision: str, *, user: User, grade: s
     docstring)."""
     if decision not in DECISIONS:
         raise ReviewError("review_bad_decision", decision=decision)
-    ret = one(store, submission, with_data=True)
+    ret = one(store, submission, with_data=True, with_scans=True)
     if ret is None:
         raise ReviewError("no_such_return", "missing", id=submission)
     rnd = get_round(store, ret.round_id) if ret.round_id is not None else None
@@ -294,7 +294,7 @@ def decide(store: Store, submission: int, decision: str, *, user: User, grade: s
         raise ReviewError("review_forbidden", "forbidden", name=user.name, department=ret.department or "",
                           office=office or t("office_none", lang), stage=stage_name)
     if decision == APPROVED:  # a form that requires a stamped scan: one that signs the current data
-        blocker = scans.approval_blocker(store, submission)
+        blocker = scans.blocker_of([ret])  # ret was read with its scans
         if blocker is not None:
             raise ReviewError("review_needs_scan", id=submission, why=blocker)
     register_versions(store)

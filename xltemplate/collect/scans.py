@@ -389,8 +389,12 @@ def for_returns(found: list[Any], scans: list[Scan] | None = None) -> dict[int, 
 def approval_blocker(store: Store, submission: int) -> str | None:
     """Why a return cannot be approved yet for want of a scan (a sentence), or None: a form that
     requires a scan needs one that signs the current data.  (For the review decision.)"""
-    found = query(store, ids=[submission], history=True, with_scans=True)
-    for item in for_returns(found).get(submission, []):
+    return blocker_of(query(store, ids=[submission], history=True, with_scans=True))
+
+
+def blocker_of(found: list[Any]) -> str | None:
+    """:func:`approval_blocker` of returns already read with their scans (a list of one)."""
+    for item in next(iter(for_returns(found).values()), []):
         if item.attachment.required and item.state != CURRENT:
             return t("scan_needed_to_approve" if item.state == MISSING else "scan_stale_to_approve",
                      name=item.attachment.name)

@@ -72,7 +72,7 @@ def review_page(request: Request, sess: accounts.Session, problem: str | None = 
                 typed: dict[str, str] | None = None, status_code: int = 200) -> Response:
     store = portal(request).store
     sid = request.path_params["sid"]
-    ret = one(store, sid, with_data=True)
+    ret = one(store, sid, with_data=True, with_scans=True)
     if ret is None:
         raise HTTPException(404)
     review = reviews.show(store, sid)
