@@ -10,6 +10,7 @@ import datetime as dt
 import multiprocessing as mp
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from conftest import new_database, poke, write_return
 
 from xltemplate.cli import main
-from xltemplate.collect.db import BASELINE, HEAD, engine_for, revision
+from xltemplate.collect.db import BASELINE, HEAD, engine_for, revision, writing
 from xltemplate.collect.importer import ImportResult
 from xltemplate.collect.store import Identity, Pending, Store
 
@@ -174,3 +175,38 @@ def test_two_importers_on_a_fresh_postgresql_database_both_succeed(pg_url, tmp_p
             assert conn.execute(sa.text("SELECT count(*) FROM submissions WHERE is_current")).scalar_one() == 2
             assert conn.execute(sa.text("SELECT count(*) FROM wuhai_perf_target_fields")).scalar_one() == 2
         engine.dispose()
+
+
+def test_sqlite_writers_of_every_process_take_turns_on_the_lock_file(tmp_path) -> None:
+    """A write on an SQLite database waits while a writer of another process holds its turn (the
+    lock on ``<database>-writer``), and starts once that one is done, rather than meeting SQLite's
+    busy wait (which sleeps up to 100 ms a try: under many uploads a few waited seconds)."""
+    database = tmp_path / "turns.db"
+    engine = engine_for(f"sqlite:///{database}")
+    with writing(engine) as conn:
+        conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(database) + '-writer'!r}, os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        entered = threading.Event()
+
+        def write() -> None:
+            with writing(engine) as conn:
+                entered.set()
+                conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        assert not entered.wait(0.5), "wrote while another process held the writers' turn"
+        other.communicate("done\n", timeout=10)
+        assert entered.wait(5)
+        thread.join(5)
+    finally:
+        other.kill()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM t")).scalar_one() == 1
+    engine.dispose()

@@ -104,6 +104,18 @@ def _clerk_and_staff(browser: Any, url: str, links: dict[str, str], model: Any, 
     assert sp.locator("embed, object, iframe").count() == 0  # no PDF is opened in the page
     box.scroll_into_view_if_needed()
     _shot_of(box, "scan-beside-code.png", tmp_path)
+    # the review page of that return shows the same scan beside its 校验码, its picture loaded
+    sid = re.search(r"scan-(\d+)-", box.get_attribute("id")).group(1)
+    sp.goto(url + f"/returns/{sid}/review")
+    scans = sp.locator("#scans .scan")
+    expect(scans).to_have_count(1)
+    expect(scans.first).to_contain_text(f"扫描件校验码 {code} · 当前数据校验码 {code}")
+    expect(scans.first.locator("img")).to_be_visible()
+    assert scans.first.locator("img").evaluate("img => img.complete && img.naturalWidth > 100")
+    sp.set_viewport_size({"width": 390, "height": 844})  # on a phone the picture stays within the page
+    assert sp.evaluate("document.documentElement.scrollWidth") <= 390
+    sp.set_viewport_size({"width": 1280, "height": 900})
+    sp.goto(url + "/rounds/1/d/101")
 
     # a corrected upload: the data the scan signed is no longer the data that counts
     changed = as_department(seed, "市信访局", "101")

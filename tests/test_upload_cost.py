@@ -6,7 +6,8 @@ The budget (a decision, docs/performance.md): one read before anything is writte
 the round, the department's templates and today's quota use), then one transaction: the current
 copies of the return, one INSERT per table the return goes into (the file, the return, its errors,
 the form's typed tables: three for the bundled form), the quota, the audit line, a replaced copy's
-two UPDATEs, and the department's returns for the page, read in the same transaction."""
+two UPDATEs; then the department's returns for the page, read once it has committed (out of the
+write lock, which keeps every other writer waiting)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_an_upload_through_a_link_stays_within_its_statement_budget(db_url: str,
     assert len(corrected) <= CORRECTION, "\n".join(corrected)
     for name, run in stmts.items():
         writes = [i for i, sql in enumerate(run) if not sql.lstrip().upper().startswith(("SELECT", "BEGIN"))]
-        # one read before the transaction (the link), none after it: the page is read inside it
+        # one read before the transaction (the link), one after it: the page's
         before = [sql for sql in run[:writes[0]] if sql.lstrip().upper().startswith("SELECT")]
         assert len(before) == 2 and "links" in before[0], (name, before)  # the link; the current copies
         after = run[writes[-1] + 1:]

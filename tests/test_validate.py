@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import _put, instances
 
 from xltemplate.form.forms import load_form
 from xltemplate.form.model import FormModel
-from xltemplate.form.validate import Issue, validate
+from xltemplate.form.schema import split_pointer
+from xltemplate.form.validate import Issue, check, validate, warnings
 
 HERE = Path(__file__).parent
 CASES = json.loads((HERE / "cases" / "validate.json").read_text(encoding="utf-8"))
@@ -180,3 +184,20 @@ def test_english_messages_are_english(form: FormModel, seed: dict[str, Any]) -> 
     assert codes == sorted(["multipleOf", "x-sum", "x-sum", "x-ordered-range", "x-placeholder", "format"])
     for issue in issues:
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in issue.message), issue.message
+
+
+JUNK = st.one_of(st.none(), st.text(max_size=30), st.integers(-10**6, 10**6),
+                 st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["无", "", " ", "201030", "/"]))
+
+
+@pytest.mark.parametrize("name", ["wuhai-perf-target", "expense-claim"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_one_run_gives_the_errors_and_warnings_of_two(name: str, data: st.DataObject) -> None:
+    """``check`` (the importer's one run of the schema) parts its failures into exactly what
+    ``validate`` and ``warnings`` report each on their own, on valid data and on data spoiled anywhere."""
+    model = load_form(name)
+    instance = data.draw(instances(model))
+    for f in data.draw(st.lists(st.sampled_from([f for f in model.fields if f.array is None]), max_size=5)):
+        _put(instance, split_pointer(f.pointer), data.draw(JUNK))
+    assert check(model, instance) == (validate(model, instance), warnings(model, instance))

@@ -217,6 +217,23 @@ def table(rows: list[list[str]], numeric: set[int] = frozenset(), rule_before_la
     return "\n".join(lines)
 
 
+def echo_listing(found: list[Any], as_json: bool, columns: tuple[str, ...], row: Callable[[Any], list[str]],
+                 numeric: set[int], before: str | None = None) -> None:
+    """A listing of domain objects: with ``--json`` in their one JSON shape; else a table titled by
+    the catalog's ``columns``, a line per object (``row``), ``before`` above it; a sentence when
+    there is none."""
+    lang = state().lang
+    if as_json:
+        echo_json(found)
+        return
+    if not found:
+        click.echo(t("no_returns", lang))
+        return
+    if before is not None:
+        click.echo(before)
+    click.echo(table([[t(k, lang) for k in columns], *(row(x) for x in found)], numeric))
+
+
 def key_option(f: F) -> F:
     """``--key``: the key issued templates are signed with."""
     return click.option("--key", default=None, envvar="XLTEMPLATE_KEY",

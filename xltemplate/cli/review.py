@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..messages import t
-from .common import actor, db_option, echo_json, json_option, local, opened, state, table
+from .common import actor, db_option, echo_json, echo_listing, json_option, local, opened, state
 
 STATES = ("invalid", "unreadable", "returned", "pending", "approved")
 
@@ -53,19 +53,14 @@ def review_list(db: str | None, round_name: str | None, wanted: str | None, offi
     with opened(db) as store:
         rnd = rounds.chosen(store, round_name)
         found = reviews.listing(store, rnd, state=wanted, office=office)
-    if as_json:
-        echo_json(found)
-        return
-    if not found:
-        click.echo(t("no_returns", lang))
-        return
-    rows = [[t(k, lang) for k in ("col_id", "col_code", "col_department", "col_office", "col_project", "col_status",
-                                  "report_grade", "col_warnings", "col_received")]]
-    for x in found:
-        rows.append([str(x.id), x.department_code or "", x.department or "", x.office or "", x.project or "",
-                     _state(x, lang) + (" " + t("resubmitted", lang) if x.resubmitted else ""), x.grade or "",
-                     str(x.warnings), local(x.received_at)])
-    click.echo(table(rows, {0, 7}))
+
+    def row(x: Any) -> list[str]:
+        return [str(x.id), x.department_code or "", x.department or "", x.office or "", x.project or "",
+                _state(x, lang) + (" " + t("resubmitted", lang) if x.resubmitted else ""), x.grade or "",
+                str(x.warnings), local(x.received_at)]
+
+    echo_listing(found, as_json, ("col_id", "col_code", "col_department", "col_office", "col_project", "col_status",
+                                  "report_grade", "col_warnings", "col_received"), row, {0, 7})
 
 
 def _said(review: Any, lang: str) -> str:

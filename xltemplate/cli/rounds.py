@@ -3,12 +3,12 @@ withdraw and restore returns."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..messages import t
-from .common import actor, db_option, echo_json, json_option, local, opened, state, table
+from .common import actor, db_option, echo_json, echo_listing, json_option, local, opened, state, table
 
 if TYPE_CHECKING:
     from ..collect.rounds import Round
@@ -115,20 +115,14 @@ def returns_(db: str | None, round_name: str | None, department: str | None, his
     with opened(db) as store:
         rnd = rounds.chosen(store, round_name)
         found = returns.query(store, round_id=rnd.id, department=department, history=history)
-    if as_json:
-        echo_json(found)
-        return
-    if not found:
-        click.echo(t("no_returns", lang))
-        return
-    rows = [[t(k, lang) for k in ("col_id", "col_code", "col_department", "col_project", "col_status", "col_errors",
-                                  "col_state", "col_received", "col_file")]]
-    for x in found:
+
+    def row(x: Any) -> list[str]:
         st = "state_withdrawn" if x.withdrawn_at else ("state_current" if x.current else "state_superseded")
-        rows.append([str(x.id), x.department_code or "", x.department or "", x.project or "",
-                     t("status_" + x.state, lang), str(x.error_count), t(st, lang), local(x.received_at), x.file])
-    click.echo(_round_line(rnd, lang))
-    click.echo(table(rows, {0, 5}))
+        return [str(x.id), x.department_code or "", x.department or "", x.project or "", t("status_" + x.state, lang),
+                str(x.error_count), t(st, lang), local(x.received_at), x.file]
+
+    echo_listing(found, as_json, ("col_id", "col_code", "col_department", "col_project", "col_status", "col_errors",
+                                  "col_state", "col_received", "col_file"), row, {0, 5}, before=_round_line(rnd, lang))
 
 
 @click.command()

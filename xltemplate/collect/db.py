@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import threading
 import weakref
@@ -32,6 +33,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+
+try:
+    import fcntl
+except ImportError:  # Windows: the threads of one process take turns; processes wait as SQLite makes them
+    fcntl = None  # type: ignore[assignment]
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_DB = "sqlite:///xltemplate.db"
@@ -430,8 +436,43 @@ def engine_for(url: str | None) -> sa.Engine:
     return engine
 
 
-#: each engine's lock of its writing threads (freed with the engine)
-_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class _Writers:
+    """The turn of writers on one SQLite database: a lock of this process's threads, then (where
+    the system has ``flock``: Linux, macOS) an exclusive lock on ``<database>-writer``, a file
+    beside the database, which the writers of every other process (``serve``'s workers, a batch
+    import) take too.  A writer waiting for either starts the moment the other one has committed;
+    SQLite's own busy wait sleeps and retries up to 100 ms at a time, which under many uploads at
+    once made a few wait seconds.  The file is opened once per process (a forked child opens its
+    own: a lock shared through an inherited descriptor would exclude nobody)."""
+
+    def __init__(self, database: str | None):
+        self.threads = threading.Lock()
+        self.path = Path(database + "-writer") if database and database != ":memory:" and fcntl else None
+        self.fd: int | None = None
+        self.pid = 0
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        with self.threads:
+            if self.path is None:
+                yield
+                return
+            if self.pid != os.getpid():
+                self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None and self.pid == os.getpid():
+            os.close(self.fd)
+        self.fd = None
+
+
+#: each engine's writers (freed with the engine)
+_WRITERS: weakref.WeakKeyDictionary[sa.Engine, _Writers] = weakref.WeakKeyDictionary()
 _WRITERS_LOCK = threading.Lock()
 
 
@@ -439,16 +480,19 @@ _WRITERS_LOCK = threading.Lock()
 def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success.
 
-    On SQLite the threads of one process (the portal's) also take turns on a lock of their own
-    first: SQLite makes a writer that finds the database locked sleep and retry (up to 100 ms a
-    time), where a thread waiting on a lock starts the moment the other one commits."""
+    On SQLite the writers of every thread and process take turns on a lock first (:class:`_Writers`):
+    SQLite makes a writer that finds the database locked sleep and retry (up to 100 ms a time),
+    where one waiting on a lock starts the moment the other one commits."""
     if engine.dialect.name != "sqlite":
         with engine.connect().execution_options(xt_write=True) as conn, conn.begin():
             yield conn
         return
     with _WRITERS_LOCK:
-        lock = _WRITERS.setdefault(engine, threading.Lock())
-    with lock, engine.connect().execution_options(xt_write=True) as conn, conn.begin():
+        writers = _WRITERS.get(engine)
+        if writers is None:
+            writers = _WRITERS[engine] = _Writers(engine.url.database)
+            weakref.finalize(engine, writers.close)
+    with writers.turn(), engine.connect().execution_options(xt_write=True) as conn, conn.begin():
         yield conn
 
 

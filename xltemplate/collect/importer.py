@@ -24,7 +24,7 @@ from ..form.excel import a1
 from ..form.forms import bundled, find_form, find_version, load_form
 from ..form.model import Field, FormModel
 from ..form.plan import LabelCell, Position, ReadPlan
-from ..form.validate import Issue, scaffold, validate, warnings
+from ..form.validate import Issue, check, scaffold
 from ..form.values import MISSING
 from ..messages import message, t
 from ..xlsx.reader import Cells, RawBook, ReadError, open_book, read_cells
@@ -349,8 +349,8 @@ def import_workbook(path: str | Path, form: str | Path | FormModel | None = None
         return done()
     result.data = reading.data
     result.notes = format_notes(reading, lang)
-    result.errors = notes + found + validate(model, reading.data, lang, reading.locate)
-    result.warnings = warnings(model, reading.data, lang, reading.locate)
+    errors, result.warnings = check(model, reading.data, lang, reading.locate)
+    result.errors = notes + found + errors
     result.status = INVALID if result.errors else VALID
     return done()
 

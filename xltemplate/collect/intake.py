@@ -122,7 +122,6 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
                        address=address)
             notices.received(store, conn, rnd, code, out.id, result.status, result.errors, ident.key_text, name,
                              actor)  # queued with the upload, sent by the mail worker
-            _with_returns(store, conn, receipt, link, out.superseded)  # the page, read in the same transaction
 
     [outcome] = store.record_many([Pending(result, sha, name, name, model, result.saved_at, utcnow(), ident,
                                            receipt.notes or None, file=(data, name))], within)
@@ -132,12 +131,16 @@ def receive(store: Store, data: bytes, name: str, link: Link, *, address: str | 
         except _Foreign as exc:
             return _refuse(store, receipt, data, link, "wrong_department", address, lang, found=exc.found)
     receipt.status, receipt.submission = result.status, outcome.id
+    _with_returns(store, receipt, link, outcome.superseded)
     return receipt
 
 
-def _with_returns(store: Store, conn: sa.Connection, receipt: Receipt, link: Link, replaced: list[int]) -> None:
-    """The department's returns as they are now, and the copies this upload replaced (for the page)."""
-    found = of_department(store, conn, link.round.id, link.department_code, replaced)
+def _with_returns(store: Store, receipt: Receipt, link: Link, replaced: list[int]) -> None:
+    """The department's returns as they are now, and the copies this upload replaced (for the page).
+    Read once the upload's transaction has committed, out of the write lock (which keeps every
+    other writer waiting): the page shows the upload and whatever else has been committed since."""
+    with store.engine.connect() as conn:
+        found = of_department(store, conn, link.round.id, link.department_code, replaced)
     receipt.replaced = [r for r in found if r.id in replaced]
     receipt.returns = [r for r in found if r.current]
 
@@ -163,7 +166,7 @@ def _again(store: Store, receipt: Receipt, sha: str, data: bytes, link: Link, ad
                    department_code=code,
                    detail={"file": receipt.file, "status": "duplicate", "replaces": replaced, "via": "link"},
                    address=address)
-        _with_returns(store, conn, receipt, link, replaced)
+    _with_returns(store, receipt, link, replaced)
     receipt.status, receipt.submission, receipt.project = "duplicate", before.id, row.key_text
     return receipt
 
@@ -192,7 +195,7 @@ def _refuse(store: Store, receipt: Receipt, data: bytes, link: Link, code: str, 
                        "file": receipt.file, "file_id": file_id, "code": code, "size": len(data),
                        "sha256": hashlib.sha256(data).hexdigest(),
                        "message": receipt.errors[0].message if receipt.errors else ""}, address=address)
-        _with_returns(store, conn, receipt, link, [])
+    _with_returns(store, receipt, link, [])
     receipt.file_id = file_id
     return receipt
 

@@ -243,11 +243,21 @@ class Store:
             return [o or Outcome("duplicate") for o in outcomes]
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # UTC, like saved_at
         batch = [items[n] for n in fresh]
+        # everything that needs no database is made before the write lock is taken (its holder
+        # keeps every other writer waiting): the rows, with each return's index in the batch
+        # where its id will be
+        rows = [self._row(item, now) for item in batch]
+        by_index: Rows = {}
+        errors = by_index.setdefault((self.errors.name, ("submission", *ERROR_KEYS)), [])
+        for k, item in enumerate(batch):
+            errors += [(k, *(None if v is None else str(v) for v in (d[key] for key in ERROR_KEYS)))
+                       for d in rows[k]["errors"]]
+            if item.model is not None and item.result.data is not None:
+                self._data_rows(by_index, item.model, k, item.result.data)
         with writing(self.engine) as conn:
             plan = self._decide(conn, batch, now)
             if plan.retired:  # first out of the way of the unique index, then the new current rows
                 conn.execute(self._retire, {"ids": sorted(plan.retired)})
-            rows = [self._row(item, now) for item in batch]
             for k, row in enumerate(rows):
                 row["is_current"] = plan.current[k]
                 row["superseded_by"] = plan.old_winner.get(k)
@@ -259,15 +269,7 @@ class Store:
             pointers += [{"b_id": new_ids[k], "b_by": new_ids[w]} for k, w in plan.new_winner.items()]
             if pointers:
                 conn.execute(self._point, pointers)
-            rows: Rows = {}
-            errors = rows.setdefault((self.errors.name, ("submission", *ERROR_KEYS)), [])
-            for k, item in enumerate(batch):
-                for e in item.result.errors:
-                    d = e.as_dict()
-                    errors.append((new_ids[k], *(None if d[key] is None else str(d[key]) for key in ERROR_KEYS)))
-                if item.model is not None and item.result.data is not None:
-                    self._data_rows(rows, item.model, new_ids[k], item.result.data)
-            _insert_rows(conn, rows)
+            _insert_rows(conn, {key: [(new_ids[v[0]], *v[1:]) for v in values] for key, values in by_index.items()})
             for k, n in enumerate(fresh):
                 replaced = [old for old, by in plan.retired.items() if by == k]
                 earlier = len(replaced)

@@ -42,7 +42,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -73,7 +73,8 @@ class Issue:
     form_cell: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Its fields as a dict (as stored): a shallow copy, its values being plain ones."""
+        return dict(self.__dict__)
 
     @classmethod
     def of_file(cls, message: str, code: str) -> Issue:
@@ -472,9 +473,28 @@ def validate(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     an ``x-sum`` rule whose total and parts are not all given
     (:meth:`~xltemplate.form.sums.SumRule.complete`).
     """
-    keyed = []
     checked = scaffold(model, instance)
-    for failure in engine_for(model, lang, engine).failures(checked):
+    return _errors(model, engine_for(model, lang, engine).failures(checked), checked, lang, locate, partial)
+
+
+def check(model: FormModel, instance: Any, lang: str = "zh", locate: Any = None,
+          engine: str = "rs") -> tuple[list[Issue], list[Issue]]:
+    """The errors (as :func:`validate`) and the warnings (as :func:`warnings`) of ``instance``, from
+    one run of the schema: the engine that runs the ``x-warnings`` rules runs every other keyword
+    too, so its failures are parted rather than the schema run twice (the importer's way)."""
+    checked = scaffold(model, instance)
+    if not isinstance(instance, dict) or not has_warnings(model):
+        return _errors(model, engine_for(model, lang, engine).failures(checked), checked, lang, locate), []
+    failures = engine_for(model, lang, engine, warnings=True).failures(checked)
+    return (_errors(model, [f for f in failures if f.keyword != WARNINGS], checked, lang, locate),
+            _warnings(model, [f for f in failures if f.keyword == WARNINGS], lang, locate))
+
+
+def _errors(model: FormModel, failures: list[Failure], checked: Any, lang: str, locate: Any,
+            partial: bool = False) -> list[Issue]:
+    """The failures of every keyword but ``x-warnings`` as issues (see :func:`validate`)."""
+    keyed = []
+    for failure in failures:
         if partial and (failure.keyword in PARTIAL_SKIPS or (failure.keyword == "x-sum"
                                                              and not _complete(failure, checked))):
             continue
@@ -519,10 +539,14 @@ def warnings(model: FormModel, instance: Any, lang: str = "zh", locate: Any = No
     ``id``.  A warning never makes a return invalid."""
     if not isinstance(instance, dict) or not has_warnings(model):
         return []
+    failures = engine_for(model, lang, engine, warnings=True).failures(scaffold(model, instance))
+    return _warnings(model, [f for f in failures if f.keyword == WARNINGS], lang, locate)  # the rest: validate()
+
+
+def _warnings(model: FormModel, failures: list[Failure], lang: str, locate: Any) -> list[Issue]:
+    """The failures of ``x-warnings`` rules as issues (see :func:`warnings`)."""
     keyed = []
-    for failure in engine_for(model, lang, engine, warnings=True).failures(scaffold(model, instance)):
-        if failure.keyword != WARNINGS:
-            continue  # the errors, which validate() reports
+    for failure in failures:
         rule = failure.limit if isinstance(failure.limit, dict) else {}
         position, issue, _ = _placed(model, failure, locate, lang, failure.message)
         issue.code = str(rule.get("id") or WARNINGS)

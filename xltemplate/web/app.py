@@ -58,8 +58,11 @@ register_url_convertor("id", IdConvertor())
 
 
 def _environment() -> jinja2.Environment:
+    # auto_reload off: the pages are files of the installed package, compiled once per process
+    # (checking each one's time on every page cost a system call per template)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             auto_reload=False)
     env.globals["t"] = t
     env.globals["catalog_keys"] = CATALOG
     env.globals["has_annotated"] = intake.has_annotated
