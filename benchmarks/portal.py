@@ -53,6 +53,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 TARGETS = {"p95_ms": 300.0, "rate": 150.0, "dashboard_ms": 300.0, "rss_mb": 300.0, "server_cpu_ms": 5.0}
 
@@ -81,6 +82,17 @@ def proc_cpu(pid: int) -> float:
     """User+system seconds of a process and its reaped children."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def control_loop() -> float:
+    """CPU seconds of the pure Python loop ``bench.py``'s scaling probe runs (its control): this
+    machine's speed changes through the day, and this says how fast it was during the run."""
+    from bench_steps import PROBE_LOOP
+
+    start, x = time.process_time(), 0
+    for i in range(PROBE_LOOP):
+        x += i * i % 7
+    return time.process_time() - start
 
 
 def make_returns(model: Any, issued: list[Any], per_department: int) -> list[list[tuple[bytes, bool, str]]]:
@@ -262,6 +274,7 @@ def main() -> None:
         work = [(i.link, r) for i, r in zip(issued, returns, strict=True)]
         for link, _r in work[:20]:  # warm up each process a little (pages, not uploads)
             httpx.get(url + link, timeout=30)
+        figures["control_loop_s"] = control_loop()
         busy0, _all0 = cpu_ticks()
         server0, client0 = sum(proc_cpu(p) for p in pids), sum(os.times()[:2])
         ours0 = server0 + client0
@@ -377,6 +390,8 @@ def main() -> None:
     print(f"  closed loop (Little's law) {args.clerks} clerks with no pause between uploads wait on average "
           f"{args.clerks / figures['rate'] * 1000:.0f} ms at this rate; p95 <= 300 ms for 50 of them needs "
           f">= {args.clerks / 0.3:.0f} uploads/s")
+    print(f"  the machine's speed       a pure Python loop of 8,000,000 steps took {figures['control_loop_s']:.2f} s "
+          f"of CPU before the uploads (bench.py's control; more is a slower machine)")
     print(f"  current returns           {figures['current_returns']}")
     print(f"  dashboard                 median {figures['dashboard_ms']:.0f} ms, p95 {figures['dashboard_p95_ms']:.0f} "
           f"ms for {figures['dashboard_rows']} departments, the first page of {args.departments} "

@@ -143,7 +143,9 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
                     thread.join(timeout=10)
             store.dispose()
 
-    routes: list[Any] = [*staff.routes(), *review.routes(), *clerk.routes(), *api.routes(),
+    # the departments' links first: the most requests by far, and no other route starts with /l/
+    # (Starlette tries the routes in order, a regular expression each)
+    routes: list[Any] = [*clerk.routes(), *staff.routes(), *review.routes(), *api.routes(),
                          *help_routes(),  # the help pages for clerks and staff
                          Route("/healthz", lambda r: Response("ok", media_type="text/plain"), name="healthz"),
                          Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
