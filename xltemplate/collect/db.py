@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -440,7 +441,7 @@ class _Writers:
     """The turn of writers on one SQLite database: a lock of this process's threads, then (where
     the system has ``flock``: Linux, macOS) an exclusive lock on ``<database>-writer``, a file
     beside the database, which the writers of every other process (``serve``'s workers, a batch
-    import) take too.  A writer waiting for either starts the moment the other one has committed;
+    import) take too.  A writer waiting for either starts within a millisecond of the other one's commit;
     SQLite's own busy wait sleeps and retries up to 100 ms at a time, which under many uploads at
     once made a few wait seconds.  The file is opened once per process (a forked child opens its
     own: a lock shared through an inherited descriptor would exclude nobody)."""
@@ -459,11 +460,28 @@ class _Writers:
                 return
             if self.pid != os.getpid():
                 self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self._take(self.fd)
             try:
                 yield
             finally:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _take(fd: int) -> None:
+        """The lock, tried every fraction of a millisecond (a waiter starts within one of the other's
+        commit); after :data:`SQLITE_BUSY_SECONDS` the error SQLite itself would give, never a hang
+        (a second engine on the same file, written inside the first one's turn, would wait forever)."""
+        deadline, pause = time.monotonic() + SQLITE_BUSY_SECONDS, 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sa.exc.OperationalError("flock", None, sqlite3.OperationalError(
+                        f"database is locked (no writer's turn in {SQLITE_BUSY_SECONDS} s)")) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
 
     def close(self) -> None:
         if self.fd is not None and self.pid == os.getpid():
