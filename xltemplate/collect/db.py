@@ -25,7 +25,6 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -441,47 +440,42 @@ class _Writers:
     """The turn of writers on one SQLite database: a lock of this process's threads, then (where
     the system has ``flock``: Linux, macOS) an exclusive lock on ``<database>-writer``, a file
     beside the database, which the writers of every other process (``serve``'s workers, a batch
-    import) take too.  A writer waiting for either starts within a millisecond of the other one's commit;
+    import) take too.  A writer waiting for either starts the moment the other one has committed;
     SQLite's own busy wait sleeps and retries up to 100 ms at a time, which under many uploads at
     once made a few wait seconds.  The file is opened once per process (a forked child opens its
-    own: a lock shared through an inherited descriptor would exclude nobody)."""
+    own: a lock shared through an inherited descriptor would exclude nobody).
+
+    A thread that asks for a turn on a database it is writing already (through another engine)
+    gets SQLite's error at once: it would wait for itself for ever."""
+
+    _held = threading.local()  # the databases this thread is writing, by lock file
 
     def __init__(self, database: str | None):
         self.threads = threading.Lock()
-        self.path = Path(database + "-writer") if database and database != ":memory:" and fcntl else None
+        self.path = Path(database + "-writer").resolve() if database and database != ":memory:" and fcntl \
+            else None
         self.fd: int | None = None
         self.pid = 0
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
+        held: set[Path] = self._held.__dict__.setdefault("paths", set())
+        if self.path is not None and self.path in held:
+            raise sa.exc.OperationalError("flock", None, sqlite3.OperationalError(
+                "database is locked (this thread is writing it already, through another connection)"))
         with self.threads:
             if self.path is None:
                 yield
                 return
             if self.pid != os.getpid():
                 self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-            self._take(self.fd)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            held.add(self.path)
             try:
                 yield
             finally:
+                held.discard(self.path)
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-    @staticmethod
-    def _take(fd: int) -> None:
-        """The lock, tried every fraction of a millisecond (a waiter starts within one of the other's
-        commit); after :data:`SQLITE_BUSY_SECONDS` the error SQLite itself would give, never a hang
-        (a second engine on the same file, written inside the first one's turn, would wait forever)."""
-        deadline, pause = time.monotonic() + SQLITE_BUSY_SECONDS, 0.0002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise sa.exc.OperationalError("flock", None, sqlite3.OperationalError(
-                        f"database is locked (no writer's turn in {SQLITE_BUSY_SECONDS} s)")) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
 
     def close(self) -> None:
         if self.fd is not None and self.pid == os.getpid():
@@ -500,7 +494,7 @@ def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
 
     On SQLite the writers of every thread and process take turns on a lock first (:class:`_Writers`):
     SQLite makes a writer that finds the database locked sleep and retry (up to 100 ms a time),
-    where one waiting on a lock starts the moment the other one commits."""
+    where one waiting on the lock starts the moment the other one commits."""
     if engine.dialect.name != "sqlite":
         with engine.connect().execution_options(xt_write=True) as conn, conn.begin():
             yield conn

@@ -236,8 +236,8 @@ def _of_department(store: Store) -> Any:
 
 def of_department(store: Store, conn: sa.Connection, round_id: int, code: str,
                   also: Iterable[int] = ()) -> list[Return]:
-    """A department's current returns in a round (and the copies ``also``), with their errors, inside
-    the caller's transaction: one statement, the errors taken from each row's own record of them."""
+    """A department's current returns in a round (and the copies ``also``), with their errors, on the
+    caller's connection: one statement, the errors taken from each row's own record of them."""
     rows = conn.execute(store.prepared("returns.of_department", lambda: _of_department(store)),
                         {"round": round_id, "code": code, "also": list(also) or [-1]}).all()
     return [_return(r, issues_of(r.errors)) for r in rows]
