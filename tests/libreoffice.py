@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -332,16 +333,22 @@ def fill_by_names(
                 _killpg(int(pgid_file.read_text()))
 
         cmd = [UNO_PYTHON, str(UNO_FILL_SCRIPT), str(job_file)]
-        try:
-            r = _run(
-                cmd,
-                timeout=timeout,
-                env=_child_env(),
-                what=f"fill_by_names {src.name}",
-                on_timeout=kill_soffice,
-            )
-        finally:
-            _remove_lock_files(src, dst)
+        for attempt in range(2):
+            try:
+                r = _run(
+                    cmd,
+                    timeout=timeout,
+                    env=_child_env(),
+                    what=f"fill_by_names {src.name}",
+                    on_timeout=kill_soffice,
+                )
+            finally:
+                _remove_lock_files(src, dst)
+            if r.returncode == 0 or attempt or not _soffice_died(r.stderr):
+                break
+            # soffice itself died mid-job (seen once in some thousand jobs on a loaded machine, the
+            # same job passing when run again): one more try with a fresh soffice, said on stderr
+            print(f"libreoffice.fill_by_names: soffice died filling {src.name}; trying once more", file=sys.stderr)
         if r.returncode != 0:
             raise LibreOfficeError(
                 f"uno_fill.py failed (exit {r.returncode}) for {src} -> {dst}\n"
@@ -350,6 +357,12 @@ def fill_by_names(
         if not dst.is_file():
             raise LibreOfficeError(f"uno_fill.py reported success but {dst} is missing\nstderr:\n{r.stderr}")
         return json.loads(result.read_text(encoding="utf-8")) if result.is_file() else {}
+
+
+def _soffice_died(stderr: str) -> bool:
+    """Whether a uno_fill.py job failed because soffice went away under it (its UNO bridge gone),
+    not because of what it was asked to do."""
+    return "bridge already disposed" in stderr or "DisposedException" in stderr
 
 
 def _probe(src: Path, what: str, extra: dict[str, Any], timeout: float) -> Any:
