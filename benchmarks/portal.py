@@ -163,11 +163,12 @@ def request_bytes(host: str, path: str, data: bytes) -> bytes:
     return head + body
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, whether the server closes the connection after it)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
-    return status, await reader.readexactly(length)
+    return status, await reader.readexactly(length), re.search(rb"\r\nconnection: *close", head, re.I) is not None
 
 
 async def clerks(url: str, work: list[tuple[str, list[tuple[bytes, bool, str]]]], concurrency: int
@@ -186,14 +187,20 @@ async def clerks(url: str, work: list[tuple[str, list[tuple[bytes, bool, str]]]]
             link, returns = queue.get_nowait()
             # each department's clerk comes with a connection of their own (kept alive for its
             # uploads), as a browser does; the server's processes share out connections as they come
+            # (a server that answers "connection: close" gets a new one for the next upload, as a
+            # browser opens one; the time it takes is that upload's)
             reader, writer = await asyncio.open_connection(h, int(p))
+            closed = False
             try:
                 for data, valid, _project in returns:
                     start = time.perf_counter()
                     try:
+                        if closed:
+                            writer.close()
+                            reader, writer = await asyncio.open_connection(h, int(p))
                         writer.write(request_bytes(host, link + "/upload", data))
                         await writer.drain()
-                        status, body = await read_response(reader)
+                        status, body, closed = await read_response(reader)
                     except (ConnectionError, asyncio.IncompleteReadError) as exc:
                         errors.append(f"{type(exc).__name__}")
                         writer.close()

@@ -18,7 +18,10 @@ Everything here is per connection, before the application sees a request; uvicor
 from __future__ import annotations
 
 import asyncio
+import mmap
 import os
+import struct
+from pathlib import Path
 from typing import Any
 
 import h11
@@ -28,8 +31,112 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..messages import t
 from .security import MAX_HEADER_BYTES
 
+try:
+    import fcntl
+except ImportError:  # Windows: serve's processes go without balancing
+    fcntl = None  # type: ignore[assignment]
+
 #: seconds the request line and headers may take to arrive
 HEADER_SECONDS = float(os.environ.get("XLTEMPLATE_HEADER_SECONDS", "15"))
+
+
+class Balance:
+    """Keeps the connections of ``serve``'s worker processes level.
+
+    Every worker accepts from one shared listening socket, and the kernel hands a new connection
+    to whichever worker's event loop asks first; nothing makes that the least busy one.  Measured
+    under 50 clerks (benchmarks/portal.py), one worker often held 30 to 44 connections while the
+    other held 6 to 20: each worker answers on one core, so the clerks of the crowded one waited
+    up to twice as long.  Here each worker writes how many connections it holds into a slot of a
+    small shared file (``serve-<port>.connections`` in the data folder), and a worker holding more
+    than one connection above the least busy live worker stops accepting until that is no longer
+    so (checked as its connections close, and every :data:`RECHECK` seconds): new connections wait
+    in the socket's queue for a worker that accepts them.  The least busy worker never stops, so
+    some worker always accepts.
+
+    A slot is claimed under a lock on the file by the worker's pid; the slot of a worker that died
+    is taken over (its pid gone), and it is never counted.  ``serve`` empties the file as it starts
+    (:meth:`reset`): no slot of an earlier run is counted.  Should a slot ever mislead (a dead
+    worker's pid taken by another process before a new worker claims the slot), a worker stops
+    accepting for :data:`MAX_PAUSE` seconds at most, then accepts again: the worst is no balancing,
+    never a worker that stops taking connections."""
+
+    SLOTS = 64
+    SLOT = struct.Struct("<qq")  # pid, connections
+
+    def __init__(self, path: Path, pid: int | None = None):
+        if fcntl is None:
+            raise OSError("no flock on this system")
+        self.pid = pid or os.getpid()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size < self.SLOTS * self.SLOT.size:
+                os.ftruncate(fd, self.SLOTS * self.SLOT.size)
+            self.map = mmap.mmap(fd, self.SLOTS * self.SLOT.size)
+            self.slot = next((i for i in range(self.SLOTS) if not _alive(self._pid(i)) or self._pid(i) == self.pid),
+                             None)
+            if self.slot is not None:
+                self.SLOT.pack_into(self.map, self.slot * self.SLOT.size, self.pid, 0)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @classmethod
+    def reset(cls, path: Path) -> None:
+        """No worker holds a slot (as ``serve`` starts, before its workers)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(cls.SLOTS * cls.SLOT.size))
+
+    def _pid(self, i: int) -> int:
+        return self.SLOT.unpack_from(self.map, i * self.SLOT.size)[0]
+
+    def holding(self, n: int) -> None:
+        """This worker holds ``n`` connections now."""
+        if self.slot is not None:
+            self.SLOT.pack_into(self.map, self.slot * self.SLOT.size, self.pid, n)
+
+    def crowded(self, n: int) -> bool:
+        """Whether this worker, holding ``n``, holds more than one above the least busy other live worker."""
+        least = None
+        for i in range(self.SLOTS):
+            pid, held = self.SLOT.unpack_from(self.map, i * self.SLOT.size)
+            if pid and pid != self.pid and (least is None or held < least) and _alive(pid):
+                least = held
+        return least is not None and n > least + 1
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: this worker's balance, made on its first connection (None: one worker, or no ``flock``)
+_BALANCE: Balance | None = None
+RECHECK = 0.005  # seconds between looks at the others while not accepting
+MAX_PAUSE = 1.0  # seconds a worker goes without accepting at most
+BALANCE_FILE = "XLTEMPLATE_BALANCE"  # the environment variable naming the shared file (set by run)
+
+
+def _balance() -> Balance | None:
+    global _BALANCE
+    path = os.environ.get(BALANCE_FILE)
+    if not path:
+        return None
+    if _BALANCE is None or _BALANCE.pid != os.getpid():
+        try:
+            _BALANCE = Balance(Path(path))
+        except OSError:  # no flock (Windows), or the file cannot be made: no balancing
+            os.environ.pop(BALANCE_FILE, None)
+            return None
+    return _BALANCE
 
 
 class _Connection(h11.Connection):
@@ -73,15 +180,42 @@ class Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+        self._level()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        self._level()
+
+    def _level(self) -> None:
+        """Say how many connections this worker holds; stop or start accepting (:class:`Balance`)."""
+        balance, server = _balance(), getattr(self.transport, "_server", None)
+        if balance is None or server is None or not hasattr(server, "_start_serving"):
+            return
+        held = len(self.server_state.connections)
+        balance.holding(held)
+        crowded = balance.crowded(held)  # (asyncio.Server has no public pause: its own flag and method)
+        if crowded and server.is_serving():
+            for sock in server.sockets:
+                self.loop.remove_reader(sock.fileno())
+            server._serving = False
+            self.loop.call_later(RECHECK, _recheck, self.loop, server, self.server_state,
+                                 self.loop.time() + MAX_PAUSE)
+        elif not crowded and not server.is_serving() and server.sockets:
+            server._start_serving()
+
 
     def data_received(self, data: bytes) -> None:
+        cycle = self.cycle
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:  # a whole request line and its headers are in
             self._disarm()
+        if self.cycle is not cycle and self.cycle is not None:  # a new request: answered, then closed
+            balance = _BALANCE  # when this worker is crowded (its client comes back to another one)
+            headers = getattr(self.cycle, "default_headers", None)
+            held = len(self.server_state.connections)
+            if balance is not None and isinstance(headers, list) and balance.crowded(held):
+                self.cycle.default_headers = [*headers, (b"connection", b"close")]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -106,10 +240,24 @@ class Protocol(H11Protocol):
         self.transport.close()
 
 
+def _recheck(loop: asyncio.AbstractEventLoop, server: Any, state: Any, until: float) -> None:
+    """While a worker does not accept: accept again once it is no longer crowded, or after ``until``."""
+    if _BALANCE is None or server.is_serving() or not server.sockets:
+        return  # accepting again already, or shutting down
+    if _BALANCE.crowded(len(state.connections)) and loop.time() < until:
+        loop.call_later(RECHECK, _recheck, loop, server, state, until)
+    else:
+        server._start_serving()
+
+
 def run(db_url: str, data_dir: str, *, host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     """Serve the portal over ``db_url`` until stopped (the database and folder reach each worker
     process through the environment)."""
     os.environ["XLTEMPLATE_DB"], os.environ["XLTEMPLATE_DATA"] = db_url, data_dir
+    if workers > 1:
+        shared = Path(data_dir).resolve() / f"serve-{port}.connections"
+        Balance.reset(shared)
+        os.environ[BALANCE_FILE] = str(shared)
     uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 http=Protocol, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                 proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "",
