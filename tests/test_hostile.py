@@ -202,3 +202,52 @@ def test_names_are_shown_and_stored_without_invisible_characters(wuhai, seed0, t
     assert len(names) >= 5 and all("\u202e" not in n for n in names), names
     assert receipt.file == "报表xslx.exe" and seen[0].endswith("!回收/报表xslx.exe")
     store.dispose()
+
+
+def _member_header(data: bytes, name: str) -> tuple[int, int]:
+    """Where the central directory entry and the local header of member ``name`` start."""
+    import struct
+
+    count, _size, at = struct.unpack("<HII", data[-12:-2])
+    for _ in range(count):
+        name_len, extra_len, note_len = struct.unpack("<HHH", data[at + 28:at + 34])
+        if data[at + 46:at + 46 + name_len] == name.encode():
+            return at, struct.unpack("<I", data[at + 42:at + 46])[0]
+        at += 46 + name_len + extra_len + note_len
+    raise KeyError(name)
+
+
+def test_a_part_seen_before_is_taken_again_only_with_the_same_declared_crc_and_size(good) -> None:
+    """The guard keeps small parts it has inflated and checked, by their stored bytes: a copy of the
+    same bytes under another CRC or size (the header lies) is inflated again and refused."""
+    from xltemplate.xlsx.guard import Refused, identify
+
+    first = identify(good).parts["xl/styles.xml"]
+    assert identify(good).parts["xl/styles.xml"] == first  # the same part, taken as it was
+    central, local = _member_header(good, "xl/styles.xml")
+    for field, size in ((16, 4), (24, 4)):  # CRC-32, uncompressed size
+        forged = bytearray(good)
+        for at in (central + field, local + field - 2):
+            forged[at:at + size] = (int.from_bytes(forged[at:at + size], "little") ^ 1).to_bytes(size, "little")
+        with pytest.raises(Refused) as refused:
+            identify(bytes(forged))
+        assert refused.value.code == "corrupt", field
+
+
+def test_a_part_refused_once_is_refused_every_time(good) -> None:
+    """A part with a DOCTYPE is refused, and stays refused when the same bytes come again."""
+    import zipfile
+
+    from xltemplate.xlsx.guard import Refused, identify
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/styles.xml":
+                body = body.replace(b"?>", b'?><!DOCTYPE x [<!ENTITY a "b">]>', 1)
+            dst.writestr(info.filename, body)
+    for _ in range(2):
+        with pytest.raises(Refused) as refused:
+            identify(out.getvalue())
+        assert refused.value.code == "unsafe_xml"

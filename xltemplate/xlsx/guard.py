@@ -17,7 +17,9 @@ over in ``Kind.parts``: each is inflated once, here, not again by the reader (:m
 inflates any other member the same way, on request).  A worksheet is inflated up to the end of
 its cell data (``</sheetData>``) and no further: the rest of a template's sheet is mostly data
 validations, which nothing reads (:meth:`Kind.full` inflates it whole, for the reader's parser);
-every other part is inflated whole and checked against its CRC.  Members are inflated straight
+every other part is inflated whole and checked against its CRC (a small part whose stored bytes,
+method, CRC and size were seen before in this process is taken as it was inflated and checked
+then: the returns of one template share many parts byte for byte).  Members are inflated straight
 from the file's bytes (``zlib`` on the raw deflate stream at the member's data offset), and the
 package's directory is read by :func:`_directory` (``zipfile`` for anything but the plain form:
 zip64, a comment, bytes before the archive).
@@ -378,10 +380,31 @@ def _inflate(data: bytes, info: Member | zipfile.ZipInfo) -> bytes:
     return out
 
 
+#: Parts inflated and checked before, by their stored bytes (with the method, CRC and size their
+#: header declares): the returns of one template saved by one kind of client hold many parts byte
+#: for byte the same (styles, content types, relationships, often the workbook part), and the same
+#: stored bytes always inflate to the same part, which passed the same checks.  Small parts only,
+#: a few dozen at most (emptied when full): a few MB per process at worst.
+_SEEN: dict[tuple[int, int, int, bytes | memoryview], bytes] = {}
+_SEEN_PARTS = 32
+_SEEN_STORED = 64 * 1024  # stored bytes of a part kept this way, at most
+_SEEN_SIZE = 256 * 1024  # its size inflated, at most
+
+
 def _checked(data: bytes, info: Member | zipfile.ZipInfo) -> bytes:
     """The member inflated (:func:`_inflate`), refused when its prolog declares a DOCTYPE or entities."""
+    small = info.compress_size <= _SEEN_STORED and info.file_size <= _SEEN_SIZE
+    if small:
+        raw = stream(data, info)  # a memoryview hashes and compares as its bytes do: no copy to look up
+        seen = _SEEN.get((info.compress_type, info.CRC, info.file_size, raw))
+        if seen is not None:
+            return seen
     out = _inflate(data, info)
     _check_prolog(out, info.filename)
+    if small:
+        if len(_SEEN) >= _SEEN_PARTS:
+            _SEEN.clear()
+        _SEEN[(info.compress_type, info.CRC, info.file_size, bytes(raw))] = out
     return out
 
 
