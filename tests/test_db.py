@@ -239,3 +239,36 @@ def test_a_thread_writing_one_database_through_two_engines_gets_an_error_not_a_h
         assert conn.execute(sa.text("SELECT COUNT(*) FROM t")).scalar_one() == 1
     first.dispose()
     second.dispose()
+
+
+def test_a_statement_on_the_driver_stores_what_sqlalchemy_would_and_fails_as_it_would(db_url) -> None:
+    """``Direct`` (the upload's writes): the same row as ``Connection.execute`` makes from the same
+    values (JSON with Chinese text, a datetime to the microsecond, None, a boolean), read back alike;
+    statement listeners see it; a unique index it breaks raises SQLAlchemy's IntegrityError."""
+    from xltemplate.collect.db import Direct
+
+    store = Store(db_url)
+    e = store.t.events
+    at = dt.datetime(2026, 12, 6, 14, 3, 5, 123456)
+    values = {"at": at, "actor": "link:101", "action": "upload", "round_id": None, "submission": None,
+              "department_code": "101", "detail": {"file": "报表.xlsx", "n": [1, 2.5, None, True]}, "address": None}
+    direct = Direct(e.insert(), store.engine.dialect, list(values))
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: seen.append(sql))
+    with writing(store.engine) as conn:
+        conn.execute(e.insert(), values)
+        direct(conn, values)
+    assert sum("INSERT INTO events" in sql for sql in seen) == 2
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(e.c.at, e.c.actor, e.c.action, e.c.round_id, e.c.department_code, e.c.detail,
+                                      e.c.address).order_by(e.c.id)).all()
+        raw = conn.execute(sa.text("select at, detail from events order by id")).all()
+    assert len(rows) == 2 and rows[0] == rows[1] and rows[1].at == at and rows[1].detail == values["detail"]
+    assert raw[0] == raw[1]  # stored alike, not only read back alike
+    f = store.t.files
+    put = Direct(f.insert(), store.engine.dialect, ["sha256", "kind", "name", "size", "content", "created_at"])
+    row = {"sha256": "f" * 64, "kind": "upload", "name": "a.xlsx", "size": 1, "content": b"x", "created_at": at}
+    with pytest.raises(sa.exc.IntegrityError), writing(store.engine) as conn:
+        put(conn, row)
+        put(conn, row)
+    store.dispose()

@@ -98,3 +98,24 @@ def test_the_lookup_of_current_copies_uses_an_index(db_url, wuhai, seed0) -> Non
     assert "ux_submissions_current_return" in plan or "ix_submissions_return" in plan, plan
     assert "SCAN submissions" not in plan and "Seq Scan" not in plan, plan
     store.dispose()
+
+
+def test_a_value_the_database_cannot_hold_makes_the_file_unreadable_not_the_batch_fail(db_url, wuhai, seed0) -> None:
+    """A row the database refuses (here an order number past a 64-bit integer) is stored on its own
+    as unreadable, with the reason; the other files of the batch are stored as they are."""
+    from xltemplate.collect.store import Pending
+
+    store = Store(db_url)
+    good = Pending(_result(seed0, "G"), "d" * 64, "g.xlsx", "g.xlsx", wuhai, seq=1)
+    bad = Pending(_result(seed0, "H"), "e" * 64, "h.xlsx", "h.xlsx", wuhai, seq=2**70)
+    for batch in ([bad], [good, bad]):
+        outcomes = store.record_many(batch)
+        assert outcomes[-1].status == "unreadable", outcomes
+        with store.engine.connect() as conn:
+            errors = conn.execute(sa.text("select errors from submissions where sha256 = :s"), {"s": "e" * 64}).scalar()
+            assert "db_refused" in str(errors)
+            conn.execute(sa.text("delete from submissions where sha256 = :s"), {"s": "e" * 64})
+            conn.commit()
+        store._known = None
+    assert outcomes[0].status == "valid"
+    store.dispose()

@@ -38,14 +38,17 @@ class Event(msgspec.Struct, kw_only=True):
     address: str | None = None
 
 
+_EVENT_KEYS = ("at", "actor", "action", "round_id", "submission", "department_code", "detail", "address")
+
+
 def log(store: Store, conn: sa.Connection, action: str, *, actor: str | None = None, round_id: int | None = None,
         submission: int | None = None, department_code: str | None = None, detail: dict[str, Any] | None = None,
         address: str | None = None) -> None:
     """One line of the audit log, inside the caller's transaction (``department_code``: the
     department it concerns, for the department's page and the log's filter)."""
-    conn.execute(store.prepared("events.insert", store.t.events.insert),
-                 {"at": utcnow(), "actor": actor, "action": action, "round_id": round_id, "submission": submission,
-                  "department_code": department_code, "detail": detail, "address": address})
+    store.direct("events.insert", store.t.events.insert, _EVENT_KEYS)(conn, {
+        "at": utcnow(), "actor": actor, "action": action, "round_id": round_id, "submission": submission,
+        "department_code": department_code, "detail": detail, "address": address})
 
 
 def record(store: Store, action: str, **kw: Any) -> None:

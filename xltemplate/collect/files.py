@@ -101,10 +101,11 @@ def put(store: Store, conn: sa.Connection, content: bytes, name: str, kind: str,
     """Store ``content`` (once per kind and content) inside the caller's transaction; its id."""
     f = store.t.files
     sha = sha256 or hashlib.sha256(content).hexdigest()
-    new = conn.execute(_insert_new(store), {"sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content),
-                                            "content": content, "created_at": utcnow()}).scalar()
-    if new is not None:
-        return int(new)
+    row = {"sha256": sha, "kind": kind, "name": safe_name(name), "size": len(content), "content": content,
+           "created_at": utcnow()}
+    new = store.direct("files.insert_new", lambda: _insert_new(store), list(row))(conn, row)
+    if new:
+        return int(new[0][0])
     # stored already (or by another process at this moment)
     return int(conn.execute(sa.select(f.c.id).where(f.c.kind == kind, f.c.sha256 == sha)).scalar_one())
 

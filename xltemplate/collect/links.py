@@ -193,8 +193,8 @@ def count_upload(store: Store, conn: sa.Connection, link: Link, size: int) -> No
         return stmt.on_conflict_do_update(index_elements=[u.c.link_id, u.c.day], set_={
             "uploads": u.c.uploads + 1, "bytes": u.c.bytes + stmt.excluded.bytes}).returning(u.c.uploads, u.c.bytes)
 
-    uploads, used = conn.execute(store.prepared("links.count_upload", build),
-                                 {"link": link.id, "day": today(), "size": size}).one()
+    [(uploads, used)] = store.direct("links.count_upload", build, ("link", "day", "size"))(
+        conn, {"link": link.id, "day": today(), "size": size})
     if uploads > UPLOADS_PER_DAY:
         raise QuotaReached("uploads")
     if used > BYTES_PER_DAY:

@@ -38,7 +38,7 @@ from ..messages import message
 from . import files, formtables
 from .checkcode import code_of
 from .current import Arriving, Decision, Stored, decide, order
-from .db import DEFAULT_DB, CoreTables, core_tables, db_url, engine_for, upgrade, writing
+from .db import DEFAULT_DB, CoreTables, Direct, core_tables, db_url, engine_for, on_driver, upgrade, writing
 from .formtables import FormTables, Rows
 from .importer import ImportResult
 
@@ -123,13 +123,15 @@ def _insert_rows(conn: sa.Connection, rows: Rows) -> None:
         if values:
             sql = (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
                    f"VALUES ({', '.join([mark] * len(columns))})")
-            conn.exec_driver_sql(sql, values)
+            on_driver(conn, sql, values, many=True)
 
 
 def _refused(exc: Exception) -> bool:
     """Whether the database refused a value (not a lock, a lost connection or a bug of ours)."""
     if isinstance(exc, sa.exc.IntegrityError | sa.exc.OperationalError):
         return False
+    if isinstance(exc, OverflowError):
+        return True
     return isinstance(exc, sa.exc.DataError) or isinstance(getattr(exc, "orig", None), ValueError | OverflowError)
 
 
@@ -166,6 +168,15 @@ class Store:
         found = self.memo.get(name)
         if found is None:
             found = self.memo[name] = build()
+        return found
+
+    def direct(self, name: str, build: Callable[[], Any], keys: Sequence[str]) -> Direct:
+        """A statement built once (``build()``) and run on the driver's cursor with parameters
+        ``keys`` (:class:`~xltemplate.collect.db.Direct`): an upload's writes, once per process."""
+        key = f"direct:{name}:{','.join(keys)}"
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = Direct(build(), self.engine.dialect, keys)
         return found
 
     # -- per-form tables -----------------------------------------------------------------
@@ -207,8 +218,8 @@ class Store:
             except sa.exc.IntegrityError:
                 self._refresh_known([i.sha256 for i in items])
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
-            except (sa.exc.DataError, sa.exc.StatementError) as exc:
-                if not _refused(exc):
+            except (sa.exc.DataError, sa.exc.StatementError, OverflowError) as exc:  # (SQLite's driver
+                if not _refused(exc):  # raises OverflowError for an integer past 64 bits, unwrapped)
                     raise
                 if len(items) == 1:
                     return [self._record_refused(items[0], within)]
@@ -264,7 +275,10 @@ class Store:
                 if batch[k].file is not None:
                     content, name = batch[k].file
                     row["file_id"] = files.put(self, conn, content, name, files.UPLOAD, batch[k].sha256)
-            new_ids = conn.execute(self._insert, rows).scalars().all() if rows else []
+            if len(rows) == 1:  # an upload: on the driver's cursor (a batch: SQLAlchemy's many-row INSERT)
+                new_ids = [self.direct("submissions.insert", lambda: self._insert, list(rows[0]))(conn, rows[0])[0][0]]
+            else:
+                new_ids = conn.execute(self._insert, rows).scalars().all() if rows else []
             pointers = [{"b_id": old, "b_by": new_ids[k]} for old, k in plan.retired.items()]
             pointers += [{"b_id": new_ids[k], "b_by": new_ids[w]} for k, w in plan.new_winner.items()]
             if pointers:
