@@ -527,6 +527,9 @@ class Direct:
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             raise ValueError("a statement with Python-side defaults cannot run directly")
         self.sql: str = compiled.string
+        # the values the statement holds itself (literals), and the parameters' order for a positional
+        # driver (``positiontup``): SQLAlchemy's compiled statement says both (tests/test_db.py holds
+        # the rows stored this way equal to SQLAlchemy's on SQLite and PostgreSQL)
         base = compiled.construct_params(dict.fromkeys(keys))
         processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                       for name, bind in compiled.binds.items()}
