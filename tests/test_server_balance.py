@@ -38,12 +38,14 @@ def test_a_worker_is_crowded_only_when_it_holds_more_than_one_above_the_least_bu
 
 def test_a_dead_workers_slot_is_never_counted_and_is_taken_over(tmp_path: Path) -> None:
     path = tmp_path / "serve-8000.connections"
-    dead = Balance(path, pid=_dead_pid())
-    dead.holding(0)  # it died holding nothing: were it counted, everyone else would be "crowded"
+    other = Balance(path, pid=os.getppid())  # a live worker
+    other.holding(50)
+    dead = Balance(path, pid=_dead_pid())  # dies in the next free slot, holding nothing
+    dead.holding(0)
+    assert other.crowded(50) is False  # were the dead one counted, the live one would stop accepting
+    assert dead._pid(dead.slot) == 0  # and its slot was emptied as it was looked at
     mine = Balance(path)
-    assert not mine.crowded(40)
-    again = Balance(path, pid=os.getppid())
-    assert mine.slot == dead.slot and again.slot != mine.slot
+    assert mine.slot == dead.slot  # taken over
 
 
 def _held(worker: psutil.Process, port: int) -> int:

@@ -54,12 +54,12 @@ class Balance:
     in the socket's queue for a worker that accepts them.  The least busy worker never stops, so
     some worker always accepts.
 
-    A slot is claimed under a lock on the file by the worker's pid; the slot of a worker that died
-    is taken over (its pid gone), and it is never counted.  ``serve`` empties the file as it starts
-    (:meth:`reset`): no slot of an earlier run is counted.  Should a slot ever mislead (a dead
-    worker's pid taken by another process before a new worker claims the slot), a worker stops
-    accepting for :data:`MAX_PAUSE` seconds at most, then accepts again: the worst is no balancing,
-    never a worker that stops taking connections."""
+    A slot is claimed under a lock on the file by the worker's pid.  The slot of a worker that died
+    is never counted: the first worker to look at it empties it (within milliseconds while
+    connections come and go, before the dead pid can be given to another process), and a new worker
+    takes it.  ``serve`` empties the file as it starts (:meth:`reset`): no slot of an earlier run is
+    counted.  Should a slot still mislead, a worker that sees itself crowded accepts again after
+    :data:`MAX_PAUSE` seconds at most: slower to take new connections for a while, never stopped."""
 
     SLOTS = 64
     SLOT = struct.Struct("<qq")  # pid, connections
@@ -101,8 +101,12 @@ class Balance:
         least = None
         for i in range(self.SLOTS):
             pid, held = self.SLOT.unpack_from(self.map, i * self.SLOT.size)
-            if pid and pid != self.pid and (least is None or held < least) and _alive(pid):
+            if not pid or pid == self.pid or (least is not None and held >= least):
+                continue
+            if _alive(pid):
                 least = held
+            else:  # a worker that died: its slot emptied at once, before its pid can be another process's
+                self.SLOT.pack_into(self.map, i * self.SLOT.size, 0, 0)
         return least is not None and n > least + 1
 
 
