@@ -72,7 +72,15 @@ def test_a_burst_of_clerks_ends_up_shared_evenly_between_two_workers(tmp_path: P
     port = int(server.url.rsplit(":", 1)[1])
     socks: list[socket.socket] = []
     try:
-        time.sleep(1)  # the second worker up too (start() returns once one answers)
+        shared = tmp_path / f"data-{port}" / f"serve-{port}.connections"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # both workers in the shared file (start() returns once one answers)
+            slots = [Balance.SLOT.unpack_from(shared.read_bytes(), i * Balance.SLOT.size)[0]
+                     for i in range(Balance.SLOTS)] if shared.exists() else []
+            if sum(1 for pid in slots if pid) == 2:
+                break
+            time.sleep(0.05)
+        assert sum(1 for pid in slots if pid) == 2, "each worker takes its slot as it starts"
         socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
         held: list[int] = []
         deadline = time.monotonic() + 15

@@ -31,7 +31,7 @@ from ..collect import events, intake, jobs, notices, reminders
 from ..collect.shapes import local_time
 from ..collect.store import Store
 from ..messages import CATALOG, t
-from . import api, clerk, review, staff
+from . import api, clerk, review, server, staff
 from .help import routes as help_routes
 from .responses import Portal, path_for, render
 from .security import UPLOAD_LIMIT, Headers
@@ -157,5 +157,7 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
 
 
 def app_from_env() -> Starlette:
-    """For ``uvicorn --factory`` with several workers: the database and folder from the environment."""
+    """For ``uvicorn --factory`` with several workers: the database and folder from the environment;
+    the worker takes its place among the others at once (:func:`.server.join`)."""
+    server.join()
     return create_app(os.environ.get("XLTEMPLATE_DB"), os.environ.get("XLTEMPLATE_DATA"))

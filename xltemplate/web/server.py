@@ -143,6 +143,14 @@ def _balance() -> Balance | None:
     return _BALANCE
 
 
+def join() -> None:
+    """This worker's slot in the shared file, claimed as the worker starts rather than at its first
+    connection: a worker that has taken none yet counts as the least busy one, so the others leave
+    new connections to it (without this, a worker that started after a burst of connections would
+    never be seen, and never be given any).  Nothing with one worker."""
+    _balance()
+
+
 class _Connection(h11.Connection):
     """h11's connection, remembering why it refused what a client sent (its status hint: 431 for
     headers too large)."""
