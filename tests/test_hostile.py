@@ -224,6 +224,7 @@ def test_a_part_seen_before_is_taken_again_only_with_the_same_declared_crc_and_s
 
     first = identify(good).parts["xl/styles.xml"]
     assert identify(good).parts["xl/styles.xml"] == first  # the same part, taken as it was
+    assert identify(bytearray(good)).parts["xl/styles.xml"] == first  # bytes held in a bytearray: read all the same
     central, local = _member_header(good, "xl/styles.xml")
     for field, size in ((16, 4), (24, 4)):  # CRC-32, uncompressed size
         forged = bytearray(good)

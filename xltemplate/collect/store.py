@@ -173,11 +173,7 @@ class Store:
     def direct(self, name: str, build: Callable[[], Any], keys: Sequence[str]) -> Direct:
         """A statement built once (``build()``) and run on the driver's cursor with parameters
         ``keys`` (:class:`~xltemplate.collect.db.Direct`): an upload's writes, once per process."""
-        key = f"direct:{name}:{','.join(keys)}"
-        found = self.memo.get(key)
-        if found is None:
-            found = self.memo[key] = Direct(build(), self.engine.dialect, keys)
-        return found
+        return self.prepared(f"direct:{name}:{','.join(keys)}", lambda: Direct(build(), self.engine.dialect, keys))
 
     # -- per-form tables -----------------------------------------------------------------
     def tables_for(self, model: FormModel) -> FormTables:

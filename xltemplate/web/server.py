@@ -99,8 +99,7 @@ class Balance:
     def crowded(self, n: int) -> bool:
         """Whether this worker, holding ``n``, holds more than one above the least busy other live worker."""
         least = None
-        for i in range(self.SLOTS):
-            pid, held = self.SLOT.unpack_from(self.map, i * self.SLOT.size)
+        for i, (pid, held) in enumerate(self.SLOT.iter_unpack(self.map)):
             if not pid or pid == self.pid or (least is not None and held >= least):
                 continue
             if _alive(pid):

@@ -393,9 +393,9 @@ _SEEN_SIZE = 256 * 1024  # its size inflated, at most
 
 def _checked(data: bytes, info: Member | zipfile.ZipInfo) -> bytes:
     """The member inflated (:func:`_inflate`), refused when its prolog declares a DOCTYPE or entities."""
-    small = info.compress_size <= _SEEN_STORED and info.file_size <= _SEEN_SIZE
+    raw = stream(data, info)  # a read-only memoryview hashes and compares as its bytes do: no copy to look up
+    small = info.compress_size <= _SEEN_STORED and info.file_size <= _SEEN_SIZE and raw.readonly
     if small:
-        raw = stream(data, info)  # a memoryview hashes and compares as its bytes do: no copy to look up
         seen = _SEEN.get((info.compress_type, info.CRC, info.file_size, raw))
         if seen is not None:
             return seen
