@@ -105,6 +105,16 @@ def test_headers_that_arrive_slowly_or_never_get_408_and_the_connection_closes(s
     _trickle(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n", 0.1)
     status, _data, closed = _answer(sock)
     assert status == 408 and closed
+    # ... and so has a kept-alive connection that says nothing more (408 at the deadline, not
+    # closed without a word at uvicorn's keep-alive timeout of 5 s)
+    sock = _connect(server)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    first = b""
+    while not first.endswith(b"\r\n\r\nok"):
+        first += sock.recv(65536)
+    began = time.monotonic()
+    status, _data, closed = _answer(sock)
+    assert status == 408 and closed and time.monotonic() - began < 3, (status, time.monotonic() - began)
     # a client that is quick is served
     assert httpx.get(server.url + "/healthz").status_code == 200
 
@@ -116,12 +126,21 @@ def test_headers_too_large_or_too_many_get_431(strict: tuple[Server, str]) -> No
     sock.sendall(big)  # at once
     status, data, closed = _answer(sock)
     assert status == 431 and closed, data[:200]
+    # headers that never end, in pieces: the server answers 431 as the limit passes, without
+    # waiting for an end (or for the deadline's 408) and without keeping what comes
+    endless = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 400_000
     sock = _connect(server)
-    for i in range(0, len(big), 4000):  # in pieces: the server stops reading before they end
-        sock.sendall(big[i:i + 4000])
-        time.sleep(0.05)
+    began, sent = time.monotonic(), 0
+    for i in range(0, len(endless), 4000):
+        try:
+            sock.sendall(endless[i:i + 4000])
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        sent += 4000
+        time.sleep(0.01)
     status, data, closed = _answer(sock)
-    assert status == 431 and "请求头太大".encode() in data
+    assert status == 431 and "请求头太大".encode() in data and closed, (status, data[:200])
+    assert time.monotonic() - began < 1.5 and sent < 200_000, (time.monotonic() - began, sent)
     many = {f"x-h{i}": "1" for i in range(150)}
     res = httpx.get(server.url + "/healthz", headers=many)
     assert res.status_code == 431 and "请求头太大或太多" in res.text and res.headers["x-frame-options"] == "DENY"

@@ -1,8 +1,8 @@
-"""How ``xltemplate serve`` runs the portal: uvicorn with its h11 protocol, made strict about
-what a client may hold up.
+"""How ``xltemplate serve`` runs the portal: uvicorn with its httptools protocol, made strict
+about what a client may hold up.
 
-* **Headers.** The request line and headers together may take :data:`MAX_HEADER_BYTES` (h11's
-  ``max_incomplete_event_size``; more is answered 431) and must have arrived within
+* **Headers.** The request line and headers together may take :data:`MAX_HEADER_BYTES` (counted
+  as the parser reads them; more is answered 431) and must have arrived within
   :data:`HEADER_SECONDS` of the connection opening (or of the previous answer on a kept-alive
   connection): a client that sends them slowly, or not at all, is answered 408 and the connection
   closed.  More than :data:`MAX_HEADERS` headers are answered 431 (``security.Headers``).
@@ -11,8 +11,8 @@ what a client may hold up.
   with ``--forwarded-allow-ips``; by default from nobody, so the address in the audit log and the
   one logins are counted against is the connection's own.
 
-Everything here is per connection, before the application sees a request; uvicorn's own options
-(``h11_max_incomplete_event_size``, ``forwarded_allow_ips``) do the rest.
+Everything here is per connection, before the application sees a request; uvicorn's own option
+``forwarded_allow_ips`` does the rest.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..messages import t
 from .security import MAX_HEADER_BYTES
@@ -150,34 +149,19 @@ def join() -> None:
     _balance()
 
 
-class _Connection(h11.Connection):
-    """h11's connection, remembering why it refused what a client sent (its status hint: 431 for
-    headers too large)."""
+class Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, in C) with a deadline for the request line and headers,
+    a 431 (said in Chinese) for headers over the limit, and the balancing of :class:`Balance`.
 
-    refused: h11.RemoteProtocolError | None = None
-
-    def next_event(self) -> Any:
-        try:
-            return super().next_event()
-        except h11.RemoteProtocolError as exc:
-            self.refused = exc
-            raise
-
-
-def _plain(status: int, reason: bytes, text: str) -> bytes:
-    body = text.encode("utf-8")
-    return (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n" % (status, reason, len(body))) + body
-
-
-class Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for the request line and headers, and a 431 (said
-    in Chinese) for headers over the limit."""
+    (Until December 2026 this was uvicorn's h11 protocol, in pure Python: measured on one worker
+    under 10 clerks, the C parser takes about 0.7 ms less CPU per upload of a server's ~9 ms.)"""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn = _Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.header_timer: asyncio.TimerHandle | None = None
+        self.fed = 0  # bytes received while waiting for the request line and headers
+        self.waiting = True  # for a request's line and headers (not all in yet)
+        self.too_large = False
 
     def _arm(self) -> None:
         self._disarm()
@@ -215,12 +199,21 @@ class Protocol(H11Protocol):
         elif not crowded and not server.is_serving() and server.sockets:
             server._start_serving()
 
+    def on_headers_complete(self) -> None:
+        self.waiting, self.fed = False, 0
+        self._disarm()
+        super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # a whole request line and its headers are in
-            self._disarm()
+        if self.waiting and not self.transport.is_closing():
+            # (headers that end within one read are bounded by its size; security.Headers counts them)
+            self.fed += len(data)
+            if self.fed > MAX_HEADER_BYTES:
+                self.too_large = True
+                self.send_400_response("")
+                return
         if self.cycle is not cycle and self.cycle is not None:  # a new request: answered, then closed
             balance = _BALANCE  # when this worker is crowded (its client comes back to another one)
             headers = getattr(self.cycle, "default_headers", None)
@@ -230,12 +223,13 @@ class Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+        if not self.transport.is_closing():
+            self.waiting = True
             self._arm()  # the next request on this connection has as long as the first
 
     def _headers_too_slow(self) -> None:
         self.header_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        if self.transport.is_closing() or not self.waiting:
             return
         if self.cycle is not None and not self.cycle.response_complete:
             return  # an answer is still being sent
@@ -243,12 +237,17 @@ class Protocol(H11Protocol):
         self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
-        refused = getattr(self.conn, "refused", None)
-        if refused is None or refused.error_status_hint != 431:
+        if not self.too_large:
             super().send_400_response(msg)
             return
         self.transport.write(_plain(431, b"Request Header Fields Too Large", t("err_431")))
         self.transport.close()
+
+
+def _plain(status: int, reason: bytes, text: str) -> bytes:
+    body = text.encode("utf-8")
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n" % (status, reason, len(body))) + body
 
 
 def _recheck(loop: asyncio.AbstractEventLoop, server: Any, state: Any, until: float) -> None:
@@ -270,6 +269,6 @@ def run(db_url: str, data_dir: str, *, host: str, port: int, workers: int, forwa
         Balance.reset(shared)
         os.environ[BALANCE_FILE] = str(shared)
     uvicorn.run("xltemplate.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                http=Protocol, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                http=Protocol, loop="asyncio",  # (the balancing pauses asyncio's own Server; uvloop's has no pause)
                 proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "",
                 server_header=False, log_level="warning", timeout_graceful_shutdown=10)
