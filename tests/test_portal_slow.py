@@ -172,7 +172,8 @@ def test_a_body_that_stalls_or_trickles_is_cut_off_with_408(strict: tuple[Server
     assert res.status_code == 200 and "未收下" in res.text
 
 
-def test_a_slow_but_steady_body_is_taken(strict: tuple[Server, str], tmp_path: Path) -> None:
+def test_a_slow_but_steady_body_is_taken_and_holds_up_no_other_upload(strict: tuple[Server, str],
+                                                                       tmp_path: Path) -> None:
     server, link = strict
     sock = _connect(server)
     body = b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-1.4" + \
@@ -180,8 +181,14 @@ def test_a_slow_but_steady_body_is_taken(strict: tuple[Server, str], tmp_path: P
     sock.sendall(b"POST " + link.encode() + b"/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                  b"Content-Type: multipart/form-data; boundary=xx\r\nContent-Length: " + str(len(body)).encode() +
                  b"\r\nConnection: close\r\n\r\n")
+    quick: dict[str, float | int] = {}
     for i in range(0, len(body), 1000):  # 4,000 bytes a second for 3 s: above the least speed
         sock.sendall(body[i:i + 1000])
         time.sleep(0.25)
+        if i == 4000:  # meanwhile another clerk's upload (on the one process) is answered at once
+            began = time.monotonic()
+            res = httpx.post(server.url + link + "/upload", files={"file": ("b.pdf", b"%PDF-1.4 quick")}, timeout=30)
+            quick = {"status": res.status_code, "took": time.monotonic() - began}
     status, data, _closed = _answer(sock)
     assert status == 200 and "未收下".encode() in data
+    assert quick["status"] == 200 and quick["took"] < 1, quick

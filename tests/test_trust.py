@@ -240,12 +240,13 @@ def test_over_http_the_quota_is_said_in_chinese_before_the_body_is_read(tmp_path
 
 
 def test_the_body_of_an_upload_is_read_only_once_it_holds_a_slot(tmp_path: Path) -> None:
-    """Uploads waiting for a slot hold no body in memory: the server asks for no byte of it."""
+    """Uploads waiting for a slot hold no body in memory: the server asks for no byte of it.  Uploads
+    are checked one at a time per process: one whose body is in waits for the turn to be checked."""
     from test_rounds import roster_file
 
     from xltemplate.collect.distribute import distribute, read_roster
     from xltemplate.form.forms import load_form
-    from xltemplate.web.app import create_app
+    from xltemplate.web.app import CHECKS_AT_ONCE, UPLOAD_SLOTS, create_app
 
     db = f"sqlite:///{tmp_path / 'p.db'}"
     store = Store(db)
@@ -258,7 +259,7 @@ def test_the_body_of_an_upload_is_read_only_once_it_holds_a_slot(tmp_path: Path)
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n"
             f"Content-Type: application/octet-stream\r\n\r\nnot a workbook\r\n--{boundary}--\r\n").encode()
 
-    async def run() -> tuple[bool, bool, int]:
+    async def run() -> tuple[bool, bool, int, bool, bool, int]:
         asked = asyncio.Event()
         sent: list[dict[str, Any]] = []
 
@@ -276,15 +277,30 @@ def test_the_body_of_an_upload_is_read_only_once_it_holds_a_slot(tmp_path: Path)
                              (b"content-type", f"multipart/form-data; boundary={boundary}".encode())], "app": app}
         async with app.router.lifespan_context(app):
             slots = app.state.portal.upload_slots
-            for _ in range(2):
+            for _ in range(UPLOAD_SLOTS):
                 await slots.acquire()  # every slot busy
             task = asyncio.create_task(app(scope, receive, send))
             await asyncio.sleep(0.5)
             read_while_busy = asked.is_set()
             slots.release()
             await asyncio.wait_for(task, 30)
-            slots.release()
-        return read_while_busy, asked.is_set(), sent[0]["status"]
+            for _ in range(UPLOAD_SLOTS - 1):
+                slots.release()
+            first = (read_while_busy, asked.is_set(), sent[0]["status"])
+            # the turn to be checked taken: the body is read, the answer waits for the turn
+            asked.clear()
+            sent.clear()
+            checking = app.state.portal.checking
+            for _ in range(CHECKS_AT_ONCE):
+                await checking.acquire()
+            task = asyncio.create_task(app(scope, receive, send))
+            await asyncio.sleep(0.5)
+            read, answered = asked.is_set(), bool(sent)
+            for _ in range(CHECKS_AT_ONCE):
+                checking.release()
+            await asyncio.wait_for(task, 30)
+        return (*first, read, answered, sent[0]["status"])
 
-    read_while_busy, read_after, status = asyncio.run(run())
+    read_while_busy, read_after, status, read, answered_in_turn, later = asyncio.run(run())
     assert not read_while_busy and read_after and status == 200
+    assert read and not answered_in_turn and later == 200

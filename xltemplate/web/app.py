@@ -37,7 +37,12 @@ from .responses import Portal, path_for, render
 from .security import UPLOAD_LIMIT, Headers
 
 HERE = Path(__file__).parent
+#: uploads whose bodies a process receives and holds at once (the others wait, holding no memory)
 UPLOAD_SLOTS = 2
+#: uploads a process checks and stores at once: one (a second, in a thread of its own, contends
+#: for the interpreter lock with the first and stretches its turn at the database's write lock;
+#: measured in docs/performance.md); a body still arriving holds no turn of these
+CHECKS_AT_ONCE = 1
 log = logging.getLogger("xltemplate.web")
 
 
@@ -126,6 +131,7 @@ def create_app(db: str | None = None, data_dir: str | Path | None = None, *, run
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.upload_slots = asyncio.Semaphore(UPLOAD_SLOTS)
+        state.checking = asyncio.Semaphore(CHECKS_AT_ONCE)
         if run_jobs:
             state.worker = jobs.Worker(store, {intake.BULK: intake.run_bulk})
             state.worker.start()

@@ -103,7 +103,9 @@ async def _one_file(request: Request, link: Link, field_name: str,
                     handle: Callable[[bytes, str], Response]) -> Response:
     """One file sent through a department's link (an upload, a scan): the day's quota checked on the
     declared size before the body is read; the body read only once this process has an upload slot
-    for it (clients waiting for one hold no memory); then ``handle(data, name)`` in a thread."""
+    for it (clients waiting for one hold no memory); then ``handle(data, name)`` in a thread, when
+    it is this upload's turn to be checked (one at a time per process, in order: a body still
+    arriving holds up no other upload)."""
     declared = request.headers.get("content-length", "")
     full = link.room_for(int(declared) if declared.isdigit() else 0)
     if full is not None:
@@ -121,7 +123,9 @@ async def _one_file(request: Request, link: Link, field_name: str,
             if not isinstance(upload, UploadFile) or not upload.filename:
                 return await run_in_threadpool(_answer, request, link, t("clerk_choose_file"), 400)
             data = await upload.read()
-            return await run_in_threadpool(handle, data, upload.filename)
+            checking = portal(request).checking
+            async with checking if checking is not None else contextlib.nullcontext():
+                return await run_in_threadpool(handle, data, upload.filename)
         finally:
             await form.close()
 

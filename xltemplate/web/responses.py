@@ -39,9 +39,12 @@ class Portal:
     data_dir: Path
     worker: Worker | None = None
     mailer: Worker | None = None  # sends the mail queue and checks reminders due (when mail is configured)
-    #: uploads checked at once in this process; the others wait their turn in order, rather than
-    #: all sharing one interpreter lock (which makes every answer slow instead of a few)
+    #: uploads whose bodies this process receives at once (``app.UPLOAD_SLOTS``); the others wait,
+    #: holding no memory
     upload_slots: asyncio.Semaphore | None = None
+    #: uploads checked and stored at once (``app.CHECKS_AT_ONCE``); the others wait their turn in order,
+    #: rather than all sharing one interpreter lock (which makes every answer slow instead of a few)
+    checking: asyncio.Semaphore | None = None
 
 
 def portal(request: Request) -> Portal:
