@@ -1,8 +1,8 @@
 """How ``xltemplate serve`` runs the portal: uvicorn with its httptools protocol, made strict
 about what a client may hold up.
 
-* **Headers.** The request line and headers together may take :data:`MAX_HEADER_BYTES` (counted
-  as the parser reads them; more is answered 431) and must have arrived within
+* **Headers.** The request line and headers together may take :data:`MAX_HEADER_BYTES` (the bytes
+  received while they are not all in are counted; more is answered 431) and must have arrived within
   :data:`HEADER_SECONDS` of the connection opening (or of the previous answer on a kept-alive
   connection): a client that sends them slowly, or not at all, is answered 408 and the connection
   closed.  More than :data:`MAX_HEADERS` headers are answered 431 (``security.Headers``).
@@ -120,7 +120,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-#: this worker's balance, made on its first connection (None: one worker, or no ``flock``)
+#: this worker's balance, made as it starts (:func:`join`; None: one worker, or no ``flock``)
 _BALANCE: Balance | None = None
 RECHECK = 0.005  # seconds between looks at the others while not accepting
 MAX_PAUSE = 1.0  # seconds a worker goes without accepting at most
