@@ -25,7 +25,7 @@ from starlette.routing import Route
 from ..collect import accounts, departments, returns, reviews, rounds, shapes
 from ..messages import t
 from .auth import api_token
-from .responses import portal
+from .responses import portal, refused
 from .security import FORM_LIMIT, limited
 
 MAX_ID = 999_999_999  # ids are 1-9 digits in paths (the ``id`` convertor): larger is 404
@@ -210,9 +210,6 @@ class ReviewRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 _DECIDE = "/api/v1/returns/{id}/review"
-_DECIDE_STATUS = {"forbidden": 403, "conflict": 409, "missing": 404, "invalid": 400}
-
-
 def decide(request: Request, body: bytes) -> reviews.Review:
     user = accounts.api_user(portal(request).store, api_token(request))
     if user is None:
@@ -226,7 +223,7 @@ def decide(request: Request, body: bytes) -> reviews.Review:
                               grade=wanted.grade, reasons=[(r.pointer, r.text) for r in wanted.reasons],
                               address=request.client.host if request.client else None)
     except reviews.ReviewError as exc:
-        raise HTTPException(_DECIDE_STATUS[exc.kind], str(exc)) from exc
+        raise refused(exc) from exc
 
 
 def document() -> dict[str, Any]:

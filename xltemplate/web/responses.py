@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
@@ -65,6 +66,16 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     sess = request.scope.get("xt_session")
     html = portal(request).env.get_template(template).render(request=request, session=sess, **context)
     return HTMLResponse(html, status_code=status_code)
+
+
+#: the HTTP status of each kind of refusal a domain error carries (``ReviewError.kind``): the pages
+#: and the API answer a refused action alike
+REFUSAL_STATUS = {"forbidden": 403, "conflict": 409, "missing": 404, "invalid": 400}
+
+
+def refused(exc: Exception) -> HTTPException:
+    """The HTTP error for a domain refusal with a ``kind`` (its message is the catalog's text)."""
+    return HTTPException(REFUSAL_STATUS[getattr(exc, "kind", "invalid")], str(exc))
 
 
 def download(content: bytes, name: str, media: str | None = None, inline: bool = False) -> Response:

@@ -25,13 +25,10 @@ from ..form.schema import node_at, split_pointer
 from ..form.values import get
 from ..messages import t
 from .auth import action, address, field, page
-from .responses import portal, redirect, render
+from .responses import portal, redirect, refused, render
 
 #: fields a review form may carry: a reason box per field of the bundled form, and then some
 MAX_FIELDS = 1000
-STATUS = {"forbidden": 403, "conflict": 409, "missing": 404, "invalid": 400}
-
-
 def _model(form: str | None, version: str | None) -> FormModel | None:
     current = find_form(form) if form else None
     if current is None or not version or current.version == version:
@@ -109,7 +106,7 @@ def decide(request: Request, sess: accounts.Session, form: FormData) -> Response
                        grade=field(form, "grade") or None, reasons=wanted, address=address(request))
     except ReviewError as exc:
         if exc.kind != "invalid":
-            raise HTTPException(STATUS[exc.kind], str(exc)) from exc
+            raise refused(exc) from exc
         return review_page(request, sess, str(exc), {p or "": w for p, w in wanted}, 400)
     return redirect(request, "review", sid=sid)
 
