@@ -210,6 +210,8 @@ class ReviewRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 _DECIDE = "/api/v1/returns/{id}/review"
+
+
 def decide(request: Request, body: bytes) -> reviews.Review:
     user = accounts.api_user(portal(request).store, api_token(request))
     if user is None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from ..collect.jobs import Worker
+    from ..collect.reviews import ReviewError
     from ..collect.store import Store
 
 SESSION_COOKIE = "xt_session"
@@ -73,9 +74,9 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 REFUSAL_STATUS = {"forbidden": 403, "conflict": 409, "missing": 404, "invalid": 400}
 
 
-def refused(exc: Exception) -> HTTPException:
-    """The HTTP error for a domain refusal with a ``kind`` (its message is the catalog's text)."""
-    return HTTPException(REFUSAL_STATUS[getattr(exc, "kind", "invalid")], str(exc))
+def refused(exc: ReviewError) -> HTTPException:
+    """The HTTP error for a refused review (its message is the catalog's text)."""
+    return HTTPException(REFUSAL_STATUS[exc.kind], str(exc))
 
 
 def download(content: bytes, name: str, media: str | None = None, inline: bool = False) -> Response:

@@ -29,6 +29,8 @@ from .responses import portal, redirect, refused, render
 
 #: fields a review form may carry: a reason box per field of the bundled form, and then some
 MAX_FIELDS = 1000
+
+
 def _model(form: str | None, version: str | None) -> FormModel | None:
     current = find_form(form) if form else None
     if current is None or not version or current.version == version:
